@@ -1,0 +1,134 @@
+"""Prefect glue shared by every flow: stages as tasks, a Dask client, run reports.
+
+A stage task's Prefect cache key is the artifact store key, offered only when the
+store holds a verified artifact for it; a corrupt or missing artifact gives no key,
+so the task runs and the runner rebuilds.  Task results are ``Outcome``s, which
+hold an artifact reference, never tensors.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+import time
+from typing import Any, Iterator
+
+from distributed import Client, LocalCluster
+from prefect import get_run_logger, task
+from prefect.artifacts import create_markdown_artifact, create_progress_artifact, update_progress_artifact
+from prefect.context import get_run_context
+
+from seqmask.config import ExperimentConfig, OrchestrationConfig
+from seqmask.executor import Executor
+from seqmask.runlog import RunLog
+from seqmask.stage import Outcome, Pipeline, Runner, Stage, StageFailed
+from seqmask.store import ArtifactRef, ArtifactStore
+
+TRANSIENT_ERRORS = (OSError, TimeoutError, ConnectionError)
+"""Errors worth a retry (I/O, a lost Dask worker); anything else fails at once."""
+
+
+@contextlib.contextmanager
+def dask_client(settings: OrchestrationConfig) -> Iterator[Client]:
+    """A client of the scheduler at ``dask_address``, or of a fresh LocalCluster."""
+    if settings.dask_address:
+        with Client(settings.dask_address) as client:
+            yield client
+        return
+    with LocalCluster(
+        n_workers=settings.dask_workers, threads_per_worker=1, processes=True, dashboard_address=None
+    ) as cluster, Client(cluster) as client:
+        yield client
+
+
+def _is_transient(error: BaseException) -> bool:
+    cause = error.error if isinstance(error, StageFailed) else error
+    return isinstance(cause, TRANSIENT_ERRORS) or type(cause).__name__ == "KilledWorker"
+
+
+def _retry_if_transient(task_, task_run, state) -> bool:
+    try:
+        state.result()
+    except Exception as err:  # the failed task's exception
+        return _is_transient(err)
+    return False
+
+
+class ProgressReporter:
+    """Mirrors executor progress into one Prefect progress artifact per stage map."""
+
+    def __init__(self, min_interval: float = 1.0) -> None:
+        self.min_interval = min_interval
+        self.artifacts: dict[str, Any] = {}
+        self.last_update = 0.0
+
+    def __call__(self, desc: str, done: int, total: int) -> None:
+        percent = 100.0 * done / max(total, 1)
+        if desc not in self.artifacts:
+            self.artifacts[desc] = create_progress_artifact(progress=percent, description=desc)
+            self.last_update = time.monotonic()
+        elif done == total or time.monotonic() - self.last_update >= self.min_interval:
+            update_progress_artifact(self.artifacts[desc], progress=percent)
+            self.last_update = time.monotonic()
+
+
+def _stage_task(runner: Runner, stage: Stage, config: ExperimentConfig, settings: OrchestrationConfig):
+    def run_stage(inputs: dict[str, ArtifactRef]) -> Outcome:
+        return runner.run(stage, config, inputs)
+
+    return task(
+        run_stage,
+        name=stage.name,
+        task_run_name=stage.name,
+        cache_key_fn=lambda context, parameters: runner.reusable_key(stage, config, parameters["inputs"]),
+        retries=settings.retries,
+        retry_delay_seconds=settings.retry_delay_seconds,
+        retry_condition_fn=_retry_if_transient,
+    )
+
+
+def run_pipeline_flow(pipeline: Pipeline, config: ExperimentConfig, *, from_stage: str | None = None) -> dict[str, Outcome]:
+    """Run ``pipeline``'s enabled stages as Prefect tasks inside the current flow run."""
+    logger = get_run_logger()
+    store = ArtifactStore()
+    force = pipeline.downstream_of(from_stage)
+    flow_run_id = str(get_run_context().flow_run.id)
+    run_log = RunLog(store.root / "runs", flow=pipeline.name, preset=config.preset, argv=sys.argv, orchestrator_run_id=flow_run_id)
+    outcomes: dict[str, Outcome] = {}
+    try:
+        with dask_client(config.orchestration) as client:
+            executor = Executor(client, on_progress=ProgressReporter())
+            runner = Runner(store, executor=executor, run_log=run_log, force=force)
+            logger.info("artifact store %s; Dask %s", store.root, client.dashboard_link or client.scheduler.address)
+            for stage in pipeline.stages:
+                if not stage.enabled(config):
+                    continue
+                inputs = {name: outcomes[name].ref for name in stage.inputs if name in outcomes}
+                started = time.perf_counter()
+                state = _stage_task(runner, stage, config, config.orchestration)(inputs, return_state=True)
+                outcome = state.result()  # raises the stage's error when it failed
+                if state.name == "Cached":
+                    outcome = runner.record_reused(stage, outcome, time.perf_counter() - started)
+                outcomes[stage.name] = outcome
+                logger.info(
+                    "stage %s: %s artifact %s (%.2f s)",
+                    stage.name, "reused" if outcome.reused else "computed", outcome.ref.key[:12], outcome.seconds,
+                )
+    except BaseException:
+        run_log.finish("failed")
+        raise
+    run_log.finish("completed")
+    create_markdown_artifact(
+        key=f"{pipeline.name}-summary", markdown=run_report(pipeline, outcomes), description=f"{pipeline.name} stages"
+    )
+    return outcomes
+
+
+def run_report(pipeline: Pipeline, outcomes: dict[str, Outcome]) -> str:
+    """Markdown table of the stages of one run: state, time, artifact and summary."""
+    lines = [f"# {pipeline.name}", "", "| stage | state | seconds | artifact | summary |", "|---|---|---|---|---|"]
+    for name, outcome in outcomes.items():
+        summary = ", ".join(f"{k}: {v}" for k, v in outcome.summary.items())
+        state = "reused" if outcome.reused else "computed"
+        lines.append(f"| {name} | {state} | {outcome.seconds:.2f} | `{outcome.ref.key[:12]}` | {summary} |")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,147 @@
+"""``seqmask run|rerun|status|artifacts``: the command line over flows and the artifact store."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import logging
+import sys
+from typing import Sequence
+
+from seqmask.config import ConfigError, load_config
+from seqmask.runlog import latest_runs
+from seqmask.stage import StageFailed
+from seqmask.store import ArtifactStore
+
+FLOWS = {"speech-prep": "flows.speech:speech_prep"}
+"""Flow name -> ``module:function`` of the Prefect flow (imported only when run)."""
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="seqmask", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    run = commands.add_parser("run", help="run a flow; finished stages are reused from the artifact store")
+    run.add_argument("flow", choices=sorted(FLOWS))
+    run.add_argument("--preset", default="small", help="preset name in configs/ or a YAML path (default: small)")
+    run.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                     help="config override, e.g. speech_prep.synth.target_hours=0.5 (repeatable)")
+    run.add_argument("--from", dest="from_stage", metavar="STAGE", help="recompute STAGE and every stage after it")
+    run.add_argument("--dask-address", help="tcp://host:8786 of a Dask scheduler (default: a LocalCluster)")
+    run.add_argument("--manifest", help="speech-prep: a JSONL manifest of your own corpus")
+    run.add_argument("--audio-dir", help="speech-prep: a directory of your own audio files")
+    run.add_argument("--transcripts", help="speech-prep: TSV id<TAB>text for --audio-dir")
+
+    rerun = commands.add_parser("rerun", help="run the latest (or given) run's command again: only failed and changed stages run")
+    rerun.add_argument("run_id", nargs="?", help="run id from `seqmask status` (default: the latest run)")
+
+    status = commands.add_parser("status", help="stages of the latest runs: state, duration, artifact")
+    status.add_argument("-n", "--runs", type=int, default=3, help="how many runs to show (default: 3)")
+
+    artifacts = commands.add_parser("artifacts", help="inspect the artifact store")
+    verbs = artifacts.add_subparsers(dest="verb", required=True)
+    verbs.add_parser("ls", help="list published artifacts")
+    show = verbs.add_parser("show", help="print an artifact's lineage")
+    show.add_argument("key", help="artifact key or unique prefix")
+    verify = verbs.add_parser("verify", help="check every file's sha256 (all artifacts, or one)")
+    verify.add_argument("key", nargs="?")
+    gc = verbs.add_parser("gc", help="remove artifacts no recent run uses, corrupt copies and stale temp dirs")
+    gc.add_argument("--keep-runs", type=int, default=5, help="keep what the latest N runs used (default: 5)")
+    gc.add_argument("--dry-run", action="store_true")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        if args.command == "run":
+            return _run(args)
+        if args.command == "rerun":
+            return _rerun(args)
+        if args.command == "status":
+            return _status(args)
+        return _artifacts(args)
+    except (ConfigError, FileNotFoundError, KeyError, ValueError) as err:
+        print(f"seqmask: error: {err}", file=sys.stderr)
+        return 2
+
+
+def _run_overrides(args: argparse.Namespace) -> list[str]:
+    overrides = list(args.overrides)
+    for option, key in (("manifest", "speech_prep.user.manifest"), ("audio_dir", "speech_prep.user.audio_dir"),
+                        ("transcripts", "speech_prep.user.transcripts"), ("dask_address", "orchestration.dask_address")):
+        value = getattr(args, option)
+        if value is not None:
+            overrides.append(f"{key}={json.dumps(value)}")
+    return overrides
+
+
+def _run(args: argparse.Namespace) -> int:
+    overrides = _run_overrides(args)
+    load_config(args.preset, overrides)  # fail on a bad key or value before Prefect starts
+    module_name, function_name = FLOWS[args.flow].split(":")
+    flow_fn = getattr(importlib.import_module(module_name), function_name)
+    try:
+        flow_fn(preset=args.preset, overrides=overrides, from_stage=args.from_stage)
+    except StageFailed as err:
+        print(f"seqmask: {args.flow} failed at stage {err.stage!r}: {type(err.error).__name__}: {err.error}", file=sys.stderr)
+        print("seqmask: fix the cause and run `seqmask rerun`: finished stages are reused", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _rerun(args: argparse.Namespace) -> int:
+    runs = latest_runs(ArtifactStore().root / "runs", limit=1000)
+    if not runs:
+        raise ValueError("no runs recorded yet: start one with `seqmask run FLOW`")
+    chosen = runs[0] if args.run_id is None else next((r for r in runs if r["run_id"] == args.run_id), None)
+    if chosen is None:
+        raise ValueError(f"no run {args.run_id!r} (see `seqmask status`)")
+    argv = chosen["argv"][1:]
+    if not argv or argv[0] != "run":
+        raise ValueError(f"run {chosen['run_id']} was not started by `seqmask run` (argv: {chosen['argv']})")
+    print(f"seqmask: rerunning {chosen['run_id']}: seqmask {' '.join(argv)}")
+    return main(argv)
+
+
+def _status(args: argparse.Namespace) -> int:
+    runs = latest_runs(ArtifactStore().root / "runs", limit=args.runs)
+    if not runs:
+        print("no runs recorded yet")
+    for run in runs:
+        print(f"{run['run_id']}  {run['flow']}  preset={run['preset']}  {run['state']}  started {run['started']}")
+        for name, stage in run["stages"].items():
+            seconds = "-" if stage.get("seconds") is None else f"{stage['seconds']:.2f}s"
+            key = (stage.get("key") or "-")[:12]
+            error = f"  {stage['error']}" if stage.get("error") else ""
+            print(f"  {name:<14} {stage['state']:<9} {seconds:>9}  {key}{error}")
+    return 0
+
+
+def _artifacts(args: argparse.Namespace) -> int:
+    store = ArtifactStore()
+    if args.verb == "ls":
+        for item in store.list():
+            print(f"{item['key'][:12]}  {item['stage']:<14} {item['created']}  {item['files']:>6} files  {item['bytes'] / 1e6:9.1f} MB")
+        return 0
+    if args.verb == "show":
+        print(json.dumps(store.lineage(store.resolve(args.key)), indent=2))
+        return 0
+    if args.verb == "verify":
+        problems = {args.key: store.verify(store.resolve(args.key))} if args.key else store.verify_all()
+        bad = {key: found for key, found in problems.items() if found}
+        for key, found in bad.items():
+            print(f"{key[:12]}: CORRUPT: " + "; ".join(found))
+        print(f"{len(problems) - len(bad)} of {len(problems)} artifacts verify")
+        return 1 if bad else 0
+    keep = {stage["key"] for run in latest_runs(store.root / "runs", args.keep_runs)
+            for stage in run["stages"].values() if stage.get("key")}
+    removed = store.gc(keep, dry_run=args.dry_run)
+    print(("would remove" if args.dry_run else "removed") + f" {len(removed)}: " + ", ".join(removed))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,60 @@
+"""Parallel map for stages: on a Dask cluster when a client is attached, a plain loop otherwise."""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Sequence, TypeVar
+
+from tqdm.auto import tqdm
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+ProgressFn = Callable[[str, int, int], None]
+"""Called as ``(description, done, total)`` after every finished item."""
+
+
+class Executor:
+    """Maps a pure function over items, in order, with a progress bar and callback."""
+
+    def __init__(self, client: Any | None = None, *, on_progress: ProgressFn | None = None, show_bars: bool = True) -> None:
+        self.client = client
+        self.on_progress = on_progress
+        self.show_bars = show_bars
+
+    @property
+    def workers(self) -> int:
+        """Number of parallel workers the map can use."""
+        if self.client is None:
+            return 1
+        return max(1, len(self.client.scheduler_info(n_workers=-1)["workers"]))
+
+    def map(self, fn: Callable[[T], R], items: Sequence[T], *, desc: str) -> list[R]:
+        """``[fn(item) for item in items]``, in parallel on Dask when attached."""
+        total = len(items)
+        with tqdm(total=total, desc=desc, unit="task", disable=not self.show_bars or total == 0) as bar:
+            if self.client is None:
+                results = []
+                for item in items:
+                    results.append(fn(item))
+                    self._advance(bar, desc, len(results), total)
+                return results
+            return self._map_on_dask(fn, items, bar, desc)
+
+    def _map_on_dask(self, fn: Callable[[T], R], items: Sequence[T], bar: tqdm, desc: str) -> list[R]:
+        from distributed import as_completed
+
+        futures = self.client.map(fn, items, pure=False)
+        index = {future.key: i for i, future in enumerate(futures)}
+        results: list[Any] = [None] * len(items)
+        try:
+            for done, future in enumerate(as_completed(futures), start=1):
+                results[index[future.key]] = future.result()
+                self._advance(bar, desc, done, len(items))
+        finally:
+            self.client.cancel(futures)
+        return results
+
+    def _advance(self, bar: tqdm, desc: str, done: int, total: int) -> None:
+        bar.update(1)
+        if self.on_progress is not None:
+            self.on_progress(desc, done, total)

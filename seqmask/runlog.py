@@ -1,0 +1,88 @@
+"""Per-run records of stage states, durations and artifacts, read by ``seqmask status``."""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Sequence
+
+if TYPE_CHECKING:
+    from seqmask.stage import Outcome
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+class RunLog:
+    """One JSON file per run under ``<store>/runs``, rewritten atomically after every event."""
+
+    def __init__(self, runs_dir: Path, *, flow: str, preset: str, argv: Sequence[str], orchestrator_run_id: str | None = None) -> None:
+        runs_dir.mkdir(parents=True, exist_ok=True)
+        self.run_id = f"{datetime.now(timezone.utc):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
+        self.path = runs_dir / f"{self.run_id}.json"
+        self.record: dict[str, Any] = {
+            "run_id": self.run_id,
+            "flow": flow,
+            "preset": preset,
+            "argv": list(argv),
+            "orchestrator_run_id": orchestrator_run_id,
+            "pid": os.getpid(),
+            "state": "running",
+            "started": _now(),
+            "finished": None,
+            "stages": {},
+        }
+        self._write()
+
+    def stage_started(self, name: str, key: str) -> None:
+        self.record["stages"][name] = {"state": "running", "key": key, "started": _now(), "seconds": None, "error": None}
+        self._write()
+
+    def stage_finished(self, name: str, outcome: "Outcome") -> None:
+        entry = self.record["stages"].setdefault(name, {"started": _now(), "error": None})
+        entry.update(state="reused" if outcome.reused else "computed", key=outcome.ref.key, seconds=round(outcome.seconds, 3))
+        self._write()
+
+    def stage_failed(self, name: str, error: str, seconds: float) -> None:
+        entry = self.record["stages"].setdefault(name, {"started": _now(), "key": None})
+        entry.update(state="failed", error=error, seconds=round(seconds, 3))
+        self._write()
+
+    def finish(self, state: str) -> None:
+        self.record.update(state=state, finished=_now())
+        self._write()
+
+    def _write(self) -> None:
+        tmp = self.path.with_suffix(f".tmp{os.getpid()}")
+        tmp.write_text(json.dumps(self.record, indent=1), encoding="utf-8")
+        os.replace(tmp, self.path)
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def latest_runs(runs_dir: Path, limit: int) -> list[dict[str, Any]]:
+    """The newest ``limit`` run records, newest first; a 'running' run whose process is gone shows as 'crashed'."""
+    records = []
+    for path in sorted(runs_dir.glob("*.json"), reverse=True)[:limit]:
+        record = json.loads(path.read_text(encoding="utf-8"))
+        if record["state"] == "running" and not _pid_alive(record["pid"]):
+            record["state"] = "crashed"
+            for stage in record["stages"].values():
+                if stage["state"] == "running":
+                    stage["state"] = "crashed"
+        records.append(record)
+    return records
+
+

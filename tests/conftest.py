@@ -1,0 +1,47 @@
+"""Shared fixtures: one Prefect test API and one Dask LocalCluster for the whole session."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+
+@pytest.fixture(scope="session")
+def prefect_api():
+    """A real, temporary Prefect API on SQLite; yields its URL."""
+    from prefect.settings import PREFECT_API_URL
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=60):
+        yield PREFECT_API_URL.value()
+
+
+@pytest.fixture(scope="session")
+def dask_address():
+    """Scheduler address of a real two-process Dask LocalCluster."""
+    from distributed import LocalCluster
+
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        yield cluster.scheduler_address
+
+
+@pytest.fixture
+def seqmask_home(tmp_path, monkeypatch):
+    """A fresh, empty artifact store for one test."""
+    home = tmp_path / "store"
+    monkeypatch.setenv("SEQMASK_HOME", str(home))
+    return home
+
+
+@pytest.fixture(autouse=True)
+def _single_thread_torch():
+    """Tests share 2 cores with Dask workers; keep torch to one thread."""
+    import torch
+
+    torch.set_num_threads(1)
+    yield
+
+
+def pytest_configure(config):
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
