@@ -1,8 +1,9 @@
 """Prefect glue shared by every flow: stages as tasks, a Dask client, run reports.
 
-A stage task's Prefect cache key is the artifact store key, offered only when the
-store holds a verified artifact for it; a corrupt or missing artifact gives no key,
-so the task runs and the runner rebuilds.  Task results are ``Outcome``s, which
+A stage task's Prefect cache key is derived from the artifact store key (plus the
+store location and the artifact's digest), offered only when the store holds a
+verified artifact for it; a corrupt or missing artifact gives no key, so the task
+runs and the runner rebuilds.  Task results are ``Outcome``s, which
 hold an artifact reference, never tensors.
 """
 

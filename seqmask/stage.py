@@ -196,14 +196,22 @@ class Runner:
         )
 
     def reusable_key(self, stage: Stage, config: Any, inputs: Mapping[str, ArtifactRef]) -> str | None:
-        """The key when a verified artifact is published for it and the stage is not forced, else None."""
+        """A cache key for an orchestrator, offered only while a verified artifact is published.
+
+        It covers the store location and the artifact's digest besides its key, so a
+        cached result always references exactly the artifact that verifies now.
+        None when the stage is forced, or its artifact is missing or corrupt.
+        """
         if stage.name in self.force:
             return None
         try:
             key = self.key(stage, config, inputs)
         except Exception:  # e.g. a missing source directory: let run() raise it as the stage's failure
             return None
-        return key if self.store.get(key) is not None else None
+        ref = self.store.get(key)
+        if ref is None:
+            return None
+        return hashlib.sha256(f"{self.store.root.resolve()}\0{key}\0{ref.digest}".encode()).hexdigest()
 
     def run(self, stage: Stage, config: Any, inputs: Mapping[str, ArtifactRef]) -> Outcome:
         """Reuse or build the stage's artifact; failures are raised as ``StageFailed``."""

@@ -1,0 +1,471 @@
+"""Collect, decode, validate and shard speech audio.
+
+Everything here is a pure function of its arguments (and of the files they
+name), so a pipeline stage can map :func:`prepare_shard` over shards in worker
+processes. The flow is::
+
+    collect_*  ->  split_duplicates  ->  shard_batches  ->  prepare_shard (per shard)
+
+Collectors return :class:`RawAudio` records; :func:`prepare_shard` decodes each
+record to mono float32 at one sample rate, checks it, stores the good ones as
+int16 in one safetensors file and returns :class:`AudioRecord` lines for them
+and :class:`Reject` lines (with a reason from :data:`REJECT_REASONS`) for the rest.
+
+Text that is not valid UTF-8: the user collectors decode text as UTF-8 with
+undecodable bytes replaced by U+FFFD, and :func:`prepare_shard` rejects such a
+record as ``"bad_text"``; the other records of the file are kept.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import struct
+import unicodedata
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+import torch
+import torchaudio.functional
+from safetensors import safe_open
+from safetensors.numpy import save_file
+
+from seqmask.data.manifest import SPLITS, AudioRecord, RawAudio, Reject
+
+REJECT_REASONS = (
+    "unreadable", "truncated", "empty", "silence", "channels", "too_short", "too_long",
+    "no_text", "bad_text", "duplicate_id",
+)
+AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3")
+DIGIT_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
+INT16_SCALE = 32768.0  # int16 <-> float in [-1, 1), the convention soundfile uses
+
+
+@dataclass(frozen=True, kw_only=True)
+class AudioChecks:
+    """Decoding target and the thresholds a waveform must pass."""
+
+    sample_rate: int = 16000
+    min_seconds: float = 0.1
+    max_seconds: float = 30.0
+    silence_dbfs: float = -50.0
+    """A peak below this level (dB relative to full scale) is ``"silence"``."""
+    max_channels: int = 2
+    """Multi-channel audio is averaged to mono; more channels than this is ``"channels"``."""
+    require_text: bool = False
+    """Labelled corpora set this: ``None``, empty or whitespace-only text is ``"no_text"``."""
+
+
+class AudioError(Exception):
+    """A record that cannot be used; ``reason`` is one of :data:`REJECT_REASONS`."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        if reason not in REJECT_REASONS:
+            raise ValueError(f"reject reason {reason!r} is not one of {REJECT_REASONS}")
+        super().__init__(f"{reason}: {detail}")
+        self.reason = reason
+        self.detail = detail
+
+
+# --- collectors -------------------------------------------------------------------
+
+
+def collect_fsdd(
+    root: Path,
+    *,
+    heldout_speaker: str,
+    test_indices: Collection[int] = range(0, 5),
+    valid_indices: Collection[int] = range(5, 10),
+) -> list[RawAudio]:
+    """The Free Spoken Digit Dataset's ``{digit}_{speaker}_{index}.{flac,wav}`` files in ``root``.
+
+    Every file of ``heldout_speaker`` goes to ``"test_mismatched"``. For the
+    other speakers, takes in ``test_indices`` (FSDD's official test split is
+    0-4) go to ``"test_matched"``, takes in ``valid_indices`` to ``"valid"``
+    and the rest to ``"train"``. The text is the digit as an English word.
+    """
+    root = _existing_dir(root, "FSDD")
+    overlap = set(test_indices) & set(valid_indices)
+    if overlap:
+        raise ValueError(f"FSDD test_indices and valid_indices must be disjoint, both hold {sorted(overlap)}")
+    pattern = re.compile(r"(\d)_([^_]+)_(\d+)")
+    files = _audio_files(root, recursive=False)
+    if not files:
+        raise FileNotFoundError(f"{root}: expected FSDD {{digit}}_{{speaker}}_{{index}}.flac/.wav files, found none")
+    parsed = []
+    for path in files:
+        match = pattern.fullmatch(path.stem)
+        if match is None:
+            raise ValueError(f"{path}: expected an FSDD name {{digit}}_{{speaker}}_{{index}}, found {path.name!r}")
+        parsed.append((path, int(match[1]), match[2], int(match[3])))
+    speakers = sorted({speaker for _, _, speaker, _ in parsed})
+    if heldout_speaker not in speakers:
+        raise ValueError(f"FSDD heldout_speaker {heldout_speaker!r} not found in {root}; speakers found: {speakers}")
+    records = []
+    for path, digit, speaker, index in parsed:
+        if speaker == heldout_speaker:
+            split = "test_mismatched"
+        elif index in test_indices:
+            split = "test_matched"
+        elif index in valid_indices:
+            split = "valid"
+        else:
+            split = "train"
+        records.append(
+            RawAudio(
+                id=f"fsdd-{path.stem}", audio=str(path.resolve()), text=DIGIT_WORDS[digit],
+                speaker=speaker, language="en", split=split, source="fsdd",
+            )
+        )
+    return records
+
+
+def collect_ljspeech(root: Path) -> list[RawAudio]:
+    """LJSpeech clips in ``root`` (or ``root/wavs``) with ``root/metadata.csv``.
+
+    ``metadata.csv`` lines are ``id|transcript|normalised transcript``; clips
+    with a normalised transcript go to ``"test_mismatched"``, the others to
+    ``"unlabelled"`` with no text.
+    """
+    root = _existing_dir(root, "LJSpeech")
+    audio_dir = root / "wavs" if (root / "wavs").is_dir() else root
+    clips = {path.stem: path for path in _audio_files(audio_dir, recursive=False)}
+    if not clips:
+        raise FileNotFoundError(f"{audio_dir}: expected LJSpeech .flac/.wav clips, found none")
+    metadata = root / "metadata.csv"
+    transcripts: dict[str, str] = {}
+    for lineno, line in enumerate(metadata.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        fields = line.split("|")
+        if len(fields) != 3:
+            raise ValueError(f"{metadata}:{lineno}: expected 3 '|'-separated fields (id|text|normalised), found {len(fields)}")
+        if fields[0] not in clips:
+            raise ValueError(f"{metadata}:{lineno}: no audio file for id {fields[0]!r} in {audio_dir}")
+        if fields[2].strip():
+            transcripts[fields[0]] = fields[2].strip()
+    return [
+        RawAudio(
+            id=f"ljspeech-{stem}", audio=str(path.resolve()), text=transcripts.get(stem),
+            speaker="LJ", language="en", split="test_mismatched" if stem in transcripts else "unlabelled",
+            source="ljspeech",
+        )
+        for stem, path in sorted(clips.items())
+    ]
+
+
+def collect_user_manifest(path: Path) -> list[RawAudio]:
+    """A user's JSON-lines manifest: ``{"id", "audio"[, "text", "speaker", "language", "split"]}`` a line.
+
+    Relative ``audio`` paths resolve against the manifest's folder. Defaults:
+    no text, speaker ``"unknown"``, language ``"und"``, split ``"train"``.
+    Undecodable bytes become U+FFFD (rejected later as ``"bad_text"``). A line
+    that is not a JSON object, or a missing, unknown or mistyped field, raises
+    ``ValueError`` naming the file and line.
+    """
+    path = Path(path)
+    base = path.resolve().parent
+    allowed = ("id", "audio", "text", "speaker", "language", "split")
+    records = []
+    for lineno, raw_line in enumerate(path.read_bytes().splitlines(), start=1):
+        line = raw_line.decode("utf-8", errors="replace")
+        if not line.strip():
+            continue
+        where = f"{path}:{lineno}"
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as err:
+            raise ValueError(f"{where}: invalid JSON ({err})") from None
+        if not isinstance(obj, dict):
+            raise ValueError(f"{where}: expected a JSON object, found {type(obj).__name__}")
+        for key in obj:
+            if key not in allowed:
+                raise ValueError(f"{where}: unknown field {key!r}, expected some of {allowed}")
+        for key in ("id", "audio"):
+            if not isinstance(obj.get(key), str) or not obj[key]:
+                raise ValueError(f"{where}: field {key!r} must be a non-empty string, found {obj.get(key)!r}")
+        for key in ("text", "speaker", "language", "split"):
+            if not isinstance(obj.get(key, ""), (str, type(None))):
+                raise ValueError(f"{where}: field {key!r} must be a string, found {obj[key]!r}")
+        split = obj.get("split") or "train"
+        if split not in SPLITS:
+            raise ValueError(f"{where}: field 'split' must be one of {SPLITS}, found {split!r}")
+        records.append(
+            RawAudio(
+                id=obj["id"], audio=str((base / obj["audio"]).resolve()), text=obj.get("text"),
+                speaker=obj.get("speaker") or "unknown", language=obj.get("language") or "und",
+                split=split, source="user",
+            )
+        )
+    return records
+
+
+def collect_user_dir(audio_dir: Path, transcripts: Path | None) -> list[RawAudio]:
+    """Every .wav/.flac/.ogg/.mp3 file under ``audio_dir`` (recursively), id = file stem.
+
+    ``transcripts`` is an optional TSV of ``id<TAB>text`` lines. Files with a
+    transcript go to ``"train"``, the others to ``"unlabelled"``; transcript
+    ids without a file are ignored. Speaker ``"unknown"``, language ``"und"``.
+    Two files with the same stem share an id: :func:`split_duplicates` rejects
+    the later one.
+    """
+    audio_dir = _existing_dir(audio_dir, "user audio")
+    texts = _read_transcripts(Path(transcripts)) if transcripts is not None else {}
+    records = []
+    for path in _audio_files(audio_dir, recursive=True):
+        text = texts.get(path.stem)
+        records.append(
+            RawAudio(
+                id=path.stem, audio=str(path.resolve()), text=text, speaker="unknown", language="und",
+                split="unlabelled" if text is None else "train", source="user",
+            )
+        )
+    return records
+
+
+def _read_transcripts(path: Path) -> dict[str, str]:
+    """``id<TAB>text`` lines; undecodable bytes become U+FFFD (rejected later as ``"bad_text"``)."""
+    texts: dict[str, str] = {}
+    for lineno, raw_line in enumerate(path.read_bytes().splitlines(), start=1):
+        line = raw_line.decode("utf-8", errors="replace")
+        if not line.strip():
+            continue
+        utt_id, tab, text = line.partition("\t")
+        if not tab:
+            raise ValueError(f"{path}:{lineno}: expected 'id<TAB>text', found no tab in {line[:60]!r}")
+        if utt_id in texts:
+            raise ValueError(f"{path}:{lineno}: id {utt_id!r} has a transcript already")
+        texts[utt_id] = text
+    return texts
+
+
+def _existing_dir(path: Path, what: str) -> Path:
+    path = Path(path)
+    if not path.is_dir():
+        raise FileNotFoundError(f"{what} directory not found: {path}")
+    return path
+
+
+def _audio_files(folder: Path, *, recursive: bool) -> list[Path]:
+    candidates = folder.rglob("*") if recursive else folder.iterdir()
+    return sorted(p for p in candidates if p.suffix.lower() in AUDIO_SUFFIXES and p.is_file())
+
+
+def split_duplicates(records: list[RawAudio]) -> tuple[list[RawAudio], list[Reject]]:
+    """Keep the first record of each id; reject later ones as ``"duplicate_id"``."""
+    first: dict[str, RawAudio] = {}
+    rejects = []
+    for record in records:
+        if record.id in first:
+            rejects.append(_reject(record, AudioError("duplicate_id", f"id already used by {first[record.id].audio}")))
+        else:
+            first[record.id] = record
+    return list(first.values()), rejects
+
+
+# --- decoding and checks ----------------------------------------------------------
+
+
+def decode(path: str | Path, checks: AudioChecks) -> np.ndarray:
+    """Read ``path`` as mono float32 at ``checks.sample_rate``, shape ``(T,)``.
+
+    Raises :class:`AudioError` when the file cannot be used. libsndfile does not
+    report every truncation itself: for a WAV whose data chunk is cut short it
+    silently returns the frames present (and ``sf.info`` reports that smaller
+    count), so the header's data-chunk size is compared with the file size; for
+    a cut FLAC ``sf.info`` still reports the full length but reading fails, and
+    that failure is reported as ``"truncated"``.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise AudioError("unreadable", f"{path}: no such file")
+    try:
+        info = sf.info(str(path))
+    except (RuntimeError, OSError) as err:
+        raise AudioError("unreadable", f"{path}: {err}") from None
+    if info.channels > checks.max_channels:
+        raise AudioError("channels", f"{path}: {info.channels} channels, expected at most {checks.max_channels}")
+    if info.format in ("WAV", "WAVEX"):
+        shortfall = _wav_data_shortfall(path)
+        if shortfall is not None:
+            declared, present = shortfall
+            raise AudioError("truncated", f"{path}: WAV header announces {declared} data bytes, file holds {present}")
+    if info.frames > checks.max_seconds * info.samplerate:
+        raise AudioError("too_long", f"{path}: {info.frames / info.samplerate:.2f} s, expected at most {checks.max_seconds} s")
+    try:
+        with sf.SoundFile(str(path)) as audio:
+            samples = audio.read(dtype="float32", always_2d=True)  # (T, C)
+    except (RuntimeError, OSError) as err:
+        raise AudioError("truncated", f"{path}: header announces {info.frames} frames, decoding failed ({err})") from None
+    if samples.shape[0] < info.frames:
+        raise AudioError("truncated", f"{path}: header announces {info.frames} frames, decoded {samples.shape[0]}")
+    if samples.shape[0] == 0:
+        raise AudioError("empty", f"{path}: 0 frames")
+    seconds = samples.shape[0] / info.samplerate
+    if seconds < checks.min_seconds:
+        raise AudioError("too_short", f"{path}: {seconds:.3f} s, expected at least {checks.min_seconds} s")
+    mono = samples.mean(axis=1)  # (T,)
+    peak = float(np.abs(mono).max())
+    peak_dbfs = 20 * np.log10(peak) if peak > 0 else -np.inf
+    if peak_dbfs < checks.silence_dbfs:
+        raise AudioError("silence", f"{path}: peak {peak_dbfs:.1f} dBFS, expected at least {checks.silence_dbfs} dBFS")
+    if info.samplerate != checks.sample_rate:
+        mono = torchaudio.functional.resample(
+            torch.from_numpy(mono), orig_freq=info.samplerate, new_freq=checks.sample_rate
+        ).numpy()  # (T * sample_rate / samplerate,)
+    return np.ascontiguousarray(mono, dtype=np.float32)
+
+
+def _wav_data_shortfall(path: Path) -> tuple[int, int] | None:
+    """``(declared, present)`` byte counts when a RIFF/RIFX WAV's data chunk is cut short, else ``None``.
+
+    A declared size of 0 or 0xFFFFFFFF (written by streaming encoders that do
+    not know the length) is not a truncation.
+    """
+    size = path.stat().st_size
+    with open(path, "rb") as wav:
+        head = wav.read(12)
+        if len(head) < 12 or head[:4] not in (b"RIFF", b"RIFX") or head[8:12] != b"WAVE":
+            return None
+        chunk_header = struct.Struct("<4sI" if head[:4] == b"RIFF" else ">4sI")
+        offset = 12
+        while offset + chunk_header.size <= size:
+            wav.seek(offset)
+            chunk_id, chunk_size = chunk_header.unpack(wav.read(chunk_header.size))
+            if chunk_id == b"data":
+                present = size - offset - chunk_header.size
+                if chunk_size not in (0, 0xFFFFFFFF) and chunk_size > present:
+                    return chunk_size, present
+                return None
+            offset += chunk_header.size + chunk_size + (chunk_size & 1)  # chunks are word-aligned
+    return None
+
+
+def check_text(text: str | None, checks: AudioChecks) -> str | None:
+    """The stripped text (``None`` when empty), or :class:`AudioError` ``"no_text"``/``"bad_text"``.
+
+    Bad text holds U+FFFD (what undecodable UTF-8 bytes become), a lone
+    surrogate or a control character (tabs and newlines included).
+    """
+    stripped = text.strip() if text is not None else ""
+    if not stripped:
+        if checks.require_text:
+            raise AudioError("no_text", f"text is {text!r}, expected a transcript")
+        return None
+    for char in stripped:
+        if char == "\ufffd":
+            raise AudioError("bad_text", f"text {stripped[:60]!r} holds U+FFFD: the source was not valid UTF-8")
+        if unicodedata.category(char) in ("Cc", "Cs"):
+            raise AudioError("bad_text", f"text {stripped[:60]!r} holds control/surrogate character U+{ord(char):04X}")
+    return stripped
+
+
+def add_white_noise(wave: np.ndarray, snr_db: float, rng: np.random.Generator) -> np.ndarray:
+    """``wave`` (T,) plus white Gaussian noise scaled to exactly ``snr_db`` below its mean power."""
+    signal_power = float(np.mean(np.square(wave, dtype=np.float64)))
+    noise = rng.standard_normal(wave.shape[0])  # (T,)
+    noise *= np.sqrt(signal_power / 10 ** (snr_db / 10) / np.mean(np.square(noise)))
+    return (wave + noise).astype(np.float32)
+
+
+def record_rng(seed: int, record_id: str) -> np.random.Generator:
+    """A generator determined by ``seed`` and ``record_id`` only (not by Python's salted ``hash``)."""
+    id_hash = int.from_bytes(hashlib.sha1(record_id.encode("utf-8", "surrogatepass")).digest()[:8], "little")
+    return np.random.default_rng([seed, id_hash])
+
+
+# --- shards -----------------------------------------------------------------------
+
+
+def prepare_shard(
+    records: Sequence[RawAudio], shard_path: Path, *, shard_rel: str, checks: AudioChecks, seed: int
+) -> tuple[list[AudioRecord], list[Reject]]:
+    """Decode and validate ``records`` into one safetensors shard at ``shard_path``.
+
+    Good waveforms (with white noise added where ``noise_snr_db`` is set) are
+    stored as int16 arrays keyed by record id; the file is written under a
+    temporary name and renamed into place, and holds the sample rate in its
+    metadata. Returns the manifest lines of the stored records (``shard`` =
+    ``shard_rel``) and the rejects; one bad record never raises.
+    """
+    torch.set_num_threads(1)  # runs in worker processes next to others
+    shard_path = Path(shard_path)
+    stored: dict[str, np.ndarray] = {}
+    kept: list[AudioRecord] = []
+    rejects: list[Reject] = []
+    for raw in records:
+        try:
+            if raw.id in stored:
+                raise AudioError("duplicate_id", "id already used in this shard")
+            text = check_text(raw.text, checks)
+            wave = decode(raw.audio, checks)  # (T,)
+        except AudioError as err:
+            rejects.append(_reject(raw, err))
+            continue
+        if raw.noise_snr_db is not None:
+            wave = add_white_noise(wave, raw.noise_snr_db, record_rng(seed, raw.id))
+        stored[raw.id] = np.clip(np.round(wave * INT16_SCALE), -32768, 32767).astype(np.int16)  # (T,)
+        kept.append(
+            AudioRecord(
+                id=raw.id, audio=raw.audio, sample_rate=checks.sample_rate, frames=wave.shape[0],
+                duration=wave.shape[0] / checks.sample_rate, text=text, speaker=raw.speaker,
+                language=raw.language, split=raw.split, source=raw.source, synthetic=raw.synthetic,
+                shard=shard_rel,
+            )
+        )
+    shard_path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = shard_path.with_name(f".{shard_path.name}.tmp-{os.getpid()}")
+    save_file(stored, str(tmp), metadata={"sample_rate": str(checks.sample_rate)})
+    os.replace(tmp, shard_path)
+    return kept, rejects
+
+
+def load_shard(path: Path) -> dict[str, np.ndarray]:
+    """A shard's waveforms: id -> float32 ``(T,)`` in [-1, 1)."""
+    waves = {}
+    with safe_open(str(path), framework="np") as shard:
+        for key in shard.keys():
+            pcm = shard.get_tensor(key)  # (T,) int16
+            if pcm.dtype != np.int16 or pcm.ndim != 1:
+                raise ValueError(f"{path}: tensor {key!r} expected 1-D int16, found {pcm.ndim}-D {pcm.dtype}")
+            waves[key] = pcm.astype(np.float32) / INT16_SCALE
+    return waves
+
+
+def shard_batches(records: Sequence[RawAudio], max_seconds_per_shard: float) -> list[list[RawAudio]]:
+    """Group ``records``, in order, into shards of at most ``max_seconds_per_shard`` of audio.
+
+    Durations are estimated from the file header (1 s when it cannot be read);
+    a record longer than the limit gets a shard of its own.
+    """
+    if max_seconds_per_shard <= 0:
+        raise ValueError(f"max_seconds_per_shard must be > 0, found {max_seconds_per_shard}")
+    batches: list[list[RawAudio]] = []
+    current: list[RawAudio] = []
+    total = 0.0
+    for record in records:
+        seconds = _estimated_seconds(record.audio)
+        if current and total + seconds > max_seconds_per_shard:
+            batches.append(current)
+            current, total = [], 0.0
+        current.append(record)
+        total += seconds
+    if current:
+        batches.append(current)
+    return batches
+
+
+def _estimated_seconds(path: str) -> float:
+    try:
+        return sf.info(path).duration
+    except (RuntimeError, OSError):
+        return 1.0
+
+
+def _reject(record: RawAudio, err: AudioError) -> Reject:
+    return Reject(id=record.id, audio=record.audio, reason=err.reason, detail=err.detail, source=record.source)

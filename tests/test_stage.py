@@ -1,0 +1,132 @@
+"""The runner reuses verified artifacts, keys on config, code, inputs and sources, and forces on request."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import pytest
+
+from seqmask.runlog import RunLog, latest_runs
+from seqmask.stage import Pipeline, Runner, Stage, StageFailed, run_pipeline
+from seqmask.store import ArtifactStore
+
+CALLS: list[str] = []
+
+
+@dataclass(frozen=True)
+class Params:
+    words: int
+    source_dir: str
+
+
+def build_words(ctx):
+    CALLS.append(ctx.stage)
+    text = " ".join(["word"] * ctx.config.words)
+    (ctx.out / "words.txt").write_text(text)
+    (ctx.out / "summary.json").write_text(json.dumps({"words": ctx.config.words}))
+
+
+def build_count(ctx):
+    CALLS.append(ctx.stage)
+    words = (ctx.input_path("words") / "words.txt").read_text().split()
+    lengths = ctx.executor.map(len, words, desc="count")
+    (ctx.out / "count.txt").write_text(str(sum(lengths)))
+
+
+def build_broken(ctx):
+    raise ValueError("broken on purpose")
+
+
+WORDS = Stage("words", 1, build_words, config_of=lambda c: c, sources=lambda c: [c.source_dir])
+COUNT = Stage("count", 1, build_count, config_of=lambda c: {}, inputs=("words",))
+PIPE = Pipeline("demo", (WORDS, COUNT))
+
+
+@pytest.fixture
+def setup(tmp_path):
+    CALLS.clear()
+    source = tmp_path / "raw"
+    source.mkdir()
+    (source / "a.txt").write_text("raw")
+    return ArtifactStore(tmp_path / "store"), Params(words=3, source_dir=str(source))
+
+
+def test_second_run_reuses_everything(setup):
+    store, params = setup
+    first = run_pipeline(PIPE, params, Runner(store))
+    second = run_pipeline(PIPE, params, Runner(store))
+    assert CALLS == ["words", "count"]
+    assert [o.reused for o in second.values()] == [True, True]
+    assert (second["count"].ref.path / "count.txt").read_text() == "12"
+    assert first["words"].summary == {"words": 3}
+
+
+def test_config_change_reruns_stage_and_downstream(setup):
+    store, params = setup
+    run_pipeline(PIPE, params, Runner(store))
+    run_pipeline(PIPE, Params(words=4, source_dir=params.source_dir), Runner(store))
+    assert CALLS == ["words", "count", "words", "count"]
+
+
+def test_source_file_change_invalidates(setup):
+    store, params = setup
+    run_pipeline(PIPE, params, Runner(store))
+    (store.root.parent / "raw" / "b.txt").write_text("new raw file")
+    run_pipeline(PIPE, params, Runner(store))
+    assert CALLS.count("words") == 2
+
+
+def test_force_recomputes_from_a_stage(setup):
+    store, params = setup
+    run_pipeline(PIPE, params, Runner(store))
+    outcomes = run_pipeline(PIPE, params, Runner(store, force=PIPE.downstream_of("count")))
+    assert CALLS == ["words", "count", "count"]
+    assert outcomes["words"].reused and not outcomes["count"].reused
+
+
+def test_corrupt_input_artifact_is_rebuilt_not_served(setup):
+    store, params = setup
+    first = run_pipeline(PIPE, params, Runner(store))
+    (first["words"].ref.path / "words.txt").write_text("tampered")
+    second = run_pipeline(PIPE, params, Runner(store))
+    assert not second["words"].reused
+    assert (second["words"].ref.path / "words.txt").read_text() == "word word word"
+    assert second["words"].ref.digest == first["words"].ref.digest  # deterministic rebuild
+    assert second["count"].reused
+
+
+def test_failure_names_stage_and_is_logged(setup):
+    store, params = setup
+    pipe = Pipeline("demo", (WORDS, Stage("broken", 1, build_broken, config_of=lambda c: {}, inputs=("words",))))
+    log = RunLog(store.root / "runs", flow="demo", preset="test", argv=["x"])
+    with pytest.raises(StageFailed, match="stage 'broken' failed: ValueError: broken on purpose") as info:
+        run_pipeline(pipe, params, Runner(store, run_log=log))
+    assert info.value.stage == "broken"
+    log.finish("failed")
+    [record] = latest_runs(store.root / "runs", 5)
+    assert record["stages"]["words"]["state"] == "computed"
+    assert record["stages"]["broken"]["state"] == "failed"
+    assert "broken on purpose" in record["stages"]["broken"]["error"]
+
+
+def test_missing_source_is_a_stage_failure(setup):
+    store, _ = setup
+    with pytest.raises(StageFailed, match="does not exist"):
+        run_pipeline(PIPE, Params(words=1, source_dir="/nonexistent/raw"), Runner(store))
+
+
+def test_pipeline_rejects_inputs_from_later_stages():
+    with pytest.raises(ValueError, match="reads \\['words'\\] before they run"):
+        Pipeline("bad", (COUNT, WORDS))
+    with pytest.raises(ValueError, match="no stage 'nope'"):
+        PIPE.downstream_of("nope")
+
+
+def test_lineage_records_inputs_config_and_packages(setup):
+    store, params = setup
+    outcomes = run_pipeline(PIPE, params, Runner(store))
+    lineage = store.lineage(outcomes["count"].ref.key)
+    assert lineage["inputs"]["words"]["digest"] == outcomes["words"].ref.digest
+    assert "torch" in lineage["packages"] and lineage["code_hash"]
+    assert store.lineage(outcomes["words"].ref.key)["config"] == {"words": 3, "source_dir": params.source_dir}
