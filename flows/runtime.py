@@ -14,13 +14,13 @@ import sys
 import time
 from typing import Any, Iterator
 
-from distributed import Client, LocalCluster
+from distributed import Client
 from prefect import get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_progress_artifact, update_progress_artifact
 from prefect.context import get_run_context
 
 from seqmask.config import ExperimentConfig, OrchestrationConfig
-from seqmask.executor import Executor
+from seqmask.executor import Executor, local_cluster
 from seqmask.runlog import RunLog
 from seqmask.stage import Outcome, Pipeline, Runner, Stage, StageFailed
 from seqmask.store import ArtifactRef, ArtifactStore
@@ -36,9 +36,7 @@ def dask_client(settings: OrchestrationConfig) -> Iterator[Client]:
         with Client(settings.dask_address) as client:
             yield client
         return
-    with LocalCluster(
-        n_workers=settings.dask_workers, threads_per_worker=1, processes=True, dashboard_address=None
-    ) as cluster, Client(cluster) as client:
+    with local_cluster(settings.dask_workers) as cluster, Client(cluster) as client:
         yield client
 
 

@@ -12,7 +12,7 @@ from typing import Sequence
 from seqmask.config import ConfigError, load_config
 from seqmask.runlog import latest_runs
 from seqmask.stage import StageFailed
-from seqmask.store import ArtifactStore
+from seqmask.store import ArtifactRef, ArtifactStore
 
 FLOWS = {"speech-prep": "flows.speech:speech_prep"}
 """Flow name -> ``module:function`` of the Prefect flow (imported only when run)."""
@@ -55,6 +55,8 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for noisy in ("httpx", "distributed", "prefect.server"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     try:
         if args.command == "run":
             return _run(args)
@@ -84,11 +86,15 @@ def _run(args: argparse.Namespace) -> int:
     module_name, function_name = FLOWS[args.flow].split(":")
     flow_fn = getattr(importlib.import_module(module_name), function_name)
     try:
-        flow_fn(preset=args.preset, overrides=overrides, from_stage=args.from_stage)
+        refs = flow_fn(preset=args.preset, overrides=overrides, from_stage=args.from_stage)
     except StageFailed as err:
         print(f"seqmask: {args.flow} failed at stage {err.stage!r}: {type(err.error).__name__}: {err.error}", file=sys.stderr)
         print("seqmask: fix the cause and run `seqmask rerun`: finished stages are reused", file=sys.stderr)
         return 1
+    final = ArtifactRef.from_dict(list(refs.values())[-1])
+    print(f"\n{args.flow}: results in {final.path}")
+    if (final.path / "summary.md").is_file():
+        print((final.path / "summary.md").read_text(encoding="utf-8"))
     return 0
 
 

@@ -6,11 +6,26 @@ from typing import Any, Callable, Sequence, TypeVar
 
 from tqdm.auto import tqdm
 
+LOCAL_WORKER_ENV = {"MALLOC_TRIM_THRESHOLD_": None}
+"""Dask sets MALLOC_TRIM_THRESHOLD_=65536 in workers to return memory eagerly; with the
+large short-lived audio arrays of data prep that doubles decode+resample time
+(bench/prep_throughput.py), so seqmask's LocalCluster workers keep glibc's default."""
+
 T = TypeVar("T")
 R = TypeVar("R")
 
 ProgressFn = Callable[[str, int, int], None]
 """Called as ``(description, done, total)`` after every finished item."""
+
+
+def local_cluster(n_workers: int) -> Any:
+    """A Dask LocalCluster of single-threaded worker processes, tuned for data prep."""
+    import dask
+    from distributed import LocalCluster
+
+    environ = {**dask.config.get("distributed.nanny.pre-spawn-environ"), **LOCAL_WORKER_ENV}
+    with dask.config.set({"distributed.nanny.pre-spawn-environ": environ}):
+        return LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True, dashboard_address=None)
 
 
 class Executor:

@@ -20,9 +20,9 @@ def prefect_api():
 @pytest.fixture(scope="session")
 def dask_address():
     """Scheduler address of a real two-process Dask LocalCluster."""
-    from distributed import LocalCluster
+    from seqmask.executor import local_cluster
 
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+    with local_cluster(2) as cluster:
         yield cluster.scheduler_address
 
 

@@ -18,6 +18,8 @@ record as ``"bad_text"``; the other records of the file are kept.
 
 from __future__ import annotations
 
+import functools
+
 import hashlib
 import json
 import os
@@ -315,10 +317,15 @@ def decode(path: str | Path, checks: AudioChecks) -> np.ndarray:
     if peak_dbfs < checks.silence_dbfs:
         raise AudioError("silence", f"{path}: peak {peak_dbfs:.1f} dBFS, expected at least {checks.silence_dbfs} dBFS")
     if info.samplerate != checks.sample_rate:
-        mono = torchaudio.functional.resample(
-            torch.from_numpy(mono), orig_freq=info.samplerate, new_freq=checks.sample_rate
-        ).numpy()  # (T * sample_rate / samplerate,)
+        with torch.no_grad():
+            mono = _resampler(info.samplerate, checks.sample_rate)(torch.from_numpy(mono)).numpy()  # (T,) -> (T * new / orig,)
     return np.ascontiguousarray(mono, dtype=np.float32)
+
+
+@functools.lru_cache(maxsize=16)
+def _resampler(orig_freq: int, new_freq: int) -> torchaudio.transforms.Resample:
+    """torchaudio's sinc resampler for one rate pair, its kernel built once per process."""
+    return torchaudio.transforms.Resample(orig_freq=orig_freq, new_freq=new_freq)
 
 
 def _wav_data_shortfall(path: Path) -> tuple[int, int] | None:

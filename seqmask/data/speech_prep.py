@@ -70,7 +70,7 @@ def prepare_corpus(ctx: StageContext, raw: Sequence[RawAudio]) -> None:
         for i, batch in enumerate(shard_batches(unique, prep.shard_seconds))
     ]
     records: list[AudioRecord] = []
-    for shard_records, shard_rejects in ctx.executor.map(_prepare_task, tasks, desc=f"{ctx.stage}: shards"):
+    for shard_records, shard_rejects in ctx.executor.map(prepare_shard_task, tasks, desc=f"{ctx.stage}: shards"):
         records.extend(shard_records)
         rejects.extend(shard_rejects)
     write_jsonl(ctx.out / "manifest.jsonl", records)
@@ -78,7 +78,8 @@ def prepare_corpus(ctx: StageContext, raw: Sequence[RawAudio]) -> None:
     _write_summary(ctx.out, records, rejects)
 
 
-def _prepare_task(task: tuple) -> tuple[list[AudioRecord], list[Reject]]:
+def prepare_shard_task(task: tuple) -> tuple[list[AudioRecord], list[Reject]]:
+    """``prepare_shard`` over one ``(records, shard_path, shard_rel, checks, seed)`` tuple: the unit Dask maps."""
     batch, shard_path, shard_rel, checks, seed = task
     return prepare_shard(batch, shard_path, shard_rel=shard_rel, checks=checks, seed=seed)
 
