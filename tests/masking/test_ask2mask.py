@@ -1,0 +1,296 @@
+"""Ask2Mask: confidence-guided span masks at the baseline's budget, and the fairseq2 masker that applies them."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from fairseq2.models.wav2vec2.config import Wav2Vec2Config, Wav2Vec2EncoderConfig
+from fairseq2.models.wav2vec2.factory import create_wav2vec2_model
+from fairseq2.models.wav2vec2.model import Wav2Vec2Model
+from fairseq2.nn import BatchLayout
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from seqmask.masking.ask2mask import (
+    Ask2MaskMasker,
+    Ask2MaskParams,
+    ask2mask_mask,
+    frame_confidence,
+    utterance_weights,
+)
+from seqmask.masking.spans import batch_num_spans, random_span_mask
+
+LENGTHS = torch.tensor([500, 480, 460, 440, 420, 400, 380, 360])
+
+
+def mask_with(seed: int, params: Ask2MaskParams, scores: torch.Tensor, lengths: torch.Tensor = LENGTHS) -> torch.Tensor:
+    return ask2mask_mask(lengths, scores, params, torch.Generator().manual_seed(seed))
+
+
+def mean_masked_confidence(mask: torch.Tensor, scores: torch.Tensor) -> float:
+    return float(scores[mask].mean())
+
+
+def random_scores(seed: int, shape: tuple[int, int] = (8, 500)) -> torch.Tensor:
+    return torch.rand(shape, generator=torch.Generator().manual_seed(10**6 + seed))  # independent of mask seeds
+
+
+# --- parameters, frame and utterance confidence ---
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("span_len", 0),
+        ("max_mask_prob", 1.5),
+        ("min_num_spans", -1),
+        ("selection", "greedy"),
+        ("tau", 0.0),
+        ("random_share", 1.1),
+    ],
+)
+def test_params_validate_names_the_field(field: str, value: object) -> None:
+    with pytest.raises(ValueError, match=field):
+        Ask2MaskParams(**{field: value}).validate()  # type: ignore[arg-type]
+
+
+def test_frame_confidence_is_max_posterior() -> None:
+    posteriors = torch.softmax(torch.randn(2, 7, 5), dim=-1)
+    assert torch.equal(frame_confidence(posteriors), posteriors.max(dim=-1).values)
+    with pytest.raises(ValueError, match=r"\(N, S, V\)"):
+        frame_confidence(posteriors[0])
+
+
+def test_utterance_weights_mean_one_ordered_padding_ignored() -> None:
+    scores = torch.tensor([[0.9, 0.8, 0.7, float("nan")], [0.2, 0.4, 5.0, 5.0], [0.5, 0.5, 0.5, 0.5]])
+    lengths = torch.tensor([3, 2, 4])
+    weights = utterance_weights(scores, lengths)
+    means = torch.tensor([0.8, 0.3, 0.5])
+    assert torch.allclose(weights, means / means.mean())
+    assert math.isclose(float(weights.mean()), 1.0, rel_tol=1e-6)
+    assert weights.argsort().tolist() == [1, 2, 0]
+
+
+# --- mask properties ---
+
+
+@st.composite
+def scored_batches(draw: st.DrawFn) -> tuple[torch.Tensor, torch.Tensor, int]:
+    """(lengths (N,), scores (N, S), seed); some batches hold rows too short to mask, some rows constant scores."""
+    seq_len = draw(st.integers(1, 400))
+    shortest = min(draw(st.sampled_from([1, 32, 100])), seq_len)
+    lengths = torch.tensor(draw(st.lists(st.integers(shortest, seq_len), min_size=1, max_size=6)))
+    seed = draw(st.integers(0, 2**31))
+    scores = random_scores(seed, (len(lengths), seq_len))
+    if draw(st.booleans()):
+        scores[0] = 0.5
+    return lengths, scores, seed
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    batch=scored_batches(),
+    selection=st.sampled_from(["topk", "sample"]),
+    random_share=st.sampled_from([0.0, 0.3, 1.0]),
+)
+def test_mask_properties(batch: tuple[torch.Tensor, torch.Tensor, int], selection: str, random_share: float) -> None:
+    lengths, scores, seed = batch
+    params = Ask2MaskParams(selection=selection, random_share=random_share)
+    mask = mask_with(seed, params, scores, lengths)
+    counts = mask.sum(dim=1)
+    seq_len = scores.size(1)
+
+    assert mask.shape == scores.shape and mask.dtype == torch.bool
+    assert torch.equal(mask, mask_with(seed, params, scores, lengths)), "same seed, different mask"
+    assert not (mask & (torch.arange(seq_len) >= lengths[:, None])).any(), "masked at or beyond a row's length"
+    assert (counts == counts[0]).all(), f"rows mask different counts: {counts.tolist()}"
+    assert (counts <= params.max_mask_prob * lengths).all()
+    # Same masked count as the baseline drawn with the same lengths and generator state.
+    baseline = random_span_mask(lengths, seq_len, generator=torch.Generator().manual_seed(seed))
+    assert torch.equal(counts, baseline.sum(dim=1))
+    if batch_num_spans(lengths, span_len=10, max_mask_prob=0.65, min_num_spans=2) == 0:
+        assert not mask.any()
+
+
+def test_topk_masks_more_confident_frames_than_random() -> None:
+    for seed in range(5):
+        scores = random_scores(seed)
+        guided = mean_masked_confidence(mask_with(seed, Ask2MaskParams(), scores), scores)
+        sampled = mean_masked_confidence(mask_with(seed, Ask2MaskParams(selection="sample"), scores), scores)
+        baseline = random_span_mask(LENGTHS, 500, generator=torch.Generator().manual_seed(seed))
+        random = mean_masked_confidence(baseline, scores)
+        assert guided > sampled > random, (guided, sampled, random)
+        assert guided > random + 0.15
+
+
+@pytest.mark.parametrize(("background", "coverage"), [(0.1, 1.0), (0.5, 0.95)])
+@pytest.mark.parametrize("seed", range(3))
+def test_mask_covers_a_confident_region(background: float, coverage: float, seed: int) -> None:
+    scores = background * random_scores(seed)  # background confidence in [0, background)
+    scores[:, 100:160] = 0.95 + 0.05 * random_scores(seed + 100)[:, :60]  # a confident region of 6 spans
+    for selection in ("topk", "sample"):
+        mask = mask_with(seed, Ask2MaskParams(selection=selection, tau=0.1), scores)
+        covered = float(mask[:, 100:160].float().mean())
+        # A gap of a few frames between two placed spans inside the region stays
+        # unmasked when a fresh background span adds more confidence.
+        assert covered >= coverage, f"{selection}: region coverage {covered:.3f}"
+
+
+def test_random_share_one_is_like_random() -> None:
+    guided, random = [], []
+    for seed in range(20):
+        scores = random_scores(seed)
+        guided.append(mean_masked_confidence(mask_with(seed, Ask2MaskParams(random_share=1.0), scores), scores))
+        baseline = random_span_mask(LENGTHS, 500, generator=torch.Generator().manual_seed(seed + 1000))
+        random.append(mean_masked_confidence(baseline, scores))
+    assert abs(sum(guided) / 20 - sum(random) / 20) < 0.01
+
+
+def test_random_share_interpolates() -> None:
+    scores = random_scores(0)
+    confidences = [
+        mean_masked_confidence(mask_with(0, Ask2MaskParams(random_share=share), scores), scores) for share in (0.0, 0.5, 1.0)
+    ]
+    assert confidences[0] > confidences[1] > confidences[2]
+
+
+def test_sample_with_tiny_tau_is_topk() -> None:
+    scores = random_scores(3)
+    topk = mask_with(3, Ask2MaskParams(), scores)
+    sample = mask_with(3, Ask2MaskParams(selection="sample", tau=1e-6), scores)
+    assert (topk == sample).float().mean() > 0.99
+
+
+def test_nan_scores_are_counted() -> None:
+    scores = random_scores(0)
+    scores[0, :3] = float("nan")
+    scores[7, 400] = float("nan")  # padding of row 7 (length 360): ignored
+    with pytest.raises(ValueError, match=r"found 3 NaN among 3440 valid frames"):
+        mask_with(0, Ask2MaskParams(), scores)
+
+
+def test_constant_rows_fall_back_to_random() -> None:
+    scores = random_scores(0)
+    scores[0] = 0.7
+    scores[1] = 1.0
+    mask = mask_with(0, Ask2MaskParams(), scores)
+    baseline = random_span_mask(LENGTHS, 500, generator=torch.Generator().manual_seed(0))
+    assert torch.equal(mask.sum(dim=1), baseline.sum(dim=1))
+    assert not torch.equal(mask[0], mask[1]), "constant rows should get independent random spans"
+    everything_constant = torch.full((8, 500), 0.9)
+    assert torch.equal(mask_with(0, Ask2MaskParams(), everything_constant).sum(dim=1), baseline.sum(dim=1))
+
+
+@pytest.mark.parametrize("lengths", [[400, 5], [10, 10], [1], [31, 400]])
+def test_rows_too_short_to_mask_give_empty_mask(lengths: list[int]) -> None:
+    scores = random_scores(0, (len(lengths), 400))
+    assert not mask_with(0, Ask2MaskParams(), scores, torch.tensor(lengths)).any()
+
+
+def test_bad_scores_shape_is_reported() -> None:
+    with pytest.raises(ValueError, match=r"N = len\(lengths\) = 8, got shape \(7, 500\)"):
+        mask_with(0, Ask2MaskParams(), random_scores(0, (7, 500)))
+
+
+# --- the masker inside a tiny fairseq2 wav2vec 2.0 model ---
+
+SAMPLES_PER_FRAME = 20  # product of the feature extractor strides below
+
+
+def tiny_wav2vec2() -> Wav2Vec2Model:
+    """A 2-layer, 32-dim wav2vec 2.0 built by fairseq2's own factory (about 25k parameters)."""
+    encoder = Wav2Vec2EncoderConfig(
+        model_dim=32,
+        feature_dim=16,
+        feature_extractor_layer_descs=[(16, 10, 5), (16, 3, 2), (16, 2, 2)],
+        pos_conv_kernel_size=16,
+        num_pos_conv_groups=4,
+        num_encoder_layers=2,
+        num_encoder_attn_heads=2,
+        ffn_inner_dim=64,
+        dropout_p=0.0,
+        attn_dropout_p=0.0,
+        layer_drop_p=0.0,
+    )
+    config = Wav2Vec2Config(
+        encoder_config=encoder, final_dim=16, quantized_dim=16, num_codebooks=2, num_codebook_entries=8, num_distractors=5
+    )
+    return create_wav2vec2_model(config)
+
+
+@pytest.fixture(scope="module")
+def model() -> Wav2Vec2Model:
+    torch.manual_seed(0)
+    model = tiny_wav2vec2()
+    model.masker = Ask2MaskMasker(model.model_dim, Ask2MaskParams(selection="sample"))
+    return model
+
+
+@pytest.fixture(scope="module")
+def audio() -> tuple[torch.Tensor, BatchLayout, list[int]]:
+    """Random waveforms (N, samples), their layout and their encoder frame counts."""
+    samples = [2000, 1800, 1500]
+    waveforms = torch.randn(len(samples), max(samples), generator=torch.Generator().manual_seed(0))
+    frames = [99, 89, 74]  # what the feature extractor makes of `samples`
+    return waveforms, BatchLayout.of(waveforms, samples), frames
+
+
+def run_model(model: Wav2Vec2Model, waveforms: torch.Tensor, layout: BatchLayout, scores: torch.Tensor | None):
+    # The quantizer torch.compile()s a helper on every call; eager keeps the test fast.
+    with torch.compiler.set_stance("force_eager"):
+        if scores is None:
+            return model(waveforms, layout)
+        with model.masker.scoring(scores):
+            return model(waveforms, layout)
+
+
+def test_masker_is_a_drop_in() -> None:
+    torch.manual_seed(0)
+    model = tiny_wav2vec2()
+    keys = set(model.state_dict())
+    model.masker = Ask2MaskMasker(model.model_dim)
+    assert set(model.state_dict()) == keys
+    assert model.masker.temporal_mask_embed.shape == (model.model_dim,)
+
+
+def test_masker_in_model_forward(model: Wav2Vec2Model, audio: tuple[torch.Tensor, BatchLayout, list[int]]) -> None:
+    waveforms, layout, frames = audio
+    scores = random_scores(5, (3, max(frames)))
+    model.masker.generator = torch.Generator().manual_seed(11)
+    loss, output = run_model(model, waveforms, layout, scores)
+
+    assert output.encoder_output_layout.seq_lens == frames
+    assert torch.isfinite(loss.aggregate)
+    expected = ask2mask_mask(torch.tensor(frames), scores, model.masker.params, torch.Generator().manual_seed(11))
+    assert torch.equal(output.temporal_mask, expected)
+
+
+def test_masker_without_scores_says_how_to_pass_them(model: Wav2Vec2Model, audio: tuple[torch.Tensor, BatchLayout, list[int]]) -> None:
+    waveforms, layout, _ = audio
+    with pytest.raises(RuntimeError, match="with masker.scoring"):
+        run_model(model, waveforms, layout, None)
+
+
+def test_masker_rejects_scores_three_frames_off(model: Wav2Vec2Model, audio: tuple[torch.Tensor, BatchLayout, list[int]]) -> None:
+    waveforms, layout, frames = audio
+    with pytest.raises(ValueError, match=f"scorer frames {max(frames) + 3} != encoder frames {max(frames)}"):
+        run_model(model, waveforms, layout, random_scores(0, (3, max(frames) + 3)))
+
+
+@pytest.mark.parametrize("off_by", [-1, 1])
+def test_masker_fits_scores_one_frame_off(
+    model: Wav2Vec2Model, audio: tuple[torch.Tensor, BatchLayout, list[int]], off_by: int
+) -> None:
+    waveforms, layout, frames = audio
+    loss, output = run_model(model, waveforms, layout, random_scores(0, (3, max(frames) + off_by)))
+    assert torch.isfinite(loss.aggregate)
+    assert output.temporal_mask.shape == (3, max(frames))
+
+
+def test_masker_rejects_a_batch_too_short_to_mask(model: Wav2Vec2Model) -> None:
+    waveforms = torch.randn(2, 600)
+    layout = BatchLayout.of(waveforms, [600, 500])  # 29 and 24 frames: 1 span fits, min_num_spans is 2
+    with pytest.raises(ValueError, match=r"cannot mask this batch.*\[29, 24\]"):
+        run_model(model, waveforms, layout, random_scores(0, (2, 29)))
