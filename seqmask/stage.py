@@ -17,6 +17,7 @@ import json
 import logging
 import os
 import platform
+import shutil
 import sys
 import time
 from dataclasses import dataclass, field
@@ -56,6 +57,8 @@ class StageContext:
     """Parallel map (Dask when a client is attached, a plain loop otherwise)."""
     stage: str
     """Name of the running stage, for logs and progress."""
+    scratch: Path
+    """Directory that survives a crash of this stage (checkpoints to resume from); removed once published."""
 
     def input_path(self, name: str) -> Path:
         if name not in self.inputs:
@@ -232,13 +235,17 @@ class Runner:
                 "cwd": os.getcwd(),
             }
 
+            scratch = self.store.root / "scratch" / key
+
             def build(out: Path) -> None:
                 log.info("stage %s: computing artifact %s", stage.name, key[:12])
-                stage.build(StageContext(config=slice_, inputs=dict(inputs), out=out, executor=self.executor, stage=stage.name))
+                scratch.mkdir(parents=True, exist_ok=True)
+                stage.build(StageContext(config=slice_, inputs=dict(inputs), out=out, executor=self.executor, stage=stage.name, scratch=scratch))
 
             ref, reused = self.store.get_or_build(
                 key, stage=stage.name, build=build, lineage=lineage, force=stage.name in self.force
             )
+            shutil.rmtree(scratch, ignore_errors=True)
         except Exception as err:
             if self.run_log:
                 self.run_log.stage_failed(stage.name, f"{type(err).__name__}: {err}", time.perf_counter() - started)

@@ -529,6 +529,14 @@ class ArtifactStore:
             if not dry_run:
                 _remove(entry)
 
+        scratch = self.root / "scratch"  # resumable stage state (seqmask.stage); free once no build holds the key
+        for entry in sorted(scratch.iterdir()) if scratch.is_dir() else []:
+            with self._try_lock(entry.name) if _KEY_RE.fullmatch(entry.name) else nullcontext(True) as free:
+                if free:
+                    removed.append(f"scratch/{entry.name}")
+                    if not dry_run:
+                        _remove(entry)
+
         for entry in sorted(self.tmp.iterdir()):
             key = entry.name.partition(".")[0]
             # Names this store did not create have no lock to respect.

@@ -1,0 +1,187 @@
+"""wav2vec 2.0 architectures (fairseq2 models), checkpoints and encoder transfer.
+
+Every seqmask architecture uses fairseq2's filterbank front end (80 log-mel channels,
+2 frames stacked: 20 ms per encoder frame), as w2v-BERT does: at CPU sizes the
+waveform CNN would dominate compute.  ``base`` has the paper-scale wav2vec 2.0 base
+Transformer (768 dims, 12 layers, 2 x 320 codebook entries, 100 distractors).
+"""
+
+from __future__ import annotations
+
+import logging
+import pickle
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from fairseq2.models.transformer import TransformerNormOrder
+from fairseq2.models.wav2vec2 import Wav2Vec2Config, Wav2Vec2EncoderConfig, Wav2Vec2Model
+from fairseq2.models.wav2vec2.asr import Wav2Vec2AsrConfig, Wav2Vec2AsrModel
+from fairseq2.models.wav2vec2.asr.factory import create_wav2vec2_asr_model
+from fairseq2.models.wav2vec2.factory import create_wav2vec2_model
+from fairseq2.models.wav2vec2.interop import convert_wav2vec2_state_dict
+from torch import nn
+
+from seqmask.speech.features import FBANK_STRIDE, NUM_MEL_BINS
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Arch:
+    """Sizes of one architecture."""
+
+    model_dim: int
+    num_layers: int
+    num_heads: int
+    ffn_dim: int
+    pos_conv_kernel: int
+    pos_conv_groups: int
+    final_dim: int
+    num_codebook_entries: int
+    num_distractors: int
+    dropout: float
+
+
+ARCHS: dict[str, Arch] = {
+    "tiny": Arch(64, 2, 2, 128, 16, 4, 32, 32, 20, 0.1),
+    "small": Arch(192, 4, 4, 768, 32, 8, 128, 64, 50, 0.1),
+    "base": Arch(768, 12, 12, 3072, 128, 16, 256, 320, 100, 0.1),
+}
+
+
+def _arch(name: str) -> Arch:
+    if name not in ARCHS:
+        raise ValueError(f"unknown architecture {name!r}, expected one of {sorted(ARCHS)}")
+    return ARCHS[name]
+
+
+def encoder_config(arch: str) -> Wav2Vec2EncoderConfig:
+    """fairseq2 encoder config of ``arch`` with the filterbank front end."""
+    a = _arch(arch)
+    return Wav2Vec2EncoderConfig(
+        model_dim=a.model_dim,
+        feature_dim=NUM_MEL_BINS * FBANK_STRIDE,
+        use_fbank=True,
+        num_fbank_channels=NUM_MEL_BINS,
+        fbank_stride=FBANK_STRIDE,
+        sample_fbank_every_k=1,
+        pos_conv_kernel_size=a.pos_conv_kernel,
+        num_pos_conv_groups=a.pos_conv_groups,
+        num_encoder_layers=a.num_layers,
+        num_encoder_attn_heads=a.num_heads,
+        ffn_inner_dim=a.ffn_dim,
+        dropout_p=a.dropout,
+        attn_dropout_p=a.dropout,
+        layer_drop_p=0.0 if a.num_layers < 12 else 0.05,
+        norm_order=TransformerNormOrder.POST,
+    )
+
+
+def pretrain_config(arch: str, *, span_len: int = 10, max_mask_prob: float = 0.65) -> Wav2Vec2Config:
+    """fairseq2 wav2vec 2.0 pretraining config of ``arch``."""
+    a = _arch(arch)
+    return Wav2Vec2Config(
+        encoder_config=encoder_config(arch),
+        final_dim=a.final_dim,
+        quantized_dim=a.final_dim,
+        num_codebook_entries=a.num_codebook_entries,
+        temporal_mask_span_len=span_len,
+        max_temporal_mask_prob=max_mask_prob,
+        num_distractors=a.num_distractors,
+    )
+
+
+def build_pretrain_model(arch: str, *, span_len: int = 10, max_mask_prob: float = 0.65, masker: nn.Module | None = None) -> Wav2Vec2Model:
+    """A randomly initialised wav2vec 2.0 model; ``masker`` replaces fairseq2's standard masker when given."""
+    model = create_wav2vec2_model(pretrain_config(arch, span_len=span_len, max_mask_prob=max_mask_prob))
+    if masker is not None:
+        masker.load_state_dict(model.masker.state_dict())  # same learned mask embedding init
+        model.masker = masker
+    return model
+
+
+def build_asr_model(arch: str, vocab_size: int) -> Wav2Vec2AsrModel:
+    """A wav2vec 2.0 CTC model (randomly initialised) with ``vocab_size`` outputs (blank = 0)."""
+    config = Wav2Vec2AsrConfig(
+        encoder_config=encoder_config(arch),
+        target_vocab_size=vocab_size,
+        final_dropout_p=0.1,
+        max_temporal_mask_prob=0.3,
+        spatial_mask_span_len=8,
+        max_spatial_mask_prob=0.1,
+    )
+    return create_wav2vec2_asr_model(config)
+
+
+def transfer_encoder(pretrained: Wav2Vec2Model, asr: Wav2Vec2AsrModel) -> None:
+    """Copy the pretrained front end and Transformer encoder into a CTC model."""
+    asr.encoder_frontend.load_state_dict(pretrained.encoder_frontend.state_dict())
+    asr.encoder.load_state_dict(pretrained.encoder.state_dict())
+
+
+def save_checkpoint(path: Path, model: nn.Module, *, kind: str, arch: str, **meta: Any) -> None:
+    """fairseq2-style checkpoint: ``{"model": state_dict, "seqmask": {kind, arch, ...}}``, written atomically."""
+    tmp = path.with_suffix(".tmp")
+    torch.save({"model": model.state_dict(), "seqmask": {"kind": kind, "arch": arch, **meta}}, tmp)
+    tmp.replace(path)
+
+
+def read_checkpoint(path: Path) -> dict[str, Any]:
+    """Load a checkpoint file on CPU; errors name the file and what is wrong with it."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint {path} does not exist")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError:
+        pass  # not tensors only: maybe a fairseq checkpoint, which pickles its argparse/omegaconf config
+    except Exception as err:
+        raise ValueError(f"checkpoint {path} is not a PyTorch checkpoint: {type(err).__name__}: {err}") from err
+    try:
+        checkpoint = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as err:
+        raise ValueError(f"checkpoint {path} is not a PyTorch checkpoint: {type(err).__name__}: {str(err)[:200]}") from err
+    log.warning("%s holds pickled objects beyond tensors; loaded as a trusted local file", path)
+    return checkpoint
+
+
+def load_state(model: nn.Module, state: dict[str, Any], *, path: Path, what: str) -> None:
+    """Load ``state`` into ``model``, naming the file and the mismatching keys on failure."""
+    own = model.state_dict()
+    mismatched = [k for k, v in state.items() if k in own and hasattr(v, "shape") and v.shape != own[k].shape]
+    if mismatched:
+        k = mismatched[0]
+        raise ValueError(
+            f"{path} is not a {what} checkpoint: {len(mismatched)} tensors have other shapes "
+            f"(e.g. {k}: {tuple(state[k].shape)} in the file, {tuple(own[k].shape)} expected)"
+        )
+    result = model.load_state_dict(state, strict=False)
+    if result.missing_keys or result.unexpected_keys:
+        raise ValueError(
+            f"{path} is not a {what} checkpoint: {len(result.missing_keys)} missing keys "
+            f"(e.g. {result.missing_keys[:3]}), {len(result.unexpected_keys)} unexpected keys (e.g. {result.unexpected_keys[:3]})"
+        )
+
+
+def load_pretrained(path: Path, arch: str, **model_kwargs: Any) -> Wav2Vec2Model:
+    """A wav2vec 2.0 model of ``arch`` from a local fairseq2 or fairseq checkpoint, to continue pretraining."""
+    checkpoint = read_checkpoint(path)
+    if not isinstance(checkpoint, dict) or "model" not in checkpoint:
+        raise ValueError(f"{path} is not a wav2vec2 checkpoint: expected a dict with a 'model' state dict")
+    model = build_pretrain_model(arch, **model_kwargs)
+    state = convert_wav2vec2_state_dict(dict(checkpoint), pretrain_config(arch))
+    load_state(model, state, path=Path(path), what=f"wav2vec2 ({arch})")
+    return model
+
+
+def load_asr(path: Path) -> tuple[Wav2Vec2AsrModel, dict[str, Any]]:
+    """A seqmask CTC model and its metadata (arch, vocabulary) from a checkpoint written by ``save_checkpoint``."""
+    checkpoint = read_checkpoint(path)
+    meta = checkpoint.get("seqmask", {}) if isinstance(checkpoint, dict) else {}
+    if meta.get("kind") != "wav2vec2_asr" or "vocab" not in meta:
+        raise ValueError(f"{path} is not a seqmask wav2vec2 CTC checkpoint (expected seqmask.kind 'wav2vec2_asr' and a vocab)")
+    model = build_asr_model(meta["arch"], len(meta["vocab"]))
+    load_state(model, checkpoint["model"], path=Path(path), what=f"wav2vec2 CTC ({meta['arch']})")
+    return model, meta
