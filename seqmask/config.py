@@ -19,6 +19,8 @@ from typing import Any, Mapping, Sequence
 import yaml
 
 from seqmask.data.audio import AudioChecks
+from seqmask.speech.finetune import FinetuneConfig
+from seqmask.speech.pretrain import MASKERS, PretrainConfig
 from seqmask.store import canonical_json
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -143,6 +145,47 @@ class OrchestrationConfig:
 
 
 @dataclass(frozen=True, kw_only=True)
+class ScorerConfig:
+    """The external ASR model whose frame confidences guide Ask2Mask."""
+
+    checkpoint: str | None = None
+    """A seqmask/fairseq2 wav2vec2 CTC checkpoint to use as the scorer; None trains one."""
+    train: FinetuneConfig = field(default_factory=FinetuneConfig)
+    """How the scorer is trained (from scratch) on the labelled training split."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class SpeechConfig:
+    """Ask2Mask experiments: scorer, pretraining, CTC fine-tuning and evaluation."""
+
+    scorer: ScorerConfig = field(default_factory=ScorerConfig)
+    """The scorer."""
+    pretrain: PretrainConfig = field(default_factory=PretrainConfig)
+    """wav2vec 2.0 pretraining; ``masker`` is set per variant."""
+    finetune: FinetuneConfig = field(default_factory=FinetuneConfig)
+    """CTC fine-tuning from each pretrained encoder."""
+    variants: tuple[str, ...] = ("random", "ask2mask+utt")
+    """Masking variants the ``speech`` flow runs (seed 0)."""
+    compare_variants: tuple[str, ...] = ("none", "random", "ask2mask", "ask2mask+utt")
+    """Variants of the ``compare`` experiment; ``none`` fine-tunes without pretraining."""
+    seeds: tuple[int, ...] = (0, 1, 2)
+    """Seeds of the ``compare`` experiment."""
+
+    def validate(self) -> None:
+        for name, section in (("scorer.train", self.scorer.train), ("pretrain", self.pretrain), ("finetune", self.finetune)):
+            try:
+                section.validate()
+            except ValueError as err:
+                raise ConfigError(f"speech.{name}.{err}") from err
+        _require(self.finetune.arch == self.pretrain.arch, "speech.finetune.arch", f"the pretrained arch {self.pretrain.arch!r}, found {self.finetune.arch!r}")
+        allowed = ("none", *MASKERS)
+        for key, variants in (("variants", self.variants), ("compare_variants", self.compare_variants)):
+            unknown = sorted(set(variants) - set(allowed))
+            _require(bool(variants) and not unknown, f"speech.{key}", f"variants among {allowed}, found {unknown or 'none'}")
+        _require(bool(self.seeds), "speech.seeds", "at least one seed")
+
+
+@dataclass(frozen=True, kw_only=True)
 class ExperimentConfig:
     """Everything one seqmask run needs."""
 
@@ -150,11 +193,14 @@ class ExperimentConfig:
     """Name of the preset this config was loaded from."""
     speech_prep: SpeechPrepConfig = field(default_factory=SpeechPrepConfig)
     """Speech data preparation."""
+    speech: SpeechConfig = field(default_factory=SpeechConfig)
+    """Ask2Mask pretraining, fine-tuning and evaluation."""
     orchestration: OrchestrationConfig = field(default_factory=OrchestrationConfig)
     """Dask and Prefect settings."""
 
     def validate(self) -> None:
         self.speech_prep.validate()
+        self.speech.validate()
         self.orchestration.validate()
 
 

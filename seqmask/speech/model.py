@@ -23,6 +23,7 @@ from fairseq2.models.wav2vec2.factory import create_wav2vec2_model
 from fairseq2.models.wav2vec2.interop import convert_wav2vec2_state_dict
 from torch import nn
 
+from seqmask.masking.spans import lenient_row_mask
 from seqmask.speech.features import FBANK_STRIDE, NUM_MEL_BINS
 
 log = logging.getLogger(__name__)
@@ -112,7 +113,9 @@ def build_asr_model(arch: str, vocab_size: int) -> Wav2Vec2AsrModel:
         spatial_mask_span_len=8,
         max_spatial_mask_prob=0.1,
     )
-    return create_wav2vec2_asr_model(config)
+    model = create_wav2vec2_asr_model(config)
+    model.masker.mask_factory = lenient_row_mask  # short utterances (FSDD digits) train unmasked instead of raising
+    return model
 
 
 def transfer_encoder(pretrained: Wav2Vec2Model, asr: Wav2Vec2AsrModel) -> None:
@@ -182,6 +185,6 @@ def load_asr(path: Path) -> tuple[Wav2Vec2AsrModel, dict[str, Any]]:
     meta = checkpoint.get("seqmask", {}) if isinstance(checkpoint, dict) else {}
     if meta.get("kind") != "wav2vec2_asr" or "vocab" not in meta:
         raise ValueError(f"{path} is not a seqmask wav2vec2 CTC checkpoint (expected seqmask.kind 'wav2vec2_asr' and a vocab)")
-    model = build_asr_model(meta["arch"], len(meta["vocab"]))
+    model = build_asr_model(meta["arch"], len(meta["vocab"]["tokens"]))
     load_state(model, checkpoint["model"], path=Path(path), what=f"wav2vec2 CTC ({meta['arch']})")
     return model, meta

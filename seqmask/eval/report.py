@@ -1,0 +1,49 @@
+"""Figures for papers: pretraining loss curves and masks drawn on a spectrogram."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Mapping
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+from torch import Tensor  # noqa: E402
+
+
+def loss_curves_plot(metrics: Mapping[str, Path], path: Path) -> None:
+    """Pretraining loss against step, one line per run (``metrics.jsonl`` files)."""
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    for name, metrics_path in sorted(metrics.items()):
+        rows = [json.loads(line) for line in metrics_path.read_text(encoding="utf-8").splitlines() if line.strip()]
+        ax.plot([r["step"] for r in rows], [r["loss"] for r in rows], label=name)
+    ax.set_xlabel("step")
+    ax.set_ylabel("pretraining loss per target")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=150)
+    plt.close(fig)
+
+
+def mask_plot(feats: Tensor, scores: Tensor, masks: Mapping[str, Tensor], path: Path, *, title: str) -> None:
+    """Filterbanks (F, 80) with the scorer's confidence (S,) and each mask (S,) at 20 ms frames below."""
+    frames = scores.shape[0]
+    fig, axes = plt.subplots(2 + len(masks), 1, figsize=(8, 2 + 0.6 * len(masks)), sharex=True,
+                             gridspec_kw={"height_ratios": [4, 1] + [0.6] * len(masks)})
+    extent = (0, frames, 0, feats.shape[1])
+    axes[0].imshow(feats.T.numpy(), origin="lower", aspect="auto", extent=extent, cmap="magma")  # (80, F)
+    axes[0].set_ylabel("mel bin")
+    axes[0].set_title(title[:90], fontsize=8)
+    axes[1].plot(scores.numpy(), color="black", linewidth=0.8)
+    axes[1].set_ylim(0, 1)
+    axes[1].set_ylabel("conf.", fontsize=7)
+    for ax, (name, mask) in zip(axes[2:], masks.items()):
+        ax.imshow(mask[None, :].float().numpy(), aspect="auto", cmap="Greys", vmin=0, vmax=1, extent=(0, frames, 0, 1))
+        ax.set_yticks([])
+        ax.set_ylabel(name, rotation=0, ha="right", fontsize=7)
+    axes[-1].set_xlabel("encoder frame (20 ms)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=150)
+    plt.close(fig)
