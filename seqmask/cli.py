@@ -7,6 +7,7 @@ import importlib
 import json
 import logging
 import sys
+from pathlib import Path
 from typing import Sequence
 
 from seqmask.config import ConfigError, load_config
@@ -14,7 +15,11 @@ from seqmask.runlog import latest_runs
 from seqmask.stage import StageFailed
 from seqmask.store import ArtifactRef, ArtifactStore
 
-FLOWS = {"speech-prep": "flows.speech:speech_prep"}
+FLOWS = {
+    "speech-prep": "flows.speech:speech_prep",
+    "speech": "flows.speech:speech",
+    "compare": "flows.speech:compare",
+}
 """Flow name -> ``module:function`` of the Prefect flow (imported only when run)."""
 
 
@@ -35,6 +40,15 @@ def _parser() -> argparse.ArgumentParser:
 
     rerun = commands.add_parser("rerun", help="run the latest (or given) run's command again: only failed and changed stages run")
     rerun.add_argument("run_id", nargs="?", help="run id from `seqmask status` (default: the latest run)")
+
+    evaluate = commands.add_parser("eval", help="WER and CER of a fine-tuned model on a manifest")
+    evaluate.add_argument("--model", required=True, help="finetune artifact key (prefix), a directory with model.pt, or a checkpoint")
+    evaluate.add_argument("--manifest", required=True, help="JSONL with id, audio and text per line")
+    evaluate.add_argument("--hypotheses", help="also write id<TAB>hypothesis lines to this file")
+
+    transcribe = commands.add_parser("transcribe", help="greedy CTC transcripts of audio files")
+    transcribe.add_argument("--model", required=True, help="as for eval")
+    transcribe.add_argument("audio", nargs="+")
 
     status = commands.add_parser("status", help="stages of the latest runs: state, duration, artifact")
     status.add_argument("-n", "--runs", type=int, default=3, help="how many runs to show (default: 3)")
@@ -64,6 +78,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _rerun(args)
         if args.command == "status":
             return _status(args)
+        if args.command in ("eval", "transcribe"):
+            return _speech_inference(args)
         return _artifacts(args)
     except (ConfigError, FileNotFoundError, KeyError, ValueError) as err:
         print(f"seqmask: error: {err}", file=sys.stderr)
@@ -110,6 +126,22 @@ def _rerun(args: argparse.Namespace) -> int:
         raise ValueError(f"run {chosen['run_id']} was not started by `seqmask run` (argv: {chosen['argv']})")
     print(f"seqmask: rerunning {chosen['run_id']}: seqmask {' '.join(argv)}")
     return main(argv)
+
+
+def _speech_inference(args: argparse.Namespace) -> int:
+    from seqmask.eval.wer import wer_table
+    from seqmask.speech.inference import evaluate_manifest, resolve_model, transcribe_files
+
+    model = resolve_model(args.model, ArtifactStore())
+    if args.command == "transcribe":
+        for path, text in transcribe_files(model, [Path(a) for a in args.audio]).items():
+            print(f"{path}\t{text}")
+        return 0
+    results, hyps = evaluate_manifest(model, Path(args.manifest))
+    print(wer_table({str(args.model): results}))
+    if args.hypotheses:
+        Path(args.hypotheses).write_text("".join(f"{uid}\t{text}\n" for uid, text in hyps.items()), encoding="utf-8")
+    return 0
 
 
 def _status(args: argparse.Namespace) -> int:

@@ -164,6 +164,8 @@ class SpeechConfig:
     """wav2vec 2.0 pretraining; ``masker`` is set per variant."""
     finetune: FinetuneConfig = field(default_factory=FinetuneConfig)
     """CTC fine-tuning from each pretrained encoder."""
+    pack_seconds: float = 3.0
+    """Short pretraining utterances of one speaker (FSDD digits) are concatenated up to this length."""
     variants: tuple[str, ...] = ("random", "ask2mask+utt")
     """Masking variants the ``speech`` flow runs (seed 0)."""
     compare_variants: tuple[str, ...] = ("none", "random", "ask2mask", "ask2mask+utt")

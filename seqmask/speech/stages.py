@@ -24,8 +24,8 @@ from seqmask.eval.report import loss_curves_plot, mask_plot
 from seqmask.masking.ask2mask import ask2mask_mask
 from seqmask.masking.spans import random_span_mask
 from seqmask.eval.wer import compare_table, evaluate_groups, wer_table
-from seqmask.speech.features import Utterance, featurize_shard, load_utterances
-from seqmask.speech.finetune import train_ctc, transcribe
+from seqmask.speech.features import Utterance, featurize_shard, load_utterances, pack_short_utterances
+from seqmask.speech.finetune import default_device, train_ctc, transcribe
 from seqmask.speech.model import load_asr, load_pretrained
 from seqmask.speech.pretrain import pretrain
 from seqmask.speech.scorer import CtcScorer, score_utterances
@@ -35,11 +35,6 @@ from seqmask.stage import Pipeline, Stage, StageContext
 PRETRAIN_SPLITS = ("train", "unlabelled")
 """Audio the encoder is pretrained on (text ignored)."""
 TEST_SPLITS = ("test_matched", "test_mismatched")
-
-
-def device() -> torch.device:
-    """CUDA when present, else CPU: no stage needs a GPU."""
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
 def _records(ctx: StageContext, splits: Sequence[str]) -> list[AudioRecord]:
@@ -114,7 +109,7 @@ def build_scorer(ctx: StageContext) -> None:
         return
     train = _labelled(_utterances(ctx, ("train",)))
     vocab = Vocabulary.chars(u.text for u in train)
-    summary = train_ctc(scorer.train, train, vocab, ctx.out, ctx.scratch, device=device(), progress=_progress(ctx, "steps"))
+    summary = train_ctc(scorer.train, train, vocab, ctx.out, ctx.scratch, device=default_device(), progress=_progress(ctx, "steps"))
     _write_json(ctx.out / "summary.json", summary)
 
 
@@ -139,7 +134,8 @@ def build_pretrain(ctx: StageContext) -> None:
     scores = None
     if config.masker != "random":
         scores = {k: v.float() for k, v in load_file(str(ctx.input_path("scores") / "scores.safetensors")).items()}
-    summary = pretrain(config, utterances, scores, ctx.out, ctx.scratch, device=device(), progress=_progress(ctx, "steps"))
+    utterances, scores = pack_short_utterances(utterances, scores, min_encoder_frames=ctx.config["pack_frames"])
+    summary = pretrain(config, utterances, scores, ctx.out, ctx.scratch, device=default_device(), progress=_progress(ctx, "steps"))
     _write_json(ctx.out / "summary.json", summary)
 
 
@@ -152,7 +148,7 @@ def build_finetune(ctx: StageContext) -> None:
     encoder = None
     if "pretrain" in ctx.config["inputs"]:
         encoder = load_pretrained(ctx.input_path(ctx.config["inputs"]["pretrain"]) / "model.pt", config.arch)
-    summary = train_ctc(config, train, vocab, ctx.out, ctx.scratch, init_encoder=encoder, device=device(), progress=_progress(ctx, "steps"))
+    summary = train_ctc(config, train, vocab, ctx.out, ctx.scratch, init_encoder=encoder, device=default_device(), progress=_progress(ctx, "steps"))
     _write_json(ctx.out / "summary.json", summary)
 
 
@@ -161,7 +157,7 @@ def build_evaluate(ctx: StageContext) -> None:
     model, meta = load_asr(ctx.input_path(ctx.config["inputs"]["finetune"]) / "model.pt")
     vocab = Vocabulary.from_dict(meta["vocab"])
     tests = _labelled(_utterances(ctx, TEST_SPLITS))
-    hyps = transcribe(model, vocab, tests, device=device())
+    hyps = transcribe(model, vocab, tests, device=default_device())
     refs = {u.id: u.text for u in tests}
     groups = {u.id: f"{u.split}/{u.source}" for u in tests}
     results = evaluate_groups(refs, hyps, groups)
@@ -275,6 +271,7 @@ def _pretrain_stage(run: str, variant: str, seed: int) -> Stage:
         f"pretrain-{run}", 1, build_pretrain,
         config_of=lambda c: {
             "pretrain": dataclasses.replace(c.speech.pretrain, masker=variant, seed=c.speech.pretrain.seed + seed),
+            "pack_frames": round(c.speech.pack_seconds * 50),
         },
         inputs=inputs,
         modules=(*SPEECH_MODULES, "seqmask.speech.pretrain", "seqmask.masking.ask2mask", "seqmask.masking.spans"),

@@ -76,3 +76,18 @@ def test_checkpoints_round_trip_and_bad_files_fail_clearly(tmp_path):
         load_pretrained(path, "small")
     with pytest.raises(ValueError, match="not a seqmask wav2vec2 CTC checkpoint"):
         load_asr(path)
+
+
+def test_short_utterances_are_packed_per_speaker_with_aligned_scores():
+    from seqmask.speech.features import pack_short_utterances
+
+    def utt(uid, frames, speaker):
+        return Utterance(uid, torch.randn(frames, 80).to(torch.float16), "x", "train", "fsdd", speaker)
+
+    utts = [utt("a1", 41, "a"), utt("a2", 37, "a"), utt("a3", 43, "a"), utt("b1", 39, "b"), utt("long", 300, "c")]
+    scores = {u.id: torch.rand(u.encoder_frames) for u in utts}
+    packed, packed_scores = pack_short_utterances(utts, scores, min_encoder_frames=35)
+    by_id = {u.id: u for u in packed}
+    assert set(by_id) == {"long", "a1+1", "a3", "b1"}
+    assert by_id["a1+1"].encoder_frames == 20 + 18 and torch.equal(packed_scores["a1+1"], torch.cat([scores["a1"], scores["a2"]]))
+    assert all(packed_scores[u.id].shape[0] == u.encoder_frames for u in packed)
