@@ -33,7 +33,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 run: setup
-	$(SEQMASK) run speech-prep --preset $(PRESET)
+	$(SEQMASK) run speech --preset $(PRESET)
 
 test: setup
 	$(VENV)/bin/python -m pytest -q
@@ -41,6 +41,7 @@ test: setup
 bench: setup
 	$(VENV)/bin/python bench/prep_throughput.py
 	$(VENV)/bin/python bench/cached_rerun.py
+	$(VENV)/bin/python bench/masking_step.py
 
 clean-venv:
 	rm -rf $(VENV)

@@ -11,6 +11,7 @@ not imported here: ``flows/`` wraps ``Runner.run`` in tasks.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import importlib.util
 import json
@@ -99,6 +100,7 @@ class Pipeline:
             if missing:
                 raise ValueError(f"pipeline {self.name!r}: stage {stage.name!r} reads {missing} before they run")
             seen.add(stage.name)
+            code_hash(stage)  # snapshot the sources this process runs
 
     def stage_names(self) -> list[str]:
         return [stage.name for stage in self.stages]
@@ -138,14 +140,20 @@ def plain(value: Any) -> Any:
 
 def code_hash(stage: Stage) -> str:
     """sha256 over the source files of the stage's build module and declared modules."""
-    names = sorted({stage.build.__module__, *stage.modules})
     digest = hashlib.sha256()
-    for name in names:
-        spec = importlib.util.find_spec(name)
-        if spec is None or spec.origin is None:
-            raise ValueError(f"stage {stage.name!r}: module {name!r} has no source file to hash")
-        digest.update(name.encode() + b"\0" + Path(spec.origin).read_bytes() + b"\0")
+    for name in sorted({stage.build.__module__, *stage.modules}):
+        digest.update(name.encode() + b"\0" + _source_digest(name).encode() + b"\0")
     return digest.hexdigest()
+
+
+@functools.lru_cache(maxsize=None)
+def _source_digest(module: str) -> str:
+    """sha256 of a module's source, read once per process: a file edited during a run does not
+    change the keys of the code this process already runs (``Pipeline`` reads them all up front)."""
+    spec = importlib.util.find_spec(module)
+    if spec is None or spec.origin is None:
+        raise ValueError(f"module {module!r} has no source file to hash")
+    return hashlib.sha256(Path(spec.origin).read_bytes()).hexdigest()
 
 
 def fingerprint_sources(paths: Sequence[Path]) -> str:

@@ -26,12 +26,13 @@ def dask_address():
         yield cluster.scheduler_address
 
 
-@pytest.fixture
-def seqmask_home(tmp_path, monkeypatch):
-    """A fresh, empty artifact store for one test."""
-    home = tmp_path / "store"
-    monkeypatch.setenv("SEQMASK_HOME", str(home))
-    return home
+@pytest.fixture(scope="module")
+def store_home(tmp_path_factory):
+    """One artifact store for a test module: what its first run publishes, later tests reuse."""
+    home = tmp_path_factory.mktemp("store")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("SEQMASK_HOME", str(home))
+        yield home
 
 
 @pytest.fixture(autouse=True)

@@ -21,7 +21,6 @@ from __future__ import annotations
 import functools
 
 import hashlib
-import json
 import os
 import re
 import struct
@@ -37,7 +36,7 @@ import torchaudio.functional
 from safetensors import safe_open
 from safetensors.numpy import save_file
 
-from seqmask.data.manifest import SPLITS, AudioRecord, RawAudio, Reject
+from seqmask.data.manifest import SPLITS, AudioRecord, RawAudio, Reject, json_objects
 
 REJECT_REASONS = (
     "unreadable", "truncated", "empty", "silence", "channels", "too_short", "too_long",
@@ -174,17 +173,7 @@ def collect_user_manifest(path: Path) -> list[RawAudio]:
     base = path.resolve().parent
     allowed = ("id", "audio", "text", "speaker", "language", "split")
     records = []
-    for lineno, raw_line in enumerate(path.read_bytes().splitlines(), start=1):
-        line = raw_line.decode("utf-8", errors="replace")
-        if not line.strip():
-            continue
-        where = f"{path}:{lineno}"
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as err:
-            raise ValueError(f"{where}: invalid JSON ({err})") from None
-        if not isinstance(obj, dict):
-            raise ValueError(f"{where}: expected a JSON object, found {type(obj).__name__}")
+    for where, obj in json_objects(path, errors="replace"):
         for key in obj:
             if key not in allowed:
                 raise ValueError(f"{where}: unknown field {key!r}, expected some of {allowed}")

@@ -15,7 +15,7 @@ import types
 import typing
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, TypeVar
+from typing import Any, Iterable, Iterator, TypeVar
 
 SPLITS = ("train", "valid", "test_matched", "test_mismatched", "unlabelled")
 """Split names used by every corpus and manifest."""
@@ -90,6 +90,28 @@ def write_jsonl(path: Path, records: Iterable[Any]) -> int:
     return count
 
 
+def json_objects(path: Path, *, errors: str = "strict") -> Iterator[tuple[str, dict[str, Any]]]:
+    """``("file:line", object)`` for every non-blank line of a JSONL file.
+
+    A line that is not valid JSON or not an object raises ``ValueError`` naming
+    the file and line. ``errors`` is the UTF-8 decoding policy ("replace" keeps
+    undecodable bytes visible as U+FFFD for the caller to reject per record).
+    """
+    path = Path(path)
+    for lineno, raw_line in enumerate(path.read_bytes().splitlines(), start=1):
+        line = raw_line.decode("utf-8", errors=errors)
+        if not line.strip():
+            continue
+        where = f"{path}:{lineno}"
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as err:
+            raise ValueError(f"{where}: invalid JSON ({err})") from None
+        if not isinstance(obj, dict):
+            raise ValueError(f"{where}: expected a JSON object, found {type(obj).__name__}")
+        yield where, obj
+
+
 def read_jsonl(path: Path, cls: type[T]) -> list[T]:
     """Read a file written by :func:`write_jsonl` back into ``cls`` instances.
 
@@ -102,27 +124,17 @@ def read_jsonl(path: Path, cls: type[T]) -> list[T]:
     hints = typing.get_type_hints(cls)
     required = [name for name, f in fields.items() if _is_required(f)]
     records = []
-    with open(path, encoding="utf-8") as lines:
-        for lineno, line in enumerate(lines, start=1):
-            if not line.strip():
-                continue
-            where = f"{path}:{lineno}"
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as err:
-                raise ValueError(f"{where}: invalid JSON ({err})") from None
-            if not isinstance(obj, dict):
-                raise ValueError(f"{where}: expected a JSON object, found {type(obj).__name__}")
-            for name in required:
-                if name not in obj:
-                    raise ValueError(f"{where}: missing field {name!r} of {cls.__name__}")
-            for name, value in obj.items():
-                if name not in fields:
-                    raise ValueError(f"{where}: unknown field {name!r}, expected fields of {cls.__name__}: {list(fields)}")
-                if not _matches(value, hints[name]):
-                    expected = getattr(hints[name], "__name__", str(hints[name]))
-                    raise ValueError(f"{where}: field {name!r} expected {expected}, found {value!r}")
-            records.append(cls(**obj))
+    for where, obj in json_objects(path):
+        for name in required:
+            if name not in obj:
+                raise ValueError(f"{where}: missing field {name!r} of {cls.__name__}")
+        for name, value in obj.items():
+            if name not in fields:
+                raise ValueError(f"{where}: unknown field {name!r}, expected fields of {cls.__name__}: {list(fields)}")
+            if not _matches(value, hints[name]):
+                expected = getattr(hints[name], "__name__", str(hints[name]))
+                raise ValueError(f"{where}: field {name!r} expected {expected}, found {value!r}")
+        records.append(cls(**obj))
     return records
 
 

@@ -36,6 +36,7 @@ from torch.nn.utils.rnn import pad_sequence
 from torch.optim import AdamW
 
 from seqmask.speech.features import SpeechBatch, Utterance, collate, length_batches
+from seqmask.speech.metrics_log import append_metrics, truncate_metrics
 from seqmask.speech.model import ARCHS, build_asr_model, read_checkpoint, save_checkpoint, transfer_encoder
 from seqmask.speech.vocab import BLANK_ID, Vocabulary
 
@@ -146,7 +147,7 @@ def train_ctc(
     last = checkpoint_dir / "last.pt"
     step, seconds = _resume(last, config, vocab, model, optimizer, scheduler) if last.is_file() else (0, 0.0)
     metrics = out_dir / "metrics.jsonl"
-    _keep_metrics_until(metrics, step)
+    truncate_metrics(metrics, step)
 
     batches = itertools.islice(_endless_batches([u.feats.shape[0] for u in utterances], config), step, None)
     window: list[float] = []
@@ -162,7 +163,7 @@ def train_ctc(
         scheduler.step()
         seconds = time.monotonic() - started
         if step % config.log_every == 0 or step == config.steps:
-            _append_metrics(metrics, {"step": step, "loss": sum(window) / len(window), "lr": lr, "seconds": round(seconds, 3)})
+            append_metrics(metrics, {"step": step, "loss": sum(window) / len(window), "lr": lr, "seconds": round(seconds, 3)})
             window = []
         if step % config.checkpoint_every == 0 or step == config.steps:
             _save_train_state(last, config, vocab, model, optimizer, scheduler, step, seconds)
@@ -267,17 +268,6 @@ def _resume(
         torch.cuda.set_rng_state_all(state["rng"]["cuda"])
     log.info("resuming CTC training from %s at step %d", path, state["step"])
     return state["step"], state["seconds"]
-
-
-def _keep_metrics_until(path: Path, step: int) -> None:
-    """Drop metric rows after ``step`` (written after the checkpoint training resumes from)."""
-    rows = path.read_text(encoding="utf-8").splitlines() if path.is_file() else []
-    path.write_text("".join(row + "\n" for row in rows if json.loads(row)["step"] <= step), encoding="utf-8")
-
-
-def _append_metrics(path: Path, row: dict[str, Any]) -> None:
-    with path.open("a", encoding="utf-8") as f:
-        f.write(json.dumps(row) + "\n")
 
 
 def _last_metrics(path: Path) -> dict[str, Any]:

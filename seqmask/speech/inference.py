@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any, Sequence
 
 from seqmask.data.audio import AudioChecks, decode
+from seqmask.data.manifest import json_objects
 from seqmask.eval.wer import evaluate_groups
 from seqmask.speech.features import Utterance, fbank
 from seqmask.speech.finetune import transcribe
@@ -45,14 +45,11 @@ def transcribe_files(model_path: Path, files: Sequence[Path]) -> dict[str, str]:
 def evaluate_manifest(model_path: Path, manifest: Path) -> tuple[dict[str, Any], dict[str, str]]:
     """WER/CER per ``split/source`` group of a JSONL manifest with ``id``, ``audio``, ``text`` (relative audio against the manifest)."""
     utterances, groups = [], {}
-    for number, line in enumerate(manifest.read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-            uid, audio, text = row["id"], Path(row["audio"]), row["text"]
-        except (json.JSONDecodeError, KeyError, TypeError) as err:
-            raise ValueError(f"{manifest}:{number}: expected a JSON object with id, audio and text ({err})") from err
+    for where, row in json_objects(manifest):
+        missing = [key for key in ("id", "audio", "text") if not isinstance(row.get(key), str)]
+        if missing:
+            raise ValueError(f"{where}: expected string fields id, audio and text, missing or not strings: {missing}")
+        uid, audio, text = row["id"], Path(row["audio"]), row["text"]
         audio = audio if audio.is_absolute() else manifest.parent / audio
         utterances.append(audio_utterance(uid, audio, text))
         groups[uid] = f"{row.get('split', 'eval')}/{row.get('source', manifest.stem)}"

@@ -33,7 +33,6 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
-from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -41,14 +40,15 @@ import torch
 from fairseq2.models.wav2vec2 import Wav2Vec2Model
 from fairseq2.models.wav2vec2.model import Wav2Vec2Output
 from fairseq2.nn import BatchLayout
+from fairseq2.optim.lr_schedulers import PolynomialDecayLR
 from torch import Tensor
 from torch.nn.functional import cross_entropy
 from torch.optim import AdamW
-from torch.optim.lr_scheduler import LambdaLR
 
 from seqmask.masking.ask2mask import Ask2MaskMasker, Ask2MaskParams, fit_scorer_frames, utterance_weights
 from seqmask.masking.spans import num_masked_spans
 from seqmask.speech.features import SpeechBatch, Utterance, collate, length_batches
+from seqmask.speech.metrics_log import append_metrics, truncate_metrics
 from seqmask.speech.model import ARCHS, build_pretrain_model, load_pretrained, read_checkpoint, save_checkpoint
 
 log = logging.getLogger(__name__)
@@ -90,8 +90,9 @@ class PretrainConfig:
     """Steps with a non-finite loss or gradient norm skipped before the run fails."""
     diversity_weight: float = 0.1
     """Weight of fairseq2's codebook diversity loss."""
-    features_penalty_weight: float = 10.0
-    """Weight of fairseq2's L2 penalty on the front-end features."""
+    features_penalty_weight: float = 0.0
+    """Weight of fairseq2's L2 penalty on the front-end features (10 for the waveform CNN; with the
+    filterbank front end the penalised features are the fixed inputs, so it only offsets the loss)."""
     init_checkpoint: str | None = None
     """Local fairseq2/fairseq wav2vec2 checkpoint to continue pretraining from; ``None``: random initialisation."""
     log_every: int = 10
@@ -107,7 +108,7 @@ class PretrainConfig:
             raise ValueError(f"mask.{err}") from err
         _require(self.steps >= 1, "steps", ">= 1", self.steps)
         _require(self.lr > 0, "lr", "> 0", self.lr)
-        _require(0 <= self.warmup_steps <= self.steps, "warmup_steps", f"in [0, steps={self.steps}]", self.warmup_steps)
+        _require(0 <= self.warmup_steps < self.steps, "warmup_steps", f"in [0, steps={self.steps})", self.warmup_steps)
         _require(self.weight_decay >= 0, "weight_decay", ">= 0", self.weight_decay)
         _require(self.clip_norm > 0, "clip_norm", "> 0", self.clip_norm)
         _require(self.max_frames >= 1, "max_frames", ">= 1", self.max_frames)
@@ -164,13 +165,6 @@ def pretrain_loss(
     total = weighted.sum() + config.diversity_weight * diversity + config.features_penalty_weight * penalty  # (N,) -> ()
     num_targets = output.num_targets
     return PretrainLoss(total / num_targets, contrastive.sum() / num_targets, diversity / num_targets, num_targets)
-
-
-def _lr_factor(step: int, *, warmup: int, total: int) -> float:
-    """Learning rate multiplier of ``step`` (0-based): linear warm-up to 1, then linear decay to 0 at ``total``."""
-    if step < warmup:
-        return (step + 1) / warmup
-    return max(0.0, (total - step) / max(1, total - warmup))
 
 
 # --- data -------------------------------------------------------------------------------
@@ -253,7 +247,7 @@ def _build_model(config: PretrainConfig, mask_generator: torch.Generator) -> tup
     return model, masker
 
 
-class _Trainer:
+class Trainer:
     """Model, optimizer, schedule, random generators and progress of one run."""
 
     def __init__(self, config: PretrainConfig, utterances: Sequence[Utterance], scores: dict[str, Tensor] | None, device: torch.device) -> None:
@@ -264,7 +258,7 @@ class _Trainer:
         model, self.masker = _build_model(config, self.mask_generator)
         self.model = model.to(device).train()
         self.optimizer = AdamW(self.model.parameters(), lr=config.lr, betas=(0.9, 0.98), eps=1e-6, weight_decay=config.weight_decay)
-        self.scheduler = LambdaLR(self.optimizer, partial(_lr_factor, warmup=config.warmup_steps, total=config.steps))
+        self.scheduler = PolynomialDecayLR(self.optimizer, config.steps, config.warmup_steps)  # linear warm-up and decay
         self.progress = _Progress()
 
     # checkpoints
@@ -387,13 +381,13 @@ def pretrain(
     config.validate()
     device = device or torch.device("cuda" if torch.cuda.is_available() else "cpu")
     kept, dropped = _maskable(utterances, config.mask)
-    trainer = _Trainer(config, kept, _fitted_scores(kept, scores, config.masker), device)
+    trainer = Trainer(config, kept, _fitted_scores(kept, scores, config.masker), device)
     out_dir.mkdir(parents=True, exist_ok=True)
     checkpoint_dir.mkdir(parents=True, exist_ok=True)
     state_path, metrics_path = checkpoint_dir / "last.pt", out_dir / "metrics.jsonl"
     if state_path.exists():
         trainer.resume(state_path)
-    _truncate_metrics(metrics_path, trainer.progress.step)
+    truncate_metrics(metrics_path, trainer.progress.step)
     _train(trainer, state_path, metrics_path, progress)
     done = trainer.progress
     save_checkpoint(out_dir / "model.pt", trainer.model, kind="wav2vec2", arch=config.arch, masker=config.masker, steps=done.step)
@@ -411,7 +405,7 @@ def pretrain(
     return summary
 
 
-def _train(trainer: _Trainer, state_path: Path, metrics_path: Path, progress: Callable[[int, int], None] | None) -> None:
+def _train(trainer: Trainer, state_path: Path, metrics_path: Path, progress: Callable[[int, int], None] | None) -> None:
     """Step until ``config.steps`` optimizer steps are done, checkpointing and logging on the way."""
     config, done = trainer.config, trainer.progress
     while done.step < config.steps:
@@ -443,18 +437,8 @@ def _count_skipped(done: _Progress, max_nan_steps: int) -> None:
 
 
 def _append_metrics(path: Path, done: _Progress, loss: PretrainLoss, lr: float) -> None:
-    """Append one JSON line for the step just done."""
-    record = {
+    """Append the metrics line of the step just done."""
+    append_metrics(path, {
         "step": done.step, "loss": loss.total.item(), "contrastive": loss.contrastive.item(),
         "diversity": loss.diversity.item(), "lr": lr, "seconds": round(done.seconds, 3), "skipped_nan": done.skipped_nan,
-    }
-    with path.open("a") as stream:
-        stream.write(json.dumps(record) + "\n")
-
-
-def _truncate_metrics(path: Path, step: int) -> None:
-    """Drop metrics lines after ``step`` (written by a killed run after its last checkpoint)."""
-    if not path.exists():
-        return
-    lines = [line for line in path.read_text().splitlines() if json.loads(line)["step"] <= step]
-    path.write_text("".join(line + "\n" for line in lines))
+    })

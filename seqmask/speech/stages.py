@@ -160,7 +160,8 @@ def build_evaluate(ctx: StageContext) -> None:
     hyps = transcribe(model, vocab, tests, device=default_device())
     refs = {u.id: u.text for u in tests}
     groups = {u.id: f"{u.split}/{u.source}" for u in tests}
-    results = evaluate_groups(refs, hyps, groups)
+    by_split = evaluate_groups(refs, hyps, {u.id: u.split for u in tests})  # pooled over sources
+    results = {**by_split, **evaluate_groups(refs, hyps, groups)}
     _write_json(ctx.out / "wer.json", results)
     with (ctx.out / "hypotheses.jsonl").open("w", encoding="utf-8") as f:
         for u in tests:
@@ -177,11 +178,13 @@ def build_report(ctx: StageContext) -> None:
             variant, seed = ctx.config["runs"][name]
             runs.append({"variant": variant, "seed": seed, "results": json.loads((ref.path / "wer.json").read_text())})
     seeds = sorted({run["seed"] for run in runs})
-    if len(seeds) > 1:
-        table = compare_table(runs, baseline="random")
-    else:
-        table = wer_table({run["variant"]: run["results"] for run in runs})
-    lines = [f"# Ask2Mask WER (seeds {', '.join(map(str, seeds))}; espeak = synthetic speech)", "", "WER %:", "", table]
+    lines = [f"# Ask2Mask (seeds {', '.join(map(str, seeds))}; espeak = synthetic speech)"]
+    for metric in ("wer", "cer"):
+        if len(seeds) > 1:
+            table = compare_table(runs, baseline="random", metric=metric)
+        else:
+            table = wer_table({run["variant"]: run["results"] for run in runs}, metric=metric)
+        lines += ["", f"{metric.upper()} %:", "", table]
     (ctx.out / "report.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
     _write_json(ctx.out / "runs.json", runs)
     curves = {name[len("pretrain-"):]: ref.path / "metrics.jsonl" for name, ref in ctx.inputs.items() if name.startswith("pretrain-")}
@@ -248,7 +251,7 @@ def speech_pipeline(config: ExperimentConfig, *, variants: Sequence[str], seeds:
             )
             stages.append(
                 Stage(
-                    f"evaluate-{run}", 1, build_evaluate,
+                    f"evaluate-{run}", 2, build_evaluate,
                     config_of=lambda c, run=run, variant=variant: {"variant": variant, "inputs": {"finetune": f"finetune-{run}"}},
                     inputs=("splits", "features", f"finetune-{run}"),
                     modules=(*SPEECH_MODULES, "seqmask.speech.finetune", "seqmask.eval.wer"),

@@ -21,18 +21,6 @@ from seqmask.store import ArtifactStore
 pytestmark = pytest.mark.usefixtures("prefect_api")
 
 
-@pytest.fixture(scope="module")
-def store_home(tmp_path_factory):
-    home = tmp_path_factory.mktemp("speech-store")
-    old = os.environ.get("SEQMASK_HOME")
-    os.environ["SEQMASK_HOME"] = str(home)
-    yield home
-    if old is None:
-        del os.environ["SEQMASK_HOME"]
-    else:
-        os.environ["SEQMASK_HOME"] = old
-
-
 def run(flow_name, dask_address, *overrides, from_stage=None):
     import flows.speech
 

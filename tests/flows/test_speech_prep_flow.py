@@ -20,19 +20,6 @@ from seqmask.store import ArtifactStore
 pytestmark = pytest.mark.usefixtures("prefect_api")
 
 
-@pytest.fixture(scope="module")
-def store_home(tmp_path_factory):
-    """One store for the module: the first run's artifacts are reused by the later tests."""
-    home = tmp_path_factory.mktemp("store")
-    old = os.environ.get("SEQMASK_HOME")
-    os.environ["SEQMASK_HOME"] = str(home)
-    yield home
-    if old is None:
-        del os.environ["SEQMASK_HOME"]
-    else:
-        os.environ["SEQMASK_HOME"] = old
-
-
 def run_flow(dask_address, *overrides, from_stage=None):
     from flows.speech import speech_prep
 
