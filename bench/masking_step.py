@@ -42,7 +42,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--arch", default="small")
     parser.add_argument("--steps", type=int, default=20, help="steps per round")
-    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=8)
     args = parser.parse_args()
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     utterances, scores = make_batch(8, 4.0, seed=0)
@@ -55,8 +55,9 @@ def main() -> None:
         for trainer in trainers.values():
             steps_per_second(trainer, indices, 3)  # warm-up
         rounds: dict[str, list[float]] = {name: [] for name in trainers}
-        for _ in range(args.rounds):
-            for name, trainer in trainers.items():
+        for round_index in range(args.rounds):
+            order = list(trainers.items())
+            for name, trainer in order if round_index % 2 == 0 else order[::-1]:  # alternate who goes first
                 rounds[name].append(steps_per_second(trainer, indices, args.steps))
     base, ours = statistics.median(rounds["random"]), statistics.median(rounds["ask2mask+utt"])
     print(f"\ndevice {device}, arch {args.arch}, batch 8 x 4 s, {args.rounds} rounds of {args.steps} steps (median)")

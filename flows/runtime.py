@@ -40,6 +40,12 @@ def dask_client(settings: OrchestrationConfig) -> Iterator[Client]:
         yield client
 
 
+def _connect(stack: contextlib.ExitStack, settings: OrchestrationConfig) -> Client:
+    client = stack.enter_context(dask_client(settings))
+    get_run_logger().info("Dask scheduler %s", client.scheduler.address)
+    return client
+
+
 def _is_transient(error: BaseException) -> bool:
     cause = error.error if isinstance(error, StageFailed) else error
     return isinstance(cause, TRANSIENT_ERRORS) or type(cause).__name__ == "KilledWorker"
@@ -95,10 +101,10 @@ def run_pipeline_flow(pipeline: Pipeline, config: ExperimentConfig, *, from_stag
     run_log = RunLog(store.root / "runs", flow=pipeline.name, preset=config.preset, argv=sys.argv, orchestrator_run_id=flow_run_id)
     outcomes: dict[str, Outcome] = {}
     try:
-        with dask_client(config.orchestration) as client:
-            executor = Executor(client, on_progress=ProgressReporter())
+        with contextlib.ExitStack() as dask:
+            executor = Executor(connect=lambda: _connect(dask, config.orchestration), on_progress=ProgressReporter())
             runner = Runner(store, executor=executor, run_log=run_log, force=force)
-            logger.info("artifact store %s; Dask %s", store.root, client.dashboard_link or client.scheduler.address)
+            logger.info("artifact store %s", store.root)
             for stage in pipeline.stages:
                 if not stage.enabled(config):
                     continue

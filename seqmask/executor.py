@@ -29,12 +29,31 @@ def local_cluster(n_workers: int) -> Any:
 
 
 class Executor:
-    """Maps a pure function over items, in order, with a progress bar and callback."""
+    """Maps a pure function over items, in order, with a progress bar and callback.
 
-    def __init__(self, client: Any | None = None, *, on_progress: ProgressFn | None = None, show_bars: bool = True) -> None:
-        self.client = client
+    ``connect`` makes the Dask client on the first ``map``, so a run whose stages are
+    all reused never starts a cluster.
+    """
+
+    def __init__(
+        self,
+        client: Any | None = None,
+        *,
+        connect: Callable[[], Any] | None = None,
+        on_progress: ProgressFn | None = None,
+        show_bars: bool = True,
+    ) -> None:
+        self._client = client
+        self._connect = connect
         self.on_progress = on_progress
         self.show_bars = show_bars
+
+    @property
+    def client(self) -> Any | None:
+        """The Dask client, connected on first use; None for a plain loop."""
+        if self._client is None and self._connect is not None:
+            self._client = self._connect()
+        return self._client
 
     @property
     def workers(self) -> int:
