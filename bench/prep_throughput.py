@@ -43,7 +43,7 @@ def synthesize_corpus(out: Path, hours: float) -> list[RawAudio]:
 
 def make_tasks(out: Path, shard_seconds: float, synth_hours: float) -> tuple[list[tuple], int]:
     raw = collect_fsdd(resolve_path("data/speech/fsdd"), heldout_speaker="yweweler") + collect_ljspeech(resolve_path("data/speech/ljspeech"))
-    raw += synthesize_corpus(out / "wav", synth_hours)
+    raw += synthesize_corpus(out / "audio", synth_hours)
     batches = shard_batches(raw, shard_seconds)
     checks = AudioChecks()
     tasks = [(batch, out / f"{i:05d}.safetensors", f"{i:05d}.safetensors", checks, 0) for i, batch in enumerate(batches)]

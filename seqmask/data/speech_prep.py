@@ -128,7 +128,7 @@ def espeak_version() -> str:
 
 
 def build_espeak_synth(ctx: StageContext) -> None:
-    """Speak Tatoeba sentences with espeak-ng voices; writes ``wav/`` and ``raw.jsonl``."""
+    """Speak Tatoeba sentences with espeak-ng voices; writes ``audio/`` (FLAC) and ``raw.jsonl``."""
     synth: SynthConfig = ctx.config["synth"]
     check_voices([*synth.voices, *synth.heldout_voices])
     sentences = tatoeba_sentences(resolve_path(ctx.config["tatoeba_dir"]), synth.tatoeba_language)
@@ -146,11 +146,11 @@ def build_espeak_synth(ctx: StageContext) -> None:
         language=synth.espeak_language,
         seed=ctx.config["seed"],
     )
-    wav_dir = ctx.out / "wav"
-    wav_dir.mkdir()
-    chunks = [(jobs[i : i + synth.jobs_per_task], wav_dir) for i in range(0, len(jobs), synth.jobs_per_task)]
+    audio_dir = ctx.out / "audio"
+    audio_dir.mkdir()
+    chunks = [(jobs[i : i + synth.jobs_per_task], audio_dir) for i in range(0, len(jobs), synth.jobs_per_task)]
     raw = [
-        dataclasses.replace(record, audio=f"wav/{Path(record.audio).name}")  # relative: the artifact is relocatable
+        dataclasses.replace(record, audio=f"audio/{Path(record.audio).name}")  # relative: the artifact is relocatable
         for chunk in ctx.executor.map(_synthesize_chunk, chunks, desc=f"{ctx.stage}: utterances")
         for record in chunk
     ]
@@ -158,8 +158,8 @@ def build_espeak_synth(ctx: StageContext) -> None:
 
 
 def _synthesize_chunk(task: tuple) -> list[RawAudio]:
-    jobs, wav_dir = task
-    return [synthesize(job, wav_dir) for job in jobs]
+    jobs, audio_dir = task
+    return [synthesize(job, audio_dir) for job in jobs]
 
 
 def build_espeak(ctx: StageContext) -> None:

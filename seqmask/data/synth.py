@@ -192,18 +192,18 @@ def check_voices(specs: Sequence[str]) -> None:
 
 
 def synthesize(job: SynthJob, out_dir: Path, *, timeout_s: float = 120.0) -> RawAudio:
-    """Speak ``job`` with espeak-ng into ``out_dir/<id>.wav`` and return its record.
+    """Speak ``job`` with espeak-ng into ``out_dir/<id>.flac`` (lossless, a third of the WAV) and return its record.
 
     espeak-ng writes to stdout (its ``-w`` silently truncates long paths), and the
-    samples are written here as a proper WAV (the stream's header has no sizes),
+    samples are written here as FLAC (the WAV stream's header has no sizes),
     under a temporary name and renamed, so an interrupted run leaves no partial
     file under the final name.  A failed or timed-out espeak-ng call raises
     ``RuntimeError`` with the command and its stderr.
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    wav = out_dir / f"{job.id}.wav"
-    tmp = out_dir / f".{job.id}.tmp-{os.getpid()}.wav"
+    wav = out_dir / f"{job.id}.flac"
+    tmp = out_dir / f".{job.id}.tmp-{os.getpid()}.flac"
     voice = job.voice
     command = ["espeak-ng", "-v", voice.name, "-s", str(voice.speed), "-p", str(voice.pitch), "--stdout", "--", job.text]
     try:
@@ -217,7 +217,7 @@ def synthesize(job: SynthJob, out_dir: Path, *, timeout_s: float = 120.0) -> Raw
         samples, sample_rate = sf.read(io.BytesIO(spoken), dtype="int16")  # (T,) mono
     except sf.LibsndfileError as err:
         raise RuntimeError(f"{command} wrote no readable WAV ({len(spoken)} bytes): {err}") from None
-    sf.write(tmp, samples, sample_rate, subtype="PCM_16", format="WAV")
+    sf.write(tmp, samples, sample_rate, subtype="PCM_16", format="FLAC")
     os.replace(tmp, wav)
     return RawAudio(
         id=job.id, audio=str(wav.resolve()), text=job.text, speaker=job.speaker, language=job.language,

@@ -94,7 +94,7 @@ def test_synthesize_and_decode(tmp_path):
     job = SynthJob(id="espeak-test", text="Hello there.", voice=Voice(name="en-us+f3", speed=175, pitch=50),
                    split="train", speaker="en-us+f3", language="en", noise_snr_db=None)
     record = synthesize(job, tmp_path)
-    assert Path(record.audio) == (tmp_path / "espeak-test.wav").resolve() and record.synthetic and record.source == "espeak"
+    assert Path(record.audio) == (tmp_path / "espeak-test.flac").resolve() and record.synthetic and record.source == "espeak"
     assert (record.text, record.split, record.speaker) == ("Hello there.", "train", "en-us+f3")
     wave = decode(record.audio, AudioChecks())  # espeak-ng writes 22.05 kHz
     assert 0.4 < wave.shape[0] / 16000 < 3.0
@@ -102,7 +102,7 @@ def test_synthesize_and_decode(tmp_path):
                    split="train", speaker="x", language="en", noise_snr_db=None)
     with pytest.raises(RuntimeError, match="espeak-ng.*nosuchvoice.*does not exist"):
         synthesize(bad, tmp_path)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["espeak-test.wav"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["espeak-test.flac"]
 
 
 def test_check_voices_names_unknown_voices():
