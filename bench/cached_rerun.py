@@ -40,7 +40,7 @@ def main() -> None:
             cached = time.perf_counter() - started
     finally:
         server.stop()
-    print(f"\n| preset | Prefect API start-up | cold run | cached rerun | rerun / cold |\n|---|---|---|---|---|")
+    print("\n| preset | Prefect API start-up | cold run | cached rerun | rerun / cold |\n|---|---|---|---|---|")
     print(f"| {args.preset} | {api_seconds:.1f} s | {cold:.1f} s | {cached:.1f} s | {100 * cached / cold:.1f}% |")
 
 

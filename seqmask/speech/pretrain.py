@@ -26,7 +26,6 @@ have their own generators.
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
 import math
 import time

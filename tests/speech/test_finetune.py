@@ -7,7 +7,6 @@ import json
 import pytest
 import torch
 
-import seqmask.speech.finetune as finetune
 from seqmask.speech.features import Utterance
 from seqmask.speech.finetune import FinetuneConfig, ctc_frames_needed, greedy_decode, train_ctc, transcribe
 from seqmask.speech.model import build_pretrain_model, load_asr
