@@ -37,7 +37,14 @@ from torch.optim import AdamW
 
 from seqmask.speech.features import SpeechBatch, Utterance, collate, length_batches
 from seqmask.speech.metrics_log import append_metrics, truncate_metrics
-from seqmask.speech.model import ARCHS, build_asr_model, read_checkpoint, save_checkpoint, transfer_encoder
+from seqmask.speech.model import (
+    ARCHS,
+    build_asr_model,
+    read_checkpoint,
+    save_checkpoint,
+    transfer_encoder,
+)
+from seqmask.speech.rng import set_torch_rng_state, torch_rng_state
 from seqmask.speech.vocab import BLANK_ID, Vocabulary
 
 log = logging.getLogger(__name__)
@@ -242,10 +249,9 @@ def _save_train_state(
     scheduler: PolynomialDecayLR, step: int, seconds: float,
 ) -> None:
     """Write everything :func:`_resume` needs to continue after ``step``."""
-    rng = {"cpu": torch.get_rng_state(), "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []}
     save_checkpoint(
         path, model, kind=TRAIN_STATE_KIND, arch=config.arch, config=dataclasses.asdict(config), vocab=vocab.to_dict(),
-        optimizer=optimizer.state_dict(), scheduler=scheduler.state_dict(), step=step, seconds=seconds, rng=rng,
+        optimizer=optimizer.state_dict(), scheduler=scheduler.state_dict(), step=step, seconds=seconds, rng=torch_rng_state(),
     )
 
 
@@ -263,9 +269,7 @@ def _resume(
     model.load_state_dict(checkpoint["model"])
     optimizer.load_state_dict(state["optimizer"])
     scheduler.load_state_dict(state["scheduler"])
-    torch.set_rng_state(state["rng"]["cpu"])
-    if state["rng"]["cuda"]:
-        torch.cuda.set_rng_state_all(state["rng"]["cuda"])
+    set_torch_rng_state(state["rng"])
     log.info("resuming CTC training from %s at step %d", path, state["step"])
     return state["step"], state["seconds"]
 

@@ -44,11 +44,23 @@ from torch import Tensor
 from torch.nn.functional import cross_entropy
 from torch.optim import AdamW
 
-from seqmask.masking.ask2mask import Ask2MaskMasker, Ask2MaskParams, fit_scorer_frames, utterance_weights
+from seqmask.masking.ask2mask import (
+    Ask2MaskMasker,
+    Ask2MaskParams,
+    fit_scorer_frames,
+    utterance_weights,
+)
 from seqmask.masking.spans import num_masked_spans
 from seqmask.speech.features import SpeechBatch, Utterance, collate, length_batches
 from seqmask.speech.metrics_log import append_metrics, truncate_metrics
-from seqmask.speech.model import ARCHS, build_pretrain_model, load_pretrained, read_checkpoint, save_checkpoint
+from seqmask.speech.model import (
+    ARCHS,
+    build_pretrain_model,
+    load_pretrained,
+    read_checkpoint,
+    save_checkpoint,
+)
+from seqmask.speech.rng import set_torch_rng_state, torch_rng_state
 
 log = logging.getLogger(__name__)
 
@@ -289,16 +301,13 @@ class Trainer:
 
     def _rng_states(self) -> dict[str, Any]:
         return {
-            "torch": torch.get_rng_state(),
-            "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+            "torch": torch_rng_state(),
             "batch": self.batch_generator.get_state(),
             "mask": self.mask_generator.get_state(),
         }
 
     def _set_rng_states(self, states: dict[str, Any]) -> None:
-        torch.set_rng_state(states["torch"])
-        if states["cuda"]:
-            torch.cuda.set_rng_state_all(states["cuda"])
+        set_torch_rng_state(states["torch"])
         self.batch_generator.set_state(states["batch"])
         self.mask_generator.set_state(states["mask"])
 
