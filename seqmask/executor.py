@@ -55,13 +55,6 @@ class Executor:
             self._client = self._connect()
         return self._client
 
-    @property
-    def workers(self) -> int:
-        """Number of parallel workers the map can use."""
-        if self.client is None:
-            return 1
-        return max(1, len(self.client.scheduler_info(n_workers=-1)["workers"]))
-
     def map(self, fn: Callable[[T], R], items: Sequence[T], *, desc: str) -> list[R]:
         """``[fn(item) for item in items]``, in parallel on Dask when attached."""
         total = len(items)

@@ -83,7 +83,7 @@ def build_features(ctx: StageContext) -> None:
         tasks.append((records, splits_dir / shard, target))
     index: dict[str, str] = {}
     frames = 0
-    for (records, _, target), counts in zip(tasks, ctx.executor.map(_featurize_task, tasks, desc=f"{ctx.stage}: shards")):
+    for (_, _, target), counts in zip(tasks, ctx.executor.map(_featurize_task, tasks, desc=f"{ctx.stage}: shards")):
         index.update({rid: str(target.relative_to(ctx.out)) for rid in counts})
         frames += sum(counts.values())
     _write_json(ctx.out / "index.json", index)
