@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import sys
 import time
-from typing import Any, Iterator
+from typing import Any, Iterator, Mapping
 
 from distributed import Client
 from prefect import get_run_logger, task
@@ -92,8 +92,16 @@ def _stage_task(runner: Runner, stage: Stage, config: ExperimentConfig, settings
     )
 
 
-def run_pipeline_flow(pipeline: Pipeline, config: ExperimentConfig, *, from_stage: str | None = None) -> dict[str, Outcome]:
-    """Run ``pipeline``'s enabled stages as Prefect tasks inside the current flow run."""
+def run_pipeline_flow(
+    pipeline: Pipeline, config: ExperimentConfig, *, from_stage: str | None = None, given: Mapping[str, Outcome] | None = None
+) -> dict[str, Outcome]:
+    """Run ``pipeline``'s enabled stages as Prefect tasks inside the current flow run.
+
+    ``given`` holds the outcomes of other pipelines that ``pipeline.external`` names.
+    """
+    given = dict(given or {})
+    if set(given) != set(pipeline.external):
+        raise ValueError(f"pipeline {pipeline.name!r} reads {sorted(pipeline.external)} from other pipelines, given {sorted(given)}")
     logger = get_run_logger()
     store = ArtifactStore()
     force = pipeline.downstream_of(from_stage)
@@ -108,7 +116,8 @@ def run_pipeline_flow(pipeline: Pipeline, config: ExperimentConfig, *, from_stag
             for stage in pipeline.stages:
                 if not stage.enabled(config):
                     continue
-                inputs = {name: outcomes[name].ref for name in stage.inputs if name in outcomes}
+                known = {**given, **outcomes}
+                inputs = {name: known[name].ref for name in stage.inputs if name in known}
                 started = time.perf_counter()
                 state = _stage_task(runner, stage, config, config.orchestration)(inputs, return_state=True)
                 outcome = state.result()  # raises the stage's error when it failed

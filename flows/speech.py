@@ -1,4 +1,5 @@
-"""Speech flows: ``speech-prep`` (corpora to shards), ``speech`` (Ask2Mask vs random, one seed), ``compare`` (all variants, N seeds)."""
+"""Speech flows: ``speech-prep`` (corpora to shards), ``speech`` (Ask2Mask vs random, one seed), ``compare`` (all
+variants, N seeds), ``study`` (a sweep of settings read on the validation split)."""
 
 from __future__ import annotations
 
@@ -6,12 +7,13 @@ import json
 from pathlib import Path
 
 from prefect import flow
-from prefect.artifacts import create_table_artifact
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
 from flows.runtime import run_pipeline_flow
-from seqmask.config import load_config
+from seqmask.config import load_config, resolve_path
 from seqmask.data.speech_prep import SPEECH_PREP
 from seqmask.speech.stages import speech_pipeline
+from seqmask.speech.study import DEFAULT_PLAN, load_study, point_config, study_pipeline
 
 
 @flow(name="speech-prep", log_prints=True)
@@ -36,6 +38,25 @@ def compare(preset: str = "small", overrides: list[str] | None = None, from_stag
     config = load_config(preset, overrides or [])
     pipeline = speech_pipeline(config, variants=config.speech.compare_variants, seeds=config.speech.seeds, name="compare")
     return _run_and_publish_tables(pipeline, config, from_stage)
+
+
+@flow(name="study", log_prints=True)
+def study(
+    preset: str = "small", overrides: list[str] | None = None, from_stage: str | None = None,
+    plan: str = DEFAULT_PLAN,
+) -> dict:
+    """Every point of the study plan (variants x seeds), then one table of the points on the validation split."""
+    study_plan = load_study(resolve_path(plan))
+    configs = {point: point_config(preset, overrides or [], study_plan, point) for point in study_plan.points}  # all checked first
+    given = {}
+    for point, config in configs.items():
+        pipeline = speech_pipeline(config, variants=study_plan.variants, seeds=study_plan.seeds, name=f"study-{point}")
+        outcomes = run_pipeline_flow(pipeline, config, from_stage=from_stage)
+        given |= {f"report-{point}": outcomes["report"], f"scorer-{point}": outcomes["scorer"]}
+    outcomes = run_pipeline_flow(study_pipeline(study_plan), load_config(preset, overrides or []), given=given)
+    table = (outcomes["study"].ref.path / "study.md").read_text(encoding="utf-8")
+    create_markdown_artifact(key="study", markdown=table, description=f"study {plan}: WER and CER per point on {study_plan.split}")
+    return {name: outcome.ref.to_dict() for name, outcome in outcomes.items()}
 
 
 def _run_and_publish_tables(pipeline, config, from_stage: str | None) -> dict:

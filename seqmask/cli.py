@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-from seqmask.config import ConfigError, load_config
+from seqmask.config import ConfigError, load_config, resolve_path
 from seqmask.runlog import latest_runs
 from seqmask.stage import StageFailed
 from seqmask.store import ArtifactRef, ArtifactStore
@@ -19,6 +19,7 @@ FLOWS = {
     "speech-prep": "flows.speech:speech_prep",
     "speech": "flows.speech:speech",
     "compare": "flows.speech:compare",
+    "study": "flows.speech:study",
 }
 """Flow name -> ``module:function`` of the Prefect flow (imported only when run)."""
 
@@ -37,6 +38,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--manifest", help="speech-prep: a JSONL manifest of your own corpus")
     run.add_argument("--audio-dir", help="speech-prep: a directory of your own audio files")
     run.add_argument("--transcripts", help="speech-prep: TSV id<TAB>text for --audio-dir")
+    run.add_argument("--plan", help="study: a study plan YAML (default: configs/studies/ask2mask.yaml)")
 
     rerun = commands.add_parser("rerun", help="run the latest (or given) run's command again: only failed and changed stages run")
     rerun.add_argument("run_id", nargs="?", help="run id from `seqmask status` (default: the latest run)")
@@ -101,8 +103,19 @@ def _run(args: argparse.Namespace) -> int:
     load_config(args.preset, overrides)  # fail on a bad key or value before Prefect starts
     module_name, function_name = FLOWS[args.flow].split(":")
     flow_fn = getattr(importlib.import_module(module_name), function_name)
+    extra = {}
+    if args.plan is not None:
+        if args.flow != "study":
+            raise ValueError(f"--plan is an option of `seqmask run study`, not of {args.flow!r}")
+        extra["plan"] = str(Path(args.plan).resolve())
+    if args.flow == "study":  # every point's config checked before Prefect starts
+        from seqmask.speech.study import DEFAULT_PLAN, load_study, point_config
+
+        plan = load_study(resolve_path(extra.get("plan", DEFAULT_PLAN)))
+        for point in plan.points:
+            point_config(args.preset, overrides, plan, point)
     try:
-        refs = flow_fn(preset=args.preset, overrides=overrides, from_stage=args.from_stage)
+        refs = flow_fn(preset=args.preset, overrides=overrides, from_stage=args.from_stage, **extra)
     except StageFailed as err:
         print(f"seqmask: {args.flow} failed at stage {err.stage!r}: {type(err.error).__name__}: {err.error}", file=sys.stderr)
         print("seqmask: fix the cause and run `seqmask rerun`: finished stages are reused", file=sys.stderr)

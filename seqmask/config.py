@@ -21,6 +21,7 @@ import yaml
 from seqmask.data.audio import AudioChecks
 from seqmask.speech.finetune import FinetuneConfig
 from seqmask.speech.pretrain import MASKERS, PretrainConfig
+from seqmask.speech.scorer import CONFIDENCES
 from seqmask.store import canonical_json
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -152,6 +153,8 @@ class ScorerConfig:
     """A seqmask/fairseq2 wav2vec2 CTC checkpoint to use as the scorer; None trains one."""
     train: FinetuneConfig = field(default_factory=FinetuneConfig)
     """How the scorer is trained (from scratch) on the labelled training split."""
+    confidence: str = "max"
+    """Frame confidence: ``"max"`` = ``max_v p_t(v)`` (the paper); ``"nonblank"`` leaves the CTC blank out of the max."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -179,6 +182,7 @@ class SpeechConfig:
                 section.validate()
             except ValueError as err:
                 raise ConfigError(f"speech.{name}.{err}") from err
+        _require(self.scorer.confidence in CONFIDENCES, "speech.scorer.confidence", f"one of {CONFIDENCES}, found {self.scorer.confidence!r}")
         _require(self.finetune.arch == self.pretrain.arch, "speech.finetune.arch", f"the pretrained arch {self.pretrain.arch!r}, found {self.finetune.arch!r}")
         allowed = ("none", *MASKERS)
         for key, variants in (("variants", self.variants), ("compare_variants", self.compare_variants)):
@@ -240,14 +244,15 @@ def load_config(preset: str | Path = "small", overrides: Mapping[str, Any] | Seq
     if not isinstance(data, dict):
         raise ConfigError(f"{preset_path}: expected a mapping at the top level, found {type(data).__name__}")
     data.setdefault("preset", preset_path.stem)
-    for key, value in _parse_overrides(overrides).items():
+    for key, value in parse_overrides(overrides).items():
         _set_dotted(data, key, value)
     config = from_dict(ExperimentConfig, data, where=str(preset_path))
     config.validate()
     return config
 
 
-def _parse_overrides(overrides: Mapping[str, Any] | Sequence[str]) -> dict[str, Any]:
+def parse_overrides(overrides: Mapping[str, Any] | Sequence[str]) -> dict[str, Any]:
+    """``["a.b=VALUE", ...]`` (VALUE parsed as YAML) or a mapping -> ``{"a.b": value}``."""
     if isinstance(overrides, Mapping):
         return dict(overrides)
     parsed = {}

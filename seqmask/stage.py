@@ -92,9 +92,11 @@ class Pipeline:
 
     name: str
     stages: tuple[Stage, ...]
+    external: tuple[str, ...] = ()
+    """Inputs that artifacts of other pipelines provide (``run_pipeline_flow(..., given=...)``)."""
 
     def __post_init__(self) -> None:
-        seen: set[str] = set()
+        seen: set[str] = set(self.external)
         for stage in self.stages:
             missing = [name for name in stage.inputs if name not in seen]
             if missing:

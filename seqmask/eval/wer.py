@@ -100,6 +100,38 @@ def compare_table(runs: Sequence[Mapping[str, Any]], *, baseline: str = "random"
     return _markdown(header, rows)
 
 
+def study_table(
+    points: Mapping[str, Sequence[Mapping[str, Any]]], *, group: str, baseline: str = "random", metric: str = "wer",
+    columns: Mapping[str, Mapping[str, str]] | None = None,
+) -> str:
+    """Markdown table of a study: a row per point, ``mean ± std`` of ``group`` in % per variant.
+
+    ``points``: point name -> runs as for :func:`compare_table`. ``columns``:
+    extra leading columns, column name -> point -> cell. Each variant other than
+    ``baseline`` also gets its change relative to the same point's baseline.
+    """
+    _check_metric(metric)
+    columns = columns or {}
+    variants: list[str] | None = None
+    rows = []
+    for point, runs in points.items():
+        by_variant = _runs_by_variant(runs)
+        if baseline not in by_variant:
+            raise ValueError(f"study point {point!r}: expected runs of the baseline variant {baseline!r}, found {list(by_variant)}")
+        variants = variants or list(by_variant)
+        if set(by_variant) != set(variants):
+            raise ValueError(f"study point {point!r}: expected the variants of the other points {variants}, found {list(by_variant)}")
+        others = [v for v in variants if v != baseline]
+        values = {v: _metric_values(results, group, metric) for v, results in by_variant.items()}
+        row = [point, *(columns[c].get(point, "–") for c in columns), _mean_std(values[baseline])]
+        for variant in others:
+            row += [_mean_std(values[variant]), _relative(values[variant], values[baseline])]
+        rows.append(row)
+    others = [v for v in variants or () if v != baseline]
+    header = ["point", *columns, baseline, *(f"{v}{suffix}" for v in others for suffix in ("", f" rel. vs {baseline}"))]
+    return _markdown(header, rows)
+
+
 def _check_metric(metric: str) -> None:
     if metric not in METRICS:
         raise ValueError(f"metric must be one of {METRICS}, found {metric!r}")

@@ -1,7 +1,7 @@
 """Ask2Mask (Baskar et al. 2022, arXiv 2202.12719): mask the frames an ASR scorer is most confident on.
 
 Frame level. A scorer gives each encoder frame a confidence ``c_t = max_v p_t(v)``
-(:func:`frame_confidence`). :func:`ask2mask_mask` builds a span mask that keeps
+(:func:`frame_confidence`; optionally with the CTC blank left out of the max). :func:`ask2mask_mask` builds a span mask that keeps
 the baseline's budget (:mod:`seqmask.masking.spans`, fairseq2's
 ``compute_row_mask``) and places the spans on confident frames:
 
@@ -92,11 +92,20 @@ class Ask2MaskParams:
             raise ValueError(f"random_share must be in [0, 1], got {self.random_share}")
 
 
-def frame_confidence(posteriors: Tensor) -> Tensor:
-    """Frame confidence ``c_t = max_v p_t(v)``: ``(N, S, V)`` probabilities -> ``(N, S)``."""
+def frame_confidence(posteriors: Tensor, exclude: int | None = None) -> Tensor:
+    """Frame confidence ``c_t = max_v p_t(v)``: ``(N, S, V)`` probabilities -> ``(N, S)``.
+
+    ``exclude`` leaves one class out of the max (a CTC scorer's blank: its
+    posterior peaks on silence, so ``max_v`` would rank silence as confident).
+    """
     if posteriors.ndim != 3:
         raise ValueError(f"posteriors must have shape (N, S, V), got shape {tuple(posteriors.shape)}")
-    return posteriors.amax(dim=-1)  # (N, S, V) -> (N, S)
+    if exclude is None:
+        return posteriors.amax(dim=-1)  # (N, S, V) -> (N, S)
+    if not 0 <= exclude < posteriors.size(-1) or posteriors.size(-1) < 2:
+        raise ValueError(f"exclude must be a class index in [0, {posteriors.size(-1)}) leaving at least one class, got {exclude}")
+    kept = torch.cat([posteriors[..., :exclude], posteriors[..., exclude + 1 :]], dim=-1)  # (N, S, V) -> (N, S, V - 1)
+    return kept.amax(dim=-1)  # (N, S, V - 1) -> (N, S)
 
 
 def utterance_weights(scores: Tensor, lengths: Tensor) -> Tensor:

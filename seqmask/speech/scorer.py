@@ -3,7 +3,8 @@
 Any CTC model can guide the masking through the :class:`FrameScorer` protocol;
 :class:`CtcScorer` wraps a seqmask CTC checkpoint (``train_ctc``'s ``model.pt``).
 :func:`score_utterances` turns posteriors into the frame confidences
-``max_v p_t(v)`` that are stored once and read by pretraining.
+``max_v p_t(v)`` (``"max"``, the paper's) or ``max_{v != blank} p_t(v)``
+(``"nonblank"``) that are stored once and read by pretraining.
 """
 
 from __future__ import annotations
@@ -20,6 +21,10 @@ from seqmask.masking.ask2mask import fit_scorer_frames, frame_confidence
 from seqmask.speech.features import SpeechBatch, Utterance
 from seqmask.speech.finetune import ctc_logits, default_device, inference_batches
 from seqmask.speech.model import load_asr
+from seqmask.speech.vocab import BLANK_ID
+
+CONFIDENCES = ("max", "nonblank")
+"""Frame confidences :func:`score_utterances` computes."""
 
 
 class FrameScorer(Protocol):
@@ -58,10 +63,13 @@ class CtcScorer:
 
 
 def score_utterances(
-    scorer: FrameScorer, utterances: Sequence[Utterance], *, max_frames: int = 20000,
+    scorer: FrameScorer, utterances: Sequence[Utterance], *, confidence: str = "max", max_frames: int = 20000,
     progress: Callable[[int, int], None] | None = None,
 ) -> dict[str, Tensor]:
-    """Frame confidences ``max_v p_t(v)`` by utterance id: ``(S_i,)`` float32 on the CPU, ``S_i`` = its encoder frames.
+    """Frame confidences by utterance id: ``(S_i,)`` float32 on the CPU, ``S_i`` = its encoder frames.
+
+    ``confidence`` is ``"max"`` (``max_v p_t(v)``) or ``"nonblank"`` (the max
+    over every class but the CTC blank, class ``BLANK_ID`` of the scorer).
 
     Utterances are scored in length-sorted batches of at most ``max_frames``
     padded filterbank frames. The scorer's frame count may differ from the
@@ -71,23 +79,26 @@ def score_utterances(
     frames, raises ``ValueError`` naming the utterance. ``progress(done, total)``
     is called after every batch.
     """
+    if confidence not in CONFIDENCES:
+        raise ValueError(f"confidence must be one of {CONFIDENCES}, got {confidence!r}")
+    exclude = BLANK_ID if confidence == "nonblank" else None
     scores: dict[str, Tensor] = {}
     for batch in inference_batches(utterances, max_frames):
-        confidence = _batch_confidence(scorer, batch)  # (N, F, 80) -> (N, S)
+        batch_scores = _batch_confidence(scorer, batch, exclude)  # (N, F, 80) -> (N, S)
         for row, (uid, frames) in enumerate(zip(batch.ids, batch.encoder_lens)):
-            scores[uid] = confidence[row, :frames].clone()  # (S,) -> (S_i,), not a view of the batch
+            scores[uid] = batch_scores[row, :frames].clone()  # (S,) -> (S_i,), not a view of the batch
             _check_finite(scores[uid], uid)
         if progress is not None:
             progress(len(scores), len(utterances))
     return scores
 
 
-def _batch_confidence(scorer: FrameScorer, batch: SpeechBatch) -> Tensor:
+def _batch_confidence(scorer: FrameScorer, batch: SpeechBatch, exclude: int | None) -> Tensor:
     """Confidences of one batch fitted to its longest encoder frame count: ``(N, F, 80) -> (N, S)`` float32 CPU."""
     posteriors = scorer.posteriors(batch)  # (N, F, 80) -> (N, S', V)
     if posteriors.ndim != 3 or posteriors.size(0) != len(batch.ids):
         raise ValueError(f"scorer posteriors must have shape (N = {len(batch.ids)}, S, V), found {tuple(posteriors.shape)}")
-    confidence = frame_confidence(posteriors).float().cpu()  # (N, S', V) -> (N, S')
+    confidence = frame_confidence(posteriors, exclude).float().cpu()  # (N, S', V) -> (N, S')
     lengths = batch.encoder_lens
     longest = max(range(len(lengths)), key=lengths.__getitem__)
     try:

@@ -21,13 +21,13 @@ from seqmask.config import ExperimentConfig, resolve_path
 from seqmask.data.manifest import AudioRecord, read_jsonl
 from seqmask.data.speech_prep import SPEECH_PREP
 from seqmask.eval.report import loss_curves_plot, mask_plot
-from seqmask.masking.ask2mask import ask2mask_mask
+from seqmask.masking.ask2mask import Ask2MaskParams, ask2mask_mask
 from seqmask.masking.spans import random_span_mask
-from seqmask.eval.wer import compare_table, evaluate_groups, wer_table
+from seqmask.eval.wer import ALL, compare_table, evaluate_groups, wer_table
 from seqmask.speech.features import Utterance, featurize_shard, load_utterances, pack_short_utterances
 from seqmask.speech.finetune import default_device, train_ctc, transcribe
 from seqmask.speech.model import load_asr, load_pretrained
-from seqmask.speech.pretrain import pretrain
+from seqmask.speech.pretrain import PretrainConfig, pretrain
 from seqmask.speech.scorer import CtcScorer, score_utterances
 from seqmask.speech.vocab import Vocabulary
 from seqmask.stage import Pipeline, Stage, StageContext
@@ -100,24 +100,28 @@ def _featurize_task(task: tuple) -> dict[str, int]:
 
 def build_scorer(ctx: StageContext) -> None:
     """Train the small CTC scorer on the labelled training split, or take the user's checkpoint."""
-    scorer = ctx.config
-    if scorer.checkpoint is not None:
-        source = resolve_path(scorer.checkpoint)
+    if ctx.config["checkpoint"] is not None:
+        source = resolve_path(ctx.config["checkpoint"])
         CtcScorer.load(source)  # fails loudly on a missing or wrong checkpoint
         shutil.copy2(source, ctx.out / "model.pt")
         _write_json(ctx.out / "summary.json", {"external": str(source)})
         return
     train = _labelled(_utterances(ctx, ("train",)))
     vocab = Vocabulary.chars(u.text for u in train)
-    summary = train_ctc(scorer.train, train, vocab, ctx.out, ctx.scratch, device=default_device(), progress=_progress(ctx, "steps"))
+    summary = train_ctc(ctx.config["train"], train, vocab, ctx.out, ctx.scratch, device=default_device(), progress=_progress(ctx, "steps"))
+    valid = _labelled(_utterances(ctx, ("valid",)))
+    if valid:  # the scorer's quality, one of the factors an Ask2Mask study varies
+        model, _ = load_asr(ctx.out / "model.pt")
+        rates = _error_rates(valid, transcribe(model, vocab, valid, device=default_device()))[ALL]
+        summary |= {"valid_wer": round(100 * rates["wer"], 2), "valid_cer": round(100 * rates["cer"], 2)}
     _write_json(ctx.out / "summary.json", summary)
 
 
 def build_scores(ctx: StageContext) -> None:
-    """Frame confidences (max posterior, 20 ms) of every pretraining utterance, stored once."""
+    """Frame confidences (20 ms) of every pretraining utterance, stored once."""
     scorer = CtcScorer.load(ctx.input_path("scorer") / "model.pt")
     utterances = _utterances(ctx, PRETRAIN_SPLITS)
-    scores = score_utterances(scorer, utterances, progress=_progress(ctx, "utterances"))
+    scores = score_utterances(scorer, utterances, confidence=ctx.config["confidence"], progress=_progress(ctx, "utterances"))
     save_file({uid: value.to(torch.float16).contiguous() for uid, value in scores.items()}, str(ctx.out / "scores.safetensors"))
     by_source: dict[str, list[float]] = {}
     for utterance in utterances:
@@ -153,21 +157,28 @@ def build_finetune(ctx: StageContext) -> None:
 
 
 def build_evaluate(ctx: StageContext) -> None:
-    """WER and CER with jiwer on every test split and source; hypotheses per utterance."""
+    """WER and CER with jiwer on every test split and source, and on ``valid`` (kept out of ``all``); hypotheses per utterance."""
     model, meta = load_asr(ctx.input_path(ctx.config["inputs"]["finetune"]) / "model.pt")
     vocab = Vocabulary.from_dict(meta["vocab"])
     tests = _labelled(_utterances(ctx, TEST_SPLITS))
-    hyps = transcribe(model, vocab, tests, device=default_device())
-    refs = {u.id: u.text for u in tests}
-    groups = {u.id: f"{u.split}/{u.source}" for u in tests}
-    by_split = evaluate_groups(refs, hyps, {u.id: u.split for u in tests})  # pooled over sources
-    results = {**by_split, **evaluate_groups(refs, hyps, groups)}
+    valid = _labelled(_utterances(ctx, ("valid",)))
+    hyps = transcribe(model, vocab, [*tests, *valid], device=default_device())
+    valid_rates = {group: rates for group, rates in _error_rates(valid, hyps).items() if group != ALL}
+    results = {**_error_rates(tests, hyps), **valid_rates}
     _write_json(ctx.out / "wer.json", results)
     with (ctx.out / "hypotheses.jsonl").open("w", encoding="utf-8") as f:
-        for u in tests:
-            f.write(json.dumps({"id": u.id, "group": groups[u.id], "ref": refs[u.id], "hyp": hyps[u.id]}, ensure_ascii=False) + "\n")
+        for u in [*tests, *valid]:
+            f.write(json.dumps({"id": u.id, "group": f"{u.split}/{u.source}", "ref": u.text, "hyp": hyps[u.id]}, ensure_ascii=False) + "\n")
     (ctx.out / "wer.md").write_text(wer_table({ctx.config["variant"]: results}), encoding="utf-8")
     _write_json(ctx.out / "summary.json", {"wer_all": round(results["all"]["wer"] * 100, 2)})
+
+
+def _error_rates(utterances: Sequence[Utterance], hyps: dict[str, str]) -> dict[str, dict[str, Any]]:
+    """WER and CER of ``utterances`` per split (pooled over sources), per split and source, and ``all``."""
+    refs = {u.id: u.text for u in utterances}
+    own = {u.id: hyps[u.id] for u in utterances}
+    by_split = evaluate_groups(refs, own, {u.id: u.split for u in utterances})
+    return {**by_split, **evaluate_groups(refs, own, {u.id: f"{u.split}/{u.source}" for u in utterances})}
 
 
 def build_report(ctx: StageContext) -> None:
@@ -222,12 +233,12 @@ def speech_pipeline(config: ExperimentConfig, *, variants: Sequence[str], seeds:
     stages += [
         Stage("features", 1, build_features, config_of=lambda c: {}, inputs=("splits",), modules=SPEECH_MODULES),
         Stage(
-            "scorer", 1, build_scorer, config_of=lambda c: c.speech.scorer, inputs=("splits", "features"),
-            modules=(*SPEECH_MODULES, "seqmask.speech.finetune", "seqmask.speech.vocab", "seqmask.speech.scorer"),
+            "scorer", 2, build_scorer, config_of=lambda c: {"checkpoint": c.speech.scorer.checkpoint, "train": c.speech.scorer.train}, inputs=("splits", "features"),
+            modules=(*SPEECH_MODULES, "seqmask.speech.finetune", "seqmask.speech.vocab", "seqmask.speech.scorer", "seqmask.eval.wer"),
             sources=lambda c: [resolve_path(c.speech.scorer.checkpoint)] if c.speech.scorer.checkpoint else [],
         ),
         Stage(
-            "scores", 1, build_scores, config_of=lambda c: {}, inputs=("splits", "features", "scorer"),
+            "scores", 1, build_scores, config_of=lambda c: {"confidence": c.speech.scorer.confidence}, inputs=("splits", "features", "scorer"),
             modules=(*SPEECH_MODULES, "seqmask.speech.scorer"),
         ),
     ]
@@ -251,7 +262,7 @@ def speech_pipeline(config: ExperimentConfig, *, variants: Sequence[str], seeds:
             )
             stages.append(
                 Stage(
-                    f"evaluate-{run}", 2, build_evaluate,
+                    f"evaluate-{run}", 3, build_evaluate,
                     config_of=lambda c, run=run, variant=variant: {"variant": variant, "inputs": {"finetune": f"finetune-{run}"}},
                     inputs=("splits", "features", f"finetune-{run}"),
                     modules=(*SPEECH_MODULES, "seqmask.speech.finetune", "seqmask.eval.wer"),
@@ -268,12 +279,21 @@ def speech_pipeline(config: ExperimentConfig, *, variants: Sequence[str], seeds:
     return Pipeline(name, tuple(stages))
 
 
+def _variant_pretrain_config(config: PretrainConfig, variant: str, seed: int) -> PretrainConfig:
+    """The pretraining config of one variant and seed; ``random`` keeps only the span parameters it uses,
+    so that sweeping Ask2Mask's own parameters reuses the random baseline."""
+    mask = config.mask
+    if variant == "random":
+        mask = Ask2MaskParams(span_len=mask.span_len, max_mask_prob=mask.max_mask_prob, min_num_spans=mask.min_num_spans)
+    return dataclasses.replace(config, masker=variant, mask=mask, seed=config.seed + seed)
+
+
 def _pretrain_stage(run: str, variant: str, seed: int) -> Stage:
     inputs = ("splits", "features") if variant == "random" else ("splits", "features", "scores")
     return Stage(
         f"pretrain-{run}", 1, build_pretrain,
         config_of=lambda c: {
-            "pretrain": dataclasses.replace(c.speech.pretrain, masker=variant, seed=c.speech.pretrain.seed + seed),
+            "pretrain": _variant_pretrain_config(c.speech.pretrain, variant, seed),
             "pack_frames": round(c.speech.pack_seconds * 50),
         },
         inputs=inputs,

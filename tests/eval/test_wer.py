@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from seqmask.eval.wer import compare_table, error_rates, evaluate_groups, wer_table
+from seqmask.eval.wer import compare_table, error_rates, evaluate_groups, study_table, wer_table
 
 
 def test_one_substitution_in_four_words():
@@ -69,3 +69,22 @@ def test_compare_table_needs_the_baseline_and_one_run_per_seed():
         compare_table([_run("ask2mask", 0, 0.2)])
     with pytest.raises(ValueError, match="seed 0 twice"):
         compare_table([_run("random", 0, 0.2), _run("random", 0, 0.3)])
+
+
+def test_study_table_has_a_row_per_point_and_extra_columns():
+    points = {
+        "paper": [_run("random", 0, 0.20), _run("ask2mask+utt", 0, 0.19)],
+        "nonblank": [_run("random", 0, 0.20), _run("ask2mask+utt", 0, 0.15)],
+    }
+    lines = study_table(points, group="all", metric="cer", columns={"overrides": {"nonblank": "x=1"}}).splitlines()
+    assert lines[0] == "| point | overrides | random | ask2mask+utt | ask2mask+utt rel. vs random |"
+    assert lines[2] == "| paper | – | 10.0 ± – (1 seed) | 9.5 ± – (1 seed) | -5.0% |"
+    assert lines[3] == "| nonblank | x=1 | 10.0 ± – (1 seed) | 7.5 ± – (1 seed) | -25.0% |"
+
+
+def test_study_table_needs_the_same_variants_at_every_point():
+    points = {"a": [_run("random", 0, 0.2), _run("ask2mask", 0, 0.2)], "b": [_run("random", 0, 0.2)]}
+    with pytest.raises(ValueError, match="study point 'b': expected the variants"):
+        study_table(points, group="all")
+    with pytest.raises(ValueError, match="study point 'c': expected runs of the baseline"):
+        study_table({"c": [_run("ask2mask", 0, 0.2)]}, group="all")

@@ -44,10 +44,10 @@ def test_speech_flow_reports_wer_per_test_set(speech_run, store_home):
     for variant in ("random-s0", "ask2mask-utt-s0"):
         evaluation = store.ref(speech_run[f"evaluate-{variant}"]["key"]).path
         results = json.loads((evaluation / "wer.json").read_text())
-        assert {"test_matched/fsdd", "test_mismatched/fsdd", "test_mismatched/ljspeech", "all"} <= set(results)
+        assert {"test_matched/fsdd", "test_mismatched/fsdd", "test_mismatched/ljspeech", "valid", "valid/fsdd", "all"} <= set(results)
         assert all(0 <= r["wer"] for r in results.values())
         hyps = [json.loads(line) for line in (evaluation / "hypotheses.jsonl").read_text().splitlines()]
-        assert len(hyps) == results["all"]["utterances"]
+        assert len(hyps) == results["all"]["utterances"] + results["valid"]["utterances"]  # "all" pools the test sets only
     report = store.ref(speech_run["report"]["key"]).path
     table = (report / "report.md").read_text()
     assert "| test_mismatched/fsdd |" in table and "ask2mask+utt" in table and "random" in table
@@ -138,3 +138,30 @@ def _is_pretrain_state(path):
         return torch.load(path, weights_only=True)["seqmask"]["kind"] == "wav2vec2_pretrain_state"
     except Exception:  # being written
         return False
+
+
+def test_study_tabulates_points_on_valid_and_reuses_the_random_baseline(store_home, dask_address, speech_run, tmp_path):
+    import flows.speech
+
+    plan = tmp_path / "plan.yaml"
+    plan.write_text("seeds: [0]\npoints:\n  paper: {}\n  nonblank: {speech.scorer.confidence: nonblank}\n")
+    result = flows.speech.study(preset="tiny", overrides=[f"orchestration.dask_address={dask_address}"], plan=str(plan))
+    study = ArtifactStore().ref(result["study"]["key"]).path
+    table = (study / "study.md").read_text()
+    assert "| paper | (preset) |" in table and "| nonblank | speech.scorer.confidence=nonblank |" in table
+    assert "ask2mask+utt rel. vs random" in table and "on `valid`" in table
+    runs = json.loads((study / "study.json").read_text())["runs"]
+    assert {run["variant"] for run in runs["nonblank"]} == {"random", "ask2mask+utt"}
+    assert all("valid" in run["results"] and "test_mismatched" in run["results"] for run in runs["paper"])
+    nonblank_runs = [r for r in latest_runs(store_home / "runs", 10) if r["flow"] == "study-nonblank"]
+    stages = nonblank_runs[0]["stages"]
+    assert stages["pretrain-random-s0"]["state"] == "reused"  # only Ask2Mask's inputs changed
+    assert stages["scores"]["state"] == "computed" and stages["scorer"]["state"] == "reused"
+    assert stages["pretrain-ask2mask-utt-s0"]["state"] == "computed"
+
+
+def test_study_cli_refuses_a_plan_on_a_test_split(tmp_path, capsys):
+    plan = tmp_path / "plan.yaml"
+    plan.write_text("split: test_mismatched\npoints: {paper: {}}\n")
+    assert main(["run", "study", "--preset", "tiny", "--plan", str(plan)]) == 2
+    assert "never a test split" in capsys.readouterr().err

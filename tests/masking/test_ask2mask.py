@@ -63,6 +63,14 @@ def test_frame_confidence_is_max_posterior() -> None:
         frame_confidence(posteriors[0])
 
 
+def test_frame_confidence_can_leave_the_blank_out() -> None:
+    posteriors = torch.tensor([[[0.9, 0.06, 0.04], [0.2, 0.3, 0.5]]])  # (1, 2, 3), class 0 = blank
+    assert torch.allclose(frame_confidence(posteriors, exclude=0), torch.tensor([[0.06, 0.5]]))
+    assert torch.allclose(frame_confidence(posteriors, exclude=2), torch.tensor([[0.9, 0.3]]))
+    with pytest.raises(ValueError, match="exclude"):
+        frame_confidence(posteriors, exclude=3)
+
+
 def test_utterance_weights_mean_one_ordered_padding_ignored() -> None:
     scores = torch.tensor([[0.9, 0.8, 0.7, float("nan")], [0.2, 0.4, 5.0, 5.0], [0.5, 0.5, 0.5, 0.5]])
     lengths = torch.tensor([3, 2, 4])

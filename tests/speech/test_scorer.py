@@ -76,3 +76,14 @@ def test_scorer_frames_off_by_one_are_fitted(offset):
 def test_nan_posteriors_name_the_utterance():
     with pytest.raises(ValueError, match=r"NaN posteriors for utterance 'u0'"):
         score_utterances(OffsetScorer(0, nan=True), utterances((20, 40)))
+
+
+def test_nonblank_confidence_is_the_max_over_the_other_classes():
+    utts = utterances((20, 40))
+    full = score_utterances(OffsetScorer(0), utts)
+    nonblank = score_utterances(OffsetScorer(0), utts, confidence="nonblank")
+    steps = torch.arange(20, dtype=torch.float32)
+    probs = torch.stack([steps, -steps, torch.zeros(20)], dim=-1).softmax(dim=-1)  # (S, 3), class 0 = blank
+    assert torch.allclose(nonblank["u1"], probs[:, 1:].amax(dim=-1)) and torch.allclose(full["u1"], probs.amax(dim=-1))
+    with pytest.raises(ValueError, match="confidence must be one of"):
+        score_utterances(OffsetScorer(0), utts, confidence="loudest")
