@@ -96,6 +96,15 @@ def test_compare_gives_mean_and_std_over_seeds(store_home, dask_address):
     assert states(store_home)["pretrain-random-s0"] == "reused"  # shared with the speech flow's run
 
 
+def test_sentencepiece_units_fine_tune_and_evaluate(store_home, dask_address, speech_run):
+    result = run("speech", dask_address, "speech.finetune.units=sentencepiece", "speech.variants=[random]")
+    store = ArtifactStore()
+    assert result["pretrain-random-s0"] == speech_run["pretrain-random-s0"]  # units only change fine-tuning
+    vocab = store.lineage(result["finetune-random-s0"]["key"])["config"]["finetune"]["units"]
+    results = json.loads((store.ref(result["evaluate-random-s0"]["key"]).path / "wer.json").read_text())
+    assert vocab == "sentencepiece" and results["all"]["utterances"] > 0 and results["all"]["cer"] >= 0
+
+
 def test_continue_pretraining_from_a_local_checkpoint(store_home, dask_address, tmp_path, speech_run):
     checkpoint = tmp_path / "w2v.pt"
     save_checkpoint(checkpoint, build_pretrain_model("tiny"), kind="wav2vec2", arch="tiny")
