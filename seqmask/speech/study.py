@@ -9,7 +9,7 @@ set of config overrides applied on top of the preset::
     points:
       paper: {}
       nonblank: {speech.scorer.confidence: nonblank}
-      random-share-0.5: {speech.pretrain.mask.random_share: 0.5}
+      random-share-50: {speech.pretrain.mask.random_share: 0.5}
 
 Every point runs the ``speech`` pipeline for ``variants`` x ``seeds``; stages whose
 config slice a point leaves unchanged (data, features, the random baseline when only
@@ -32,8 +32,8 @@ from seqmask.config import ConfigError, ExperimentConfig, load_config, parse_ove
 from seqmask.eval.wer import study_table
 from seqmask.stage import Pipeline, Stage, StageContext
 
-POINT_NAME = re.compile(r"[a-z0-9][a-z0-9._-]*")
-"""Point names become stage names (``report-<point>``)."""
+POINT_NAME = re.compile(r"[a-z0-9][a-z0-9-]*")
+"""Point names become stage names (``report-<point>``) and Prefect artifact keys (lowercase, digits, dashes)."""
 PLAN_KEYS = ("seeds", "variants", "split", "points")
 DEFAULT_PLAN = "configs/studies/ask2mask.yaml"
 """The plan ``seqmask run study`` runs without ``--plan`` (relative to the project root)."""
@@ -68,7 +68,7 @@ def load_study(path: Path) -> StudyPlan:
         raise ConfigError(f"study plan {path}: points: expected a mapping of point name -> overrides, found {points!r}")
     for name, overrides in points.items():
         if not isinstance(name, str) or not POINT_NAME.fullmatch(name):
-            raise ConfigError(f"study plan {path}: point name {name!r}: expected lowercase letters, digits, '.', '_' or '-'")
+            raise ConfigError(f"study plan {path}: point name {name!r}: expected lowercase letters, digits and dashes")
         if not isinstance(overrides, dict) and overrides is not None:
             raise ConfigError(f"study plan {path}: points.{name}: expected a mapping of config key -> value, found {overrides!r}")
     seeds = data.get("seeds", [0, 1])

@@ -36,6 +36,7 @@ def test_run_overrides_apply_under_the_point_overrides(tmp_path):
         ("points: {a: {}}\nseed: [0]\n", "unknown key 'seed'"),
         ("points: {}\n", "points: expected a mapping"),
         ("points: {Bad Name: {}}\n", "point name 'Bad Name'"),
+        ("points: {share-0.5: {}}\n", "point name 'share-0.5'"),
         ("points: {a: [x]}\n", "points.a: expected a mapping"),
         ("seeds: [zero]\npoints: {a: {}}\n", "seeds: expected a non-empty list of integers"),
         ("variants: [ask2mask]\npoints: {a: {}}\n", "including the baseline 'random'"),
