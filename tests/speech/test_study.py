@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from seqmask.config import ConfigError
+from seqmask.config import ConfigError, resolve_path
 from seqmask.speech.study import DEFAULT_PLAN, load_study, point_config
-from seqmask.config import resolve_path
 
 
 def write(tmp_path, text):
