@@ -30,6 +30,7 @@ import yaml
 
 from seqmask.config import ConfigError, ExperimentConfig, load_config, parse_overrides
 from seqmask.eval.wer import study_table
+from seqmask.speech.pretrain import MASKERS
 from seqmask.stage import Pipeline, Stage, StageContext
 
 POINT_NAME = re.compile(r"[a-z0-9][a-z0-9-]*")
@@ -75,8 +76,9 @@ def load_study(path: Path) -> StudyPlan:
     if not isinstance(seeds, list) or not seeds or not all(isinstance(s, int) and not isinstance(s, bool) for s in seeds):
         raise ConfigError(f"study plan {path}: seeds: expected a non-empty list of integers, found {seeds!r}")
     variants = data.get("variants", ["random", "ask2mask+utt"])
-    if not isinstance(variants, list) or "random" not in variants or not all(isinstance(v, str) for v in variants):
-        raise ConfigError(f"study plan {path}: variants: expected a list of variants including the baseline 'random', found {variants!r}")
+    allowed = ("none", *MASKERS)
+    if not isinstance(variants, list) or "random" not in variants or not set(variants) <= set(allowed):
+        raise ConfigError(f"study plan {path}: variants: expected variants among {allowed} including the baseline 'random', found {variants!r}")
     split = data.get("split", "valid")
     if not isinstance(split, str) or split.startswith("test"):
         raise ConfigError(f"study plan {path}: split: a study chooses settings, so it reads 'valid', never a test split; found {split!r}")

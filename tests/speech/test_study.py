@@ -39,6 +39,7 @@ def test_run_overrides_apply_under_the_point_overrides(tmp_path):
         ("points: {a: [x]}\n", "points.a: expected a mapping"),
         ("seeds: [zero]\npoints: {a: {}}\n", "seeds: expected a non-empty list of integers"),
         ("variants: [ask2mask]\npoints: {a: {}}\n", "including the baseline 'random'"),
+        ("variants: [random, loudest]\npoints: {a: {}}\n", "variants among"),
         ("points: [a\n", "not valid YAML"),
     ],
 )
