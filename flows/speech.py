@@ -13,7 +13,7 @@ from flows.runtime import run_pipeline_flow
 from seqmask.config import load_config, resolve_path
 from seqmask.data.speech_prep import SPEECH_PREP
 from seqmask.speech.stages import speech_pipeline
-from seqmask.speech.study import DEFAULT_PLAN, load_study, point_config, study_pipeline
+from seqmask.speech.study import DEFAULT_PLAN, load_study, point_configs, study_pipeline
 
 
 @flow(name="speech-prep", log_prints=True)
@@ -47,7 +47,7 @@ def study(
 ) -> dict:
     """Every point of the study plan (variants x seeds), then one table of the points on the validation split."""
     study_plan = load_study(resolve_path(plan))
-    configs = {point: point_config(preset, overrides or [], study_plan, point) for point in study_plan.points}  # all checked first
+    configs = point_configs(preset, overrides or [], study_plan)
     given = {}
     for point, config in configs.items():
         pipeline = speech_pipeline(config, variants=study_plan.variants, seeds=study_plan.seeds, name=f"study-{point}")

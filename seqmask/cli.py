@@ -109,11 +109,9 @@ def _run(args: argparse.Namespace) -> int:
             raise ValueError(f"--plan is an option of `seqmask run study`, not of {args.flow!r}")
         extra["plan"] = str(Path(args.plan).resolve())
     if args.flow == "study":  # every point's config checked before Prefect starts
-        from seqmask.speech.study import DEFAULT_PLAN, load_study, point_config
+        from seqmask.speech.study import DEFAULT_PLAN, load_study, point_configs
 
-        plan = load_study(resolve_path(extra.get("plan", DEFAULT_PLAN)))
-        for point in plan.points:
-            point_config(args.preset, overrides, plan, point)
+        point_configs(args.preset, overrides, load_study(resolve_path(extra.get("plan", DEFAULT_PLAN))))
     try:
         refs = flow_fn(preset=args.preset, overrides=overrides, from_stage=args.from_stage, **extra)
     except StageFailed as err:

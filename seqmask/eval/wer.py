@@ -85,19 +85,13 @@ def compare_table(runs: Sequence[Mapping[str, Any]], *, baseline: str = "random"
     by_variant = _runs_by_variant(runs)
     if baseline not in by_variant:
         raise ValueError(f"expected runs of the baseline variant {baseline!r}, found variants {list(by_variant)}")
-    others = [v for v in by_variant if v != baseline]
-    header = ["group", "utterances", baseline]
-    for variant in others:
-        header += [variant, f"{variant} rel. vs {baseline}"]
+    variants = list(by_variant)
     rows = []
     all_results = [run["results"] for run in runs]
     for group in _group_order(all_results):
         values = {v: _metric_values(results, group, metric) for v, results in by_variant.items()}
-        row = [group, _count([r.get(group) for r in all_results]), _mean_std(values[baseline])]
-        for variant in others:
-            row += [_mean_std(values[variant]), _relative(values[variant], values[baseline])]
-        rows.append(row)
-    return _markdown(header, rows)
+        rows.append([group, _count([r.get(group) for r in all_results]), *_variant_cells(values, variants, baseline)])
+    return _markdown(["group", "utterances", *_variant_columns(variants, baseline)], rows)
 
 
 def study_table(
@@ -121,15 +115,27 @@ def study_table(
         variants = variants or list(by_variant)
         if set(by_variant) != set(variants):
             raise ValueError(f"study point {point!r}: expected the variants of the other points {variants}, found {list(by_variant)}")
-        others = [v for v in variants if v != baseline]
         values = {v: _metric_values(results, group, metric) for v, results in by_variant.items()}
-        row = [point, *(columns[c].get(point, "–") for c in columns), _mean_std(values[baseline])]
-        for variant in others:
-            row += [_mean_std(values[variant]), _relative(values[variant], values[baseline])]
-        rows.append(row)
-    others = [v for v in variants or () if v != baseline]
-    header = ["point", *columns, baseline, *(f"{v}{suffix}" for v in others for suffix in ("", f" rel. vs {baseline}"))]
-    return _markdown(header, rows)
+        rows.append([point, *(columns[c].get(point, "–") for c in columns), *_variant_cells(values, variants, baseline)])
+    return _markdown(["point", *columns, *_variant_columns(variants or [baseline], baseline)], rows)
+
+
+def _variant_columns(variants: Sequence[str], baseline: str) -> list[str]:
+    """Column names: the baseline, then each other variant and its change against the baseline."""
+    columns = [baseline]
+    for variant in variants:
+        if variant != baseline:
+            columns += [variant, f"{variant} rel. vs {baseline}"]
+    return columns
+
+
+def _variant_cells(values: Mapping[str, Sequence[float]], variants: Sequence[str], baseline: str) -> list[str]:
+    """Cells under :func:`_variant_columns`: ``mean ± std`` per variant, relative change per non-baseline variant."""
+    cells = [_mean_std(values[baseline])]
+    for variant in variants:
+        if variant != baseline:
+            cells += [_mean_std(values[variant]), _relative(values[variant], values[baseline])]
+    return cells
 
 
 def _check_metric(metric: str) -> None:

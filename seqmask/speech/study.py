@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -36,6 +36,8 @@ from seqmask.stage import Pipeline, Stage, StageContext
 POINT_NAME = re.compile(r"[a-z0-9][a-z0-9-]*")
 """Point names become stage names (``report-<point>``) and Prefect artifact keys (lowercase, digits, dashes)."""
 PLAN_KEYS = ("seeds", "variants", "split", "points")
+BASELINE = "random"
+"""The variant every point is compared against; a plan must run it."""
 DEFAULT_PLAN = "configs/studies/ask2mask.yaml"
 """The plan ``seqmask run study`` runs without ``--plan`` (relative to the project root)."""
 
@@ -48,7 +50,6 @@ class StudyPlan:
     seeds: tuple[int, ...] = (0, 1)
     variants: tuple[str, ...] = ("random", "ask2mask+utt")
     split: str = "valid"
-    baseline: str = field(default="random", init=False)
 
 
 def load_study(path: Path) -> StudyPlan:
@@ -77,8 +78,8 @@ def load_study(path: Path) -> StudyPlan:
         raise ConfigError(f"study plan {path}: seeds: expected a non-empty list of integers, found {seeds!r}")
     variants = data.get("variants", ["random", "ask2mask+utt"])
     allowed = ("none", *MASKERS)
-    if not isinstance(variants, list) or "random" not in variants or not set(variants) <= set(allowed):
-        raise ConfigError(f"study plan {path}: variants: expected variants among {allowed} including the baseline 'random', found {variants!r}")
+    if not isinstance(variants, list) or BASELINE not in variants or not set(variants) <= set(allowed):
+        raise ConfigError(f"study plan {path}: variants: expected variants among {allowed} including the baseline {BASELINE!r}, found {variants!r}")
     split = data.get("split", "valid")
     if not isinstance(split, str) or split.startswith("test"):
         raise ConfigError(f"study plan {path}: split: a study chooses settings, so it reads 'valid', never a test split; found {split!r}")
@@ -94,6 +95,11 @@ def point_config(preset: str | Path, overrides: list[str], plan: StudyPlan, poin
         return load_config(preset, {**parse_overrides(overrides), **plan.points[point]})
     except ConfigError as err:
         raise ConfigError(f"study point {point!r}: {err}") from err
+
+
+def point_configs(preset: str | Path, overrides: list[str], plan: StudyPlan) -> dict[str, ExperimentConfig]:
+    """:func:`point_config` of every point, in plan order: all are checked before anything runs."""
+    return {point: point_config(preset, overrides, plan, point) for point in plan.points}
 
 
 def study_pipeline(plan: StudyPlan) -> Pipeline:
@@ -117,7 +123,7 @@ def build_study(ctx: StageContext) -> None:
     seeds = ", ".join(map(str, plan.seeds))
     lines = [f"# Ask2Mask study on `{plan.split}` (seeds {seeds}; mean ± std over seeds, rel. = change against random)"]
     for metric in ("wer", "cer"):
-        table = study_table(runs, group=plan.split, baseline=plan.baseline, metric=metric, columns=columns)
+        table = study_table(runs, group=plan.split, baseline=BASELINE, metric=metric, columns=columns)
         lines += ["", f"{metric.upper()} %:", "", table]
     (ctx.out / "study.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
     (ctx.out / "summary.md").write_text("\n".join(lines) + "\n", encoding="utf-8")

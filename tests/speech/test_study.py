@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from seqmask.config import ConfigError, resolve_path
-from seqmask.speech.study import DEFAULT_PLAN, load_study, point_config
+from seqmask.speech.study import DEFAULT_PLAN, load_study, point_config, point_configs
 
 
 def write(tmp_path, text):
@@ -17,7 +17,7 @@ def write(tmp_path, text):
 def test_the_default_plan_loads_and_every_point_is_a_valid_config():
     plan = load_study(resolve_path(DEFAULT_PLAN))
     assert "paper" in plan.points and plan.split == "valid" and "random" in plan.variants
-    configs = {point: point_config("small", [], plan, point) for point in plan.points}
+    configs = point_configs("small", [], plan)
     assert configs["nonblank"].speech.scorer.confidence == "nonblank"
     assert configs["paper"].speech.scorer.confidence == "max"
 
