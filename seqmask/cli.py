@@ -6,14 +6,15 @@ import argparse
 import importlib
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 from typing import Sequence
 
-from seqmask.config import ConfigError, load_config, resolve_path
+from seqmask.config import ConfigError, absolute_paths, load_config, parse_overrides, resolve_path
 from seqmask.runlog import latest_runs
 from seqmask.stage import StageFailed
-from seqmask.store import ArtifactRef, ArtifactStore
+from seqmask.store import ArtifactCorrupt, ArtifactRef, ArtifactStore
 
 FLOWS = {
     "speech-prep": "flows.speech:speech_prep",
@@ -35,9 +36,9 @@ def _parser() -> argparse.ArgumentParser:
                      help="config override, e.g. speech_prep.synth.target_hours=0.5 (repeatable)")
     run.add_argument("--from", dest="from_stage", metavar="STAGE", help="recompute STAGE and every stage after it")
     run.add_argument("--dask-address", help="tcp://host:8786 of a Dask scheduler (default: a LocalCluster)")
-    run.add_argument("--manifest", help="speech-prep: a JSONL manifest of your own corpus")
-    run.add_argument("--audio-dir", help="speech-prep: a directory of your own audio files")
-    run.add_argument("--transcripts", help="speech-prep: TSV id<TAB>text for --audio-dir")
+    run.add_argument("--manifest", help="a JSONL manifest of your own speech corpus (paths on the command line are relative to the current directory)")
+    run.add_argument("--audio-dir", help="a directory of your own audio files")
+    run.add_argument("--transcripts", help="TSV id<TAB>text for --audio-dir")
     run.add_argument("--plan", help="study: a study plan YAML (default: configs/studies/ask2mask.yaml)")
 
     rerun = commands.add_parser("rerun", help="run the latest (or given) run's command again: only failed and changed stages run")
@@ -83,24 +84,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command in ("eval", "transcribe"):
             return _speech_inference(args)
         return _artifacts(args)
-    except (ConfigError, FileNotFoundError, KeyError, ValueError) as err:
+    except (ConfigError, FileNotFoundError, KeyError, ValueError, ArtifactCorrupt) as err:
         print(f"seqmask: error: {err}", file=sys.stderr)
         return 2
 
 
 def _run_overrides(args: argparse.Namespace) -> list[str]:
-    overrides = list(args.overrides)
+    """``--set`` and the corpus options as ``KEY=JSON`` overrides, relative paths made absolute against the current directory."""
+    overrides = parse_overrides(args.overrides)
     for option, key in (("manifest", "speech_prep.user.manifest"), ("audio_dir", "speech_prep.user.audio_dir"),
                         ("transcripts", "speech_prep.user.transcripts"), ("dask_address", "orchestration.dask_address")):
         value = getattr(args, option)
         if value is not None:
-            overrides.append(f"{key}={json.dumps(value)}")
-    return overrides
+            overrides[key] = value
+    return [f"{key}={json.dumps(value)}" for key, value in absolute_paths(overrides, Path.cwd()).items()]
 
 
 def _run(args: argparse.Namespace) -> int:
     overrides = _run_overrides(args)
-    load_config(args.preset, overrides)  # fail on a bad key or value before Prefect starts
+    load_config(args.preset, overrides)  # fail on a bad key, value or missing path before Prefect starts
     module_name, function_name = FLOWS[args.flow].split(":")
     flow_fn = getattr(importlib.import_module(module_name), function_name)
     extra = {}
@@ -112,8 +114,11 @@ def _run(args: argparse.Namespace) -> int:
         from seqmask.speech.study import DEFAULT_PLAN, load_study, point_configs
 
         point_configs(args.preset, overrides, load_study(resolve_path(extra.get("plan", DEFAULT_PLAN))))
+    from flows.embedded import prefect_api
+
     try:
-        refs = flow_fn(preset=args.preset, overrides=overrides, from_stage=args.from_stage, **extra)
+        with prefect_api():
+            refs = flow_fn(preset=args.preset, overrides=overrides, from_stage=args.from_stage, **extra)
     except StageFailed as err:
         print(f"seqmask: {args.flow} failed at stage {err.stage!r}: {type(err.error).__name__}: {err.error}", file=sys.stderr)
         print("seqmask: fix the cause and run `seqmask rerun`: finished stages are reused", file=sys.stderr)
@@ -132,27 +137,40 @@ def _rerun(args: argparse.Namespace) -> int:
     chosen = runs[0] if args.run_id is None else next((r for r in runs if r["run_id"] == args.run_id), None)
     if chosen is None:
         raise ValueError(f"no run {args.run_id!r} (see `seqmask status`)")
+    if chosen["state"] == "corrupt":
+        raise ValueError(f"{chosen['error']}; name another run (`seqmask status`) or delete the file")
     argv = chosen["argv"][1:]
     if not argv or argv[0] != "run":
         raise ValueError(f"run {chosen['run_id']} was not started by `seqmask run` (argv: {chosen['argv']})")
-    print(f"seqmask: rerunning {chosen['run_id']}: seqmask {' '.join(argv)}")
+    cwd = chosen.get("cwd") or os.getcwd()
+    print(f"seqmask: rerunning {chosen['run_id']} in {cwd}: seqmask {' '.join(argv)}")
+    os.chdir(cwd)  # the run's relative paths meant what they meant there
     return main(argv)
 
 
 def _speech_inference(args: argparse.Namespace) -> int:
+    """Transcripts or WER/CER; a file that cannot be decoded gets a line on stderr and the exit status 1."""
     from seqmask.eval.wer import wer_table
-    from seqmask.speech.inference import evaluate_manifest, resolve_model, transcribe_files
+    from seqmask.speech.inference import evaluate_manifest, load_model, resolve_model, transcribe_files
 
-    model = resolve_model(args.model, ArtifactStore())
+    model, vocab = load_model(resolve_model(args.model, ArtifactStore()))  # checked before any audio is decoded
     if args.command == "transcribe":
-        for path, text in transcribe_files(model, [Path(a) for a in args.audio]).items():
+        texts, failures = transcribe_files(model, vocab, [Path(a) for a in args.audio])
+        for path, text in texts.items():
             print(f"{path}\t{text}")
-        return 0
-    results, hyps = evaluate_manifest(model, Path(args.manifest))
-    print(wer_table({str(args.model): results}))
-    if args.hypotheses:
-        Path(args.hypotheses).write_text("".join(f"{uid}\t{text}\n" for uid, text in hyps.items()), encoding="utf-8")
-    return 0
+    else:
+        if not Path(args.manifest).is_file():
+            raise FileNotFoundError(f"--manifest {args.manifest}: no such file")
+        results, hyps, failures = evaluate_manifest(model, vocab, Path(args.manifest))
+        if results:
+            print(wer_table({str(args.model): results}))
+        if args.hypotheses:
+            Path(args.hypotheses).write_text("".join(f"{uid}\t{text}\n" for uid, text in hyps.items()), encoding="utf-8")
+    for name, error in failures.items():
+        print(f"seqmask: skipped {name}: {error}", file=sys.stderr)
+    if failures:
+        print(f"seqmask: {len(failures)} audio file(s) could not be decoded", file=sys.stderr)
+    return 1 if failures else 0
 
 
 def _status(args: argparse.Namespace) -> int:
@@ -160,6 +178,9 @@ def _status(args: argparse.Namespace) -> int:
     if not runs:
         print("no runs recorded yet")
     for run in runs:
+        if run["state"] == "corrupt":
+            print(f"{run['run_id']}  CORRUPT: {run['error']}")
+            continue
         print(f"{run['run_id']}  {run['flow']}  preset={run['preset']}  {run['state']}  started {run['started']}")
         for name, stage in run["stages"].items():
             seconds = "-" if stage.get("seconds") is None else f"{stage['seconds']:.2f}s"
@@ -173,10 +194,18 @@ def _artifacts(args: argparse.Namespace) -> int:
     store = ArtifactStore()
     if args.verb == "ls":
         for item in store.list():
-            print(f"{item['key'][:12]}  {item['stage']:<14} {item['created']}  {item['files']:>6} files  {item['bytes'] / 1e6:9.1f} MB")
+            if item["problems"]:
+                print(f"{item['key'][:12]}  CORRUPT: " + "; ".join(item["problems"]))
+            else:
+                print(f"{item['key'][:12]}  {item['stage']:<14} {item['created']}  {item['files']:>6} files  {item['bytes'] / 1e6:9.1f} MB")
         return 0
     if args.verb == "show":
-        print(json.dumps(store.lineage(store.resolve(args.key)), indent=2))
+        key = store.resolve(args.key)
+        try:
+            print(json.dumps(store.lineage(key), indent=2))
+        except ArtifactCorrupt as err:
+            print(f"{key[:12]}: CORRUPT: " + "; ".join(err.problems))
+            return 1
         return 0
     if args.verb == "verify":
         problems = {args.key: store.verify(store.resolve(args.key))} if args.key else store.verify_all()
@@ -185,10 +214,13 @@ def _artifacts(args: argparse.Namespace) -> int:
             print(f"{key[:12]}: CORRUPT: " + "; ".join(found))
         print(f"{len(problems) - len(bad)} of {len(problems)} artifacts verify")
         return 1 if bad else 0
-    keep = {stage["key"] for run in latest_runs(store.root / "runs", args.keep_runs)
-            for stage in run["stages"].values() if stage.get("key")}
+    runs = latest_runs(store.root / "runs", args.keep_runs)
+    corrupt = [run["error"] for run in runs if run["state"] == "corrupt"]
+    if corrupt:  # its artifacts are unknown: collecting now could remove what that run needs
+        raise ValueError(f"{corrupt[0]}; gc keeps what the latest runs used, so fix or delete that record first")
+    keep = {stage["key"] for run in runs for stage in run["stages"].values() if stage.get("key")}
     removed = store.gc(keep, dry_run=args.dry_run)
-    print(("would remove" if args.dry_run else "removed") + f" {len(removed)}: " + ", ".join(removed))
+    print(("would remove" if args.dry_run else "removed") + f" {len(removed)}" + "".join(f"\n  {path}" for path in removed))
     return 0
 
 

@@ -31,6 +31,7 @@ class RunLog:
             "argv": list(argv),
             "orchestrator_run_id": orchestrator_run_id,
             "pid": os.getpid(),
+            "cwd": os.getcwd(),
             "state": "running",
             "started": _now(),
             "finished": None,
@@ -52,7 +53,12 @@ class RunLog:
         entry.update(state="failed", error=error, seconds=round(seconds, 3))
         self._write()
 
-    def finish(self, state: str) -> None:
+    def finish(self, state: str, error: str = "interrupted: the run stopped while the stage ran") -> None:
+        """Close the run; a stage still running when a run fails failed with it (``error``)."""
+        if state == "failed":
+            for entry in self.record["stages"].values():
+                if entry["state"] == "running":
+                    entry.update(state="failed", error=error)
         self.record.update(state=state, finished=_now())
         self._write()
 
@@ -73,10 +79,17 @@ def _pid_alive(pid: int) -> bool:
 
 
 def latest_runs(runs_dir: Path, limit: int) -> list[dict[str, Any]]:
-    """The newest ``limit`` run records, newest first; a 'running' run whose process is gone shows as 'crashed'."""
+    """The newest ``limit`` run records, newest first; a 'running' run whose process is gone shows as 'crashed'.
+
+    A record that cannot be read shows with state ``"corrupt"``, its file in ``path`` and the reason in ``error``.
+    """
     records = []
     for path in sorted(runs_dir.glob("*.json"), reverse=True)[:limit]:
-        record = json.loads(path.read_text(encoding="utf-8"))
+        try:
+            record = _read_record(path)
+        except ValueError as err:
+            records.append({"run_id": path.stem, "path": str(path), "state": "corrupt", "error": str(err), "stages": {}})
+            continue
         if record["state"] == "running" and not _pid_alive(record["pid"]):
             record["state"] = "crashed"
             for stage in record["stages"].values():
@@ -86,3 +99,20 @@ def latest_runs(runs_dir: Path, limit: int) -> list[dict[str, Any]]:
     return records
 
 
+_RECORD_FIELDS = {"run_id": str, "flow": str, "preset": str, "argv": list, "pid": int, "state": str, "started": str, "stages": dict}
+
+
+def _read_record(path: Path) -> dict[str, Any]:
+    """A run record; ``ValueError`` naming the file when it is not one."""
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as err:
+        raise ValueError(f"run record {path} is unreadable ({err})") from None
+    if not isinstance(record, dict):
+        raise ValueError(f"run record {path}: expected a JSON object, found {type(record).__name__}")
+    wrong = [name for name, kind in _RECORD_FIELDS.items() if not isinstance(record.get(name), kind)]
+    if wrong:
+        raise ValueError(f"run record {path}: fields {wrong} are missing or of the wrong type")
+    if not all(isinstance(stage, dict) and isinstance(stage.get("state"), str) for stage in record["stages"].values()):
+        raise ValueError(f"run record {path}: expected every stage to be an object with a 'state'")
+    return record

@@ -40,7 +40,8 @@ logger = logging.getLogger(__name__)
 DIGESTS_FILE = "digests.json"
 LINEAGE_FILE = "lineage.json"
 _RESERVED = frozenset({DIGESTS_FILE, LINEAGE_FILE})
-_SUMMARY_FIELDS = ("stage", "digest", "created", "bytes", "files")
+_SUMMARY_FIELDS = {"stage": str, "digest": str, "created": str, "bytes": int, "files": int}
+"""Lineage fields :meth:`ArtifactStore.list` shows, with their types."""
 _CHUNK = 1 << 20  # hash files in 1 MiB chunks; artifacts can be hundreds of MB
 # Keys become file names, and "." separates the key from the rest of tmp/corrupt names.
 _KEY_RE = re.compile(r"[0-9A-Za-z_-]+")
@@ -479,39 +480,60 @@ class ArtifactStore:
 
     # ------------------------------------------------------- garbage collection
 
-    def _reachable(self, keep: Iterable[str]) -> set[str]:
-        """Kept keys plus every published key reachable through ``lineage["inputs"]``."""
+    def _checked_lineage(self, key: str) -> dict[str, Any]:
+        """:meth:`lineage`, with ``ArtifactCorrupt`` also when a summary field or ``inputs`` has the wrong type."""
+        lineage = self.lineage(key)
+        problems = [
+            f"{LINEAGE_FILE}: expected {kind.__name__} {field!r}, found {lineage.get(field)!r}"
+            for field, kind in _SUMMARY_FIELDS.items()
+            if not isinstance(lineage.get(field), kind) or isinstance(lineage.get(field), bool)
+        ]
+        inputs = lineage.get("inputs", {})
+        if not isinstance(inputs, Mapping):
+            problems.append(f"{LINEAGE_FILE}: expected 'inputs' to be an object, found {inputs!r}")
+        else:
+            problems += [
+                f"{LINEAGE_FILE}: expected inputs[{name!r}] to hold a 'key', found {entry!r}"
+                for name, entry in inputs.items()
+                if not (isinstance(entry, Mapping) and isinstance(entry.get("key"), str))
+            ]
+        if problems:
+            raise ArtifactCorrupt(key, problems)
+        return lineage
+
+    def _reachable(self, keep: Iterable[str]) -> tuple[set[str], dict[str, builtins.list[str]]]:
+        """Kept keys plus every published key reachable through ``lineage["inputs"]``, and the problems of the
+        artifacts on the way whose lineage cannot be followed (corrupt: they are not kept)."""
         reachable: set[str] = set()
+        corrupt: dict[str, builtins.list[str]] = {}
         pending = list(keep)
         while pending:
             key = pending.pop()
-            if key in reachable:
+            if key in reachable or key in corrupt:
+                continue
+            if not self._object_dir(key).is_dir():
+                reachable.add(key)
+                continue
+            try:
+                pending += [entry["key"] for entry in self._checked_lineage(key).get("inputs", {}).values()]
+            except ArtifactCorrupt as exc:
+                corrupt[key] = exc.problems
                 continue
             reachable.add(key)
-            if not self._object_dir(key).is_dir():
-                continue
-            inputs = self.lineage(key).get("inputs", {})
-            if not isinstance(inputs, Mapping):
-                raise ArtifactCorrupt(
-                    key, [f"{LINEAGE_FILE}: expected 'inputs' to be an object, found {inputs!r}"]
-                )
-            for name, entry in inputs.items():
-                if not (isinstance(entry, Mapping) and isinstance(entry.get("key"), str)):
-                    problem = f"expected inputs[{name!r}] to hold a 'key', found {entry!r}"
-                    raise ArtifactCorrupt(key, [f"{LINEAGE_FILE}: {problem}"])
-                pending.append(entry["key"])
-        return reachable
+        return reachable, corrupt
 
     def gc(self, keep: Iterable[str], *, dry_run: bool = False) -> builtins.list[str]:
         """Remove unreachable artifacts, all quarantined ones and orphaned temp dirs.
 
         Artifacts reachable from ``keep`` through lineage inputs survive, as do
-        artifacts and temp dirs whose key lock is currently held by a builder.
-        Raises :class:`ArtifactCorrupt` (removing nothing) if a kept artifact's
-        lineage cannot be followed. Returns root-relative paths of what was
-        (or, with ``dry_run``, would be) removed.
+        artifacts and temp dirs whose key lock is currently held by a builder. A
+        kept artifact whose lineage cannot be read is corrupt: it is removed (the
+        run that needs it rebuilds it) and logged. Returns root-relative paths of
+        what was (or, with ``dry_run``, would be) removed.
         """
-        reachable = self._reachable(keep)
+        reachable, corrupt = self._reachable(keep)
+        for key, problems in corrupt.items():
+            logger.warning("artifact %s is corrupt and will be removed: %s", key, "; ".join(problems))
         removed: builtins.list[str] = []
 
         for key in self._published_keys():
@@ -549,16 +571,18 @@ class ArtifactStore:
         return removed
 
     def list(self) -> builtins.list[dict[str, Any]]:
-        """One summary dict (key, stage, digest, created, bytes, files) per artifact, oldest first.
+        """One summary dict (key, stage, digest, created, bytes, files, problems) per artifact, oldest first.
 
-        Artifacts with unreadable lineage are listed with None fields and a warning.
+        Reads lineage only (no re-hashing). An artifact whose lineage is unreadable or
+        holds fields of the wrong type is listed with the fields None and its
+        ``problems`` (empty for the others).
         """
         rows = []
         for key in self._published_keys():
             try:
-                lineage = self.lineage(key)
+                lineage = self._checked_lineage(key)
             except ArtifactCorrupt as exc:
-                logger.warning("%s", exc)
-                lineage = {}
-            rows.append({"key": key, **{field: lineage.get(field) for field in _SUMMARY_FIELDS}})
+                rows.append({"key": key, "problems": exc.problems, **dict.fromkeys(_SUMMARY_FIELDS)})
+            else:
+                rows.append({"key": key, "problems": [], **{field: lineage[field] for field in _SUMMARY_FIELDS}})
         return sorted(rows, key=lambda row: (str(row["created"] or ""), row["key"]))

@@ -112,7 +112,7 @@ def test_publish_then_reuse_without_rebuilding(store):
     assert ArtifactRef.from_dict(json.loads(json.dumps(ref.to_dict()))) == ref
     assert pickle.loads(pickle.dumps(ref)) == ref
     assert store.list() == [
-        {"key": key, "stage": "tokenize", "digest": ref.digest,
+        {"key": key, "problems": [], "stage": "tokenize", "digest": ref.digest,
          "created": lineage["created"], "bytes": 6, "files": 2}
     ]
 
@@ -312,3 +312,20 @@ def test_force_rebuilds_a_published_artifact(tmp_path):
     assert first.digest != second.digest
     assert store.verify("k1") == []
     assert list((tmp_path / "store" / "tmp").iterdir()) == []
+
+
+@pytest.mark.parametrize("lineage", ["{not json", "[1, 2]", '{"stage": 3, "bytes": "many", "inputs": {}}', '{"inputs": "raw"}'])
+def test_corrupt_lineage_is_listed_and_collected_not_fatal(store, lineage):
+    """`ls` lists it with its problems, `gc` (dry or not) goes on and removes it; nothing raises."""
+    good = make_key(**KEY_ARGS)
+    store.get_or_build(good, stage="tokenize", build=write_files({"a": b"a"}), lineage={"inputs": {}})
+    bad = make_key(**{**KEY_ARGS, "version": 2})
+    store.get_or_build(bad, stage="tokenize", build=write_files({"b": b"b"}), lineage={"inputs": {}})
+    (store.objects / bad / "lineage.json").write_text(lineage)
+
+    rows = {row["key"]: row for row in store.list()}
+    assert rows[good]["problems"] == [] and rows[good]["stage"] == "tokenize"
+    assert rows[bad]["problems"] and all("lineage.json" in problem for problem in rows[bad]["problems"])
+    assert store.gc(keep=[good, bad], dry_run=True) == [f"objects/{bad}"]
+    assert store.gc(keep=[good, bad]) == [f"objects/{bad}"]
+    assert [row["key"] for row in store.list()] == [good]

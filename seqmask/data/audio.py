@@ -11,15 +11,14 @@ record to mono float32 at one sample rate, checks it, stores the good ones as
 int16 in one safetensors file and returns :class:`AudioRecord` lines for them
 and :class:`Reject` lines (with a reason from :data:`REJECT_REASONS`) for the rest.
 
-Text that is not valid UTF-8: the user collectors decode text as UTF-8 with
-undecodable bytes replaced by U+FFFD, and :func:`prepare_shard` rejects such a
-record as ``"bad_text"``; the other records of the file are kept.
+Text and ids that are not valid UTF-8: the user collectors decode them as UTF-8
+with undecodable bytes replaced by U+FFFD, and :func:`prepare_shard` rejects such
+a record as ``"bad_text"``; the other records of the file are kept.
 """
 
 from __future__ import annotations
 
 import functools
-
 import hashlib
 import os
 import re
@@ -27,6 +26,7 @@ import struct
 import unicodedata
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -45,6 +45,9 @@ REJECT_REASONS = (
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3")
 DIGIT_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
 INT16_SCALE = 32768.0  # int16 <-> float in [-1, 1), the convention soundfile uses
+MAX_RESAMPLE_TERM = 1000
+"""Largest input term of a resampling ratio (its output term is at most ``new / orig`` times this): bounds the
+resampler's kernel to a few MB whatever the input rate."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -60,6 +63,19 @@ class AudioChecks:
     """Multi-channel audio is averaged to mono; more channels than this is ``"channels"``."""
     require_text: bool = False
     """Labelled corpora set this: ``None``, empty or whitespace-only text is ``"no_text"``."""
+
+    def validate(self) -> None:
+        """Raise ``ValueError`` naming the first field that is out of range."""
+        checks = (
+            ("sample_rate", self.sample_rate >= 1000, ">= 1000 Hz"),
+            ("min_seconds", self.min_seconds >= 0, ">= 0"),
+            ("max_seconds", self.max_seconds > self.min_seconds, f"> min_seconds = {self.min_seconds}"),
+            ("silence_dbfs", self.silence_dbfs <= 0, "<= 0 dBFS"),
+            ("max_channels", self.max_channels >= 1, ">= 1"),
+        )
+        for name, ok, expected in checks:
+            if not ok:
+                raise ValueError(f"{name}: expected {expected}, found {getattr(self, name)!r}")
 
 
 class AudioError(Exception):
@@ -313,8 +329,15 @@ def decode(path: str | Path, checks: AudioChecks) -> np.ndarray:
 
 @functools.lru_cache(maxsize=16)
 def _resampler(orig_freq: int, new_freq: int) -> torchaudio.transforms.Resample:
-    """torchaudio's sinc resampler for one rate pair, its kernel built once per process."""
-    return torchaudio.transforms.Resample(orig_freq=orig_freq, new_freq=new_freq)
+    """torchaudio's sinc resampler for one rate pair, its kernel built once per process.
+
+    The kernel has ``new / g`` rows of about ``orig / g`` taps (``g`` = their gcd),
+    so an unusual rate (16001 Hz: a 1 GB kernel) is resampled at the nearest ratio
+    whose terms are at most :data:`MAX_RESAMPLE_TERM` (within 0.1% of the rate, far
+    below what ASR hears); common rates (8, 11.025, 22.05, 44.1, 48 kHz) stay exact.
+    """
+    ratio = Fraction(new_freq, orig_freq).limit_denominator(MAX_RESAMPLE_TERM)
+    return torchaudio.transforms.Resample(orig_freq=ratio.denominator, new_freq=ratio.numerator)
 
 
 def _wav_data_shortfall(path: Path) -> tuple[int, int] | None:
@@ -353,12 +376,18 @@ def check_text(text: str | None, checks: AudioChecks) -> str | None:
         if checks.require_text:
             raise AudioError("no_text", f"text is {text!r}, expected a transcript")
         return None
-    for char in stripped:
-        if char == "\ufffd":
-            raise AudioError("bad_text", f"text {stripped[:60]!r} holds U+FFFD: the source was not valid UTF-8")
-        if unicodedata.category(char) in ("Cc", "Cs"):
-            raise AudioError("bad_text", f"text {stripped[:60]!r} holds control/surrogate character U+{ord(char):04X}")
+    check_chars(stripped, "text")
     return stripped
+
+
+def check_chars(value: str, what: str) -> None:
+    """:class:`AudioError` ``"bad_text"`` when ``value`` holds U+FFFD (what undecodable UTF-8 bytes become), a lone
+    surrogate or a control character; ``what`` names the field in the message."""
+    for char in value:
+        if char == "\ufffd":
+            raise AudioError("bad_text", f"{what} {value[:60]!r} holds U+FFFD: the source was not valid UTF-8")
+        if unicodedata.category(char) in ("Cc", "Cs"):
+            raise AudioError("bad_text", f"{what} {value[:60]!r} holds control/surrogate character U+{ord(char):04X}")
 
 
 def add_white_noise(wave: np.ndarray, snr_db: float, rng: np.random.Generator) -> np.ndarray:
@@ -398,6 +427,7 @@ def prepare_shard(
         try:
             if raw.id in stored:
                 raise AudioError("duplicate_id", "id already used in this shard")
+            check_chars(raw.id, "id")
             text = check_text(raw.text, checks)
             wave = decode(raw.audio, checks)  # (T,)
         except AudioError as err:

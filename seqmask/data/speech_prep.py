@@ -120,6 +120,17 @@ def build_user(ctx: StageContext) -> None:
     prepare_corpus(ctx, raw)
 
 
+def user_sources(config: ExperimentConfig) -> list[Path]:
+    """Every file the ``user`` stage reads: the manifest and each audio file it names (a missing one is rejected
+    by the stage; once it exists it is listed, which changes the key), or the audio folder and transcripts."""
+    user = config.speech_prep.user
+    if user.manifest is not None:
+        manifest = resolve_path(user.manifest)
+        audio = (Path(record.audio) for record in collect_user_manifest(manifest))
+        return [manifest, *(path for path in audio if path.is_file())]
+    return [resolve_path(path) for path in (user.audio_dir, user.transcripts) if path]
+
+
 def espeak_version() -> str:
     """The installed espeak-ng's version line; synthesized audio depends on it."""
     if shutil.which("espeak-ng") is None:
@@ -176,11 +187,21 @@ def build_espeak(ctx: StageContext) -> None:
 
 
 def build_splits(ctx: StageContext) -> None:
-    """One manifest per split over every corpus, with shards hard-linked in so the artifact stands alone."""
+    """One manifest per split over every corpus, with shards hard-linked in so the artifact stands alone.
+
+    Corpora are read in the pipeline's order (fsdd, ljspeech, espeak, user); a record whose id an
+    earlier corpus already used is rejected as ``duplicate_id``.
+    """
     by_split: dict[str, list[AudioRecord]] = {split: [] for split in SPLITS}
     rejects: list[Reject] = []
-    for name, ref in sorted(ctx.inputs.items()):
+    first_source: dict[str, str] = {}
+    for name, ref in ctx.inputs.items():
         for record in read_jsonl(ref.path / "manifest.jsonl", AudioRecord):
+            if record.id in first_source:
+                detail = f"id already used by corpus {first_source[record.id]!r}"
+                rejects.append(Reject(id=record.id, audio=record.audio, reason="duplicate_id", detail=detail, source=record.source))
+                continue
+            first_source[record.id] = name
             shard = f"shards/{name}/{Path(record.shard).name}"
             target = ctx.out / shard
             if not target.exists():
@@ -260,7 +281,7 @@ SPEECH_PREP = Pipeline(
             "user", 1, build_user,
             config_of=_corpus_slice(lambda p: p.user, False),
             modules=AUDIO_MODULES,
-            sources=lambda c: [resolve_path(p) for p in (c.speech_prep.user.manifest, c.speech_prep.user.audio_dir, c.speech_prep.user.transcripts) if p],
+            sources=user_sources,
             enabled=lambda c: c.speech_prep.user.enabled,
         ),
         Stage(

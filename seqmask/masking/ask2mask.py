@@ -85,11 +85,11 @@ class Ask2MaskParams:
         """Raise ``ValueError`` naming the first field that is out of range."""
         check_span_args(self.span_len, self.max_mask_prob, self.min_num_spans)
         if self.selection not in SELECTIONS:
-            raise ValueError(f"selection must be one of {SELECTIONS}, got {self.selection!r}")
+            raise ValueError(f"selection: expected one of {SELECTIONS}, found {self.selection!r}")
         if not 0.0 < self.tau < float("inf"):
-            raise ValueError(f"tau must be positive and finite, got {self.tau}")
+            raise ValueError(f"tau: expected a positive finite temperature, found {self.tau}")
         if not 0.0 <= self.random_share <= 1.0:
-            raise ValueError(f"random_share must be in [0, 1], got {self.random_share}")
+            raise ValueError(f"random_share: expected a share in [0, 1], found {self.random_share}")
 
 
 def frame_confidence(posteriors: Tensor, exclude: int | None = None) -> Tensor:

@@ -31,11 +31,11 @@ from torch import Tensor
 def check_span_args(span_len: int, max_mask_prob: float, min_num_spans: int) -> None:
     """Raise ``ValueError`` naming the first span argument that is out of range."""
     if span_len < 1:
-        raise ValueError(f"span_len must be >= 1, got {span_len}")
+        raise ValueError(f"span_len: expected >= 1, found {span_len}")
     if not 0.0 < max_mask_prob <= 1.0:
-        raise ValueError(f"max_mask_prob must be in (0, 1], got {max_mask_prob}")
+        raise ValueError(f"max_mask_prob: expected a probability in (0, 1], found {max_mask_prob}")
     if min_num_spans < 0:
-        raise ValueError(f"min_num_spans must be >= 0, got {min_num_spans}")
+        raise ValueError(f"min_num_spans: expected >= 0, found {min_num_spans}")
 
 
 def check_lengths(lengths: Tensor, seq_len: int) -> None:

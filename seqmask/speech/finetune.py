@@ -103,10 +103,11 @@ class FinetuneConfig:
             ("freeze_encoder_steps", 0 <= self.freeze_encoder_steps <= self.steps, f"in [0, steps = {self.steps}]"),
             ("checkpoint_every", self.checkpoint_every >= 1, ">= 1"),
             ("log_every", self.log_every >= 1, ">= 1"),
+            ("seed", self.seed >= 0, ">= 0"),
         )
         for name, ok, expected in checks:
             if not ok:
-                raise ValueError(f"finetune config {name}: expected {expected}, found {getattr(self, name)!r}")
+                raise ValueError(f"{name}: expected {expected}, found {getattr(self, name)!r}")
 
 
 def default_device() -> torch.device:

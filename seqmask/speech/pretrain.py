@@ -104,7 +104,7 @@ class PretrainConfig:
     features_penalty_weight: float = 0.0
     """Weight of fairseq2's L2 penalty on the front-end features (10 for the waveform CNN; with the
     filterbank front end the penalised features are the fixed inputs, so it only offsets the loss)."""
-    init_checkpoint: str | None = None
+    init_checkpoint: str | None = field(default=None, metadata={"path": True})  # seqmask.config.PATH
     """Local fairseq2/fairseq wav2vec2 checkpoint to continue pretraining from; ``None``: random initialisation."""
     log_every: int = 10
     """Steps between lines of ``metrics.jsonl``."""
@@ -129,11 +129,12 @@ class PretrainConfig:
         _require(self.diversity_weight >= 0, "diversity_weight", ">= 0", self.diversity_weight)
         _require(self.features_penalty_weight >= 0, "features_penalty_weight", ">= 0", self.features_penalty_weight)
         _require(self.log_every >= 1, "log_every", ">= 1", self.log_every)
+        _require(self.seed >= 0, "seed", ">= 0", self.seed)
 
 
 def _require(ok: bool, name: str, expected: str, found: Any) -> None:
     if not ok:
-        raise ValueError(f"{name} must be {expected}, got {found!r}")
+        raise ValueError(f"{name}: expected {expected}, found {found!r}")
 
 
 class NanLossError(RuntimeError):

@@ -28,7 +28,7 @@ from typing import Any, Mapping
 
 import yaml
 
-from seqmask.config import ConfigError, ExperimentConfig, load_config, parse_overrides
+from seqmask.config import ConfigError, ExperimentConfig, load_config, load_yaml, parse_overrides
 from seqmask.eval.wer import study_table
 from seqmask.speech.pretrain import MASKERS
 from seqmask.stage import Pipeline, Stage, StageContext
@@ -57,7 +57,7 @@ def load_study(path: Path) -> StudyPlan:
     if not path.is_file():
         raise ConfigError(f"study plan {path}: no such file")
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = load_yaml(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as err:
         raise ConfigError(f"study plan {path}: not valid YAML: {err}") from err
     if not isinstance(data, dict):

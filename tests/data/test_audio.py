@@ -339,3 +339,34 @@ def test_read_jsonl_errors_name_line_and_field(tmp_path, edit, message):
     (tmp_path / "m.jsonl").write_text(json.dumps(dataclasses.asdict(record)) + "\n" + json.dumps(bad) + "\n")
     with pytest.raises(ValueError, match=message):
         read_jsonl(tmp_path / "m.jsonl", AudioRecord)
+
+
+def test_non_utf8_id_is_rejected_as_bad_text(tmp_path):
+    sf.write(tmp_path / "a.wav", tone(0.5), 16000)
+    manifest = tmp_path / "m.jsonl"
+    manifest.write_bytes(b'{"id": "ok", "audio": "a.wav"}\n{"id": "caf\xe9", "audio": "a.wav"}\n')
+    kept, rejects = prepare(collect_user_manifest(manifest), tmp_path)
+    assert [r.id for r in kept] == ["ok"]
+    assert [r.reason for r in rejects] == ["bad_text"] and "id 'caf\ufffd' holds U+FFFD" in rejects[0].detail
+
+
+@pytest.mark.parametrize("rate", [16001, 44101, 8001, 47999])
+def test_an_unusual_sample_rate_resamples_with_a_small_kernel(tmp_path, rate):
+    """A rate with no small ratio to 16 kHz once built a 1 GB kernel (16001 Hz); now it is a few MB at most."""
+    from seqmask.data.audio import _resampler
+
+    assert sum(buffer.numel() for buffer in _resampler(rate, 16000).buffers()) < 4_000_000  # the kernel, if any
+    t = np.arange(rate) / rate  # 1 s
+    sf.write(tmp_path / "tone.wav", (0.5 * np.sin(2 * np.pi * 1000 * t)).astype(np.float32), rate)
+    wave = decode(tmp_path / "tone.wav", AudioChecks())  # (T,)
+    assert abs(len(wave) - 16000) <= 16000 * 1e-3 + 1
+    spectrum = np.abs(np.fft.rfft(wave))
+    assert abs(np.argmax(spectrum) * 16000 / len(wave) - 1000) < 2  # still a 1 kHz tone
+
+
+@pytest.mark.parametrize(("rate", "orig", "new"), [(44100, 441, 160), (22050, 441, 320), (8000, 1, 2), (48000, 3, 1)])
+def test_common_rates_resample_exactly(rate, orig, new):
+    from seqmask.data.audio import _resampler
+
+    resampler = _resampler(rate, 16000)
+    assert resampler.orig_freq // resampler.gcd == orig and resampler.new_freq // resampler.gcd == new

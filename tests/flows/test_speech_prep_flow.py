@@ -184,3 +184,60 @@ def test_kill_during_a_stage_leaves_store_intact_and_rerun_completes(tmp_path, p
     assert rerun.returncode == 0, rerun.stderr[-3000:]
     [run] = latest_runs(home / "runs", 1)
     assert run["state"] == "completed" and {s["state"] for s in run["stages"].values()} <= {"computed", "reused"}
+
+
+def test_fixing_an_audio_file_a_manifest_names_rebuilds_the_corpus(store_home, dask_address, tmp_path, first_run):
+    """The user stage's key covers every audio file the manifest points to, not only the manifest."""
+    import numpy as np
+    import soundfile as sf
+
+    wav = tmp_path / "fixed-later.wav"
+    sf.write(wav, 0.3 * np.sin(np.arange(16000) / 7).astype(np.float32), 16000)
+    good = wav.read_bytes()
+    wav.write_bytes(good[: len(good) // 2])  # truncated: the data chunk announces more than the file holds
+    manifest = tmp_path / "one.jsonl"
+    manifest.write_text(json.dumps({"id": "fixed-later", "audio": str(wav), "text": "hello"}) + "\n")
+    overrides = (f"speech_prep.user.manifest={manifest}", "speech_prep.synth.enabled=false")
+    result = run_flow(dask_address, *overrides)
+    user = ArtifactStore().ref(result["user"]["key"]).path
+    assert [r.reason for r in read_jsonl(user / "rejects.jsonl", Reject)] == ["truncated"]
+
+    wav.write_bytes(good)
+    fixed = run_flow(dask_address, *overrides)
+    _, states = latest_states(store_home)
+    assert states["user"] == "computed" and states["fsdd"] == "reused"
+    user = ArtifactStore().ref(fixed["user"]["key"]).path
+    assert [r.id for r in read_jsonl(user / "manifest.jsonl", AudioRecord)] == ["fixed-later"]
+
+
+def test_an_id_an_earlier_corpus_holds_is_rejected_in_splits(store_home, dask_address, tmp_path, first_run):
+    from seqmask.config import resolve_path
+
+    taken = "fsdd-0_george_10"  # an FSDD train utterance
+    manifest = tmp_path / "clash.jsonl"
+    audio = resolve_path("data/speech/fsdd/1_theo_20.flac")
+    manifest.write_text(json.dumps({"id": taken, "audio": str(audio), "text": "one"}) + "\n")
+    result = run_flow(dask_address, f"speech_prep.user.manifest={manifest}", "speech_prep.synth.enabled=false")
+    splits = ArtifactStore().ref(result["splits"]["key"]).path
+    train = [r for r in read_jsonl(splits / "manifests" / "train.jsonl", AudioRecord) if r.id == taken]
+    assert [r.source for r in train] == ["fsdd"]
+    rejects = read_jsonl(splits / "rejects.jsonl", Reject)
+    assert [(r.id, r.reason, r.source) for r in rejects] == [(taken, "duplicate_id", "user")]
+    assert "duplicate_id: 1" in (splits / "summary.md").read_text()
+
+
+def test_a_relative_manifest_resolves_against_the_current_directory(store_home, dask_address, tmp_path, monkeypatch, first_run, capsys):
+    from seqmask.config import resolve_path
+
+    workdir = tmp_path / "elsewhere"
+    workdir.mkdir()
+    audio = resolve_path("data/speech/fsdd/2_theo_21.flac")
+    (workdir / "my.jsonl").write_text(json.dumps({"id": "mine-1", "audio": str(audio), "text": "two"}) + "\n")
+    monkeypatch.chdir(workdir)
+    code = main(["run", "speech-prep", "--preset", "tiny", "--manifest", "my.jsonl", "--dask-address", dask_address,
+                 "--set", "speech_prep.synth.enabled=false"])
+    assert code == 0, capsys.readouterr().err[-2000:]
+    [run] = latest_runs(store_home / "runs", 1)
+    assert run["cwd"] == str(workdir)
+    user = ArtifactStore().ref(run["stages"]["user"]["key"]).path
+    assert [r.id for r in read_jsonl(user / "manifest.jsonl", AudioRecord)] == ["mine-1"]

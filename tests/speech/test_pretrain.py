@@ -180,7 +180,7 @@ def test_only_utterances_too_short_to_mask_are_refused(tmp_path):
 )
 def test_invalid_config_names_the_field(change, field):
     PretrainConfig().validate()
-    with pytest.raises(ValueError, match=rf"^{field} must be"):
+    with pytest.raises(ValueError, match=rf"^{field}: expected"):
         dataclasses.replace(TINY, **change).validate()
 
 
