@@ -1,28 +1,30 @@
-"""Prefect glue shared by every flow: stages as tasks, a Dask client, run reports.
+"""Prefect glue shared by every flow: a plan's stages as tasks, one Dask client, run records and reports.
 
 A stage task's Prefect cache key is derived from the artifact store key (plus the
 store location and the artifact's digest), offered only when the store holds a
 verified artifact for it; a corrupt or missing artifact gives no key, so the task
-runs and the runner rebuilds.  Task results are ``Outcome``s, which
-hold an artifact reference, never tensors.
+runs and the runner rebuilds. Task results are ``Outcome``s, which hold an artifact
+reference, never tensors. Each pipeline run gets a record (``seqmask status``), a
+markdown summary artifact, and its last stage's ``summary.md`` and ``table.json``
+as report and table artifacts.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import sys
 import time
 from typing import Any, Iterator, Mapping
 
 from distributed import Client
 from prefect import get_run_logger, task
-from prefect.artifacts import create_markdown_artifact, create_progress_artifact, update_progress_artifact
+from prefect.artifacts import create_markdown_artifact, create_progress_artifact, create_table_artifact, update_progress_artifact
 from prefect.context import get_run_context
 
-from seqmask.config import ExperimentConfig, OrchestrationConfig
-from seqmask.executor import Executor, local_cluster
+from seqmask.executor import Executor, OrchestrationConfig, local_cluster
 from seqmask.runlog import RunLog
-from seqmask.stage import Outcome, Pipeline, Runner, Stage, StageFailed
+from seqmask.stage import Outcome, Pipeline, Plan, Runner, Stage, StageFailed, forced, run_pipeline, run_plan
 from seqmask.store import ArtifactRef, ArtifactStore
 
 TRANSIENT_ERRORS = (OSError, TimeoutError, ConnectionError)
@@ -60,7 +62,7 @@ def _retry_if_transient(task_, task_run, state) -> bool:
 
 
 class ProgressReporter:
-    """Mirrors executor progress into one Prefect progress artifact per stage map."""
+    """Mirrors progress (maps and long stage work) into one Prefect progress artifact per description."""
 
     def __init__(self, min_interval: float = 1.0) -> None:
         self.min_interval = min_interval
@@ -77,7 +79,7 @@ class ProgressReporter:
             self.last_update = time.monotonic()
 
 
-def _stage_task(runner: Runner, stage: Stage, config: ExperimentConfig, settings: OrchestrationConfig):
+def _stage_task(runner: Runner, stage: Stage, config: Any, settings: OrchestrationConfig):
     def run_stage(inputs: dict[str, ArtifactRef]) -> Outcome:
         return runner.run(stage, config, inputs)
 
@@ -92,53 +94,57 @@ def _stage_task(runner: Runner, stage: Stage, config: ExperimentConfig, settings
     )
 
 
-def run_pipeline_flow(
-    pipeline: Pipeline, config: ExperimentConfig, *, from_stage: str | None = None, given: Mapping[str, Outcome] | None = None
-) -> dict[str, Outcome]:
-    """Run ``pipeline``'s enabled stages as Prefect tasks inside the current flow run.
-
-    ``given`` holds the outcomes of other pipelines that ``pipeline.external`` names.
-    """
-    given = dict(given or {})
-    if set(given) != set(pipeline.external):
-        raise ValueError(f"pipeline {pipeline.name!r} reads {sorted(pipeline.external)} from other pipelines, given {sorted(given)}")
+def run_plan_flow(plan: Plan, *, from_stage: str | None = None) -> dict[str, dict[str, Outcome]]:
+    """Run every pipeline of ``plan`` inside the current flow run, its stages as Prefect tasks; outcomes by pipeline."""
     logger = get_run_logger()
     store = ArtifactStore()
-    force = pipeline.downstream_of(from_stage)
+    settings = plan[0][1].orchestration
+    reporter = ProgressReporter()
     flow_run_id = str(get_run_context().flow_run.id)
-    run_log = RunLog(store.root / "runs", flow=pipeline.name, preset=config.preset, argv=sys.argv, orchestrator_run_id=flow_run_id)
-    outcomes: dict[str, Outcome] = {}
-    try:
-        with contextlib.ExitStack() as dask:
-            executor = Executor(connect=lambda: _connect(dask, config.orchestration), on_progress=ProgressReporter())
-            runner = Runner(store, executor=executor, run_log=run_log, force=force)
-            logger.info("artifact store %s", store.root)
-            for stage in pipeline.stages:
-                if not stage.enabled(config):
-                    continue
-                known = {**given, **outcomes}
-                inputs = {name: known[name].ref for name in stage.inputs if name in known}
+    logger.info("artifact store %s", store.root)
+    with contextlib.ExitStack() as dask:
+        executor = Executor(connect=lambda: _connect(dask, settings), on_progress=reporter)
+
+        def run_one(pipeline: Pipeline, config: Any, given: Mapping[str, Outcome]) -> dict[str, Outcome]:
+            run_log = RunLog(store.runs, flow=pipeline.name, preset=config.preset, argv=sys.argv, orchestrator_run_id=flow_run_id)
+            runner = Runner(store, executor=executor, run_log=run_log, force=forced(pipeline, from_stage), progress=reporter)
+
+            def run_stage(stage: Stage, stage_config: Any, inputs: Mapping[str, ArtifactRef]) -> Outcome:
                 started = time.perf_counter()
-                state = _stage_task(runner, stage, config, config.orchestration)(inputs, return_state=True)
+                state = _stage_task(runner, stage, stage_config, settings)(dict(inputs), return_state=True)
                 outcome = state.result()  # raises the stage's error when it failed
                 if state.name == "Cached":
                     outcome = runner.record_reused(stage, outcome, time.perf_counter() - started)
-                outcomes[stage.name] = outcome
                 logger.info(
                     "stage %s: %s artifact %s (%.2f s)",
                     stage.name, "reused" if outcome.reused else "computed", outcome.ref.key[:12], outcome.seconds,
                 )
-    except BaseException:
-        run_log.finish("failed")
-        raise
-    run_log.finish("completed")
-    create_markdown_artifact(
-        key=f"{pipeline.name}-summary", markdown=run_report(pipeline, outcomes), description=f"{pipeline.name} stages"
-    )
-    return outcomes
+                return outcome
+
+            try:
+                outcomes = run_pipeline(pipeline, config, run_stage, given=given)
+            except BaseException:
+                run_log.finish("failed")
+                raise
+            run_log.finish("completed")
+            _publish(pipeline, outcomes)
+            return outcomes
+
+        return run_plan(plan, run_one)
 
 
-def run_report(pipeline: Pipeline, outcomes: dict[str, Outcome]) -> str:
+def _publish(pipeline: Pipeline, outcomes: Mapping[str, Outcome]) -> None:
+    """The run's stage table, and the last stage's report and table, as Prefect artifacts."""
+    create_markdown_artifact(key=f"{pipeline.name}-summary", markdown=run_report(pipeline, outcomes), description=f"{pipeline.name} stages")
+    last = list(outcomes.values())[-1].ref.path
+    if (last / "summary.md").is_file():
+        create_markdown_artifact(key=f"{pipeline.name}-report", markdown=(last / "summary.md").read_text(encoding="utf-8"), description=f"{pipeline.name} report")
+    if (last / "table.json").is_file():
+        table = json.loads((last / "table.json").read_text(encoding="utf-8"))
+        create_table_artifact(key=f"{pipeline.name}-table", table=table, description=f"{pipeline.name} results")
+
+
+def run_report(pipeline: Pipeline, outcomes: Mapping[str, Outcome]) -> str:
     """Markdown table of the stages of one run: state, time, artifact and summary."""
     lines = [f"# {pipeline.name}", "", "| stage | state | seconds | artifact | summary |", "|---|---|---|---|---|"]
     for name, outcome in outcomes.items():
@@ -146,3 +152,9 @@ def run_report(pipeline: Pipeline, outcomes: dict[str, Outcome]) -> str:
         state = "reused" if outcome.reused else "computed"
         lines.append(f"| {name} | {state} | {outcome.seconds:.2f} | `{outcome.ref.key[:12]}` | {summary} |")
     return "\n".join(lines) + "\n"
+
+
+def final_refs(outcomes: Mapping[str, Mapping[str, Outcome]]) -> dict[str, dict[str, str]]:
+    """A flow's return value: the artifact references of its last pipeline, by stage (small and JSON-able)."""
+    last = list(outcomes.values())[-1]
+    return {name: outcome.ref.to_dict() for name, outcome in last.items()}

@@ -1,28 +1,21 @@
-"""``seqmask run|rerun|status|artifacts``: the command line over flows and the artifact store."""
+"""``seqmask run|rerun|status|artifacts|eval|transcribe``: the command line over flows and the artifact store."""
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import logging
 import os
 import sys
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
-from seqmask.config import ConfigError, absolute_paths, load_config, parse_overrides, resolve_path
+from flows.registry import FLOWS, FlowSpec, load
+from seqmask.config import ExperimentConfig, absolute_paths, load_config, parse_overrides, to_dict
 from seqmask.runlog import latest_runs
-from seqmask.stage import StageFailed
+from seqmask.schema import ConfigError
+from seqmask.stage import Plan, Runner, StageFailed, dry_run
 from seqmask.store import ArtifactCorrupt, ArtifactRef, ArtifactStore
-
-FLOWS = {
-    "speech-prep": "flows.speech:speech_prep",
-    "speech": "flows.speech:speech",
-    "compare": "flows.speech:compare",
-    "study": "flows.speech:study",
-}
-"""Flow name -> ``module:function`` of the Prefect flow (imported only when run)."""
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -30,16 +23,16 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
 
     run = commands.add_parser("run", help="run a flow; finished stages are reused from the artifact store")
-    run.add_argument("flow", choices=sorted(FLOWS))
-    run.add_argument("--preset", default="small", help="preset name in configs/ or a YAML path (default: small)")
-    run.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                     help="config override, e.g. speech_prep.synth.target_hours=0.5 (repeatable)")
-    run.add_argument("--from", dest="from_stage", metavar="STAGE", help="recompute STAGE and every stage after it")
-    run.add_argument("--dask-address", help="tcp://host:8786 of a Dask scheduler (default: a LocalCluster)")
-    run.add_argument("--manifest", help="a JSONL manifest of your own speech corpus (paths on the command line are relative to the current directory)")
-    run.add_argument("--audio-dir", help="a directory of your own audio files")
-    run.add_argument("--transcripts", help="TSV id<TAB>text for --audio-dir")
-    run.add_argument("--plan", help="study: a study plan YAML (default: configs/studies/ask2mask.yaml)")
+    flows = run.add_subparsers(dest="flow", required=True, metavar="FLOW")
+    for name, spec in FLOWS.items():
+        flow = flows.add_parser(name, help=spec.help, description=spec.help)
+        flow.add_argument("--preset", default="small", help="preset name in configs/ or a YAML path (default: small)")
+        flow.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                          help="config override, e.g. speech_prep.synth.target_hours=0.5 (repeatable)")
+        flow.add_argument("--from", dest="from_stage", metavar="STAGE", help="recompute STAGE and every stage after it")
+        flow.add_argument("--dask-address", help="tcp://host:8786 of a Dask scheduler (default: a LocalCluster)")
+        flow.add_argument("--dry-run", action="store_true", help="print every stage with its key and whether it would be reused; run nothing")
+        spec.add_options(flow)
 
     rerun = commands.add_parser("rerun", help="run the latest (or given) run's command again: only failed and changed stages run")
     rerun.add_argument("run_id", nargs="?", help="run id from `seqmask status` (default: the latest run)")
@@ -89,36 +82,33 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
 
 
-def _run_overrides(args: argparse.Namespace) -> list[str]:
-    """``--set`` and the corpus options as ``KEY=JSON`` overrides, relative paths made absolute against the current directory."""
-    overrides = parse_overrides(args.overrides)
-    for option, key in (("manifest", "speech_prep.user.manifest"), ("audio_dir", "speech_prep.user.audio_dir"),
-                        ("transcripts", "speech_prep.user.transcripts"), ("dask_address", "orchestration.dask_address")):
-        value = getattr(args, option)
-        if value is not None:
-            overrides[key] = value
-    return [f"{key}={json.dumps(value)}" for key, value in absolute_paths(overrides, Path.cwd()).items()]
+def resolve_run(args: argparse.Namespace) -> tuple[FlowSpec, ExperimentConfig, dict[str, Any], Plan]:
+    """The flow, its config (``--set``, the flow's options and ``--dask-address`` over the preset; command-line
+    paths against the current directory), its extra parameters and the plan it runs: all checked, nothing run."""
+    spec = FLOWS[args.flow]
+    overrides = {**parse_overrides(args.overrides), **spec.overrides(args)}
+    if args.dask_address is not None:
+        overrides["orchestration.dask_address"] = args.dask_address
+    labelled = [f"{key}={json.dumps(value)}" for key, value in absolute_paths(overrides, Path.cwd()).items()]
+    config = load_config(args.preset, labelled)
+    extra = spec.extra(args)
+    plan = load(spec.plan)(config, **extra)
+    if args.from_stage is not None and not any(args.from_stage in pipeline.stage_names() for pipeline, _ in plan):
+        stages = sorted({name for pipeline, _ in plan for name in pipeline.stage_names()})
+        raise ValueError(f"--from {args.from_stage}: the {args.flow} flow has no such stage (stages: {', '.join(stages)})")
+    return spec, config, extra, plan
 
 
 def _run(args: argparse.Namespace) -> int:
-    overrides = _run_overrides(args)
-    load_config(args.preset, overrides)  # fail on a bad key, value or missing path before Prefect starts
-    module_name, function_name = FLOWS[args.flow].split(":")
-    flow_fn = getattr(importlib.import_module(module_name), function_name)
-    extra = {}
-    if args.plan is not None:
-        if args.flow != "study":
-            raise ValueError(f"--plan is an option of `seqmask run study`, not of {args.flow!r}")
-        extra["plan"] = str(Path(args.plan).resolve())
-    if args.flow == "study":  # every point's config checked before Prefect starts
-        from seqmask.speech.study import DEFAULT_PLAN, load_study, point_configs
-
-        point_configs(args.preset, overrides, load_study(resolve_path(extra.get("plan", DEFAULT_PLAN))))
+    spec, config, extra, plan = resolve_run(args)  # every check before Prefect starts
+    if args.dry_run:
+        return _print_dry_run(plan, args.from_stage)
     from flows.embedded import prefect_api
 
+    flow_fn = load(spec.entrypoint)
     try:
         with prefect_api():
-            refs = flow_fn(preset=args.preset, overrides=overrides, from_stage=args.from_stage, **extra)
+            refs = flow_fn(config=to_dict(config), from_stage=args.from_stage, **extra)
     except StageFailed as err:
         print(f"seqmask: {args.flow} failed at stage {err.stage!r}: {type(err.error).__name__}: {err.error}", file=sys.stderr)
         print("seqmask: fix the cause and run `seqmask rerun`: finished stages are reused", file=sys.stderr)
@@ -130,8 +120,18 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _print_dry_run(plan: Plan, from_stage: str | None) -> int:
+    rows = dry_run(plan, Runner(ArtifactStore()), from_stage=from_stage)
+    width = max(len(f"{row.pipeline}/{row.stage}") for row in rows)
+    for row in rows:
+        print(f"{row.pipeline + '/' + row.stage:<{width}}  {(row.key or '?')[:12]:<12}  {row.action}")
+    computed = sum(row.action != "reuse" for row in rows)
+    print(f"{len(rows) - computed} of {len(rows)} stages would be reused, {computed} computed")
+    return 0
+
+
 def _rerun(args: argparse.Namespace) -> int:
-    runs = latest_runs(ArtifactStore().root / "runs", limit=1000)
+    runs = latest_runs(ArtifactStore().runs, limit=1000)
     if not runs:
         raise ValueError("no runs recorded yet: start one with `seqmask run FLOW`")
     chosen = runs[0] if args.run_id is None else next((r for r in runs if r["run_id"] == args.run_id), None)
@@ -150,7 +150,8 @@ def _rerun(args: argparse.Namespace) -> int:
 
 def _speech_inference(args: argparse.Namespace) -> int:
     """Transcripts or WER/CER; a file that cannot be decoded gets a line on stderr and the exit status 1."""
-    from seqmask.eval.wer import wer_table
+    from seqmask.eval.wer import WER
+    from seqmask.experiment.tables import results_table
     from seqmask.speech.inference import evaluate_manifest, load_model, resolve_model, transcribe_files
 
     model, vocab = load_model(resolve_model(args.model, ArtifactStore()))  # checked before any audio is decoded
@@ -163,7 +164,7 @@ def _speech_inference(args: argparse.Namespace) -> int:
             raise FileNotFoundError(f"--manifest {args.manifest}: no such file")
         results, hyps, failures = evaluate_manifest(model, vocab, Path(args.manifest))
         if results:
-            print(wer_table({str(args.model): results}))
+            print(results_table({str(args.model): results}, WER))
         if args.hypotheses:
             Path(args.hypotheses).write_text("".join(f"{uid}\t{text}\n" for uid, text in hyps.items()), encoding="utf-8")
     for name, error in failures.items():
@@ -174,7 +175,7 @@ def _speech_inference(args: argparse.Namespace) -> int:
 
 
 def _status(args: argparse.Namespace) -> int:
-    runs = latest_runs(ArtifactStore().root / "runs", limit=args.runs)
+    runs = latest_runs(ArtifactStore().runs, limit=args.runs)
     if not runs:
         print("no runs recorded yet")
     for run in runs:
@@ -214,7 +215,7 @@ def _artifacts(args: argparse.Namespace) -> int:
             print(f"{key[:12]}: CORRUPT: " + "; ".join(found))
         print(f"{len(problems) - len(bad)} of {len(problems)} artifacts verify")
         return 1 if bad else 0
-    runs = latest_runs(store.root / "runs", args.keep_runs)
+    runs = latest_runs(store.runs, args.keep_runs)
     corrupt = [run["error"] for run in runs if run["state"] == "corrupt"]
     if corrupt:  # its artifacts are unknown: collecting now could remove what that run needs
         raise ValueError(f"{corrupt[0]}; gc keeps what the latest runs used, so fix or delete that record first")

@@ -2,14 +2,40 @@
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
 from typing import Any, Callable, Sequence, TypeVar
 
 from tqdm.auto import tqdm
+
+from seqmask.schema import require
 
 LOCAL_WORKER_ENV = {"MALLOC_TRIM_THRESHOLD_": None}
 """Dask sets MALLOC_TRIM_THRESHOLD_=65536 in workers to return memory eagerly; with the
 large short-lived audio arrays of data prep that doubles decode+resample time
 (bench/prep_throughput.py), so seqmask's LocalCluster workers keep glibc's default."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class OrchestrationConfig:
+    """How stages run; never part of an artifact key."""
+
+    dask_workers: int = 2
+    """Worker processes of the default Dask LocalCluster."""
+    dask_address: str | None = None
+    """``tcp://host:8786`` of an existing Dask scheduler; None starts a LocalCluster."""
+    retries: int = 1
+    """Prefect retries of a stage that failed for a transient reason (I/O, lost worker)."""
+    retry_delay_seconds: float = 5.0
+    """Delay before such a retry."""
+
+    def validate(self) -> None:
+        require(self.dask_workers >= 1, "dask_workers", ">= 1", self.dask_workers)
+        address = self.dask_address
+        require(address is None or bool(re.fullmatch(r"[a-z+]+://\S+", address)), "dask_address", "a scheduler address such as tcp://host:8786", address)
+        require(self.retries >= 0, "retries", ">= 0", self.retries)
+        require(self.retry_delay_seconds >= 0, "retry_delay_seconds", ">= 0", self.retry_delay_seconds)
+
 
 T = TypeVar("T")
 R = TypeVar("R")

@@ -1,24 +1,24 @@
-"""Stages and the runner that consults the artifact store before running one.
+"""Stages, pipelines and the runner that consults the artifact store before running a stage.
 
-A stage is a plain function that writes files into an output directory.  Its
-artifact key is made from the stage name and version, the part of the config it
-reads, a hash of its own source modules, the digests of its input artifacts and a
-fingerprint of the raw files it reads.  The runner reuses a published artifact
-whose files verify, and otherwise builds and publishes atomically.  Prefect is
-not imported here: ``flows/`` wraps ``Runner.run`` in tasks.
+A stage is a plain function that writes files into an output directory. It reads
+the artifacts of earlier stages by role (``inputs``: role -> stage name) and its
+own typed slice of the config. Its artifact key is made from the stage name and
+version, that config slice, the hash of the code its builder's module reaches
+through its imports (:mod:`seqmask.codehash`), the digests of its input artifacts
+(so a stage downstream of a rebuilt but byte-identical artifact is reused) and a
+fingerprint of the raw files it reads. The runner reuses a published artifact that
+verifies, and otherwise builds and publishes atomically. Prefect is not imported
+here: ``flows/`` runs each stage as a task through :func:`run_pipeline`.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import functools
 import hashlib
-import importlib.util
 import json
 import logging
 import os
 import platform
-import shutil
 import sys
 import time
 from dataclasses import dataclass, field
@@ -26,6 +26,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any, Callable, Collection, Mapping, Sequence
 
+from seqmask.codehash import code_hash
 from seqmask.executor import Executor
 from seqmask.runlog import RunLog
 from seqmask.store import ArtifactRef, ArtifactStore, make_key
@@ -33,6 +34,8 @@ from seqmask.store import ArtifactRef, ArtifactStore, make_key
 log = logging.getLogger("seqmask")
 
 TRACKED_PACKAGES = ("seqmask", "torch", "torchaudio", "fairseq2", "numpy", "soundfile", "dask", "distributed", "prefect")
+ProgressFn = Callable[[str, int, int], None]
+"""``(what, done, total)``: progress of long work inside a stage (training steps, scored utterances)."""
 
 
 class StageFailed(RuntimeError):
@@ -51,7 +54,7 @@ class StageContext:
     config: Any
     """The stage's own slice of the experiment config (what its key covers)."""
     inputs: Mapping[str, ArtifactRef]
-    """Published upstream artifacts by stage name."""
+    """Published upstream artifacts by role."""
     out: Path
     """Empty directory to write the artifact's files into."""
     executor: Executor
@@ -60,11 +63,13 @@ class StageContext:
     """Name of the running stage, for logs and progress."""
     scratch: Path
     """Directory that survives a crash of this stage (checkpoints to resume from); removed once published."""
+    progress: ProgressFn = lambda what, done, total: None
+    """Report progress of long work (the orchestrator shows it; a progress bar is the stage's own)."""
 
-    def input_path(self, name: str) -> Path:
-        if name not in self.inputs:
-            raise KeyError(f"stage {self.stage!r} has no input {name!r} (inputs: {', '.join(self.inputs) or 'none'})")
-        return self.inputs[name].path
+    def input_path(self, role: str) -> Path:
+        if role not in self.inputs:
+            raise KeyError(f"stage {self.stage!r} has no input {role!r} (inputs: {', '.join(self.inputs) or 'none'})")
+        return self.inputs[role].path
 
 
 @dataclass(frozen=True)
@@ -74,12 +79,11 @@ class Stage:
     name: str
     version: int
     build: Callable[[StageContext], None]
+    """A module-level function; the code hash covers its module and what that module imports."""
     config_of: Callable[[Any], Any]
     """Slice of the experiment config the stage reads (a dataclass or a mapping of them)."""
-    inputs: tuple[str, ...] = ()
-    """Names of upstream stages whose artifacts the stage reads."""
-    modules: tuple[str, ...] = ()
-    """Modules whose source is hashed into the key, besides the build function's own."""
+    inputs: Mapping[str, str] = field(default_factory=dict)
+    """Role -> name of the upstream stage whose artifact fills it."""
     sources: Callable[[Any], Sequence[Path]] = lambda config: ()
     """Raw files or directories the stage reads, fingerprinted into the key."""
     enabled: Callable[[Any], bool] = lambda config: True
@@ -88,21 +92,23 @@ class Stage:
 
 @dataclass(frozen=True)
 class Pipeline:
-    """Stages in the order they run; every input names an earlier stage."""
+    """Stages in the order they run; every input names an earlier stage or an ``external`` one."""
 
     name: str
     stages: tuple[Stage, ...]
-    external: tuple[str, ...] = ()
-    """Inputs that artifacts of other pipelines provide (``run_pipeline_flow(..., given=...)``)."""
+    external: Mapping[str, tuple[str, str]] = field(default_factory=dict)
+    """Stage names this pipeline reads from other pipelines of the same flow: name -> (pipeline, stage)."""
 
     def __post_init__(self) -> None:
         seen: set[str] = set(self.external)
         for stage in self.stages:
-            missing = [name for name in stage.inputs if name not in seen]
+            missing = [name for name in stage.inputs.values() if name not in seen]
             if missing:
                 raise ValueError(f"pipeline {self.name!r}: stage {stage.name!r} reads {missing} before they run")
+            if stage.name in seen:
+                raise ValueError(f"pipeline {self.name!r}: two stages are named {stage.name!r}")
             seen.add(stage.name)
-            code_hash(stage)  # snapshot the sources this process runs
+            code_hash(stage.build.__module__)  # snapshot the sources this process runs
 
     def stage_names(self) -> list[str]:
         return [stage.name for stage in self.stages]
@@ -115,6 +121,10 @@ class Pipeline:
         if name not in names:
             raise ValueError(f"pipeline {self.name!r} has no stage {name!r} (stages: {', '.join(names)})")
         return frozenset(names[names.index(name):])
+
+
+Plan = Sequence[tuple[Pipeline, Any]]
+"""What a flow runs: pipelines, each with its experiment config, in order; a later one may read an earlier one's stages."""
 
 
 @dataclass(frozen=True)
@@ -138,24 +148,6 @@ def plain(value: Any) -> Any:
     if isinstance(value, Path):
         return str(value)
     return value
-
-
-def code_hash(stage: Stage) -> str:
-    """sha256 over the source files of the stage's build module and declared modules."""
-    digest = hashlib.sha256()
-    for name in sorted({stage.build.__module__, *stage.modules}):
-        digest.update(name.encode() + b"\0" + _source_digest(name).encode() + b"\0")
-    return digest.hexdigest()
-
-
-@functools.lru_cache(maxsize=None)
-def _source_digest(module: str) -> str:
-    """sha256 of a module's source, read once per process: a file edited during a run does not
-    change the keys of the code this process already runs (``Pipeline`` reads them all up front)."""
-    spec = importlib.util.find_spec(module)
-    if spec is None or spec.origin is None:
-        raise ValueError(f"module {module!r} has no source file to hash")
-    return hashlib.sha256(Path(spec.origin).read_bytes()).hexdigest()
 
 
 def fingerprint_sources(paths: Sequence[Path]) -> str:
@@ -192,20 +184,22 @@ class Runner:
         executor: Executor | None = None,
         run_log: RunLog | None = None,
         force: Collection[str] = (),
+        progress: ProgressFn | None = None,
     ) -> None:
         self.store = store
         self.executor = executor or Executor()
         self.run_log = run_log
         self.force = frozenset(force)
+        self.progress = progress
 
     def key(self, stage: Stage, config: Any, inputs: Mapping[str, ArtifactRef]) -> str:
-        """The store key of ``stage`` for this experiment config and these inputs."""
+        """The store key of ``stage`` for this experiment config and these inputs (by role)."""
         return make_key(
             stage=stage.name,
             version=stage.version,
             config={"config": plain(stage.config_of(config)), "sources": fingerprint_sources(stage.sources(config))},
-            code_hash=code_hash(stage),
-            inputs={name: ref.digest for name, ref in sorted(inputs.items())},
+            code_hash=code_hash(stage.build.__module__),
+            inputs={role: ref.digest for role, ref in sorted(inputs.items())},
         )
 
     def reusable_key(self, stage: Stage, config: Any, inputs: Mapping[str, ArtifactRef]) -> str | None:
@@ -234,28 +228,27 @@ class Runner:
             if self.run_log:
                 self.run_log.stage_started(stage.name, key)
             slice_ = stage.config_of(config)
-            stage_code = code_hash(stage)
             lineage = {
-                "inputs": {name: {"key": ref.key, "digest": ref.digest, "stage": ref.stage} for name, ref in inputs.items()},
+                "inputs": {role: {"key": ref.key, "digest": ref.digest, "stage": ref.stage} for role, ref in inputs.items()},
                 "config": plain(slice_),
                 "stage_version": stage.version,
-                "code_hash": stage_code,
+                "code_hash": code_hash(stage.build.__module__),
                 "packages": package_versions(),
                 "argv": sys.argv,
                 "cwd": os.getcwd(),
             }
 
-            scratch = self.store.root / "scratch" / key
-
             def build(out: Path) -> None:
                 log.info("stage %s: computing artifact %s", stage.name, key[:12])
-                scratch.mkdir(parents=True, exist_ok=True)
-                stage.build(StageContext(config=slice_, inputs=dict(inputs), out=out, executor=self.executor, stage=stage.name, scratch=scratch))
+                progress = self.progress or (lambda what, done, total: None)
+                stage.build(StageContext(
+                    config=slice_, inputs=dict(inputs), out=out, executor=self.executor, stage=stage.name,
+                    scratch=self.store.scratch_dir(key), progress=progress,
+                ))
 
             ref, reused = self.store.get_or_build(
                 key, stage=stage.name, build=build, lineage=lineage, force=stage.name in self.force
             )
-            shutil.rmtree(scratch, ignore_errors=True)
         except Exception as err:
             if self.run_log:
                 self.run_log.stage_failed(stage.name, f"{type(err).__name__}: {err}", time.perf_counter() - started)
@@ -284,12 +277,78 @@ def read_summary(ref: ArtifactRef) -> dict[str, Any]:
     return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
 
 
-def run_pipeline(pipeline: Pipeline, config: Any, runner: Runner) -> dict[str, Outcome]:
-    """Run every enabled stage in order without an orchestrator."""
+StageRunner = Callable[[Stage, Any, Mapping[str, ArtifactRef]], Outcome]
+"""Runs one stage given its inputs by role: :meth:`Runner.run`, or a task wrapped around it."""
+
+
+def run_pipeline(
+    pipeline: Pipeline, config: Any, run_stage: StageRunner, *, given: Mapping[str, Outcome] | None = None
+) -> dict[str, Outcome]:
+    """Run every enabled stage in order; ``given`` holds the outcomes ``pipeline.external`` names."""
+    given = dict(given or {})
+    if set(given) != set(pipeline.external):
+        raise ValueError(f"pipeline {pipeline.name!r} reads {sorted(pipeline.external)} from other pipelines, given {sorted(given)}")
     outcomes: dict[str, Outcome] = {}
     for stage in pipeline.stages:
         if not stage.enabled(config):
             continue
-        inputs = {name: outcomes[name].ref for name in stage.inputs if name in outcomes}
-        outcomes[stage.name] = runner.run(stage, config, inputs)
+        known = {**given, **outcomes}
+        inputs = {role: known[name].ref for role, name in stage.inputs.items() if name in known}
+        outcomes[stage.name] = run_stage(stage, config, inputs)
     return outcomes
+
+
+def run_plan(
+    plan: Plan, run_one: Callable[[Pipeline, Any, Mapping[str, Outcome]], dict[str, Outcome]]
+) -> dict[str, dict[str, Outcome]]:
+    """Run the pipelines of a flow in order, each given the outcomes its ``external`` inputs name; by pipeline name."""
+    done: dict[str, dict[str, Outcome]] = {}
+    for pipeline, config in plan:
+        given = {name: done[source][stage] for name, (source, stage) in pipeline.external.items()}
+        done[pipeline.name] = run_one(pipeline, config, given)
+    return done
+
+
+@dataclass(frozen=True)
+class PlannedStage:
+    """What a run would do with one stage (``seqmask run --dry-run``)."""
+
+    pipeline: str
+    stage: str
+    key: str | None
+    """None when an input is computed first: the key follows from that input's digest."""
+    action: str
+    """``reuse``, ``compute`` or ``compute after <stage>``."""
+
+
+def forced(pipeline: Pipeline, from_stage: str | None) -> frozenset[str]:
+    """What ``--from from_stage`` recomputes in ``pipeline`` (nothing when the stage is not one of its own)."""
+    return pipeline.downstream_of(from_stage) if from_stage in pipeline.stage_names() else frozenset()
+
+
+def dry_run(plan: Plan, runner: Runner, *, from_stage: str | None = None) -> list[PlannedStage]:
+    """Each enabled stage's key and whether it would be reused or computed; runs and changes nothing.
+
+    A stage downstream of one that is computed has no key yet: its key follows from that
+    input's digest (and if the rebuilt input is byte-identical, it is reused then).
+    """
+    planned: list[PlannedStage] = []
+    done: dict[str, dict[str, ArtifactRef | frozenset[str]]] = {}
+    for pipeline, config in plan:
+        force = forced(pipeline, from_stage)
+        # a stage's artifact when it would be reused, else the stages computed first that it waits for
+        known: dict[str, ArtifactRef | frozenset[str]] = {name: done[p][s] for name, (p, s) in pipeline.external.items()}
+        for stage in pipeline.stages:
+            if not stage.enabled(config):
+                continue
+            inputs = {role: known[name] for role, name in stage.inputs.items() if name in known}
+            waits = frozenset().union(*(ref for ref in inputs.values() if isinstance(ref, frozenset)))
+            if waits:
+                key, action, known[stage.name] = None, "compute after " + ", ".join(sorted(waits)), waits
+            else:
+                key = runner.key(stage, config, inputs)
+                ref = None if stage.name in force else runner.store.find(key)
+                action, known[stage.name] = ("reuse", ref) if ref is not None else ("compute", frozenset({stage.name}))
+            planned.append(PlannedStage(pipeline.name, stage.name, key, action))
+        done[pipeline.name] = known
+    return planned

@@ -9,6 +9,8 @@ Layout under the store root::
     tmp/<key>.<pid>.<ns>/   builds in progress (or orphans of killed builds)
     locks/<key>.lock        per-key flock files
     corrupt/<key>.<ts>/     quarantined artifacts that failed verification
+    scratch/<key>/          state a build keeps across a crash (checkpoints to resume from); removed on publish
+    runs/                   one record per run (seqmask.runlog)
 
 A key names *how* an artifact is made (see :func:`make_key`); its digest names
 *what* it contains. Artifacts are built in ``tmp/`` and published with a single
@@ -223,7 +225,9 @@ class ArtifactStore:
         self.tmp = self.root / "tmp"
         self.locks = self.root / "locks"
         self.corrupt = self.root / "corrupt"
-        for directory in (self.objects, self.tmp, self.locks, self.corrupt):
+        self.scratch = self.root / "scratch"
+        self.runs = self.root / "runs"
+        for directory in (self.objects, self.tmp, self.locks, self.corrupt, self.scratch, self.runs):
             directory.mkdir(parents=True, exist_ok=True)
 
     # ----------------------------------------------------------------- locking
@@ -345,6 +349,12 @@ class ArtifactStore:
         """Problems of every published artifact, by key."""
         return {key: self.verify(key) for key in self._published_keys()}
 
+    def find(self, key: str) -> ArtifactRef | None:
+        """Ref for ``key`` when a published artifact verifies, else None; unlike :meth:`get` it moves nothing."""
+        if not self._object_dir(key).is_dir() or self.verify(key):
+            return None
+        return self.ref(key)
+
     def get(self, key: str) -> ArtifactRef | None:
         """Verified ref for ``key``, or None if absent or corrupt (corrupt ones are quarantined)."""
         if not self._object_dir(key).is_dir():
@@ -394,6 +404,12 @@ class ArtifactStore:
         return matches[0]
 
     # ---------------------------------------------------------------- building
+
+    def scratch_dir(self, key: str) -> Path:
+        """A directory that survives a crash of the build of ``key`` (to resume from); removed when it publishes."""
+        path = self.scratch / _check_key(key)
+        path.mkdir(parents=True, exist_ok=True)
+        return path
 
     def get_or_build(
         self,
@@ -476,6 +492,7 @@ class ArtifactStore:
             shutil.rmtree(tmp_dir, ignore_errors=True)
             raise
         _fsync_path(self.objects)
+        shutil.rmtree(self.scratch / key, ignore_errors=True)  # what the build kept to resume is spent
         return self._ref(key, digest, stage)
 
     # ------------------------------------------------------- garbage collection
@@ -551,8 +568,7 @@ class ArtifactStore:
             if not dry_run:
                 _remove(entry)
 
-        scratch = self.root / "scratch"  # resumable stage state (seqmask.stage); free once no build holds the key
-        for entry in sorted(scratch.iterdir()) if scratch.is_dir() else []:
+        for entry in sorted(self.scratch.iterdir()):  # free once no build holds the key
             with self._try_lock(entry.name) if _KEY_RE.fullmatch(entry.name) else nullcontext(True) as free:
                 if free:
                     removed.append(f"scratch/{entry.name}")

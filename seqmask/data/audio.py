@@ -1,19 +1,17 @@
-"""Collect, decode, validate and shard speech audio.
+"""Decode, validate and shard speech audio.
 
 Everything here is a pure function of its arguments (and of the files they
 name), so a pipeline stage can map :func:`prepare_shard` over shards in worker
-processes. The flow is::
+processes. A corpus module (``fsdd``, ``ljspeech``, ``espeak``, ``user``) collects
+:class:`RawAudio` records; then::
 
-    collect_*  ->  split_duplicates  ->  shard_batches  ->  prepare_shard (per shard)
+    split_duplicates  ->  shard_batches  ->  prepare_shard (per shard)
 
-Collectors return :class:`RawAudio` records; :func:`prepare_shard` decodes each
-record to mono float32 at one sample rate, checks it, stores the good ones as
-int16 in one safetensors file and returns :class:`AudioRecord` lines for them
-and :class:`Reject` lines (with a reason from :data:`REJECT_REASONS`) for the rest.
-
-Text and ids that are not valid UTF-8: the user collectors decode them as UTF-8
-with undecodable bytes replaced by U+FFFD, and :func:`prepare_shard` rejects such
-a record as ``"bad_text"``; the other records of the file are kept.
+:func:`prepare_shard` decodes each record to mono float32 at one sample rate,
+checks it, stores the good ones as int16 in one safetensors file and returns
+:class:`AudioRecord` lines for them and :class:`Reject` lines (with a reason from
+:data:`REJECT_REASONS`) for the rest. Text and ids holding U+FFFD (what
+undecodable UTF-8 bytes become) are rejected as ``"bad_text"``.
 """
 
 from __future__ import annotations
@@ -21,11 +19,9 @@ from __future__ import annotations
 import functools
 import hashlib
 import os
-import re
 import struct
 import unicodedata
-from collections.abc import Collection, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from fractions import Fraction
 from pathlib import Path
 
@@ -36,46 +32,17 @@ import torchaudio.functional
 from safetensors import safe_open
 from safetensors.numpy import save_file
 
-from seqmask.data.manifest import SPLITS, AudioRecord, RawAudio, Reject, json_objects
+from seqmask.data.config import AudioChecks
+from seqmask.data.manifest import AudioRecord, RawAudio, Reject
 
 REJECT_REASONS = (
     "unreadable", "truncated", "empty", "silence", "channels", "too_short", "too_long",
     "no_text", "bad_text", "duplicate_id",
 )
-AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3")
-DIGIT_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
 INT16_SCALE = 32768.0  # int16 <-> float in [-1, 1), the convention soundfile uses
 MAX_RESAMPLE_TERM = 1000
 """Largest input term of a resampling ratio (its output term is at most ``new / orig`` times this): bounds the
 resampler's kernel to a few MB whatever the input rate."""
-
-
-@dataclass(frozen=True, kw_only=True)
-class AudioChecks:
-    """Decoding target and the thresholds a waveform must pass."""
-
-    sample_rate: int = 16000
-    min_seconds: float = 0.1
-    max_seconds: float = 30.0
-    silence_dbfs: float = -50.0
-    """A peak below this level (dB relative to full scale) is ``"silence"``."""
-    max_channels: int = 2
-    """Multi-channel audio is averaged to mono; more channels than this is ``"channels"``."""
-    require_text: bool = False
-    """Labelled corpora set this: ``None``, empty or whitespace-only text is ``"no_text"``."""
-
-    def validate(self) -> None:
-        """Raise ``ValueError`` naming the first field that is out of range."""
-        checks = (
-            ("sample_rate", self.sample_rate >= 1000, ">= 1000 Hz"),
-            ("min_seconds", self.min_seconds >= 0, ">= 0"),
-            ("max_seconds", self.max_seconds > self.min_seconds, f"> min_seconds = {self.min_seconds}"),
-            ("silence_dbfs", self.silence_dbfs <= 0, "<= 0 dBFS"),
-            ("max_channels", self.max_channels >= 1, ">= 1"),
-        )
-        for name, ok, expected in checks:
-            if not ok:
-                raise ValueError(f"{name}: expected {expected}, found {getattr(self, name)!r}")
 
 
 class AudioError(Exception):
@@ -87,180 +54,6 @@ class AudioError(Exception):
         super().__init__(f"{reason}: {detail}")
         self.reason = reason
         self.detail = detail
-
-
-# --- collectors -------------------------------------------------------------------
-
-
-def collect_fsdd(
-    root: Path,
-    *,
-    heldout_speaker: str,
-    test_indices: Collection[int] = range(0, 5),
-    valid_indices: Collection[int] = range(5, 10),
-) -> list[RawAudio]:
-    """The Free Spoken Digit Dataset's ``{digit}_{speaker}_{index}.{flac,wav}`` files in ``root``.
-
-    Every file of ``heldout_speaker`` goes to ``"test_mismatched"``. For the
-    other speakers, takes in ``test_indices`` (FSDD's official test split is
-    0-4) go to ``"test_matched"``, takes in ``valid_indices`` to ``"valid"``
-    and the rest to ``"train"``. The text is the digit as an English word.
-    """
-    root = _existing_dir(root, "FSDD")
-    overlap = set(test_indices) & set(valid_indices)
-    if overlap:
-        raise ValueError(f"FSDD test_indices and valid_indices must be disjoint, both hold {sorted(overlap)}")
-    pattern = re.compile(r"(\d)_([^_]+)_(\d+)")
-    files = _audio_files(root, recursive=False)
-    if not files:
-        raise FileNotFoundError(f"{root}: expected FSDD {{digit}}_{{speaker}}_{{index}}.flac/.wav files, found none")
-    parsed = []
-    for path in files:
-        match = pattern.fullmatch(path.stem)
-        if match is None:
-            raise ValueError(f"{path}: expected an FSDD name {{digit}}_{{speaker}}_{{index}}, found {path.name!r}")
-        parsed.append((path, int(match[1]), match[2], int(match[3])))
-    speakers = sorted({speaker for _, _, speaker, _ in parsed})
-    if heldout_speaker not in speakers:
-        raise ValueError(f"FSDD heldout_speaker {heldout_speaker!r} not found in {root}; speakers found: {speakers}")
-    records = []
-    for path, digit, speaker, index in parsed:
-        if speaker == heldout_speaker:
-            split = "test_mismatched"
-        elif index in test_indices:
-            split = "test_matched"
-        elif index in valid_indices:
-            split = "valid"
-        else:
-            split = "train"
-        records.append(
-            RawAudio(
-                id=f"fsdd-{path.stem}", audio=str(path.resolve()), text=DIGIT_WORDS[digit],
-                speaker=speaker, language="en", split=split, source="fsdd",
-            )
-        )
-    return records
-
-
-def collect_ljspeech(root: Path) -> list[RawAudio]:
-    """LJSpeech clips in ``root`` (or ``root/wavs``) with ``root/metadata.csv``.
-
-    ``metadata.csv`` lines are ``id|transcript|normalised transcript``; clips
-    with a normalised transcript go to ``"test_mismatched"``, the others to
-    ``"unlabelled"`` with no text.
-    """
-    root = _existing_dir(root, "LJSpeech")
-    audio_dir = root / "wavs" if (root / "wavs").is_dir() else root
-    clips = {path.stem: path for path in _audio_files(audio_dir, recursive=False)}
-    if not clips:
-        raise FileNotFoundError(f"{audio_dir}: expected LJSpeech .flac/.wav clips, found none")
-    metadata = root / "metadata.csv"
-    transcripts: dict[str, str] = {}
-    for lineno, line in enumerate(metadata.read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip():
-            continue
-        fields = line.split("|")
-        if len(fields) != 3:
-            raise ValueError(f"{metadata}:{lineno}: expected 3 '|'-separated fields (id|text|normalised), found {len(fields)}")
-        if fields[0] not in clips:
-            raise ValueError(f"{metadata}:{lineno}: no audio file for id {fields[0]!r} in {audio_dir}")
-        if fields[2].strip():
-            transcripts[fields[0]] = fields[2].strip()
-    return [
-        RawAudio(
-            id=f"ljspeech-{stem}", audio=str(path.resolve()), text=transcripts.get(stem),
-            speaker="LJ", language="en", split="test_mismatched" if stem in transcripts else "unlabelled",
-            source="ljspeech",
-        )
-        for stem, path in sorted(clips.items())
-    ]
-
-
-def collect_user_manifest(path: Path) -> list[RawAudio]:
-    """A user's JSON-lines manifest: ``{"id", "audio"[, "text", "speaker", "language", "split"]}`` a line.
-
-    Relative ``audio`` paths resolve against the manifest's folder. Defaults:
-    no text, speaker ``"unknown"``, language ``"und"``, split ``"train"``.
-    Undecodable bytes become U+FFFD (rejected later as ``"bad_text"``). A line
-    that is not a JSON object, or a missing, unknown or mistyped field, raises
-    ``ValueError`` naming the file and line.
-    """
-    path = Path(path)
-    base = path.resolve().parent
-    allowed = ("id", "audio", "text", "speaker", "language", "split")
-    records = []
-    for where, obj in json_objects(path, errors="replace"):
-        for key in obj:
-            if key not in allowed:
-                raise ValueError(f"{where}: unknown field {key!r}, expected some of {allowed}")
-        for key in ("id", "audio"):
-            if not isinstance(obj.get(key), str) or not obj[key]:
-                raise ValueError(f"{where}: field {key!r} must be a non-empty string, found {obj.get(key)!r}")
-        for key in ("text", "speaker", "language", "split"):
-            if not isinstance(obj.get(key, ""), (str, type(None))):
-                raise ValueError(f"{where}: field {key!r} must be a string, found {obj[key]!r}")
-        split = obj.get("split") or "train"
-        if split not in SPLITS:
-            raise ValueError(f"{where}: field 'split' must be one of {SPLITS}, found {split!r}")
-        records.append(
-            RawAudio(
-                id=obj["id"], audio=str((base / obj["audio"]).resolve()), text=obj.get("text"),
-                speaker=obj.get("speaker") or "unknown", language=obj.get("language") or "und",
-                split=split, source="user",
-            )
-        )
-    return records
-
-
-def collect_user_dir(audio_dir: Path, transcripts: Path | None) -> list[RawAudio]:
-    """Every .wav/.flac/.ogg/.mp3 file under ``audio_dir`` (recursively), id = file stem.
-
-    ``transcripts`` is an optional TSV of ``id<TAB>text`` lines. Files with a
-    transcript go to ``"train"``, the others to ``"unlabelled"``; transcript
-    ids without a file are ignored. Speaker ``"unknown"``, language ``"und"``.
-    Two files with the same stem share an id: :func:`split_duplicates` rejects
-    the later one.
-    """
-    audio_dir = _existing_dir(audio_dir, "user audio")
-    texts = _read_transcripts(Path(transcripts)) if transcripts is not None else {}
-    records = []
-    for path in _audio_files(audio_dir, recursive=True):
-        text = texts.get(path.stem)
-        records.append(
-            RawAudio(
-                id=path.stem, audio=str(path.resolve()), text=text, speaker="unknown", language="und",
-                split="unlabelled" if text is None else "train", source="user",
-            )
-        )
-    return records
-
-
-def _read_transcripts(path: Path) -> dict[str, str]:
-    """``id<TAB>text`` lines; undecodable bytes become U+FFFD (rejected later as ``"bad_text"``)."""
-    texts: dict[str, str] = {}
-    for lineno, raw_line in enumerate(path.read_bytes().splitlines(), start=1):
-        line = raw_line.decode("utf-8", errors="replace")
-        if not line.strip():
-            continue
-        utt_id, tab, text = line.partition("\t")
-        if not tab:
-            raise ValueError(f"{path}:{lineno}: expected 'id<TAB>text', found no tab in {line[:60]!r}")
-        if utt_id in texts:
-            raise ValueError(f"{path}:{lineno}: id {utt_id!r} has a transcript already")
-        texts[utt_id] = text
-    return texts
-
-
-def _existing_dir(path: Path, what: str) -> Path:
-    path = Path(path)
-    if not path.is_dir():
-        raise FileNotFoundError(f"{what} directory not found: {path}")
-    return path
-
-
-def _audio_files(folder: Path, *, recursive: bool) -> list[Path]:
-    candidates = folder.rglob("*") if recursive else folder.iterdir()
-    return sorted(p for p in candidates if p.suffix.lower() in AUDIO_SUFFIXES and p.is_file())
 
 
 def split_duplicates(records: list[RawAudio]) -> tuple[list[RawAudio], list[Reject]]:
@@ -365,7 +158,7 @@ def _wav_data_shortfall(path: Path) -> tuple[int, int] | None:
     return None
 
 
-def check_text(text: str | None, checks: AudioChecks) -> str | None:
+def check_text(text: str | None, *, require_text: bool) -> str | None:
     """The stripped text (``None`` when empty), or :class:`AudioError` ``"no_text"``/``"bad_text"``.
 
     Bad text holds U+FFFD (what undecodable UTF-8 bytes become), a lone
@@ -373,7 +166,7 @@ def check_text(text: str | None, checks: AudioChecks) -> str | None:
     """
     stripped = text.strip() if text is not None else ""
     if not stripped:
-        if checks.require_text:
+        if require_text:
             raise AudioError("no_text", f"text is {text!r}, expected a transcript")
         return None
     check_chars(stripped, "text")
@@ -408,9 +201,11 @@ def record_rng(seed: int, record_id: str) -> np.random.Generator:
 
 
 def prepare_shard(
-    records: Sequence[RawAudio], shard_path: Path, *, shard_rel: str, checks: AudioChecks, seed: int
+    records: Sequence[RawAudio], shard_path: Path, *, shard_rel: str, checks: AudioChecks, require_text: bool, seed: int
 ) -> tuple[list[AudioRecord], list[Reject]]:
     """Decode and validate ``records`` into one safetensors shard at ``shard_path``.
+
+    ``require_text``: a labelled corpus rejects records without a transcript as ``"no_text"``.
 
     Good waveforms (with white noise added where ``noise_snr_db`` is set) are
     stored as int16 arrays keyed by record id; the file is written under a
@@ -428,7 +223,7 @@ def prepare_shard(
             if raw.id in stored:
                 raise AudioError("duplicate_id", "id already used in this shard")
             check_chars(raw.id, "id")
-            text = check_text(raw.text, checks)
+            text = check_text(raw.text, require_text=require_text)
             wave = decode(raw.audio, checks)  # (T,)
         except AudioError as err:
             rejects.append(_reject(raw, err))

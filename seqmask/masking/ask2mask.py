@@ -38,58 +38,22 @@ the baseline's budget (:mod:`seqmask.masking.spans`, fairseq2's
 Utterance level: :func:`utterance_weights` gives each utterance its mean
 confidence over valid frames, normalised to mean 1 over the batch.
 
-:class:`Ask2MaskMasker` puts the mask into a fairseq2 ``Wav2Vec2Model`` in place
-of ``StandardWav2Vec2Masker``.
+:class:`seqmask.speech.masker.Ask2MaskMasker` puts the mask into a fairseq2
+``Wav2Vec2Model`` in place of ``StandardWav2Vec2Masker``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import Any
 
 import torch
-import torch.nn as nn
-from fairseq2.models.wav2vec2.masker import Wav2Vec2Masker
-from fairseq2.nn import BatchLayout
 from torch import Tensor
-from torch.nn import Parameter
-from typing_extensions import override
 
-from seqmask.masking.spans import batch_num_spans, check_lengths, check_span_args, random_span_mask
+from seqmask.masking.config import Ask2MaskParams
+from seqmask.masking.spans import batch_num_spans, check_lengths, random_span_mask
 
-SELECTIONS = ("topk", "sample")
 _NEW_FRAME_BONUS = 1e-3
 """Added to every frame's confidence when scoring a span by the frames it newly masks."""
-
-
-@dataclass(frozen=True, kw_only=True)
-class Ask2MaskParams:
-    """Ask2Mask frame-level masking parameters; the first three are the baseline's."""
-
-    span_len: int = 10
-    """Frames per mask span."""
-    max_mask_prob: float = 0.65
-    """fairseq2's span budget: ``K = int(max_mask_prob / span_len * (length - 1))``."""
-    min_num_spans: int = 2
-    """A batch where fewer spans fit is left unmasked (fairseq2 raises)."""
-    selection: str = "topk"
-    """``"topk"``: each span where it newly masks the most confidence; ``"sample"``: drawn by it."""
-    tau: float = 1.0
-    """Temperature of ``"sample"``: probability proportional to ``score ** (1 / tau)``."""
-    random_share: float = 0.0
-    """Share of each row's spans placed uniformly at random instead."""
-
-    def validate(self) -> None:
-        """Raise ``ValueError`` naming the first field that is out of range."""
-        check_span_args(self.span_len, self.max_mask_prob, self.min_num_spans)
-        if self.selection not in SELECTIONS:
-            raise ValueError(f"selection: expected one of {SELECTIONS}, found {self.selection!r}")
-        if not 0.0 < self.tau < float("inf"):
-            raise ValueError(f"tau: expected a positive finite temperature, found {self.tau}")
-        if not 0.0 <= self.random_share <= 1.0:
-            raise ValueError(f"random_share: expected a share in [0, 1], found {self.random_share}")
 
 
 def frame_confidence(posteriors: Tensor, exclude: int | None = None) -> Tensor:
@@ -292,87 +256,3 @@ def fit_scorer_frames(scores: Tensor, num_frames: int) -> Tensor:
     if scorer_frames >= num_frames:
         return scores[:, :num_frames]  # (N, X) -> (N, Y)
     return torch.cat([scores, scores[:, -1:]], dim=1)  # (N, X), (N, 1) -> (N, Y)
-
-
-class Ask2MaskMasker(Wav2Vec2Masker):
-    """Drop-in for fairseq2's ``StandardWav2Vec2Masker`` that masks with :func:`ask2mask_mask`.
-
-    Same learned ``temporal_mask_embed`` parameter and initialisation; no
-    spatial (feature) masking. The training loop passes the batch's frame
-    confidences, at the encoder frame rate, around the model call::
-
-        with masker.scoring(scores):  # (N, S)
-            loss, output = model(seqs, seqs_layout)
-
-    The mask is computed on the device of ``scores`` and moved to the model's
-    device: keep scores on the CPU, as the data loader gives them, and the
-    computation needs no GPU launches or syncs. ``generator`` must live on the
-    device of ``scores``. Scores off by one frame are fitted
-    (:func:`fit_scorer_frames`). A batch that cannot be masked raises
-    ``ValueError``, as ``StandardWav2Vec2Masker`` does for the same batch (the
-    model cannot train on zero masked frames).
-    """
-
-    def __init__(
-        self,
-        model_dim: int,
-        params: Ask2MaskParams | None = None,
-        *,
-        generator: torch.Generator | None = None,
-        device: torch.device | None = None,
-        dtype: torch.dtype | None = None,
-    ) -> None:
-        """
-        :param model_dim: The dimensionality of the model.
-        :param params: The masking parameters; the defaults if ``None``.
-        :param generator: Random generator for reproducible masks, on the device of the scores.
-        """
-        super().__init__()
-        self.params = params or Ask2MaskParams()
-        self.params.validate()
-        self.generator = generator
-        self.temporal_mask_embed = Parameter(torch.empty((model_dim,), device=device, dtype=dtype))
-        self._scores: Tensor | None = None
-        self.reset_parameters()
-
-    def reset_parameters(self) -> None:
-        """Initialise the mask embedding as fairseq2 does."""
-        nn.init.uniform_(self.temporal_mask_embed)
-
-    @contextmanager
-    def scoring(self, scores: Tensor) -> Iterator[None]:
-        """Use ``scores`` (``(N, S)`` frame confidences) for the forward calls inside the block."""
-        previous, self._scores = self._scores, scores
-        try:
-            yield
-        finally:
-            self._scores = previous
-
-    @override
-    def forward(self, seqs: Tensor, seqs_layout: BatchLayout) -> tuple[Tensor, Tensor]:
-        """Mask ``seqs`` ``(N, S, M)``; return them and the temporal mask ``(N, S)``."""
-        if seqs_layout.packed:
-            raise ValueError("seqs must not be a packed batch, got a packed layout")
-        if self._scores is None:
-            raise RuntimeError(
-                "Ask2MaskMasker has no frame confidences: call the model inside `with masker.scoring(scores):`"
-            )
-        batch_size, seq_len, _ = seqs.shape
-        scores = fit_scorer_frames(self._scores, seq_len)  # (N, X) -> (N, S)
-        if scores.size(0) != batch_size:
-            raise ValueError(f"scores batch size {scores.size(0)} != seqs batch size {batch_size}")
-        lengths = torch.tensor(seqs_layout.seq_lens, device=scores.device)  # (N,)
-        temporal_mask = ask2mask_mask(lengths, scores, self.params, self.generator)  # (N,), (N, S) -> (N, S)
-        if not bool(temporal_mask.any()):
-            raise ValueError(
-                f"cannot mask this batch: with {self.params} at least one of the lengths {list(seqs_layout.seq_lens)} "
-                "is too short for the minimum number of spans"
-            )
-        temporal_mask = temporal_mask.to(seqs.device)  # (N, S)
-        seqs[temporal_mask] = self.temporal_mask_embed.type_as(seqs)  # (N, S, M)
-        return seqs, temporal_mask
-
-    @override
-    def extra_repr(self) -> str:
-        """:meta private:"""
-        return repr(self.params)

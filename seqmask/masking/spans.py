@@ -27,15 +27,7 @@ import torch
 from fairseq2.nn.utils.mask import compute_row_mask
 from torch import Tensor
 
-
-def check_span_args(span_len: int, max_mask_prob: float, min_num_spans: int) -> None:
-    """Raise ``ValueError`` naming the first span argument that is out of range."""
-    if span_len < 1:
-        raise ValueError(f"span_len: expected >= 1, found {span_len}")
-    if not 0.0 < max_mask_prob <= 1.0:
-        raise ValueError(f"max_mask_prob: expected a probability in (0, 1], found {max_mask_prob}")
-    if min_num_spans < 0:
-        raise ValueError(f"min_num_spans: expected >= 0, found {min_num_spans}")
+from seqmask.masking.config import check_span_args
 
 
 def check_lengths(lengths: Tensor, seq_len: int) -> None:
@@ -127,19 +119,3 @@ def random_span_mask(
     if mask is None:  # compute_row_mask is typed Optional but always returns a tensor
         raise RuntimeError("fairseq2's compute_row_mask returned None, expected an (N, S) mask")
     return mask
-
-
-def lenient_row_mask(
-    shape: tuple[int, int],
-    span_len: int,
-    max_mask_prob: float,
-    row_lens: Tensor | None = None,
-    min_num_spans: int = 0,
-    device: torch.device | None = None,
-) -> Tensor:
-    """fairseq2's row mask factory, but a batch too short to mask gets an all-False mask instead of an error.
-
-    ``(N, S)`` bool, drawn by :func:`random_span_mask`. Used as the CTC model's mask factory (seqmask.speech.model).
-    """
-    lengths = row_lens if row_lens is not None else torch.full((shape[0],), shape[1], device=device)  # (N,)
-    return random_span_mask(lengths, shape[1], span_len=span_len, max_mask_prob=max_mask_prob, min_num_spans=min_num_spans)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Mapping, Sequence
 
 import numpy as np
 import torch
@@ -21,13 +21,14 @@ from torch import Tensor
 
 from seqmask.data.audio import load_shard
 from seqmask.data.manifest import AudioRecord
-from seqmask.masking.ask2mask import fit_scorer_frames
 
 NUM_MEL_BINS = 80
 FRAME_SHIFT_MS = 10.0
 FRAME_LENGTH_MS = 25.0
 FBANK_STRIDE = 2
 """Filterbank frames stacked per encoder frame (10 ms -> 20 ms)."""
+ENCODER_FRAMES_PER_SECOND = 1000 / (FRAME_SHIFT_MS * FBANK_STRIDE)
+"""50: the rate of the encoder and of the scorer's frame confidences."""
 
 
 def fbank(waveform: np.ndarray, sample_rate: int = 16000) -> Tensor:
@@ -52,6 +53,11 @@ def num_fbank_frames(num_samples: int, sample_rate: int = 16000) -> int:
 def num_encoder_frames(num_fbank: int) -> int:
     """Encoder frames (20 ms) for ``num_fbank`` filterbank frames."""
     return num_fbank // FBANK_STRIDE
+
+
+def encoder_frames_in(seconds: float) -> int:
+    """Encoder frames in ``seconds`` of audio (rounded)."""
+    return round(seconds * ENCODER_FRAMES_PER_SECOND)
 
 
 def featurize_shard(records: Sequence[AudioRecord], shard_path: Path, out_path: Path) -> dict[str, int]:
@@ -99,29 +105,39 @@ def load_utterances(features_dir: Path, records: Sequence[AudioRecord], feature_
 
 @dataclass(frozen=True)
 class SpeechBatch:
-    """Padded filterbanks of several utterances."""
+    """Padded filterbanks of several utterances, and their frame confidences when a masker needs them."""
 
     ids: list[str]
     feats: Tensor
     """(N, F, 80) float32, zero padded."""
     feat_lens: list[int]
     """Filterbank frames per utterance."""
+    scores: Tensor | None = None
+    """(N, S) float32 frame confidences at the encoder rate, zero padded; S = the longest row's."""
 
     @property
     def encoder_lens(self) -> list[int]:
         return [num_encoder_frames(n) for n in self.feat_lens]
 
     def to(self, device: torch.device) -> "SpeechBatch":
-        return dataclasses.replace(self, feats=self.feats.to(device))
+        scores = None if self.scores is None else self.scores.to(device)
+        return dataclasses.replace(self, feats=self.feats.to(device), scores=scores)
 
 
-def collate(utterances: Sequence[Utterance]) -> SpeechBatch:
-    """Pad filterbanks to the longest utterance: N x (F_i, 80) -> (N, F, 80)."""
+def collate(utterances: Sequence[Utterance], scores: Mapping[str, Tensor] | None = None) -> SpeechBatch:
+    """Pad filterbanks to the longest utterance: N x (F_i, 80) -> (N, F, 80); with ``scores`` (id -> ``(S_i,)``)
+    the batch also carries them, padded: N x (S_i,) -> (N, S)."""
     lens = [u.feats.shape[0] for u in utterances]
     feats = torch.zeros(len(utterances), max(lens), NUM_MEL_BINS)
     for i, utterance in enumerate(utterances):
         feats[i, : lens[i]] = utterance.feats.float()
-    return SpeechBatch([u.id for u in utterances], feats, lens)
+    batch_scores = None
+    if scores is not None:
+        rows = [scores[u.id] for u in utterances]
+        batch_scores = torch.zeros(len(rows), max(row.numel() for row in rows))  # (N, S)
+        for i, row in enumerate(rows):
+            batch_scores[i, : row.numel()] = row  # (S_i,) -> (N, S)
+    return SpeechBatch([u.id for u in utterances], feats, lens, batch_scores)
 
 
 def length_batches(lengths: Sequence[int], *, max_frames: int, max_size: int, generator: torch.Generator | None, shuffle: bool) -> list[list[int]]:
@@ -144,46 +160,3 @@ def length_batches(lengths: Sequence[int], *, max_frames: int, max_size: int, ge
         permutation = torch.randperm(len(batches), generator=generator).tolist()
         batches = [batches[i] for i in permutation]
     return batches
-
-
-def pack_short_utterances(
-    utterances: Sequence[Utterance], scores: dict[str, Tensor] | None, *, min_encoder_frames: int
-) -> tuple[list[Utterance], dict[str, Tensor] | None]:
-    """Concatenate consecutive short utterances of one speaker until each pack has ``min_encoder_frames``.
-
-    For pretraining, which ignores text: isolated digits (FSDD) are shorter than the
-    masking needs.  Longer utterances pass through unchanged; a speaker's last short
-    remainder is kept as it is.  Each part is cut to whole encoder frames, so the
-    parts' scores (S_i,), concatenated, line up with the pack's encoder frames.
-    """
-    packed: list[Utterance] = []
-    packed_scores: dict[str, Tensor] = {}
-    by_speaker: dict[tuple[str, str], list[Utterance]] = {}
-    for utterance in utterances:
-        if utterance.encoder_frames >= min_encoder_frames:
-            packed.append(utterance)
-            if scores is not None:
-                packed_scores[utterance.id] = scores[utterance.id]
-        else:
-            by_speaker.setdefault((utterance.source, utterance.speaker), []).append(utterance)
-    for group in by_speaker.values():
-        pending: list[Utterance] = []
-        for utterance in sorted(group, key=lambda u: u.id):
-            pending.append(utterance)
-            if sum(u.encoder_frames for u in pending) >= min_encoder_frames or utterance is group[-1]:
-                pack = _concatenate(pending)
-                packed.append(pack)
-                if scores is not None:
-                    packed_scores[pack.id] = torch.cat(
-                        [fit_scorer_frames(scores[u.id][None], u.encoder_frames)[0] for u in pending]
-                    )  # (S_1,) ... (S_n,) -> (S,)
-                pending = []
-    return packed, (packed_scores if scores is not None else None)
-
-
-def _concatenate(utterances: Sequence[Utterance]) -> Utterance:
-    if len(utterances) == 1:
-        return utterances[0]
-    first = utterances[0]
-    feats = torch.cat([u.feats[: FBANK_STRIDE * u.encoder_frames] for u in utterances])  # (sum 2 S_i, 80)
-    return Utterance(f"{first.id}+{len(utterances) - 1}", feats, None, first.split, first.source, first.speaker)

@@ -1,4 +1,4 @@
-"""wav2vec 2.0 architectures (fairseq2 models), checkpoints and encoder transfer.
+"""wav2vec 2.0 models (fairseq2) of the seqmask architectures, their checkpoints and encoder transfer.
 
 Every seqmask architecture uses fairseq2's filterbank front end (80 log-mel channels,
 2 frames stacked: 20 ms per encoder frame), as w2v-BERT does: at CPU sizes the
@@ -8,11 +8,6 @@ Transformer (768 dims, 12 layers, 2 x 320 codebook entries, 100 distractors).
 
 from __future__ import annotations
 
-import argparse
-import pickle
-import pickletools
-import zipfile
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -25,42 +20,15 @@ from fairseq2.models.wav2vec2.factory import create_wav2vec2_model
 from fairseq2.models.wav2vec2.interop import convert_wav2vec2_state_dict
 from torch import nn
 
-from seqmask.masking.spans import lenient_row_mask
+from seqmask.speech.archs import arch_sizes
 from seqmask.speech.features import FBANK_STRIDE, NUM_MEL_BINS
-
-
-@dataclass(frozen=True)
-class Arch:
-    """Sizes of one architecture."""
-
-    model_dim: int
-    num_layers: int
-    num_heads: int
-    ffn_dim: int
-    pos_conv_kernel: int
-    pos_conv_groups: int
-    final_dim: int
-    num_codebook_entries: int
-    num_distractors: int
-    dropout: float
-
-
-ARCHS: dict[str, Arch] = {
-    "tiny": Arch(64, 2, 2, 128, 16, 4, 32, 32, 20, 0.1),
-    "small": Arch(192, 4, 4, 768, 32, 8, 128, 64, 50, 0.1),
-    "base": Arch(768, 12, 12, 3072, 128, 16, 256, 320, 100, 0.1),
-}
-
-
-def _arch(name: str) -> Arch:
-    if name not in ARCHS:
-        raise ValueError(f"unknown architecture {name!r}, expected one of {sorted(ARCHS)}")
-    return ARCHS[name]
+from seqmask.speech.masker import lenient_row_mask
+from seqmask.training.checkpoint import read_checkpoint
 
 
 def encoder_config(arch: str) -> Wav2Vec2EncoderConfig:
     """fairseq2 encoder config of ``arch`` with the filterbank front end."""
-    a = _arch(arch)
+    a = arch_sizes(arch)
     return Wav2Vec2EncoderConfig(
         model_dim=a.model_dim,
         feature_dim=NUM_MEL_BINS * FBANK_STRIDE,
@@ -82,7 +50,7 @@ def encoder_config(arch: str) -> Wav2Vec2EncoderConfig:
 
 def pretrain_config(arch: str, *, span_len: int = 10, max_mask_prob: float = 0.65) -> Wav2Vec2Config:
     """fairseq2 wav2vec 2.0 pretraining config of ``arch``."""
-    a = _arch(arch)
+    a = arch_sizes(arch)
     return Wav2Vec2Config(
         encoder_config=encoder_config(arch),
         final_dim=a.final_dim,
@@ -122,70 +90,6 @@ def transfer_encoder(pretrained: Wav2Vec2Model, asr: Wav2Vec2AsrModel) -> None:
     """Copy the pretrained front end and Transformer encoder into a CTC model."""
     asr.encoder_frontend.load_state_dict(pretrained.encoder_frontend.state_dict())
     asr.encoder.load_state_dict(pretrained.encoder.state_dict())
-
-
-def save_checkpoint(path: Path, model: nn.Module, *, kind: str, arch: str, **meta: Any) -> None:
-    """fairseq2-style checkpoint: ``{"model": state_dict, "seqmask": {kind, arch, ...}}``, written atomically."""
-    tmp = path.with_suffix(".tmp")
-    torch.save({"model": model.state_dict(), "seqmask": {"kind": kind, "arch": arch, **meta}}, tmp)
-    tmp.replace(path)
-
-
-SAFE_CHECKPOINT_GLOBALS = (argparse.Namespace,)
-"""Classes a checkpoint may hold besides tensors and plain containers: fairseq (v1) checkpoints keep their
-training arguments in an ``argparse.Namespace`` (plain values only). Nothing else is ever unpickled."""
-
-
-def read_checkpoint(path: Path) -> dict[str, Any]:
-    """Load a checkpoint file on CPU without running code from it; errors name the file and what is wrong.
-
-    Only tensors, plain containers and :data:`SAFE_CHECKPOINT_GLOBALS` are read
-    (``torch.load(weights_only=True)``); a file that pickles anything else (a
-    fairseq checkpoint with an omegaconf ``cfg``, or a file crafted to run code) is
-    refused with a message saying how to convert it.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"checkpoint {path} does not exist")
-    try:
-        with torch.serialization.safe_globals(list(SAFE_CHECKPOINT_GLOBALS)):
-            checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:
-        found = _pickled_globals(path) if isinstance(err, pickle.UnpicklingError) else []
-        if found:
-            raise ValueError(
-                f"checkpoint {path} holds pickled objects beyond tensors ({', '.join(found)}); seqmask never unpickles "
-                "them, since unpickling can run code. If you trust the file, convert it in a Python session: "
-                "`ckpt = torch.load(PATH, weights_only=False); torch.save({'model': ckpt['model']}, 'converted.pt')`, "
-                "then pass converted.pt"
-            ) from None
-        detail = "not a pickle of tensors" if isinstance(err, pickle.UnpicklingError) else f"{type(err).__name__}: {str(err)[:200]}"
-        raise ValueError(
-            f"checkpoint {path} is not a PyTorch checkpoint: expected a file written by torch.save, reading it failed ({detail})"
-        ) from None
-    if not isinstance(checkpoint, dict):
-        raise ValueError(f"checkpoint {path}: expected a dict at the top level, found {type(checkpoint).__name__}")
-    return checkpoint
-
-
-def _pickled_globals(path: Path) -> list[str]:
-    """Names of the classes and functions a checkpoint file would import, read without unpickling it."""
-    if zipfile.is_zipfile(path):
-        return torch.serialization.get_unsafe_globals_in_checkpoint(path)
-    names, strings = [], []
-    try:
-        with open(path, "rb") as stream:
-            for opcode, arg, _ in pickletools.genops(stream):
-                if opcode.name == "GLOBAL":
-                    names.append(str(arg).replace(" ", "."))
-                elif opcode.name == "STACK_GLOBAL" and len(strings) >= 2:
-                    names.append(".".join(strings[-2:]))
-                elif isinstance(arg, str):
-                    strings.append(arg)
-    except Exception:  # not a well-formed pickle: report what was found before the damage
-        pass
-    found = sorted(set(names) - {f"{c.__module__}.{c.__qualname__}" for c in SAFE_CHECKPOINT_GLOBALS})
-    return [name for name in found if not name.startswith(("torch.", "collections."))] or found  # the foreign ones first
 
 
 def load_state(model: nn.Module, state: dict[str, Any], *, path: Path, what: str) -> None:

@@ -18,13 +18,13 @@ from fairseq2.models.wav2vec2.asr import Wav2Vec2AsrModel
 from torch import Tensor
 
 from seqmask.masking.ask2mask import fit_scorer_frames, frame_confidence
+from seqmask.speech.config import CONFIDENCES
+from seqmask.speech.decode import ctc_logits, inference_batches
 from seqmask.speech.features import SpeechBatch, Utterance
-from seqmask.speech.finetune import ctc_logits, default_device, inference_batches
 from seqmask.speech.model import load_asr
 from seqmask.speech.vocab import BLANK_ID
+from seqmask.training.device import default_device
 
-CONFIDENCES = ("max", "nonblank")
-"""Frame confidences :func:`score_utterances` computes."""
 
 
 class FrameScorer(Protocol):
@@ -80,7 +80,7 @@ def score_utterances(
     is called after every batch.
     """
     if confidence not in CONFIDENCES:
-        raise ValueError(f"confidence must be one of {CONFIDENCES}, got {confidence!r}")
+        raise ValueError(f"confidence: expected one of {CONFIDENCES}, found {confidence!r}")
     exclude = BLANK_ID if confidence == "nonblank" else None
     scores: dict[str, Tensor] = {}
     for batch in inference_batches(utterances, max_frames):

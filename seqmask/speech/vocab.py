@@ -1,4 +1,4 @@
-"""Text normalisation and CTC output units: characters or sentencepiece pieces.
+"""CTC output units: characters or sentencepiece pieces of normalised text (:func:`~seqmask.data.text.normalize_text`).
 
 Index 0 of every vocabulary is the CTC blank.  A character vocabulary then has
 ``"|"``, the word boundary (a space in the text), and the characters in sorted
@@ -9,36 +9,19 @@ model's order (its ``<unk>`` included), so unit ``i`` is sentencepiece id ``i - 
 from __future__ import annotations
 
 import base64
-import unicodedata
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 import sentencepiece as spm
 
+from seqmask.data.text import normalize_text
+
 BLANK = "<blank>"
 """Token of the CTC blank, index 0."""
 BLANK_ID = 0
 WORD_BOUNDARY = "|"
 """Character-vocabulary token of a space."""
-_APOSTROPHES = str.maketrans({"\u2019": "'", "\u02bc": "'"})
-"""Typographic apostrophes, written as ``'``."""
-
-
-def normalize_text(text: str) -> str:
-    """NFKC, lowercase; keep letters of any script (with their combining marks), digits and ``'``.
-
-    Every other character becomes a space; runs of spaces collapse to one and
-    the ends are stripped.
-    """
-    text = unicodedata.normalize("NFKC", text).lower().translate(_APOSTROPHES)
-    kept = "".join(ch if _is_text_char(ch) else " " for ch in text)
-    return " ".join(kept.split())
-
-
-def _is_text_char(ch: str) -> bool:
-    category = unicodedata.category(ch)
-    return ch == "'" or category[0] in "LM" or category == "Nd"
 
 
 class Vocabulary:

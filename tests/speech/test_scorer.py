@@ -85,5 +85,5 @@ def test_nonblank_confidence_is_the_max_over_the_other_classes():
     steps = torch.arange(20, dtype=torch.float32)
     probs = torch.stack([steps, -steps, torch.zeros(20)], dim=-1).softmax(dim=-1)  # (S, 3), class 0 = blank
     assert torch.allclose(nonblank["u1"], probs[:, 1:].amax(dim=-1)) and torch.allclose(full["u1"], probs.amax(dim=-1))
-    with pytest.raises(ValueError, match="confidence must be one of"):
+    with pytest.raises(ValueError, match="confidence: expected one of"):
         score_utterances(OffsetScorer(0), utts, confidence="loudest")

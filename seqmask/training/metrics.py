@@ -15,5 +15,10 @@ def append_metrics(path: Path, row: dict[str, Any]) -> None:
 
 def truncate_metrics(path: Path, step: int) -> None:
     """Drop rows after ``step``: written by a killed run after the checkpoint it resumes from."""
-    rows = path.read_text(encoding="utf-8").splitlines() if path.is_file() else []
-    path.write_text("".join(row + "\n" for row in rows if json.loads(row)["step"] <= step), encoding="utf-8")
+    rows = read_metrics(path) if path.is_file() else []
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows if row["step"] <= step), encoding="utf-8")
+
+
+def read_metrics(path: Path) -> list[dict[str, Any]]:
+    """Every row of a ``metrics.jsonl``."""
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]

@@ -1,21 +1,20 @@
-"""Synthetic read speech: real sentences (Tatoeba) spoken by espeak-ng voices.
+"""Synthetic read speech: real sentences spoken by espeak-ng voices.
 
 Planning is separate from synthesis: :func:`plan_synthesis` turns sentences
 into a deterministic list of :class:`SynthJob` (sentence, voice, split), and
 :func:`synthesize` runs espeak-ng for one job. Sentences are assigned to
-train/valid/test by a hash of their normalised text, so a sentence never
-appears in both training and test data; held-out voices speak only test
-sentences (the mismatched test, with added noise).
+train/valid/test by a hash of their :func:`~seqmask.data.text.sentence_key`, so a
+sentence never appears in both training and test data; held-out voices speak only
+test sentences (the mismatched test, with added noise).
 """
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import io
 import os
+import shutil
 import subprocess
-import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +23,7 @@ import numpy as np
 import soundfile as sf
 
 from seqmask.data.manifest import RawAudio
+from seqmask.data.text import sentence_key
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -51,35 +51,6 @@ class SynthJob:
     noise_snr_db: float | None
 
 
-def tatoeba_sentences(tatoeba_dir: Path, language: str = "eng") -> list[str]:
-    """Unique, stripped, sorted sentences of every ``*.{language}.gz`` and ``*.{language}`` file.
-
-    With the default ``"eng"`` this is the English side of every language pair.
-    """
-    tatoeba_dir = Path(tatoeba_dir)
-    if not tatoeba_dir.is_dir():
-        raise FileNotFoundError(f"Tatoeba directory not found: {tatoeba_dir}")
-    files = sorted([*tatoeba_dir.glob(f"*.{language}.gz"), *tatoeba_dir.glob(f"*.{language}")])
-    if not files:
-        raise FileNotFoundError(f"{tatoeba_dir}: expected *.{language}.gz or *.{language} files, found none")
-    sentences: set[str] = set()
-    for path in files:
-        data = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
-        try:
-            text = data.decode("utf-8")
-        except UnicodeDecodeError as err:
-            raise ValueError(f"{path}: expected UTF-8 text, found an invalid byte at offset {err.start}") from None
-        sentences.update(line.strip() for line in text.splitlines())
-    sentences.discard("")
-    return sorted(sentences)
-
-
-def normalise_sentence(sentence: str) -> str:
-    """Case-folded letters and digits separated by single spaces: ``"Tom's here!"`` -> ``"tom s here"``."""
-    folded = unicodedata.normalize("NFKC", sentence).casefold()
-    return " ".join("".join(c if c.isalnum() else " " for c in folded).split())
-
-
 def sentence_split(sentence: str, *, test_share: float, valid_share: float) -> str:
     """``"train"``, ``"valid"`` or ``"test"`` from a stable hash of the normalised sentence.
 
@@ -87,7 +58,7 @@ def sentence_split(sentence: str, *, test_share: float, valid_share: float) -> s
     """
     if not (0 <= test_share and 0 <= valid_share and test_share + valid_share <= 1):
         raise ValueError(f"expected shares >= 0 summing to at most 1, found test {test_share}, valid {valid_share}")
-    digest = hashlib.sha1(normalise_sentence(sentence).encode("utf-8")).digest()
+    digest = hashlib.sha1(sentence_key(sentence).encode("utf-8")).digest()
     position = int.from_bytes(digest[:8], "big") / 2**64  # uniform in [0, 1)
     if position < test_share:
         return "test"
@@ -189,6 +160,13 @@ def check_voices(specs: Sequence[str]) -> None:
             unknown.append(spec)
     if unknown:
         raise ValueError(f"espeak-ng has no voice {unknown} (see `espeak-ng --voices` and `espeak-ng --voices=variant`)")
+
+
+def espeak_version() -> str:
+    """The installed espeak-ng's version line; synthesized audio depends on it."""
+    if shutil.which("espeak-ng") is None:
+        raise FileNotFoundError("espeak-ng is not installed: run `make setup` (apt-get install espeak-ng) or disable speech_prep.synth")
+    return subprocess.run(["espeak-ng", "--version"], capture_output=True, text=True, check=True).stdout.strip()
 
 
 def synthesize(job: SynthJob, out_dir: Path, *, timeout_s: float = 120.0) -> RawAudio:

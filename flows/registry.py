@@ -1,0 +1,73 @@
+"""The flows users run by name: each one's Prefect flow, the library plan it runs, and its own command-line options.
+
+Importing this module imports neither Prefect nor torch: the CLI reads it to build
+its parser, and imports a flow's module only to run it.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from seqmask.config import load_yaml
+from seqmask.schema import ConfigError
+from seqmask.speech.options import add_corpus_options, add_study_options, corpus_overrides, study_plan_path
+
+
+@dataclass(frozen=True)
+class FlowSpec:
+    """A flow: where its Prefect flow and its plan are, and what it adds to ``seqmask run``."""
+
+    entrypoint: str
+    """``module:function`` of the Prefect flow (called with ``config``, ``from_stage`` and the extra parameters)."""
+    plan: str
+    """``module:function`` giving the pipelines the flow runs from a config and the extra parameters (``--dry-run``)."""
+    help: str
+    add_options: Callable[[argparse.ArgumentParser], None] = lambda parser: None
+    """Adds the flow's own options to its ``seqmask run`` parser."""
+    overrides: Callable[[argparse.Namespace], dict[str, Any]] = lambda args: {}
+    """Config overrides the flow's options stand for."""
+    extra: Callable[[argparse.Namespace], dict[str, Any]] = field(default=lambda args: {})
+    """Flow parameters besides the config (JSON-able), e.g. the study plan."""
+
+
+def _study_extra(args: argparse.Namespace) -> dict[str, Any]:
+    path = study_plan_path(args)
+    if not path.is_file():
+        raise ConfigError(f"study plan {path}: no such file")
+    return {"plan": load_yaml(path.read_text(encoding="utf-8"))}
+
+
+def _with_study_options(parser: argparse.ArgumentParser) -> None:
+    add_corpus_options(parser)
+    add_study_options(parser)
+
+
+FLOWS: dict[str, FlowSpec] = {
+    "speech-prep": FlowSpec(
+        "flows.speech:speech_prep", "seqmask.speech.pipeline:speech_prep_plan",
+        "manifests and 16 kHz shards of every speech corpus", add_corpus_options, corpus_overrides,
+    ),
+    "speech": FlowSpec(
+        "flows.speech:speech", "seqmask.speech.pipeline:speech_plan",
+        "Ask2Mask: scorer, pretraining per variant, CTC fine-tuning and WER (seed 0)", add_corpus_options, corpus_overrides,
+    ),
+    "compare": FlowSpec(
+        "flows.speech:compare", "seqmask.speech.pipeline:compare_plan",
+        "no pretraining / random / ask2mask / ask2mask+utt over seeds: mean ± std", add_corpus_options, corpus_overrides,
+    ),
+    "study": FlowSpec(
+        "flows.speech:study", "seqmask.speech.pipeline:study_plan",
+        "the same experiment at several settings, read on valid", _with_study_options, corpus_overrides, _study_extra,
+    ),
+}
+
+
+def load(target: str) -> Any:
+    """The object a ``module:function`` string names (the module is imported now)."""
+    import importlib
+
+    module, _, name = target.partition(":")
+    return getattr(importlib.import_module(module), name)

@@ -1,0 +1,128 @@
+"""The code a stage runs: the project modules its builder's module imports, transitively, and their hash.
+
+The import graph is read from the sources (``ast``), not from a hand-kept list:
+every ``import`` and ``from ... import`` of a project package (:data:`PROJECT_PACKAGES`),
+anywhere in a module (function bodies included, since builders may import
+lazily), except inside ``if TYPE_CHECKING:``, which never runs. Importing
+``a.b.c`` runs ``a/__init__.py`` and ``a/b/__init__.py`` too, so those count.
+Sources are read once per process: a file edited while a run is going on does
+not change the keys of the code that run already uses.
+"""
+
+from __future__ import annotations
+
+import ast
+import functools
+import hashlib
+import importlib.util
+from pathlib import Path
+
+PROJECT_PACKAGES = ("seqmask", "flows")
+"""Top-level packages whose modules count as a stage's code (third-party code is pinned by the lineage's versions)."""
+
+
+def import_closure(module: str) -> tuple[str, ...]:
+    """``module`` and every project module it reaches through imports, sorted."""
+    seen: set[str] = set()
+    pending = [module]
+    while pending:
+        name = pending.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        pending += _project_imports(name)
+    return tuple(sorted(seen))
+
+
+def code_hash(module: str) -> str:
+    """sha256 over the name and source of every module in :func:`import_closure` of ``module``."""
+    digest = hashlib.sha256()
+    for name in import_closure(module):
+        digest.update(name.encode() + b"\0" + _source_digest(name).encode() + b"\0")
+    return digest.hexdigest()
+
+
+@functools.lru_cache(maxsize=None)
+def _source(module: str) -> tuple[Path, bytes]:
+    """Path and bytes of a project module's source, read once per process."""
+    path = _module_path(module)
+    if path is None:
+        raise ValueError(f"module {module!r} has no Python source file to hash")
+    return path, path.read_bytes()
+
+
+@functools.lru_cache(maxsize=None)
+def _source_digest(module: str) -> str:
+    return hashlib.sha256(_source(module)[1]).hexdigest()
+
+
+@functools.lru_cache(maxsize=None)
+def _project_imports(module: str) -> tuple[str, ...]:
+    """Project modules ``module`` imports directly (packages whose ``__init__`` runs included)."""
+    path, source = _source(module)
+    package = module if path.name == "__init__.py" else module.rpartition(".")[0]
+    found: set[str] = set()
+    for node in _runtime_nodes(ast.parse(source, filename=str(path))):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                found |= _with_parents(alias.name)
+        elif isinstance(node, ast.ImportFrom):
+            base = _absolute(node, package)
+            found |= _with_parents(base)
+            found |= {f"{base}.{alias.name}" for alias in node.names if _is_module(f"{base}.{alias.name}")}
+    found |= _with_parents(package) if package else set()
+    return tuple(sorted(name for name in found if name.split(".")[0] in PROJECT_PACKAGES and _is_module(name)))
+
+
+def _runtime_nodes(tree: ast.AST):
+    """Every node of ``tree`` except the bodies of ``if TYPE_CHECKING:`` blocks."""
+    pending = [tree]
+    while pending:
+        node = pending.pop()
+        yield node
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, ast.If) and _is_type_checking(child.test):
+                pending += child.orelse
+            else:
+                pending.append(child)
+
+
+def _is_type_checking(test: ast.expr) -> bool:
+    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
+    )
+
+
+def _absolute(node: ast.ImportFrom, package: str) -> str:
+    """The absolute module a ``from ... import`` names."""
+    if not node.level:
+        return node.module or ""
+    parts = package.split(".")
+    base = ".".join(parts[: len(parts) - node.level + 1])
+    return f"{base}.{node.module}" if node.module else base
+
+
+def _with_parents(name: str) -> set[str]:
+    """``a.b.c`` -> ``{a, a.b, a.b.c}``: importing a module runs its packages' ``__init__``."""
+    parts = name.split(".")
+    return {".".join(parts[:i]) for i in range(1, len(parts) + 1)}
+
+
+def _is_module(name: str) -> bool:
+    return _module_path(name) is not None
+
+
+@functools.lru_cache(maxsize=None)
+def _module_path(name: str) -> Path | None:
+    """The source file of project module ``name`` (``a/b.py`` or ``a/b/__init__.py``), found without importing it."""
+    top, *rest = name.split(".")
+    if top not in PROJECT_PACKAGES:
+        return None
+    spec = importlib.util.find_spec(top)
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    base = Path(list(spec.submodule_search_locations)[0]).joinpath(*rest)
+    for candidate in (base.with_name(base.name + ".py") if rest else None, base / "__init__.py"):
+        if candidate is not None and candidate.is_file():
+            return candidate
+    return None

@@ -1,0 +1,45 @@
+"""Stage ``evaluate-<variant>-s<seed>``: greedy CTC decoding, WER and CER with jiwer per test set and on ``valid``."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from seqmask.eval.wer import WER, evaluate_groups
+from seqmask.experiment.tables import ALL, results_table
+from seqmask.speech.decode import transcribe
+from seqmask.speech.features import Utterance
+from seqmask.speech.model import load_asr
+from seqmask.speech.stages.inputs import TEST_SPLITS, labelled, utterances, write_json
+from seqmask.speech.vocab import Vocabulary
+from seqmask.training.device import default_device
+
+if TYPE_CHECKING:
+    from seqmask.stage import StageContext
+
+
+def build(ctx: StageContext) -> None:
+    """``wer.json`` (per split, per split/source, and ``all`` over the test splits; ``valid`` is kept out of
+    ``all``), ``hypotheses.jsonl`` and ``wer.md``."""
+    model, meta = load_asr(ctx.input_path("finetune") / "model.pt")
+    vocab = Vocabulary.from_dict(meta["vocab"])
+    tests = labelled(utterances(ctx, TEST_SPLITS))
+    valid = labelled(utterances(ctx, ("valid",)))
+    hyps = transcribe(model, vocab, [*tests, *valid], device=default_device())
+    valid_rates = {group: rates for group, rates in _error_rates(valid, hyps).items() if group != ALL}
+    results = {**_error_rates(tests, hyps), **valid_rates}
+    write_json(ctx.out / "wer.json", results)
+    with (ctx.out / "hypotheses.jsonl").open("w", encoding="utf-8") as f:
+        for u in [*tests, *valid]:
+            f.write(json.dumps({"id": u.id, "group": f"{u.split}/{u.source}", "ref": u.text, "hyp": hyps[u.id]}, ensure_ascii=False) + "\n")
+    (ctx.out / "wer.md").write_text(results_table({ctx.config["variant"]: results}, WER), encoding="utf-8")
+    write_json(ctx.out / "summary.json", {"wer_all": round(results[ALL]["wer"] * 100, 2)})
+
+
+def _error_rates(found: Sequence[Utterance], hyps: dict[str, str]) -> dict[str, dict[str, Any]]:
+    """WER and CER of ``found`` per split (pooled over sources), per split and source, and ``all``."""
+    refs = {u.id: u.text for u in found}
+    own = {u.id: hyps[u.id] for u in found}
+    by_split = evaluate_groups(refs, own, {u.id: u.split for u in found})
+    return {**by_split, **evaluate_groups(refs, own, {u.id: f"{u.split}/{u.source}" for u in found})}

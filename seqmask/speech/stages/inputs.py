@@ -1,0 +1,45 @@
+"""Reading a speech stage's inputs: the manifests of ``splits`` and the filterbanks of ``features``."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from seqmask.data.manifest import AudioRecord, read_jsonl
+from seqmask.speech.features import Utterance, load_utterances
+
+if TYPE_CHECKING:
+    from seqmask.stage import StageContext
+
+PRETRAIN_SPLITS = ("train", "unlabelled")
+"""Audio the encoder is pretrained on (text ignored)."""
+TEST_SPLITS = ("test_matched", "test_mismatched")
+
+
+def records(ctx: StageContext, splits: Sequence[str]) -> list[AudioRecord]:
+    """Manifest records of ``splits`` from the ``splits`` input."""
+    manifests = ctx.input_path("splits") / "manifests"
+    return [record for split in splits for record in read_jsonl(manifests / f"{split}.jsonl", AudioRecord)]
+
+
+def utterances(ctx: StageContext, splits: Sequence[str]) -> list[Utterance]:
+    """Utterances of ``splits`` with their filterbanks from the ``features`` input."""
+    features = ctx.input_path("features")
+    index = json.loads((features / "index.json").read_text(encoding="utf-8"))
+    return load_utterances(features, records(ctx, splits), index)
+
+
+def labelled(found: Sequence[Utterance]) -> list[Utterance]:
+    """The utterances with a transcript."""
+    return [u for u in found if u.text]
+
+
+def write_json(path: Path, data: Any) -> None:
+    path.write_text(json.dumps(data, indent=1, sort_keys=True), encoding="utf-8")
+
+
+def step_progress(ctx: StageContext, what: str):
+    """A ``(done, total)`` callback reporting ``what`` of this stage to the orchestrator."""
+    return lambda done, total: ctx.progress(f"{ctx.stage}: {what}", done, total)

@@ -1,0 +1,45 @@
+"""Stage ``scorer``: the external ASR scorer, a CTC model trained on the labelled train split (or the user's)."""
+
+from __future__ import annotations
+
+import shutil
+from typing import TYPE_CHECKING
+
+from seqmask.eval.wer import evaluate_groups
+from seqmask.experiment.tables import ALL
+from seqmask.paths import resolve_path
+from seqmask.speech.ctc import train_ctc
+from seqmask.speech.decode import transcribe
+from seqmask.speech.model import load_asr
+from seqmask.speech.scorer import CtcScorer
+from seqmask.speech.stages.inputs import labelled, step_progress, utterances, write_json
+from seqmask.speech.vocab import Vocabulary
+from seqmask.training.device import default_device
+
+if TYPE_CHECKING:
+    from seqmask.speech.config import ScorerConfig
+    from seqmask.stage import StageContext
+
+
+def build(ctx: StageContext) -> None:
+    """``model.pt`` of the scorer and its WER/CER on ``valid`` (the scorer's quality, a factor studies vary)."""
+    config: ScorerConfig = ctx.config
+    if config.checkpoint is not None:
+        source = resolve_path(config.checkpoint)
+        CtcScorer.load(source)  # fails loudly on a missing or wrong checkpoint
+        shutil.copy2(source, ctx.out / "model.pt")
+        write_json(ctx.out / "summary.json", {"external": str(source)})
+        return
+    train = labelled(utterances(ctx, ("train",)))
+    vocab = Vocabulary.chars(u.text for u in train)
+    summary = train_ctc(
+        config, config.train, train, vocab, out_dir=ctx.out, work_dir=ctx.scratch, device=default_device(),
+        progress=step_progress(ctx, "steps"),
+    )
+    valid = labelled(utterances(ctx, ("valid",)))
+    if valid:
+        model, _ = load_asr(ctx.out / "model.pt")
+        hyps = transcribe(model, vocab, valid, device=default_device())
+        rates = evaluate_groups({u.id: u.text for u in valid}, hyps, {u.id: u.split for u in valid})[ALL]
+        summary |= {"valid_wer": round(100 * rates["wer"], 2), "valid_cer": round(100 * rates["cer"], 2)}
+    write_json(ctx.out / "summary.json", summary)
