@@ -25,6 +25,7 @@ def main() -> None:
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
     from flows.speech import speech_prep
+    from seqmask.config import load_config, to_dict
 
     started = time.perf_counter()
     server = SubprocessASGIServer()
@@ -33,10 +34,10 @@ def main() -> None:
     try:
         with temporary_settings({PREFECT_API_URL: server.api_url}):
             started = time.perf_counter()
-            speech_prep(preset=args.preset)
+            speech_prep(config=to_dict(load_config(args.preset)))
             cold = time.perf_counter() - started
             started = time.perf_counter()
-            speech_prep(preset=args.preset)
+            speech_prep(config=to_dict(load_config(args.preset)))
             cached = time.perf_counter() - started
     finally:
         server.stop()

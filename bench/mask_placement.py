@@ -20,10 +20,11 @@ import json
 import torch
 
 from seqmask.data.manifest import AudioRecord, read_jsonl
-from seqmask.masking.ask2mask import Ask2MaskParams, ask2mask_mask, frame_confidence
+from seqmask.masking.ask2mask import ask2mask_mask, frame_confidence
+from seqmask.masking.config import Ask2MaskParams
 from seqmask.masking.spans import random_span_mask
+from seqmask.speech.decode import inference_batches
 from seqmask.speech.features import load_utterances
-from seqmask.speech.finetune import inference_batches
 from seqmask.speech.scorer import CtcScorer
 from seqmask.speech.vocab import BLANK_ID
 from seqmask.store import ArtifactStore

@@ -1,26 +1,29 @@
 """Pretraining step throughput with the Ask2Mask masker vs fairseq2's StandardWav2Vec2Masker (target >= 0.97),
 and scoring throughput (seconds of audio per second), measured in one run.
 
-    .venv/bin/python bench/masking_step.py [--arch small] [--steps 20] [--rounds 5]
+    .venv/bin/python bench/masking_step.py [--arch small] [--steps 20] [--rounds 8]
 
 Same model size, same batch (8 utterances of 4 s filterbanks, fixed seed), same training
-step code (``seqmask.speech.pretrain.Trainer.step``: forward, loss, backward, clip, AdamW).
-Rounds alternate between the two maskers so drift in machine load hits both; the median
-round is reported.  Scores are precomputed, as in the pipeline.
+step (``seqmask.training.loop.train_step`` on a ``PretrainUnit``: forward, loss, backward,
+clip, AdamW). Rounds alternate between the two maskers so drift in machine load hits
+both; the median round is reported. Scores are precomputed, as in the pipeline.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import statistics
 import time
 
 import torch
 
+from seqmask.speech.config import PretrainConfig
 from seqmask.speech.features import Utterance
 from seqmask.speech.model import build_asr_model
-from seqmask.speech.pretrain import PretrainConfig, Trainer
+from seqmask.speech.pretrain import PretrainUnit
 from seqmask.speech.scorer import CtcScorer, score_utterances
+from seqmask.training.loop import optimizer_for, train_step
 
 
 def make_batch(n: int, seconds: float, seed: int) -> tuple[list[Utterance], dict[str, torch.Tensor]]:
@@ -31,11 +34,22 @@ def make_batch(n: int, seconds: float, seed: int) -> tuple[list[Utterance], dict
     return utterances, scores
 
 
-def steps_per_second(trainer: Trainer, indices: list[int], steps: int) -> float:
-    started = time.perf_counter()
-    for _ in range(steps):
-        trainer.step(indices)
-    return steps / (time.perf_counter() - started)
+class Stepper:
+    """A pretraining unit with its optimizer: one call, one training step on the whole batch."""
+
+    def __init__(self, config: PretrainConfig, variant: str, utterances, scores, device: torch.device) -> None:
+        self.config, self.device = config, device
+        self.unit = PretrainUnit(config, variant, utterances, scores if variant != "random" else None, device)
+        self.optimizer, self.scheduler = optimizer_for(self.unit.model, config.train)
+        self.batch = list(range(len(utterances)))
+        self.step = 0
+
+    def steps_per_second(self, steps: int) -> float:
+        started = time.perf_counter()
+        for _ in range(steps):
+            self.step += 1
+            train_step(self.unit, self.batch, self.step, self.optimizer, self.scheduler, self.config.train, self.device)
+        return steps / (time.perf_counter() - started)
 
 
 def main() -> None:
@@ -46,19 +60,17 @@ def main() -> None:
     args = parser.parse_args()
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     utterances, scores = make_batch(8, 4.0, seed=0)
-    indices = list(range(len(utterances)))
-    trainers = {
-        masker: Trainer(PretrainConfig(arch=args.arch, masker=masker, steps=10**6, warmup_steps=10), utterances, scores, device)
-        for masker in ("random", "ask2mask+utt")
-    }
+    config = PretrainConfig(arch=args.arch)
+    config = dataclasses.replace(config, train=dataclasses.replace(config.train, steps=10**6, warmup_steps=10))
+    steppers = {variant: Stepper(config, variant, utterances, scores, device) for variant in ("random", "ask2mask+utt")}
     with torch.compiler.set_stance("force_eager"):
-        for trainer in trainers.values():
-            steps_per_second(trainer, indices, 3)  # warm-up
-        rounds: dict[str, list[float]] = {name: [] for name in trainers}
+        for stepper in steppers.values():
+            stepper.steps_per_second(3)  # warm-up
+        rounds: dict[str, list[float]] = {name: [] for name in steppers}
         for round_index in range(args.rounds):
-            order = list(trainers.items())
-            for name, trainer in order if round_index % 2 == 0 else order[::-1]:  # alternate who goes first
-                rounds[name].append(steps_per_second(trainer, indices, args.steps))
+            order = list(steppers.items())
+            for name, stepper in order if round_index % 2 == 0 else order[::-1]:  # alternate who goes first
+                rounds[name].append(stepper.steps_per_second(args.steps))
     base, ours = statistics.median(rounds["random"]), statistics.median(rounds["ask2mask+utt"])
     print(f"\ndevice {device}, arch {args.arch}, batch 8 x 4 s, {args.rounds} rounds of {args.steps} steps (median)")
     print("| masker | steps/s | ratio vs fairseq2 standard |\n|---|---|---|")

@@ -20,12 +20,17 @@ from pathlib import Path
 import torch
 from distributed import Client
 
-from seqmask.config import load_config, resolve_path
-from seqmask.data.audio import AudioChecks, collect_fsdd, collect_ljspeech, shard_batches
+from seqmask.config import load_config
+from seqmask.data.audio import shard_batches
+from seqmask.data.config import AudioChecks
+from seqmask.data.espeak import plan_synthesis, synthesize
+from seqmask.data.fsdd import collect_fsdd
+from seqmask.data.ljspeech import collect_ljspeech
 from seqmask.data.manifest import RawAudio
-from seqmask.data.speech_prep import prepare_shard_task
-from seqmask.data.synth import plan_synthesis, synthesize, tatoeba_sentences
+from seqmask.data.tatoeba import tatoeba_sentences
 from seqmask.executor import Executor, local_cluster
+from seqmask.paths import resolve_path
+from seqmask.speech.stages.corpus import prepare_shard_task
 
 
 def synthesize_corpus(out: Path, hours: float) -> list[RawAudio]:
@@ -46,7 +51,7 @@ def make_tasks(out: Path, shard_seconds: float, synth_hours: float) -> tuple[lis
     raw += synthesize_corpus(out / "audio", synth_hours)
     batches = shard_batches(raw, shard_seconds)
     checks = AudioChecks()
-    tasks = [(batch, out / f"{i:05d}.safetensors", f"{i:05d}.safetensors", checks, 0) for i, batch in enumerate(batches)]
+    tasks = [(batch, out / f"{i:05d}.safetensors", f"{i:05d}.safetensors", checks, False, 0) for i, batch in enumerate(batches)]
     return tasks, len(raw)
 
 

@@ -111,7 +111,10 @@ def _build(data: dict[str, Any], overrides: Mapping[str, Any] | Sequence[str], *
         return default_origin
 
     config = from_dict(ExperimentConfig, data, origin=origin)
-    validate(config)
+    try:
+        validate(config)
+    except ConfigError as err:  # "key: expected ...": say where that value came from
+        raise ConfigError(f"{origin(str(err).partition(':')[0])}: {err}") from err
     return config
 
 

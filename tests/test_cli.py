@@ -43,9 +43,7 @@ def test_artifacts_commands_show_a_corrupt_lineage_and_go_on(store, capsys):
 
 
 def test_a_corrupt_run_record_is_named(store, capsys):
-    runs = store.root / "runs"
-    runs.mkdir()
-    (runs / "20260101T000000-abcdef.json").write_text("{truncated")
+    (store.runs / "20260101T000000-abcdef.json").write_text("{truncated")
     assert main(["status"]) == 0
     assert "20260101T000000-abcdef.json is unreadable" in capsys.readouterr().out
     assert main(["rerun"]) == 2
@@ -65,8 +63,9 @@ def test_a_missing_model_path_is_reported_as_missing(store, tmp_path, capsys):
 
 @pytest.fixture
 def ctc_model(tmp_path) -> Path:
-    from seqmask.speech.model import build_asr_model, save_checkpoint
+    from seqmask.speech.model import build_asr_model
     from seqmask.speech.vocab import Vocabulary
+    from seqmask.training.checkpoint import save_checkpoint
 
     vocab = Vocabulary.chars(["one two"])
     path = tmp_path / "model.pt"
@@ -108,5 +107,5 @@ def test_relative_corpus_paths_mean_the_current_directory_and_are_checked_first(
     monkeypatch.chdir(tmp_path)
     assert main(["run", "speech-prep", "--preset", "tiny", "--manifest", "mine.jsonl"]) == 2
     err = capsys.readouterr().err
-    assert f"speech_prep.user.manifest: expected an existing file or directory, found no {tmp_path / 'mine.jsonl'}" in err
-    assert not (store.root / "runs").exists()  # nothing started
+    assert f"speech_prep.user.manifest: expected an existing file or directory, found '{tmp_path / 'mine.jsonl'}'" in err
+    assert not any(store.runs.iterdir())  # nothing started

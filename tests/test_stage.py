@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import pytest
 
 from seqmask.runlog import RunLog, latest_runs
-from seqmask.stage import Pipeline, Runner, Stage, StageFailed, run_pipeline
+from seqmask.stage import Pipeline, Runner, Stage, StageFailed, dry_run, run_pipeline, run_plan
 from seqmask.store import ArtifactStore
 
 CALLS: list[str] = []
@@ -39,7 +39,7 @@ def build_broken(ctx):
 
 
 WORDS = Stage("words", 1, build_words, config_of=lambda c: c, sources=lambda c: [c.source_dir])
-COUNT = Stage("count", 1, build_count, config_of=lambda c: {}, inputs=("words",))
+COUNT = Stage("count", 1, build_count, config_of=lambda c: {}, inputs={"words": "words"})
 PIPE = Pipeline("demo", (WORDS, COUNT))
 
 
@@ -54,8 +54,8 @@ def setup(tmp_path):
 
 def test_second_run_reuses_everything(setup):
     store, params = setup
-    first = run_pipeline(PIPE, params, Runner(store))
-    second = run_pipeline(PIPE, params, Runner(store))
+    first = run_pipeline(PIPE, params, Runner(store).run)
+    second = run_pipeline(PIPE, params, Runner(store).run)
     assert CALLS == ["words", "count"]
     assert [o.reused for o in second.values()] == [True, True]
     assert (second["count"].ref.path / "count.txt").read_text() == "12"
@@ -64,32 +64,32 @@ def test_second_run_reuses_everything(setup):
 
 def test_config_change_reruns_stage_and_downstream(setup):
     store, params = setup
-    run_pipeline(PIPE, params, Runner(store))
-    run_pipeline(PIPE, Params(words=4, source_dir=params.source_dir), Runner(store))
+    run_pipeline(PIPE, params, Runner(store).run)
+    run_pipeline(PIPE, Params(words=4, source_dir=params.source_dir), Runner(store).run)
     assert CALLS == ["words", "count", "words", "count"]
 
 
 def test_source_file_change_invalidates(setup):
     store, params = setup
-    run_pipeline(PIPE, params, Runner(store))
+    run_pipeline(PIPE, params, Runner(store).run)
     (store.root.parent / "raw" / "b.txt").write_text("new raw file")
-    run_pipeline(PIPE, params, Runner(store))
+    run_pipeline(PIPE, params, Runner(store).run)
     assert CALLS.count("words") == 2
 
 
 def test_force_recomputes_from_a_stage(setup):
     store, params = setup
-    run_pipeline(PIPE, params, Runner(store))
-    outcomes = run_pipeline(PIPE, params, Runner(store, force=PIPE.downstream_of("count")))
+    run_pipeline(PIPE, params, Runner(store).run)
+    outcomes = run_pipeline(PIPE, params, Runner(store, force=PIPE.downstream_of("count")).run)
     assert CALLS == ["words", "count", "count"]
     assert outcomes["words"].reused and not outcomes["count"].reused
 
 
 def test_corrupt_input_artifact_is_rebuilt_not_served(setup):
     store, params = setup
-    first = run_pipeline(PIPE, params, Runner(store))
+    first = run_pipeline(PIPE, params, Runner(store).run)
     (first["words"].ref.path / "words.txt").write_text("tampered")
-    second = run_pipeline(PIPE, params, Runner(store))
+    second = run_pipeline(PIPE, params, Runner(store).run)
     assert not second["words"].reused
     assert (second["words"].ref.path / "words.txt").read_text() == "word word word"
     assert second["words"].ref.digest == first["words"].ref.digest  # deterministic rebuild
@@ -98,10 +98,10 @@ def test_corrupt_input_artifact_is_rebuilt_not_served(setup):
 
 def test_failure_names_stage_and_is_logged(setup):
     store, params = setup
-    pipe = Pipeline("demo", (WORDS, Stage("broken", 1, build_broken, config_of=lambda c: {}, inputs=("words",))))
+    pipe = Pipeline("demo", (WORDS, Stage("broken", 1, build_broken, config_of=lambda c: {}, inputs={"words": "words"})))
     log = RunLog(store.root / "runs", flow="demo", preset="test", argv=["x"])
     with pytest.raises(StageFailed, match="stage 'broken' failed: ValueError: broken on purpose") as info:
-        run_pipeline(pipe, params, Runner(store, run_log=log))
+        run_pipeline(pipe, params, Runner(store, run_log=log).run)
     assert info.value.stage == "broken"
     log.finish("failed")
     [record] = latest_runs(store.root / "runs", 5)
@@ -113,7 +113,7 @@ def test_failure_names_stage_and_is_logged(setup):
 def test_missing_source_is_a_stage_failure(setup):
     store, _ = setup
     with pytest.raises(StageFailed, match="does not exist"):
-        run_pipeline(PIPE, Params(words=1, source_dir="/nonexistent/raw"), Runner(store))
+        run_pipeline(PIPE, Params(words=1, source_dir="/nonexistent/raw"), Runner(store).run)
 
 
 def test_pipeline_rejects_inputs_from_later_stages():
@@ -125,8 +125,32 @@ def test_pipeline_rejects_inputs_from_later_stages():
 
 def test_lineage_records_inputs_config_and_packages(setup):
     store, params = setup
-    outcomes = run_pipeline(PIPE, params, Runner(store))
+    outcomes = run_pipeline(PIPE, params, Runner(store).run)
     lineage = store.lineage(outcomes["count"].ref.key)
     assert lineage["inputs"]["words"]["digest"] == outcomes["words"].ref.digest
     assert "torch" in lineage["packages"] and lineage["code_hash"]
     assert store.lineage(outcomes["words"].ref.key)["config"] == {"words": 3, "source_dir": params.source_dir}
+
+
+def test_dry_run_shows_keys_and_what_would_be_reused_and_changes_nothing(setup):
+    store, params = setup
+    runner = Runner(store)
+    before = dry_run([(PIPE, params)], runner)
+    assert [(row.stage, row.action) for row in before] == [("words", "compute"), ("count", "compute after words")]
+    assert before[0].key == runner.key(WORDS, params, {}) and before[1].key is None
+    assert CALLS == [] and store.list() == []
+    outcomes = run_pipeline(PIPE, params, runner.run)
+    after = dry_run([(PIPE, params)], runner)
+    assert [(row.stage, row.action, row.key) for row in after] == [(name, "reuse", outcomes[name].ref.key) for name in ("words", "count")]
+    forced = dry_run([(PIPE, params)], runner, from_stage="count")
+    assert [row.action for row in forced] == ["reuse", "compute"]
+
+
+def test_a_later_pipeline_reads_an_earlier_ones_stage(setup):
+    store, params = setup
+    reader = Pipeline("reader", (Stage("recount", 1, build_count, config_of=lambda c: {}, inputs={"words": "the-words"}),),
+                      external={"the-words": ("demo", "words")})
+    runner = Runner(store)
+    done = run_plan([(PIPE, params), (reader, params)], lambda p, c, given: run_pipeline(p, c, runner.run, given=given))
+    assert done["reader"]["recount"].ref.path.joinpath("count.txt").read_text() == "12"
+    assert [row.action for row in dry_run([(PIPE, params), (reader, params)], runner)] == ["reuse"] * 3

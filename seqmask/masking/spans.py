@@ -119,3 +119,19 @@ def random_span_mask(
     if mask is None:  # compute_row_mask is typed Optional but always returns a tensor
         raise RuntimeError("fairseq2's compute_row_mask returned None, expected an (N, S) mask")
     return mask
+
+
+def lenient_row_mask(
+    shape: tuple[int, int],
+    span_len: int,
+    max_mask_prob: float,
+    row_lens: Tensor | None = None,
+    min_num_spans: int = 0,
+    device: torch.device | None = None,
+) -> Tensor:
+    """fairseq2's row mask factory, but a batch too short to mask gets an all-False mask instead of an error.
+
+    ``(N, S)`` bool, drawn by :func:`random_span_mask`. Used as the CTC model's mask factory (``seqmask.speech.model``): spoken digits are shorter than a span.
+    """
+    lengths = row_lens if row_lens is not None else torch.full((shape[0],), shape[1], device=device)  # (N,)
+    return random_span_mask(lengths, shape[1], span_len=span_len, max_mask_prob=max_mask_prob, min_num_spans=min_num_spans)

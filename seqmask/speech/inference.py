@@ -14,8 +14,8 @@ from fairseq2.models.wav2vec2.asr import Wav2Vec2AsrModel
 from seqmask.data.audio import AudioChecks, AudioError, decode
 from seqmask.data.manifest import json_objects
 from seqmask.eval.wer import evaluate_groups
-from seqmask.speech.features import Utterance, fbank
 from seqmask.speech.decode import transcribe
+from seqmask.speech.features import Utterance, fbank
 from seqmask.speech.model import load_asr
 from seqmask.speech.vocab import Vocabulary
 from seqmask.store import ArtifactNotFound, ArtifactStore

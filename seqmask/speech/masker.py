@@ -1,4 +1,4 @@
-"""fairseq2 adapters of the pure masks in :mod:`seqmask.masking`: the Ask2Mask masker and a lenient span-mask factory."""
+"""The Ask2Mask masker: :func:`~seqmask.masking.ask2mask.ask2mask_mask` inside a fairseq2 ``Wav2Vec2Model``."""
 
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ from torch.nn import Parameter
 
 from seqmask.masking.ask2mask import ask2mask_mask, fit_scorer_frames
 from seqmask.masking.config import Ask2MaskParams
-from seqmask.masking.spans import random_span_mask
 
 
 class Ask2MaskMasker(Wav2Vec2Masker):
@@ -76,19 +75,3 @@ class Ask2MaskMasker(Wav2Vec2Masker):
     def extra_repr(self) -> str:
         """:meta private:"""
         return repr(self.params)
-
-
-def lenient_row_mask(
-    shape: tuple[int, int],
-    span_len: int,
-    max_mask_prob: float,
-    row_lens: Tensor | None = None,
-    min_num_spans: int = 0,
-    device: torch.device | None = None,
-) -> Tensor:
-    """fairseq2's row mask factory, but a batch too short to mask gets an all-False mask instead of an error.
-
-    ``(N, S)`` bool, drawn by :func:`random_span_mask`. The CTC model's mask factory: spoken digits are shorter than a span.
-    """
-    lengths = row_lens if row_lens is not None else torch.full((shape[0],), shape[1], device=device)  # (N,)
-    return random_span_mask(lengths, shape[1], span_len=span_len, max_mask_prob=max_mask_prob, min_num_spans=min_num_spans)

@@ -11,7 +11,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import torch
 from fairseq2.models.transformer import TransformerNormOrder
 from fairseq2.models.wav2vec2 import Wav2Vec2Config, Wav2Vec2EncoderConfig, Wav2Vec2Model
 from fairseq2.models.wav2vec2.asr import Wav2Vec2AsrConfig, Wav2Vec2AsrModel
@@ -20,9 +19,9 @@ from fairseq2.models.wav2vec2.factory import create_wav2vec2_model
 from fairseq2.models.wav2vec2.interop import convert_wav2vec2_state_dict
 from torch import nn
 
+from seqmask.masking.spans import lenient_row_mask
 from seqmask.speech.archs import arch_sizes
 from seqmask.speech.features import FBANK_STRIDE, NUM_MEL_BINS
-from seqmask.speech.masker import lenient_row_mask
 from seqmask.training.checkpoint import read_checkpoint
 
 

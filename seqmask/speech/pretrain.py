@@ -147,8 +147,6 @@ class PretrainUnit:
         self, config: PretrainConfig, variant: str, utterances: Sequence[Utterance], scores: Mapping[str, Tensor] | None,
         device: torch.device,
     ) -> None:
-        if variant not in MASKERS:
-            raise ValueError(f"variant: expected one of {MASKERS}, found {variant!r}")
         self.config, self.variant, self.utterances, self.scores, self.device = config, variant, utterances, scores, device
         self.mask_generator = torch.Generator(device=device).manual_seed(config.train.seed + 1)  # independent of batch order
         self.frames = 0
@@ -215,6 +213,8 @@ def pretrain(
     The summary adds ``utterances`` (trained on) and ``frames_per_second`` (unpadded
     10 ms filterbank frames per training second) to the loop's.
     """
+    if variant not in MASKERS:
+        raise ValueError(f"variant: expected one of {MASKERS}, found {variant!r}")
     device = device or default_device()
     kept, dropped = _maskable(utterances, config.mask)
     fitted = _fitted_scores(kept, scores, variant)

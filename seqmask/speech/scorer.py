@@ -26,7 +26,6 @@ from seqmask.speech.vocab import BLANK_ID
 from seqmask.training.device import default_device
 
 
-
 class FrameScorer(Protocol):
     """Any CTC model that gives per-frame posteriors at the 20 ms encoder rate.
 

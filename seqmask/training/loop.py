@@ -111,8 +111,7 @@ def train(
     torch.manual_seed(config.seed)
     unit = build_unit()
     unit.model.train()
-    optimizer = AdamW(unit.model.parameters(), lr=config.lr, betas=config.betas, eps=config.eps, weight_decay=config.weight_decay)
-    scheduler = PolynomialDecayLR(optimizer, config.steps, config.warmup_steps)  # linear warm-up and decay to 0
+    optimizer, scheduler = optimizer_for(unit.model, config)
     out_dir.mkdir(parents=True, exist_ok=True)
     work_dir.mkdir(parents=True, exist_ok=True)
     state_path, metrics_path = work_dir / "last.pt", out_dir / "metrics.jsonl"
@@ -126,7 +125,7 @@ def train(
         while done.step < config.steps:
             lr = float(scheduler.get_last_lr()[0])
             started = time.perf_counter()
-            logged = _step(unit, next(batches), done.step + 1, optimizer, scheduler, config, device)
+            logged = train_step(unit, next(batches), done.step + 1, optimizer, scheduler, config, device)
             done.batches_drawn += 1
             done.seconds += time.perf_counter() - started
             if logged is None:
@@ -156,8 +155,14 @@ def _epochs(unit: TrainingUnit, seed: int) -> Iterator[list[int]]:
         yield from unit.epoch(generator)
 
 
-def _step(
-    unit: TrainingUnit, batch: list[int], step: int, optimizer: AdamW, scheduler: PolynomialDecayLR,
+def optimizer_for(model: nn.Module, config: TrainingConfig) -> tuple[AdamW, PolynomialDecayLR]:
+    """AdamW over ``model``'s parameters and fairseq2's linear warm-up and linear decay to 0 at ``config.steps``."""
+    optimizer = AdamW(model.parameters(), lr=config.lr, betas=config.betas, eps=config.eps, weight_decay=config.weight_decay)
+    return optimizer, PolynomialDecayLR(optimizer, config.steps, config.warmup_steps)
+
+
+def train_step(
+    unit: TrainingUnit, batch: Sequence[int], step: int, optimizer: AdamW, scheduler: PolynomialDecayLR,
     config: TrainingConfig, device: torch.device,
 ) -> dict[str, float] | None:
     """One forward/backward pass and optimizer step; the logged values, or ``None`` when skipped as non-finite."""
@@ -203,12 +208,12 @@ def _resume(path: Path, config: TrainingConfig, unit: TrainingUnit, optimizer: A
     """Restore the state ``_save`` wrote; it must come from the same config and unit."""
     checkpoint = read_checkpoint(path)
     meta = checkpoint.get("seqmask", {})
-    expected = _identity(config, unit)
-    if meta.get("kind") != STATE_KIND or meta.get("identity") != expected:
-        changed = sorted(k for k in expected["unit"] if meta.get("identity", {}).get("unit", {}).get(k) != expected["unit"][k])
+    expected, found = _identity(config, unit), meta.get("identity", {})
+    if meta.get("kind") != STATE_KIND or found != expected:
+        changed = [f"{part}.{key}" for part in expected for key in expected[part] if found.get(part, {}).get(key) != expected[part][key]]
         raise ValueError(
             f"{path} does not continue this run: expected a {STATE_KIND!r} checkpoint of the same training config and unit, "
-            f"found kind {meta.get('kind')!r} (differing unit fields: {changed}); delete it to start over"
+            f"found kind {meta.get('kind')!r} with other {changed or 'contents'}; delete it to start over"
         )
     unit.model.load_state_dict(checkpoint["model"])
     optimizer.load_state_dict(meta["optimizer"])

@@ -12,19 +12,18 @@ import pytest
 import soundfile as sf
 
 from seqmask.data.audio import (
-    AudioChecks,
     AudioError,
-    collect_fsdd,
-    collect_ljspeech,
-    collect_user_dir,
-    collect_user_manifest,
     decode,
     load_shard,
     prepare_shard,
     shard_batches,
     split_duplicates,
 )
+from seqmask.data.config import AudioChecks
+from seqmask.data.fsdd import collect_fsdd
+from seqmask.data.ljspeech import collect_ljspeech
 from seqmask.data.manifest import AudioRecord, RawAudio, Reject, read_jsonl, write_jsonl
+from seqmask.data.user import collect_user_dir, collect_user_manifest
 
 DATA = Path(__file__).resolve().parents[2] / "data"
 FSDD = DATA / "speech" / "fsdd"
@@ -45,9 +44,9 @@ def raw(path: Path | str, *, id: str | None = None, text: str | None = "hello", 
     return RawAudio(id=id or Path(path).stem, audio=str(path), text=text, **fields)
 
 
-def prepare(records, tmp_path: Path, checks: AudioChecks = AudioChecks(), seed: int = 0):
+def prepare(records, tmp_path: Path, checks: AudioChecks = AudioChecks(), seed: int = 0, require_text: bool = False):
     return prepare_shard(records, tmp_path / "shards" / "00000.safetensors",
-                         shard_rel="shards/00000.safetensors", checks=checks, seed=seed)
+                         shard_rel="shards/00000.safetensors", checks=checks, require_text=require_text, seed=seed)
 
 
 # --- collectors -------------------------------------------------------------------
@@ -235,7 +234,7 @@ def test_stereo_is_averaged_to_mono(tmp_path):
 @pytest.mark.parametrize(("text", "reason"), [(None, "no_text"), ("", "no_text"), ("  \t", "no_text"),
                                               ("one\ntwo", "bad_text"), ("bad \ufffd", "bad_text")])
 def test_text_rejects(tmp_path, text, reason):
-    kept, rejects = prepare([raw(fsdd_file(), text=text)], tmp_path, AudioChecks(require_text=True))
+    kept, rejects = prepare([raw(fsdd_file(), text=text)], tmp_path, require_text=True)
     assert kept == [] and [r.reason for r in rejects] == [reason]
 
 
@@ -249,7 +248,7 @@ def test_text_optional_without_require_text(tmp_path):
 
 def test_prepare_shard_on_fsdd(tmp_path):
     records = [r for r in collect_fsdd(FSDD, heldout_speaker="theo") if r.id.endswith("_20")][::4]  # 13 files
-    kept, rejects = prepare(records, tmp_path, AudioChecks(require_text=True))
+    kept, rejects = prepare(records, tmp_path, require_text=True)
     assert rejects == [] and [r.id for r in kept] == [r.id for r in records]
     waves = load_shard(tmp_path / "shards" / "00000.safetensors")
     assert set(waves) == {r.id for r in kept}

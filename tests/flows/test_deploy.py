@@ -5,6 +5,7 @@ from __future__ import annotations
 from prefect.client.orchestration import get_client
 
 from flows.deploy import deploy, ensure_work_pool
+from seqmask.config import load_config, to_dict
 
 
 def test_scheduled_deployment_is_registered(prefect_api):
@@ -14,6 +15,6 @@ def test_scheduled_deployment_is_registered(prefect_api):
     with get_client(sync_client=True) as client:
         deployment = client.read_deployment(deployment_id)
     assert deployment.work_pool_name == "seqmask-test"
-    assert deployment.parameters == {"preset": "tiny", "overrides": ["speech_prep.seed=1"]}
+    assert deployment.parameters == {"config": to_dict(load_config("tiny", ["speech_prep.seed=1"]))}  # resolved when deployed
     assert deployment.entrypoint.endswith("flows/speech.py:speech_prep")
     assert [s.schedule.cron for s in deployment.schedules] == ["0 3 * * *"]

@@ -12,19 +12,22 @@ import time
 import pytest
 
 from seqmask.cli import main
-from seqmask.config import ConfigError, resolve_path
+from seqmask.config import load_config, load_yaml, to_dict
+from seqmask.paths import resolve_path
 from seqmask.runlog import latest_runs
-from seqmask.speech.model import build_pretrain_model, save_checkpoint
+from seqmask.schema import ConfigError
+from seqmask.speech.model import build_pretrain_model
 from seqmask.store import ArtifactStore
+from seqmask.training.checkpoint import save_checkpoint
 
 pytestmark = pytest.mark.usefixtures("prefect_api")
 
 
-def run(flow_name, dask_address, *overrides, from_stage=None):
+def run(flow_name, dask_address, *overrides, from_stage=None, **extra):
     import flows.speech
 
-    flow_fn = getattr(flows.speech, flow_name)
-    return flow_fn(preset="tiny", overrides=[f"orchestration.dask_address={dask_address}", *overrides], from_stage=from_stage)
+    config = load_config("tiny", [f"orchestration.dask_address={dask_address}", *overrides])
+    return getattr(flows.speech, flow_name)(config=to_dict(config), from_stage=from_stage, **extra)
 
 
 def states(home):
@@ -38,21 +41,34 @@ def speech_run(store_home, dask_address, prefect_api):
 
 
 def test_speech_flow_reports_wer_per_test_set(speech_run, store_home):
+    import jiwer
+    import matplotlib.image
+
+    from seqmask.data.text import normalize_text
+    from seqmask.eval.wer import WER
+    from seqmask.experiment.tables import results_table
+
     store = ArtifactStore()
     assert set(states(store_home).values()) == {"computed"}
+    report = store.ref(speech_run["report"]["key"]).path
+    runs = json.loads((report / "runs.json").read_text())
     for variant in ("random-s0", "ask2mask-utt-s0"):
         evaluation = store.ref(speech_run[f"evaluate-{variant}"]["key"]).path
         results = json.loads((evaluation / "wer.json").read_text())
         assert {"test_matched/fsdd", "test_mismatched/fsdd", "test_mismatched/ljspeech", "valid", "valid/fsdd", "all"} <= set(results)
-        assert all(0 <= r["wer"] for r in results.values())
         hyps = [json.loads(line) for line in (evaluation / "hypotheses.jsonl").read_text().splitlines()]
+        tests = [h for h in hyps if h["group"].startswith("test")]
         assert len(hyps) == results["all"]["utterances"] + results["valid"]["utterances"]  # "all" pools the test sets only
-    report = store.ref(speech_run["report"]["key"]).path
+        wer = jiwer.wer([normalize_text(h["ref"]) for h in tests], [normalize_text(h["hyp"]) for h in tests])
+        assert results["all"]["wer"] == pytest.approx(wer)  # the pooled rate is the corpus-level rate of the hypotheses
+        assert results in [run["results"] for run in runs]
     table = (report / "report.md").read_text()
-    assert "| test_mismatched/fsdd |" in table and "ask2mask+utt" in table and "random" in table
-    assert (report / "masks.png").stat().st_size > 10_000 and (report / "pretrain_loss.png").stat().st_size > 10_000
+    assert results_table({run["variant"]: run["results"] for run in runs}, WER) in table  # the report prints exactly these runs
+    assert [column.strip() for column in table.splitlines()[4].split("|")[3:5]] == ["ask2mask+utt", "random"]
+    assert matplotlib.image.imread(report / "masks.png").shape[:2] == (480, 1200)  # spectrogram, confidence and 2 masks
+    assert matplotlib.image.imread(report / "pretrain_loss.png").shape[:2] == (525, 900)
     scores = store.ref(speech_run["scores"]["key"]).path
-    assert json.loads((scores / "summary.json").read_text())["mean_confidence_fsdd"] > 0
+    assert 0 < json.loads((scores / "summary.json").read_text())["mean_confidence_fsdd"] <= 1
 
 
 def test_wer_table_reaches_prefect(speech_run):
@@ -64,7 +80,7 @@ def test_wer_table_reaches_prefect(speech_run):
         async with get_client() as client:
             return await client.read_artifacts()
 
-    tables = [a for a in asyncio.run(read()) if a.key == "speech-wer"]
+    tables = [a for a in asyncio.run(read()) if a.key == "speech-table"]
     assert tables and "test_mismatched/fsdd" in str(tables[0].data)
 
 
@@ -99,7 +115,7 @@ def test_sentencepiece_units_fine_tune_and_evaluate(store_home, dask_address, sp
     result = run("speech", dask_address, "speech.finetune.units=sentencepiece", "speech.variants=[random]")
     store = ArtifactStore()
     assert result["pretrain-random-s0"] == speech_run["pretrain-random-s0"]  # units only change fine-tuning
-    vocab = store.lineage(result["finetune-random-s0"]["key"])["config"]["finetune"]["units"]
+    vocab = store.lineage(result["finetune-random-s0"]["key"])["config"]["units"]
     results = json.loads((store.ref(result["evaluate-random-s0"]["key"]).path / "wer.json").read_text())
     assert vocab == "sentencepiece" and results["all"]["utterances"] > 0 and results["all"]["cer"] >= 0
 
@@ -118,7 +134,7 @@ def test_kill_during_pretraining_resumes_to_the_same_step_count(tmp_path, prefec
     home = tmp_path / "store"
     env = {**os.environ, "SEQMASK_HOME": str(home), "PREFECT_API_URL": prefect_api}
     cmd = [sys.executable, "-m", "seqmask.cli", "run", "speech", "--preset", "tiny", "--dask-address", dask_address,
-           "--set", "speech.variants=[random]", "--set", "speech.pretrain.steps=60", "--set", "speech.pretrain.checkpoint_every=5"]
+           "--set", "speech.variants=[random]", "--set", "speech.pretrain.train.steps=60", "--set", "speech.pretrain.train.checkpoint_every=5"]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     deadline = time.monotonic() + 240
     checkpoint = None
@@ -142,20 +158,17 @@ def _is_pretrain_state(path):
     import torch
 
     try:
-        return torch.load(path, weights_only=True)["seqmask"]["kind"] == "wav2vec2_pretrain_state"
+        return torch.load(path, weights_only=True)["seqmask"]["identity"]["unit"]["variant"] == "random"
     except Exception:  # being written
         return False
 
 
 def test_study_tabulates_points_on_valid_and_reuses_the_random_baseline(store_home, dask_address, speech_run, tmp_path):
-    import flows.speech
-
-    plan = tmp_path / "plan.yaml"
-    plan.write_text("seeds: [0]\npoints:\n  paper: {}\n  nonblank: {speech.scorer.confidence: nonblank}\n")
-    result = flows.speech.study(preset="tiny", overrides=[f"orchestration.dask_address={dask_address}"], plan=str(plan))
+    plan = load_yaml("seeds: [0]\npoints:\n  paper: {}\n  nonblank: {speech.scores.confidence: nonblank}\n")
+    result = run("study", dask_address, plan=plan)
     study = ArtifactStore().ref(result["study"]["key"]).path
     table = (study / "study.md").read_text()
-    assert "| paper | (preset) |" in table and "| nonblank | speech.scorer.confidence=nonblank |" in table
+    assert "| paper | (preset) |" in table and "| nonblank | speech.scores.confidence=nonblank |" in table
     assert "ask2mask+utt rel. vs random" in table and "on `valid`" in table
     runs = json.loads((study / "study.json").read_text())["runs"]
     assert {run["variant"] for run in runs["nonblank"]} == {"random", "ask2mask+utt"}
@@ -172,3 +185,47 @@ def test_study_cli_refuses_a_plan_on_a_test_split(tmp_path, capsys):
     plan.write_text("split: test_mismatched\npoints: {paper: {}}\n")
     assert main(["run", "study", "--preset", "tiny", "--plan", str(plan)]) == 2
     assert "never a test split" in capsys.readouterr().err
+
+
+def _dry_run(tree, home, edit=None):
+    """``seqmask run speech --dry-run`` from a copy of the project, with ``edit`` (a module path) changed by a comment."""
+    path = tree / edit if edit else None
+    original = path.read_text() if path else None
+    if path:
+        path.write_text(original + "\n# an edit\n")
+    try:
+        out = subprocess.run(
+            [sys.executable, "-m", "seqmask.cli", "run", "speech", "--preset", "tiny", "--dry-run"],
+            cwd=tree, env={**os.environ, "PYTHONPATH": str(tree), "SEQMASK_HOME": str(home)}, capture_output=True, text=True,
+        )
+    finally:
+        if path:
+            path.write_text(original)
+    assert out.returncode == 0, out.stderr[-3000:]
+    rows = [line.split(maxsplit=2) for line in out.stdout.splitlines() if line.startswith("speech/")]
+    return {name.removeprefix("speech/"): (key, action) for name, key, action in rows}
+
+
+def test_dry_run_shows_what_a_code_edit_recomputes(speech_run, store_home, tmp_path):
+    """Keys follow the import graph: an edit recomputes the stages that reach the module, and nothing else."""
+    import shutil
+
+    tree = tmp_path / "project"
+    for package in ("seqmask", "flows"):
+        shutil.copytree(resolve_path(package), tree / package, ignore=shutil.ignore_patterns("__pycache__"))
+    for shared in ("configs", "data"):
+        (tree / shared).symlink_to(resolve_path(shared))
+    unchanged = _dry_run(tree, store_home)
+    assert {action for _, action in unchanged.values()} == {"reuse"}
+    assert all(unchanged[name][0] == speech_run[name]["key"][:12] for name in speech_run)  # --dry-run keys are the run's keys
+
+    def recomputed(edit):
+        return {name for name, (_, action) in _dry_run(tree, store_home, edit).items() if action != "reuse"}
+
+    assert recomputed("seqmask/eval/report.py") == {"report"}
+    features = recomputed("seqmask/speech/stages/features.py")
+    assert features == set(unchanged) - {"fsdd", "ljspeech", "espeak-synth", "espeak", "splits"}  # the rest waits for its digest
+    guided = _dry_run(tree, store_home, "seqmask/masking/ask2mask.py")
+    assert {name for name, (_, action) in guided.items() if action == "compute"} == {"scores", "pretrain-random-s0"}
+    assert guided["scorer"][1] == guided["features"][1] == "reuse" and guided["finetune-random-s0"][1] == "compute after pretrain-random-s0"
+    assert guided["pretrain-ask2mask-utt-s0"][1] == "compute after scores"  # its own code changed too, but it waits for its input

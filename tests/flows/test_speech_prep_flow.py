@@ -12,6 +12,7 @@ import time
 import pytest
 
 from seqmask.cli import main
+from seqmask.config import load_config, to_dict
 from seqmask.data.manifest import AudioRecord, Reject, read_jsonl
 from seqmask.runlog import latest_runs
 from seqmask.stage import StageFailed
@@ -23,7 +24,8 @@ pytestmark = pytest.mark.usefixtures("prefect_api")
 def run_flow(dask_address, *overrides, from_stage=None):
     from flows.speech import speech_prep
 
-    return speech_prep(preset="tiny", overrides=[f"orchestration.dask_address={dask_address}", *overrides], from_stage=from_stage)
+    config = load_config("tiny", [f"orchestration.dask_address={dask_address}", *overrides])
+    return speech_prep(config=to_dict(config), from_stage=from_stage)
 
 
 def latest_states(home):
@@ -125,7 +127,7 @@ def test_flipped_byte_is_detected_and_recomputed(first_run, store_home, dask_add
 
 def test_user_manifest_with_bad_records(store_home, dask_address, tmp_path, first_run):
     fsdd = ArtifactStore().ref(first_run["fsdd"]["key"]).path  # any real audio will do: copy a few source files
-    from seqmask.config import resolve_path
+    from seqmask.paths import resolve_path
 
     sources = sorted(resolve_path("data/speech/fsdd").glob("*.flac"))[:3]
     (tmp_path / "broken.wav").write_bytes(b"RIFF0000WAVEjunk")
@@ -211,7 +213,7 @@ def test_fixing_an_audio_file_a_manifest_names_rebuilds_the_corpus(store_home, d
 
 
 def test_an_id_an_earlier_corpus_holds_is_rejected_in_splits(store_home, dask_address, tmp_path, first_run):
-    from seqmask.config import resolve_path
+    from seqmask.paths import resolve_path
 
     taken = "fsdd-0_george_10"  # an FSDD train utterance
     manifest = tmp_path / "clash.jsonl"
@@ -227,7 +229,7 @@ def test_an_id_an_earlier_corpus_holds_is_rejected_in_splits(store_home, dask_ad
 
 
 def test_a_relative_manifest_resolves_against_the_current_directory(store_home, dask_address, tmp_path, monkeypatch, first_run, capsys):
-    from seqmask.config import resolve_path
+    from seqmask.paths import resolve_path
 
     workdir = tmp_path / "elsewhere"
     workdir.mkdir()

@@ -13,7 +13,8 @@ import soundfile as sf
 import torch
 
 from seqmask.cli import main
-from seqmask.speech.model import build_pretrain_model, load_asr, load_pretrained, read_checkpoint
+from seqmask.speech.model import build_pretrain_model, load_asr, load_pretrained
+from seqmask.training.checkpoint import read_checkpoint
 
 
 class _Payload:

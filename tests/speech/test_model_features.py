@@ -7,10 +7,10 @@ import pytest
 import torch
 from fairseq2.nn import BatchLayout
 
+from seqmask.speech.archs import ARCHS
 from seqmask.speech.features import Utterance, collate, fbank, length_batches, num_encoder_frames, num_fbank_frames
-from seqmask.speech.model import (
-    ARCHS, build_asr_model, build_pretrain_model, load_asr, load_pretrained, save_checkpoint, transfer_encoder,
-)
+from seqmask.speech.model import build_asr_model, build_pretrain_model, load_asr, load_pretrained, transfer_encoder
+from seqmask.training.checkpoint import save_checkpoint
 
 
 @pytest.mark.parametrize("samples", [400, 401, 16000, 12345])
@@ -79,7 +79,7 @@ def test_checkpoints_round_trip_and_bad_files_fail_clearly(tmp_path):
 
 
 def test_short_utterances_are_packed_per_speaker_with_aligned_scores():
-    from seqmask.speech.features import pack_short_utterances
+    from seqmask.speech.packing import pack_short_utterances
 
     def utt(uid, frames, speaker):
         return Utterance(uid, torch.randn(frames, 80).to(torch.float16), "x", "train", "fsdd", speaker)

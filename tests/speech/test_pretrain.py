@@ -1,8 +1,9 @@
-"""wav2vec 2.0 pretraining: real tiny fairseq2 models on random filterbanks, a handful of steps each."""
+"""wav2vec 2.0 pretraining (a unit of the shared training loop): real tiny fairseq2 models on random filterbanks."""
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import math
 from pathlib import Path
@@ -11,16 +12,24 @@ import pytest
 import torch
 from fairseq2.nn import BatchLayout
 
-from seqmask.masking.ask2mask import Ask2MaskMasker
+from seqmask.config import validate
+from seqmask.schema import ConfigError
+from seqmask.speech.archs import ARCHS
+from seqmask.speech.config import MASKERS, PretrainConfig
 from seqmask.speech.features import Utterance, collate
-from seqmask.speech.model import ARCHS, build_pretrain_model, load_pretrained, read_checkpoint, save_checkpoint
-from seqmask.speech.pretrain import MASKERS, NanLossError, PretrainConfig, pretrain, pretrain_loss, utterance_contrastive_loss
+from seqmask.speech.masker import Ask2MaskMasker
+from seqmask.speech.model import build_pretrain_model, load_pretrained
+from seqmask.speech.pretrain import masked_features, pretrain, pretrain_loss, utterance_contrastive_loss
+from seqmask.training.checkpoint import read_checkpoint, save_checkpoint
+from seqmask.training.loop import NanLossError
 
 CPU = torch.device("cpu")
-TINY = PretrainConfig(
-    arch="tiny", masker="ask2mask+utt", steps=6, warmup_steps=2, max_frames=2000, max_batch_size=4,
-    checkpoint_every=3, log_every=2,
-)
+TINY = PretrainConfig(arch="tiny", max_frames=2000, max_batch_size=4)
+TINY = dataclasses.replace(TINY, train=dataclasses.replace(TINY.train, steps=6, warmup_steps=2, checkpoint_every=3, log_every=2))
+
+
+def with_train(config: PretrainConfig, **changes) -> PretrainConfig:
+    return dataclasses.replace(config, train=dataclasses.replace(config.train, **changes))
 
 
 def utterance(uid: str, num_frames: int, generator: torch.Generator) -> Utterance:
@@ -40,8 +49,10 @@ def scores_of(utts: list[Utterance], *, seed: int = 1) -> dict[str, torch.Tensor
     return {u.id: torch.rand(u.encoder_frames, generator=generator) for u in utts}  # (S,) each
 
 
-def run(tmp_path: Path, config: PretrainConfig, utts: list[Utterance], scores=None, *, name: str = "run", progress=None) -> dict:
-    return pretrain(config, utts, scores, tmp_path / name / "out", tmp_path / name / "ckpt", device=CPU, progress=progress)
+def run(tmp_path: Path, config: PretrainConfig, utts: list[Utterance], scores=None, *, variant: str = "ask2mask+utt",
+        name: str = "run", progress=None) -> dict:
+    return pretrain(config, variant, utts, scores, out_dir=tmp_path / name / "out", work_dir=tmp_path / name / "ckpt",
+                    device=CPU, progress=progress)
 
 
 def metrics(tmp_path: Path, name: str = "run") -> list[dict]:
@@ -58,7 +69,7 @@ def test_each_masker_trains_with_a_finite_recorded_loss(tmp_path, masker):
     scores["u0"] = torch.cat([scores["u0"], scores["u0"][-1:]])  # one frame too many: tolerated
     scores["u1"] = scores["u1"][:-1]  # one frame too few: tolerated
     calls = []
-    summary = run(tmp_path, dataclasses.replace(TINY, masker=masker), utts, scores, progress=lambda s, t: calls.append((s, t)))
+    summary = run(tmp_path, TINY, utts, scores, variant=masker, progress=lambda s, t: calls.append((s, t)))
 
     assert calls == [(step, 6) for step in range(1, 7)]
     assert summary["steps"] == 6 and summary["skipped_nan"] == 0
@@ -81,21 +92,23 @@ def test_per_utterance_contrastive_loss_sums_to_fairseq2s(masker):
     masker_module = None if masker == "random" else Ask2MaskMasker(ARCHS["tiny"].model_dim, TINY.mask)
     model = build_pretrain_model("tiny", masker=masker_module).train()
     batch = collate(utts)
+    layout = BatchLayout.of(batch.feats, batch.feat_lens)
     scores = torch.rand(len(utts), max(batch.encoder_lens))  # (N, S)
-    with masker_module.scoring(scores) if masker_module else torch.enable_grad():
-        loss, output = model(batch.feats, BatchLayout.of(batch.feats, batch.feat_lens))
+    applied = model.masker if masker_module is None else functools.partial(model.masker, scores=scores)
+    output = model.quantize_and_contrast(masked_features(model, batch.feats, layout, applied))
+    loss = model.compute_loss(output, features_penalty_weight=10.0)
 
     per_utterance = utterance_contrastive_loss(output.logits)  # (N,)
     assert per_utterance.shape == (len(utts),)
     torch.testing.assert_close(per_utterance.sum(), loss.contrastive)
-    ours = pretrain_loss(model, output, dataclasses.replace(TINY, masker=masker, features_penalty_weight=10.0))  # fairseq2 forward's default
+    ours = pretrain_loss(model, output, dataclasses.replace(TINY, features_penalty_weight=10.0))  # fairseq2 forward's default
     torch.testing.assert_close(ours.total, loss.aggregate / output.num_targets)
 
 
 def test_a_killed_run_resumes_to_the_weights_of_an_uninterrupted_one(tmp_path):
     utts = utterances()
     scores = scores_of(utts)
-    config = dataclasses.replace(TINY, steps=8, log_every=1)
+    config = with_train(TINY, steps=8, log_every=1)
     run(tmp_path, config, utts, scores, name="straight")
 
     def kill_at_4(step: int, total: int) -> None:
@@ -114,8 +127,8 @@ def test_a_killed_run_resumes_to_the_weights_of_an_uninterrupted_one(tmp_path):
         assert torch.allclose(straight[key], resumed[key]), key
     assert [line["step"] for line in metrics(tmp_path, "killed")] == list(range(1, 9))
     assert [line["loss"] for line in metrics(tmp_path, "killed")] == [line["loss"] for line in metrics(tmp_path, "straight")]
-    with pytest.raises(ValueError, match=r"different config: fields \['lr'\]"):
-        run(tmp_path, dataclasses.replace(config, lr=1e-3), utts, scores, name="killed")
+    with pytest.raises(ValueError, match=r"does not continue this run.*'training.lr'"):
+        run(tmp_path, with_train(config, lr=1e-3), utts, scores, name="killed")
 
 
 # --- non-finite losses -----------------------------------------------------------------------
@@ -129,8 +142,8 @@ def inf_utterances() -> list[Utterance]:
 
 
 def test_a_non_finite_loss_skips_the_step_and_is_counted(tmp_path):
-    config = dataclasses.replace(TINY, masker="random", steps=3, max_batch_size=2)
-    summary = run(tmp_path, config, inf_utterances())
+    config = with_train(dataclasses.replace(TINY, max_batch_size=2), steps=3)
+    summary = run(tmp_path, config, inf_utterances(), variant="random")
 
     assert summary["steps"] == 3 and summary["skipped_nan"] >= 1
     assert math.isfinite(summary["final_loss"])
@@ -139,9 +152,9 @@ def test_a_non_finite_loss_skips_the_step_and_is_counted(tmp_path):
 
 
 def test_more_non_finite_steps_than_allowed_raise(tmp_path):
-    config = dataclasses.replace(TINY, masker="random", steps=3, max_batch_size=2, max_nan_steps=0)
+    config = with_train(dataclasses.replace(TINY, max_batch_size=2), steps=3, max_nan_steps=0)
     with pytest.raises(NanLossError, match=r"^1 steps had a non-finite loss .* the last at step [1-3]$"):
-        run(tmp_path, config, inf_utterances())
+        run(tmp_path, config, inf_utterances(), variant="random")
 
 
 # --- inputs ----------------------------------------------------------------------------------
@@ -172,16 +185,21 @@ def test_only_utterances_too_short_to_mask_are_refused(tmp_path):
 
 
 @pytest.mark.parametrize(
-    ("change", "field"),
+    ("config", "field"),
     [
-        ({"arch": "huge"}, "arch"), ({"masker": "lem"}, "masker"), ({"warmup_steps": 7}, "warmup_steps"),
-        ({"lr": 0.0}, "lr"), ({"mask": dataclasses.replace(TINY.mask, span_len=0)}, "mask.span_len"),
+        (dataclasses.replace(TINY, arch="huge"), "arch"), (with_train(TINY, warmup_steps=7), "train.warmup_steps"),
+        (with_train(TINY, lr=0.0), "train.lr"), (dataclasses.replace(TINY, mask=dataclasses.replace(TINY.mask, span_len=0)), "mask.span_len"),
     ],
 )
-def test_invalid_config_names_the_field(change, field):
-    PretrainConfig().validate()
-    with pytest.raises(ValueError, match=rf"^{field}: expected"):
-        dataclasses.replace(TINY, **change).validate()
+def test_invalid_config_names_the_field(config, field):
+    validate(TINY)
+    with pytest.raises(ConfigError, match=rf"^{field}: expected"):
+        validate(config)
+
+
+def test_an_unknown_variant_is_refused(tmp_path):
+    with pytest.raises(ValueError, match="variant: expected one of"):
+        run(tmp_path, TINY, utterances(4), variant="lem")
 
 
 # --- initial checkpoint -------------------------------------------------------------------------
@@ -191,25 +209,25 @@ def test_pretraining_continues_from_an_initial_checkpoint(tmp_path):
     torch.manual_seed(123)
     initial = build_pretrain_model("tiny")
     save_checkpoint(tmp_path / "init.pt", initial, kind="wav2vec2", arch="tiny")
-    config = dataclasses.replace(TINY, masker="random", steps=2, warmup_steps=1, lr=1e-9, init_checkpoint=str(tmp_path / "init.pt"))
-    run(tmp_path, config, utterances(4))
+    config = with_train(dataclasses.replace(TINY, init_checkpoint=str(tmp_path / "init.pt")), steps=2, warmup_steps=1, lr=1e-9)
+    run(tmp_path, config, utterances(4), variant="random")
 
     trained = read_checkpoint(tmp_path / "run" / "out" / "model.pt")["model"]
     saved = initial.state_dict()
     name = "encoder.layers.0.ffn.inner_proj.weight"
     torch.testing.assert_close(trained[name], saved[name], atol=1e-6, rtol=0)  # lr ~ 0: still the loaded weights
-    torch.manual_seed(TINY.seed)
+    torch.manual_seed(TINY.train.seed)
     assert not torch.allclose(build_pretrain_model("tiny").state_dict()[name], saved[name])  # not a fresh init
 
 
 def test_a_missing_initial_checkpoint_is_named(tmp_path):
     path = tmp_path / "nowhere.pt"
     with pytest.raises(FileNotFoundError, match=str(path)):
-        run(tmp_path, dataclasses.replace(TINY, masker="random", init_checkpoint=str(path)), utterances(2))
+        run(tmp_path, dataclasses.replace(TINY, init_checkpoint=str(path)), utterances(2), variant="random")
 
 
 def test_an_initial_checkpoint_that_is_not_wav2vec2_is_refused(tmp_path):
     path = tmp_path / "other.pt"
     torch.save({"model": {"foo": torch.zeros(1)}}, path)
     with pytest.raises(ValueError, match="is not a wav2vec2"):
-        run(tmp_path, dataclasses.replace(TINY, masker="random", init_checkpoint=str(path)), utterances(2))
+        run(tmp_path, dataclasses.replace(TINY, init_checkpoint=str(path)), utterances(2), variant="random")

@@ -7,9 +7,10 @@ import torch
 from torch import Tensor
 
 from seqmask.speech.features import SpeechBatch, Utterance
-from seqmask.speech.model import build_asr_model, save_checkpoint
+from seqmask.speech.model import build_asr_model
 from seqmask.speech.scorer import CtcScorer, score_utterances
 from seqmask.speech.vocab import Vocabulary
+from seqmask.training.checkpoint import save_checkpoint
 
 CPU = torch.device("cpu")
 

@@ -11,7 +11,6 @@ from seqmask.paths import resolve_path
 from seqmask.speech.ctc import train_ctc
 from seqmask.speech.decode import transcribe
 from seqmask.speech.model import load_asr
-from seqmask.speech.scorer import CtcScorer
 from seqmask.speech.stages.inputs import labelled, step_progress, utterances, write_json
 from seqmask.speech.vocab import Vocabulary
 from seqmask.training.device import default_device
@@ -26,7 +25,7 @@ def build(ctx: StageContext) -> None:
     config: ScorerConfig = ctx.config
     if config.checkpoint is not None:
         source = resolve_path(config.checkpoint)
-        CtcScorer.load(source)  # fails loudly on a missing or wrong checkpoint
+        load_asr(source)  # fails loudly on a missing or wrong checkpoint
         shutil.copy2(source, ctx.out / "model.pt")
         write_json(ctx.out / "summary.json", {"external": str(source)})
         return

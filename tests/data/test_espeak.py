@@ -1,4 +1,4 @@
-"""Tests of seqmask.data.synth on the project's Tatoeba text and the installed espeak-ng."""
+"""Tests of seqmask.data.espeak and seqmask.data.tatoeba on the project's Tatoeba text and the installed espeak-ng."""
 
 from __future__ import annotations
 
@@ -9,8 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from seqmask.data.audio import AudioChecks, decode
-from seqmask.data.synth import SynthJob, Voice, plan_synthesis, sentence_split, synthesize, tatoeba_sentences
+from seqmask.data.audio import decode
+from seqmask.data.config import AudioChecks
+from seqmask.data.espeak import SynthJob, Voice, plan_synthesis, sentence_split, synthesize
+from seqmask.data.tatoeba import tatoeba_sentences
 
 TATOEBA = Path(__file__).resolve().parents[2] / "data" / "text" / "tatoeba"
 PLAN = dict(
@@ -106,7 +108,7 @@ def test_synthesize_and_decode(tmp_path):
 
 
 def test_check_voices_names_unknown_voices():
-    from seqmask.data.synth import check_voices
+    from seqmask.data.espeak import check_voices
 
     check_voices(["en-us", "en-gb+f3", "en-029+m5", "ta", "si"])
     with pytest.raises(ValueError, match=r"no voice \['no-such-voice', 'en-us\+zz9'\]"):

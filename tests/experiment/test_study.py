@@ -4,8 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from seqmask.config import ConfigError, resolve_path
-from seqmask.speech.study import DEFAULT_PLAN, load_study, point_config, point_configs
+from seqmask.config import load_config
+from seqmask.experiment.study import load_study, point_configs
+from seqmask.paths import resolve_path
+from seqmask.schema import ConfigError
+from seqmask.speech.config import BASELINE, VARIANTS
+from seqmask.speech.options import DEFAULT_STUDY_PLAN
+
+SPEECH = dict(variants=VARIANTS, baseline=BASELINE, default_variants=(BASELINE, "ask2mask+utt"))
 
 
 def write(tmp_path, text):
@@ -15,17 +21,19 @@ def write(tmp_path, text):
 
 
 def test_the_default_plan_loads_and_every_point_is_a_valid_config():
-    plan = load_study(resolve_path(DEFAULT_PLAN))
+    plan = load_study(resolve_path(DEFAULT_STUDY_PLAN), **SPEECH)
     assert "paper" in plan.points and plan.split == "valid" and "random" in plan.variants
-    configs = point_configs("small", [], plan)
-    assert configs["nonblank"].speech.scorer.confidence == "nonblank"
-    assert configs["paper"].speech.scorer.confidence == "max"
+    configs = point_configs(load_config("small"), plan)
+    assert configs["nonblank"].speech.scores.confidence == "nonblank"
+    assert configs["paper"].speech.scores.confidence == "max"
 
 
-def test_run_overrides_apply_under_the_point_overrides(tmp_path):
-    plan = load_study(write(tmp_path, "points:\n  a: {speech.pretrain.mask.random_share: 0.5}\n"))
-    config = point_config("tiny", ["speech.pretrain.mask.random_share=0.25", "speech.pretrain.steps=7"], plan, "a")
-    assert config.speech.pretrain.mask.random_share == 0.5 and config.speech.pretrain.steps == 7
+def test_point_overrides_apply_over_the_run_config(tmp_path):
+    plan = load_study(write(tmp_path, "points:\n  a: {speech.pretrain.mask.random_share: 0.5}\n"), **SPEECH)
+    run_config = load_config("tiny", ["speech.pretrain.mask.random_share=0.25", "speech.pretrain.train.steps=7"])
+    config = point_configs(run_config, plan)["a"]
+    assert config.speech.pretrain.mask.random_share == 0.5 and config.speech.pretrain.train.steps == 7
+    assert plan.variants == ("random", "ask2mask+utt")  # the default
 
 
 @pytest.mark.parametrize(
@@ -46,16 +54,16 @@ def test_run_overrides_apply_under_the_point_overrides(tmp_path):
 def test_bad_plans_name_the_file_and_the_problem(tmp_path, text, message):
     path = write(tmp_path, text)
     with pytest.raises(ConfigError, match=message) as info:
-        load_study(path)
+        load_study(path, **SPEECH)
     assert str(path) in str(info.value)
 
 
 def test_a_bad_override_names_the_point(tmp_path):
-    plan = load_study(write(tmp_path, "points:\n  odd: {speech.scorer.confidence: loudest}\n"))
-    with pytest.raises(ConfigError, match="study point 'odd'.*speech.scorer.confidence"):
-        point_config("tiny", [], plan, "odd")
+    plan = load_study(write(tmp_path, "points:\n  odd: {speech.scores.confidence: loudest}\n"), **SPEECH)
+    with pytest.raises(ConfigError, match="study point 'odd'.*speech.scores.confidence"):
+        point_configs(load_config("tiny"), plan)
 
 
 def test_a_missing_plan_is_named(tmp_path):
     with pytest.raises(ConfigError, match="no such file"):
-        load_study(tmp_path / "nope.yaml")
+        load_study(tmp_path / "nope.yaml", **SPEECH)

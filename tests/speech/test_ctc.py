@@ -1,16 +1,23 @@
-"""Vocabulary, greedy decoding and CTC fine-tuning on tiny synthetic speech."""
+"""Vocabulary, greedy decoding and CTC training (a unit of the shared loop) on tiny synthetic speech."""
 
 from __future__ import annotations
 
 import json
+import math
 
 import pytest
 import torch
 
+from seqmask.config import validate
+from seqmask.data.text import normalize_text
+from seqmask.schema import ConfigError
+from seqmask.speech.config import FinetuneConfig
+from seqmask.speech.ctc import ctc_frames_needed, train_ctc
+from seqmask.speech.decode import greedy_decode, transcribe
 from seqmask.speech.features import Utterance
-from seqmask.speech.finetune import FinetuneConfig, ctc_frames_needed, greedy_decode, train_ctc, transcribe
 from seqmask.speech.model import build_pretrain_model, load_asr
-from seqmask.speech.vocab import BLANK, WORD_BOUNDARY, Vocabulary, normalize_text
+from seqmask.speech.vocab import BLANK, WORD_BOUNDARY, Vocabulary
+from seqmask.training.config import TrainingConfig
 
 TEXTS = ("a", "b", "ab", "ba", "a b", "b a")
 FRAMES_PER_LABEL = 16
@@ -37,8 +44,17 @@ def dataset(n: int = 12) -> list[Utterance]:
 
 
 def tiny_config(**overrides) -> FinetuneConfig:
-    base = dict(arch="tiny", steps=30, lr=3e-3, warmup_steps=3, log_every=5, checkpoint_every=100, max_frames=2000, max_batch_size=6)
-    return FinetuneConfig(**{**base, **overrides})
+    """A tiny CTC config; ``overrides`` may name fields of the config or of its training config."""
+    train = dict(steps=30, lr=3e-3, warmup_steps=3, log_every=5, checkpoint_every=100)
+    model = dict(arch="tiny", max_frames=2000, max_batch_size=6)
+    own = {k: v for k, v in overrides.items() if k not in train and k != "steps"}
+    training = TrainingConfig(**{**train, **{k: v for k, v in overrides.items() if k in train}})
+    return FinetuneConfig(**{**model, **own}, train=training)
+
+
+def fit(config: FinetuneConfig, train, vocab, tmp_path, name: str = "out", **kwargs):
+    return train_ctc(config, config.train, train, vocab, out_dir=tmp_path / name, work_dir=tmp_path / f"{name}-ckpt", device=CPU,
+                     freeze_encoder_steps=config.freeze_encoder_steps, **kwargs)
 
 
 CPU = torch.device("cpu")
@@ -104,22 +120,23 @@ def test_ctc_frames_needed_counts_a_blank_between_repeats():
 
 
 def test_config_validation_names_the_field():
-    with pytest.raises(ValueError, match="warmup_steps"):
-        tiny_config(steps=10, warmup_steps=10).validate()
-    with pytest.raises(ValueError, match="units"):
-        tiny_config(units="words").validate()
+    with pytest.raises(ConfigError, match="^train.warmup_steps: expected"):
+        validate(tiny_config(steps=10, warmup_steps=10))
+    with pytest.raises(ConfigError, match="^units: expected"):
+        validate(tiny_config(units="words"))
 
 
 def test_train_ctc_learns_saves_and_transcribes(tmp_path):
     train = dataset()
     too_long = Utterance("long", torch.zeros(6, 80, dtype=torch.float16), "abab", "train", "synthetic", "spk")  # 3 encoder frames
     vocab = Vocabulary.chars(u.text for u in train)
-    summary = train_ctc(tiny_config(), [*train, too_long], vocab, tmp_path / "out", tmp_path / "ckpt", device=CPU)
+    summary = fit(tiny_config(), [*train, too_long], vocab, tmp_path)
 
     rows = [json.loads(line) for line in (tmp_path / "out" / "metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in rows] == [5, 10, 15, 20, 25, 30]
     assert rows[-1]["loss"] < 0.7 * rows[0]["loss"]
-    assert summary["steps"] == 30 and summary["skipped_too_long"] == 1 and summary["final_loss"] == rows[-1]["loss"]
+    assert summary["steps"] == 30 and summary["skipped_too_long"] == 1 and summary["skipped_nan"] == 0
+    assert math.isfinite(summary["final_loss"]) and summary["final_loss"] < rows[0]["loss"]
 
     model, meta = load_asr(tmp_path / "out" / "model.pt")
     assert meta["steps"] == 30 and meta["arch"] == "tiny"
@@ -139,15 +156,14 @@ def test_train_ctc_resumes_from_its_checkpoint_where_it_stopped(tmp_path):
         if step == 5:
             raise Stop
 
-    out, ckpt = tmp_path / "out", tmp_path / "ckpt"
     with pytest.raises(Stop):
-        train_ctc(config, train, vocab, out, ckpt, device=CPU, progress=stop_at_5)
-    summary = train_ctc(config, train, vocab, out, ckpt, device=CPU)
-    assert summary["steps"] == config.steps
-    assert [json.loads(line)["step"] for line in (out / "metrics.jsonl").read_text().splitlines()] == [2, 4, 6, 8]
+        fit(config, train, vocab, tmp_path, progress=stop_at_5)
+    summary = fit(config, train, vocab, tmp_path)
+    assert summary["steps"] == config.train.steps
+    assert [json.loads(line)["step"] for line in (tmp_path / "out" / "metrics.jsonl").read_text().splitlines()] == [2, 4, 6, 8]
 
-    train_ctc(config, train, vocab, tmp_path / "straight", tmp_path / "straight_ckpt", device=CPU)
-    resumed = torch.load(out / "model.pt", weights_only=True)["model"]
+    fit(config, train, vocab, tmp_path, name="straight")
+    resumed = torch.load(tmp_path / "out" / "model.pt", weights_only=True)["model"]
     straight = torch.load(tmp_path / "straight" / "model.pt", weights_only=True)["model"]
     assert all(torch.equal(resumed[k], straight[k]) for k in straight)
 
@@ -158,13 +174,13 @@ def test_train_ctc_rejects_utterances_without_text(tmp_path):
     silent = Utterance("no_text", train[0].feats, None, "train", "synthetic", "spk")
     noise = Utterance("only_punct", train[0].feats, "?!", "train", "synthetic", "spk")
     with pytest.raises(ValueError, match=r"2 have none: \['no_text', 'only_punct'\]"):
-        train_ctc(tiny_config(), [*train, silent, noise], vocab, tmp_path / "out", tmp_path / "ckpt", device=CPU)
+        fit(tiny_config(), [*train, silent, noise], vocab, tmp_path)
 
 
 def test_train_ctc_trains_on_batches_too_short_to_mask(tmp_path):
     short, long = synthetic_utterance("short", "ab", 0), synthetic_utterance("long", "ab ab ab ab ab", 1)  # 16, 120 encoder frames
     config = tiny_config(steps=2, warmup_steps=0, max_batch_size=1)
-    summary = train_ctc(config, [short, long], Vocabulary.chars(["ab"]), tmp_path / "out", tmp_path / "ckpt", device=CPU)
+    summary = fit(config, [short, long], Vocabulary.chars(["ab"]), tmp_path)
     assert summary["steps"] == 2
 
 
@@ -172,7 +188,7 @@ def test_frozen_encoder_keeps_the_pretrained_weights(tmp_path):
     pretrained = build_pretrain_model("tiny")
     train = dataset(4)
     config = tiny_config(steps=2, warmup_steps=0, freeze_encoder_steps=2)
-    train_ctc(config, train, Vocabulary.chars(u.text for u in train), tmp_path / "out", tmp_path / "ckpt", init_encoder=pretrained, device=CPU)
+    fit(config, train, Vocabulary.chars(u.text for u in train), tmp_path, init_encoder=pretrained)
     state = torch.load(tmp_path / "out" / "model.pt", weights_only=True)["model"]
     encoder = {f"encoder.{k}": v for k, v in pretrained.encoder.state_dict().items()}
     assert all(torch.equal(state[k], v) for k, v in encoder.items())
