@@ -89,7 +89,8 @@ def plan_synthesis(
     train/valid sentence gets one job with a seen voice; a test sentence gets a
     ``"test_matched"`` job with a seen voice and, when there are held-out
     voices, a ``"test_mismatched"`` job with a held-out voice and
-    ``noise_snr_db = mismatched_snr_db``. Speed and pitch are drawn per job.
+    ``noise_snr_db = mismatched_snr_db``. Speed and pitch are drawn per job. Sentences holding
+    digits are left out: espeak-ng speaks them as words, the transcript would keep the digits.
     Raises ``ValueError`` when the sentences cannot reach the target.
     """
     overlap = set(voices) & set(heldout_voices)
@@ -99,7 +100,8 @@ def plan_synthesis(
         raise ValueError(f"heldout_voices must not be in voices, both hold {sorted(overlap)}")
     if target_seconds <= 0 or seconds_per_char <= 0:
         raise ValueError(f"expected target_seconds and seconds_per_char > 0, found {target_seconds}, {seconds_per_char}")
-    unique = sorted({s.strip() for s in sentences} - {""})
+    # espeak-ng reads "42" as "forty-two" while the label keeps "42": such sentences would teach wrong targets
+    unique = sorted({s.strip() for s in sentences if not any(ch.isdigit() for ch in s)} - {""})
     rng = np.random.default_rng(seed)
 
     def job(text: str, voice_names: Sequence[str], split: str, snr_db: float | None) -> SynthJob:
@@ -129,7 +131,7 @@ def plan_synthesis(
         total += len(new) * len(text) * seconds_per_char
     if total < target_seconds:
         raise ValueError(
-            f"{len(unique)} sentences give an estimated {total:.0f} s of speech, "
+            f"{len(unique)} sentences without digits give an estimated {total:.0f} s of speech, "
             f"fewer than target_seconds={target_seconds:.0f}"
         )
     return jobs

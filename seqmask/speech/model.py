@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import torch
 from fairseq2.models.transformer import TransformerNormOrder
 from fairseq2.models.wav2vec2 import Wav2Vec2Config, Wav2Vec2EncoderConfig, Wav2Vec2Model
 from fairseq2.models.wav2vec2.asr import Wav2Vec2AsrConfig, Wav2Vec2AsrModel
@@ -86,9 +87,15 @@ def build_asr_model(arch: str, vocab_size: int) -> Wav2Vec2AsrModel:
 
 
 def transfer_encoder(pretrained: Wav2Vec2Model, asr: Wav2Vec2AsrModel) -> None:
-    """Copy the pretrained front end and Transformer encoder into a CTC model."""
+    """Copy the pretrained front end, Transformer encoder and learned mask embedding into a CTC model.
+
+    The mask embedding is what the encoder learned to read at masked frames; fine-tuning masks
+    frames too, so it starts from it (as fairseq's wav2vec 2.0 fine-tuning does).
+    """
     asr.encoder_frontend.load_state_dict(pretrained.encoder_frontend.state_dict())
     asr.encoder.load_state_dict(pretrained.encoder.state_dict())
+    with torch.no_grad():
+        asr.masker.temporal_mask_embed.copy_(pretrained.masker.temporal_mask_embed)
 
 
 def load_state(model: nn.Module, state: dict[str, Any], *, path: Path, what: str) -> None:

@@ -33,10 +33,11 @@ def pack_short_utterances(
         else:
             by_speaker.setdefault((utterance.source, utterance.speaker), []).append(utterance)
     for group in by_speaker.values():
+        ordered = sorted(group, key=lambda u: u.id)
         pending: list[Utterance] = []
-        for utterance in sorted(group, key=lambda u: u.id):
+        for utterance in ordered:
             pending.append(utterance)
-            if sum(u.encoder_frames for u in pending) >= min_encoder_frames or utterance is group[-1]:
+            if sum(u.encoder_frames for u in pending) >= min_encoder_frames or utterance is ordered[-1]:
                 pack = _concatenate(pending)
                 packed.append(pack)
                 if scores is not None:

@@ -56,6 +56,7 @@ def test_pretrain_forward_and_encoder_transfer():
     asr = build_asr_model("tiny", vocab_size=7)
     transfer_encoder(model, asr)
     assert torch.equal(asr.encoder.layers[0].ffn.inner_proj.weight, model.encoder.layers[0].ffn.inner_proj.weight)
+    assert torch.equal(asr.masker.temporal_mask_embed, model.masker.temporal_mask_embed)  # what masked frames look like
 
 
 def test_checkpoints_round_trip_and_bad_files_fail_clearly(tmp_path):
@@ -91,3 +92,13 @@ def test_short_utterances_are_packed_per_speaker_with_aligned_scores():
     assert set(by_id) == {"long", "a1+1", "a3", "b1"}
     assert by_id["a1+1"].encoder_frames == 20 + 18 and torch.equal(packed_scores["a1+1"], torch.cat([scores["a1"], scores["a2"]]))
     assert all(packed_scores[u.id].shape[0] == u.encoder_frames for u in packed)
+
+
+def test_packing_keeps_every_frame_whatever_the_input_order():
+    """A pack was flushed at the last utterance of the unsorted group, and the sorted tail after it was dropped."""
+    from seqmask.speech.packing import pack_short_utterances
+
+    utts = [Utterance(uid, torch.randn(40, 80).to(torch.float16), "x", "train", "fsdd", "s") for uid in "caebd"]  # 20 frames each
+    packed, _ = pack_short_utterances(utts, None, min_encoder_frames=50)
+    assert sum(u.feats.shape[0] for u in packed) == 200
+    assert [u.id for u in packed] == ["a+2", "d+1"]  # a, b, c (60 encoder frames), then the remainder d, e
