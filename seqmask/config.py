@@ -59,18 +59,45 @@ def load_config(preset: str | Path = "small", overrides: Mapping[str, Any] | Seq
 
     An error names where the bad value came from: the preset file, or the override (``--set KEY=VALUE``).
     """
-    preset_path = Path(preset) if str(preset).endswith((".yaml", ".yml")) else PRESETS_DIR / f"{preset}.yaml"
-    if not preset_path.is_file():
-        known = sorted(p.stem for p in PRESETS_DIR.glob("*.yaml"))
-        raise ConfigError(f"preset {str(preset)!r}: no file {preset_path} (known presets: {', '.join(known)})")
-    try:
-        data = load_yaml(preset_path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as err:
-        raise ConfigError(f"{preset_path}: not valid YAML: {err}") from err
-    if not isinstance(data, dict):
-        raise ConfigError(f"{preset_path}: expected a mapping at the top level, found {type(data).__name__}")
-    data.setdefault("preset", preset_path.stem)
+    preset_path = _preset_path(preset)
+    data = _preset_data(preset_path, seen=())
+    data["preset"] = preset_path.stem
     return _build(data, overrides, default_origin=str(preset_path))
+
+
+def _preset_path(preset: str | Path) -> Path:
+    path = Path(preset) if str(preset).endswith((".yaml", ".yml")) else PRESETS_DIR / f"{preset}.yaml"
+    if not path.is_file():
+        known = sorted(p.stem for p in PRESETS_DIR.glob("*.yaml"))
+        raise ConfigError(f"preset {str(preset)!r}: no file {path} (known presets: {', '.join(known)})")
+    return path
+
+
+def _preset_data(path: Path, seen: tuple[Path, ...]) -> dict[str, Any]:
+    """A preset's overrides, over those of the preset it ``extends`` (a name in ``configs/``), if any."""
+    try:
+        data = load_yaml(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as err:
+        raise ConfigError(f"{path}: not valid YAML: {err}") from err
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping at the top level, found {type(data).__name__}")
+    parent = data.pop("extends", None)
+    if parent is None:
+        return data
+    if not isinstance(parent, str):
+        raise ConfigError(f"{path}: extends: expected a preset name, found {parent!r}")
+    parent_path = _preset_path(parent)
+    if parent_path in (path, *seen):
+        raise ConfigError(f"{path}: extends {parent!r}, which extends it back")
+    return _merged(_preset_data(parent_path, (*seen, path)), data)
+
+
+def _merged(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    """``over`` onto ``base``, section by section."""
+    merged = dict(base)
+    for key, value in over.items():
+        merged[key] = _merged(base[key], value) if isinstance(value, dict) and isinstance(base.get(key), dict) else value
+    return merged
 
 
 def with_overrides(config: ExperimentConfig, overrides: Mapping[str, Any], *, origin: str) -> ExperimentConfig:
@@ -106,7 +133,7 @@ def _build(data: dict[str, Any], overrides: Mapping[str, Any] | Sequence[str], *
     def origin(key: str) -> str:
         """Where the value of ``key`` (or of the section it names) was given."""
         for overridden, where in labels.items():
-            if key == overridden or key.startswith(overridden + ".") or overridden.startswith(key + "."):
+            if key == overridden or key.startswith((overridden + ".", overridden + "[")) or overridden.startswith(key + "."):
                 return where
         return default_origin
 
@@ -125,6 +152,10 @@ def validate(config: Any, prefix: str = "") -> None:
         value = getattr(config, f.name)
         if dataclasses.is_dataclass(value):
             validate(value, f"{prefix}{f.name}.")
+        elif isinstance(value, tuple):
+            for i, item in enumerate(value):
+                if dataclasses.is_dataclass(item):
+                    validate(item, f"{prefix}{f.name}[{i}].")
     own = getattr(config, "validate", None)
     if own is not None:
         try:
@@ -233,6 +264,8 @@ def _convert(hint: Any, value: Any, origin: Callable[[str], str], key: str) -> A
     if typing.get_origin(hint) is tuple:
         if not isinstance(value, (list, tuple)):
             raise _type_error(origin(key), key, hint, value)
+        if dataclasses.is_dataclass(args[0]):  # a list of sections, each onto its defaults
+            return tuple(from_dict(args[0], item, origin=origin, prefix=f"{key}[{i}].") for i, item in enumerate(value))
         return tuple(_convert(args[0], item, origin, f"{key}[{i}]") for i, item in enumerate(value))
     if hint is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)

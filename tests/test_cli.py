@@ -63,13 +63,14 @@ def test_a_missing_model_path_is_reported_as_missing(store, tmp_path, capsys):
 
 @pytest.fixture
 def ctc_model(tmp_path) -> Path:
+    from seqmask.speech.config import EncoderConfig
     from seqmask.speech.model import build_asr_model
     from seqmask.speech.vocab import Vocabulary
     from seqmask.training.checkpoint import save_checkpoint
 
-    vocab = Vocabulary.chars(["one two"])
+    vocab, encoder = Vocabulary.chars(["one two"]), EncoderConfig(arch="tiny")
     path = tmp_path / "model.pt"
-    save_checkpoint(path, build_asr_model("tiny", len(vocab.tokens)), kind="wav2vec2_asr", arch="tiny", vocab=vocab.to_dict())
+    save_checkpoint(path, build_asr_model(encoder, len(vocab.tokens)), kind="wav2vec2_asr", arch="tiny", encoder=vars(encoder), vocab=vocab.to_dict())
     return path
 
 

@@ -42,7 +42,16 @@ def test_a_preset_that_sets_one_field_keeps_the_sections_own_defaults(tmp_path):
     preset = tmp_path / "mine.yaml"
     preset.write_text("speech:\n  pretrain: {train: {steps: 700}}\n")
     train = load_config(preset).speech.pretrain.train
-    assert (train.steps, train.lr, train.betas, train.eps) == (700, 5e-4, (0.9, 0.98), 1e-6)  # pretraining's, not the generic ones
+    assert (train.steps, train.lr, train.betas, train.eps) == (700, 1e-3, (0.9, 0.98), 1e-6)  # pretraining's, not the generic ones
+
+
+def test_a_preset_extends_another(tmp_path):
+    assert load_config("small-matched").speech.data.pretrain == ("fsdd",)
+    assert load_config("small-matched").speech_prep == load_config("small").speech_prep
+    loop = tmp_path / "loop.yaml"
+    loop.write_text(f"extends: {loop}\n")
+    with pytest.raises(ConfigError, match="extends it back"):
+        load_config(loop)
 
 
 def test_overrides_apply_with_yaml_types():
@@ -59,7 +68,7 @@ def test_unknown_key_names_the_key_and_the_known_ones():
 def test_fields_that_nothing_read_are_gone():
     """The scorer trains on characters from scratch, and the variant picks the masker: no fields for either."""
     for key in ("speech.scorer.units", "speech.scorer.sp_vocab_size", "speech.scorer.freeze_encoder_steps", "speech.pretrain.masker",
-                "speech_prep.checks.require_text"):
+                "speech_prep.checks.require_text", "speech.pretrain.arch"):
         with pytest.raises(ConfigError, match=rf"unknown key '{re.escape(key)}'"):
             load_config("tiny", [f"{key}=1"])
 
@@ -106,12 +115,23 @@ BAD_VALUES = {
     "speech.pretrain.mask.selection": "best", "speech.pretrain.mask.tau": 0.0, "speech.pretrain.mask.random_share": 2.0,
     "speech.pretrain.diversity_weight": -1.0, "speech.pretrain.features_penalty_weight": -1.0,
     "speech.finetune.units": "words", "speech.finetune.sp_vocab_size": 1, "speech.finetune.freeze_encoder_steps": -1,
+    "speech.pretrain.num_distractors": 0, "speech.pretrain.gumbel_temperature": [0.5, 2.0],
+    "speech.data.target": ["timit"], "speech.data.pretrain": [], "speech.data.labelled_per_speaker": 0, "speech.data.labelled_seed": -1,
+    "speech.references": [{"corpus": "fsdd"}, {"corpus": "fsdd"}],
     "speech.pack_seconds": 0.0, "speech.variants": ["best"], "speech.compare_variants": [], "speech.seeds": [0, 0],
     "orchestration.dask_workers": 0, "orchestration.dask_address": "localhost", "orchestration.retries": -1,
     "orchestration.retry_delay_seconds": -5.0,
 }
+for _section in ("speech.scorer.encoder", "speech.encoder"):
+    BAD_VALUES |= {f"{_section}.arch": "huge", f"{_section}.norm_order": "middle", f"{_section}.dropout": 1.0}
+for _section in ("speech.scorer", "speech.finetune"):
+    BAD_VALUES |= {
+        f"{_section}.final_dropout": -0.1, f"{_section}.time_mask.span_len": 0, f"{_section}.time_mask.max_mask_prob": 0.0,
+        f"{_section}.time_mask.min_num_spans": -1, f"{_section}.channel_mask.span_len": 0, f"{_section}.channel_mask.max_mask_prob": 2.0,
+        f"{_section}.channel_mask.min_num_spans": -1,
+    }
 for _section in ("speech.scorer", "speech.pretrain", "speech.finetune"):
-    BAD_VALUES |= {f"{_section}.arch": "huge", f"{_section}.max_frames": 0, f"{_section}.max_batch_size": 0}
+    BAD_VALUES |= {f"{_section}.max_frames": 0, f"{_section}.max_batch_size": 0}
     BAD_VALUES |= {
         f"{_section}.train.{name}": value for name, value in {
             "steps": 0, "lr": 0.0, "warmup_steps": -1, "weight_decay": -0.1, "betas": [0.9, 1.5], "eps": 0.0, "clip_norm": 0.0,
@@ -157,15 +177,21 @@ NOT_IN_ANY_KEY = {
 def _changed(value):
     """A valid value other than ``value`` for most fields: the next choice, a little more, or the same list reversed."""
     choices = {"tiny": "small", "char": "sentencepiece", "max": "nonblank", "topk": "sample", "auto": "fp32", "eng": "deu", "en": "de",
-               "yweweler": "theo"}
+               "yweweler": "theo", "pre": "post"}
     if isinstance(value, bool):
         return not value
+    if value is None:  # an optional count, e.g. the distractors
+        return 5
     if isinstance(value, str):
         return choices[value]
     if isinstance(value, float):
         return value * 0.5 if value else 0.5
     if isinstance(value, int):
         return value + 1
+    if value and dataclasses.is_dataclass(value[0]):  # the references: drop the last
+        return [dataclasses.asdict(item) for item in value[:-1]]
+    if value and isinstance(value[0], str):  # corpora
+        return ["fsdd", "espeak"] if list(value) != ["fsdd", "espeak"] else ["fsdd"]
     return list(value)[::-1] if len(value) > 1 else list(value) * 2
 
 
@@ -178,8 +204,8 @@ def test_every_field_is_read_by_some_stage(key):
     base = load_config("tiny")
     value = dict(_leaf_keys(base))[key]
     overrides = {key: _changed(value)}
-    if key in ("speech.pretrain.arch", "speech.finetune.arch"):  # fine-tuning takes the pretrained encoder: both change together
-        overrides = {"speech.pretrain.arch": "small", "speech.finetune.arch": "small"}
+    if key == "speech.pretrain.gumbel_temperature":
+        overrides = {key: [1.0, 0.5]}
     changed = with_overrides(base, overrides, origin="test")
 
     def slices(config):

@@ -44,23 +44,30 @@ def results_table(results: Mapping[str, Results], metric: Metric, *, count: str 
     return _markdown(["group", *([count] if count else []), *models], rows)
 
 
-def compare_table(runs: Sequence[Mapping[str, Any]], metric: Metric, *, baseline: str, count: str | None = "utterances") -> str:
+def compare_table(
+    runs: Sequence[Mapping[str, Any]], metric: Metric, *, baseline: str, count: str | None = "utterances",
+    references: Mapping[str, Results] | None = None, meaningful: bool = True,
+) -> str:
     """A row per group, ``mean ± std (n seeds)`` per variant, and each other variant's change against ``baseline``.
 
     The change is ``(variant mean - baseline mean) / baseline mean`` in % (negative = lower);
-    std is the sample standard deviation over seeds (``–`` for one seed).
+    std is the sample standard deviation over seeds (``–`` for one seed). ``references``
+    (name -> results) get a column each after the variants. While the comparison's gates fail
+    (``meaningful`` False) every change cell says "not meaningful".
     """
+    references = references or {}
     by_variant = _runs_by_variant(runs)
     if baseline not in by_variant:
         raise ValueError(f"expected runs of the baseline variant {baseline!r}, found variants {list(by_variant)}")
     variants = list(by_variant)
     all_results = [run["results"] for run in runs]
     rows = []
-    for group in _group_order(all_results):
+    for group in _group_order([*all_results, *references.values()]):
         values = {v: _values(results, group, metric) for v, results in by_variant.items()}
-        counts = [_count([r.get(group) for r in all_results], count)] if count else []
-        rows.append([group, *counts, *_variant_cells(values, variants, baseline)])
-    return _markdown(["group", *([count] if count else []), *_variant_columns(variants, baseline)], rows)
+        counts = [_count([r.get(group) for r in [*all_results, *references.values()]], count)] if count else []
+        cells = _variant_cells(values, variants, baseline, meaningful)
+        rows.append([group, *counts, *cells, *(_scaled(ref.get(group, {}).get(metric.key), metric) for ref in references.values())])
+    return _markdown(["group", *([count] if count else []), *_variant_columns(variants, baseline), *references], rows)
 
 
 def study_table(
@@ -96,12 +103,12 @@ def _variant_columns(variants: Sequence[str], baseline: str) -> list[str]:
     return columns
 
 
-def _variant_cells(values: Mapping[str, Sequence[float]], variants: Sequence[str], baseline: str) -> list[str]:
+def _variant_cells(values: Mapping[str, Sequence[float]], variants: Sequence[str], baseline: str, meaningful: bool = True) -> list[str]:
     """Cells under :func:`_variant_columns`: ``mean ± std`` per variant, relative change per non-baseline variant."""
     cells = [_mean_std(values[baseline])]
     for variant in variants:
         if variant != baseline:
-            cells += [_mean_std(values[variant]), _relative(values[variant], values[baseline])]
+            cells += [_mean_std(values[variant]), _relative(values[variant], values[baseline]) if meaningful else "not meaningful"]
     return cells
 
 

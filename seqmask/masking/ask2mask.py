@@ -72,6 +72,13 @@ def frame_confidence(posteriors: Tensor, exclude: int | None = None) -> Tensor:
     return kept.amax(dim=-1)  # (N, S, V - 1) -> (N, S)
 
 
+def speech_probability(posteriors: Tensor, blank: int) -> Tensor:
+    """Frame confidence that the frame is speech, ``1 - p_t(blank)``: ``(N, S, V)`` probabilities -> ``(N, S)``."""
+    if posteriors.ndim != 3 or not 0 <= blank < posteriors.size(-1):
+        raise ValueError(f"posteriors must have shape (N, S, V) with the blank in [0, V), got shape {tuple(posteriors.shape)}, blank {blank}")
+    return 1.0 - posteriors[..., blank]  # (N, S, V) -> (N, S)
+
+
 def utterance_weights(scores: Tensor, lengths: Tensor) -> Tensor:
     """Utterance weights: mean confidence over valid frames, normalised to mean 1 over the batch.
 

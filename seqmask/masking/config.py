@@ -17,8 +17,8 @@ def check_span_args(span_len: int, max_mask_prob: float, min_num_spans: int) -> 
 
 
 @dataclass(frozen=True, kw_only=True)
-class Ask2MaskParams:
-    """Ask2Mask frame-level masking parameters; the first three are the baseline's."""
+class SpanMask:
+    """fairseq2's random span masks: how long a span is, how much a row may mask, how many spans at least."""
 
     span_len: int = 10
     """Frames per mask span."""
@@ -26,6 +26,15 @@ class Ask2MaskParams:
     """fairseq2's span budget: ``K = int(max_mask_prob / span_len * (length - 1))``."""
     min_num_spans: int = 2
     """A batch where fewer spans fit is left unmasked (fairseq2 raises)."""
+
+    def validate(self) -> None:
+        check_span_args(self.span_len, self.max_mask_prob, self.min_num_spans)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Ask2MaskParams(SpanMask):
+    """Ask2Mask frame-level masking parameters: the baseline's span rule, and where the spans go."""
+
     selection: str = "topk"
     """``"topk"``: each span where it newly masks the most confidence; ``"sample"``: drawn by it."""
     tau: float = 1.0
@@ -34,7 +43,7 @@ class Ask2MaskParams:
     """Share of each row's spans placed uniformly at random instead."""
 
     def validate(self) -> None:
-        check_span_args(self.span_len, self.max_mask_prob, self.min_num_spans)
+        super().validate()
         require(self.selection in SELECTIONS, "selection", f"one of {SELECTIONS}", self.selection)
         require(0.0 < self.tau < float("inf"), "tau", "a positive finite temperature", self.tau)
         require(0.0 <= self.random_share <= 1.0, "random_share", "a share in [0, 1]", self.random_share)

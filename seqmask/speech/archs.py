@@ -18,13 +18,13 @@ class Arch:
     final_dim: int
     num_codebook_entries: int
     num_distractors: int
-    dropout: float
 
 
 ARCHS: dict[str, Arch] = {
-    "tiny": Arch(64, 2, 2, 128, 16, 4, 32, 32, 20, 0.1),
-    "small": Arch(192, 4, 4, 768, 32, 8, 128, 64, 50, 0.1),
-    "base": Arch(768, 12, 12, 3072, 128, 16, 256, 320, 100, 0.1),
+    "tiny": Arch(64, 2, 2, 128, 16, 4, 32, 32, 20),
+    "mini": Arch(96, 3, 4, 384, 32, 8, 64, 64, 20),
+    "small": Arch(192, 4, 4, 768, 32, 8, 128, 64, 50),
+    "base": Arch(768, 12, 12, 3072, 128, 16, 256, 320, 100),
 }
 
 

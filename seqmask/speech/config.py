@@ -6,21 +6,25 @@ import math
 from dataclasses import dataclass, field
 
 from seqmask.data.config import AudioChecks
-from seqmask.masking.config import Ask2MaskParams
+from seqmask.masking.config import Ask2MaskParams, SpanMask
 from seqmask.schema import PATH, require
 from seqmask.speech.archs import ARCHS
 from seqmask.training.config import TrainingConfig
 
+CORPORA = ("fsdd", "ljspeech", "espeak", "user")
+"""Speech corpus stages, in the order ``splits`` reads them (a later duplicate id is rejected)."""
 MASKERS = ("random", "ask2mask", "ask2mask+utt")
 """Pretraining maskers: fairseq2's random spans, Ask2Mask's confident spans, and those plus utterance weights."""
 VARIANTS = ("none", *MASKERS)
 """What a comparison runs: ``none`` fine-tunes without pretraining."""
 BASELINE = "random"
 """The variant every masker is compared against."""
-CONFIDENCES = ("max", "nonblank")
-"""Frame confidences: ``max_v p_t(v)`` (the paper's) or the max over every class but the CTC blank."""
+CONFIDENCES = ("max", "nonblank", "speech")
+"""Frame confidences: ``max_v p_t(v)`` (the paper's), the max over every class but the CTC blank, or ``1 - p_t(blank)``."""
 UNITS = ("char", "sentencepiece")
 """CTC output units."""
+NORM_ORDERS = ("pre", "post")
+"""Where each Transformer layer normalises: before its sublayers or after them."""
 
 
 # --- data preparation ---------------------------------------------------------------------
@@ -130,30 +134,64 @@ class SpeechPrepConfig:
 
 
 @dataclass(frozen=True, kw_only=True)
-class SpeechModelConfig:
-    """A wav2vec 2.0 model and how its batches are made."""
+class EncoderConfig:
+    """A wav2vec 2.0 encoder: its sizes, layer-norm placement and dropout."""
 
-    arch: str = "small"
-    """Architecture, a key of ``seqmask.speech.archs.ARCHS``."""
-    max_frames: int = 12000
-    """Padded filterbank frames (10 ms) per batch."""
-    max_batch_size: int = 16
-    """Utterances per batch at most."""
+    arch: str = "mini"
+    """Sizes, a key of ``seqmask.speech.archs.ARCHS``."""
+    norm_order: str = "pre"
+    """``"pre"``: layer norm before each sublayer (stable at higher learning rates on short runs);
+    ``"post"``: wav2vec 2.0 base's order."""
+    dropout: float = 0.1
+    """Dropout in the Transformer (attention and feed-forward)."""
 
     def validate(self) -> None:
         require(self.arch in ARCHS, "arch", f"one of {sorted(ARCHS)}", self.arch)
+        require(self.norm_order in NORM_ORDERS, "norm_order", f"one of {NORM_ORDERS}", self.norm_order)
+        require(0 <= self.dropout < 1, "dropout", "a probability in [0, 1)", self.dropout)
+
+
+@dataclass(frozen=True, kw_only=True)
+class SpeechModelConfig:
+    """How a wav2vec 2.0 model's batches are made and how it trains."""
+
+    max_frames: int = 8000
+    """Padded filterbank frames (10 ms) per batch."""
+    max_batch_size: int = 32
+    """Utterances per batch at most."""
+    train: TrainingConfig = field(default_factory=lambda: TrainingConfig(steps=1000, lr=2e-3, warmup_steps=100))
+    """Optimiser, schedule, steps, precision, checkpoints."""
+
+    def validate(self) -> None:
         require(self.max_frames >= 1, "max_frames", ">= 1", self.max_frames)
         require(self.max_batch_size >= 1, "max_batch_size", ">= 1", self.max_batch_size)
 
 
 @dataclass(frozen=True, kw_only=True)
-class ScorerConfig(SpeechModelConfig):
+class CtcConfig(SpeechModelConfig):
+    """A CTC model: the encoder, a linear head and fairseq2's masking of its input features while it trains."""
+
+    time_mask: SpanMask = field(default_factory=lambda: SpanMask(span_len=3, max_mask_prob=0.3, min_num_spans=1))
+    """Spans of encoder frames replaced by the learned mask embedding; short, so that a 0.4 s digit (20 frames) gets one
+    (a batch too short for them trains unmasked)."""
+    channel_mask: SpanMask = field(default_factory=lambda: SpanMask(span_len=8, max_mask_prob=0.1, min_num_spans=1))
+    """Spans of feature channels zeroed."""
+    final_dropout: float = 0.1
+    """Dropout before the CTC head."""
+
+    def validate(self) -> None:
+        super().validate()
+        require(0 <= self.final_dropout < 1, "final_dropout", "a probability in [0, 1)", self.final_dropout)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ScorerConfig(CtcConfig):
     """The external ASR model whose frame confidences guide Ask2Mask: a CTC model on characters."""
 
     checkpoint: str | None = field(default=None, metadata=PATH)
-    """A seqmask wav2vec2 CTC checkpoint to use as the scorer; None trains one from scratch on the labelled train split."""
-    train: TrainingConfig = field(default_factory=TrainingConfig)
-    """How the scorer is trained."""
+    """A seqmask wav2vec2 CTC checkpoint to use as the scorer; None trains one from scratch on the labelled target subset."""
+    encoder: EncoderConfig = field(default_factory=EncoderConfig)
+    """The scorer's own encoder (it need not match the pretrained one)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -161,7 +199,8 @@ class ScoresConfig:
     """How the scorer's posteriors become the frame confidences that pretraining reads."""
 
     confidence: str = "max"
-    """``"max"`` = ``max_v p_t(v)`` (the paper); ``"nonblank"`` leaves the CTC blank out of the max."""
+    """``"max"`` = ``max_v p_t(v)`` (the paper); ``"nonblank"`` leaves the CTC blank out of the max; ``"speech"`` =
+    ``1 - p_t(blank)``. A CTC scorer's blank peaks on silence, so ``max`` ranks silence as confident."""
 
     def validate(self) -> None:
         require(self.confidence in CONFIDENCES, "confidence", f"one of {CONFIDENCES}", self.confidence)
@@ -173,10 +212,18 @@ class PretrainConfig(SpeechModelConfig):
 
     mask: Ask2MaskParams = field(default_factory=Ask2MaskParams)
     """Span masking; ``span_len``, ``max_mask_prob`` and ``min_num_spans`` also configure ``random``."""
+    max_frames: int = 4000
+    """Padded filterbank frames (10 ms) per batch (pretraining utterances are packed to 3 s)."""
+    max_batch_size: int = 16
+    """Utterances per batch at most."""
     train: TrainingConfig = field(
-        default_factory=lambda: TrainingConfig(steps=1500, lr=5e-4, warmup_steps=150, betas=(0.9, 0.98), eps=1e-6)
+        default_factory=lambda: TrainingConfig(steps=1000, lr=1e-3, warmup_steps=100, betas=(0.9, 0.98), eps=1e-6)
     )
     """How the encoder is pretrained."""
+    num_distractors: int | None = None
+    """Negatives per masked frame in the contrastive loss; None: the architecture's."""
+    gumbel_temperature: tuple[float, float] = (2.0, 0.5)
+    """The quantizer's Gumbel-softmax temperature, decayed geometrically from the first to the second over ``train.steps``."""
     diversity_weight: float = 0.1
     """Weight of fairseq2's codebook diversity loss."""
     features_penalty_weight: float = 0.0
@@ -187,13 +234,16 @@ class PretrainConfig(SpeechModelConfig):
 
     def validate(self) -> None:
         super().validate()
+        require(self.num_distractors is None or self.num_distractors >= 1, "num_distractors", ">= 1 or null", self.num_distractors)
+        high, low = self.gumbel_temperature if len(self.gumbel_temperature) == 2 else (0, 0)
+        require(high >= low > 0, "gumbel_temperature", "(start, end) with start >= end > 0", self.gumbel_temperature)
         require(self.diversity_weight >= 0, "diversity_weight", ">= 0", self.diversity_weight)
         require(self.features_penalty_weight >= 0, "features_penalty_weight", ">= 0", self.features_penalty_weight)
 
 
 @dataclass(frozen=True, kw_only=True)
-class FinetuneConfig(SpeechModelConfig):
-    """CTC fine-tuning of each pretrained encoder on the labelled train split."""
+class FinetuneConfig(CtcConfig):
+    """CTC fine-tuning of each pretrained encoder on the labelled target subset."""
 
     units: str = "char"
     """Output units: ``"char"`` or ``"sentencepiece"``."""
@@ -201,8 +251,6 @@ class FinetuneConfig(SpeechModelConfig):
     """Sentencepiece pieces (at most) when ``units`` is ``"sentencepiece"``."""
     freeze_encoder_steps: int = 0
     """First steps during which only the CTC head trains (front end and Transformer frozen)."""
-    train: TrainingConfig = field(default_factory=TrainingConfig)
-    """How the CTC model is fine-tuned."""
 
     def validate(self) -> None:
         super().validate()
@@ -213,9 +261,56 @@ class FinetuneConfig(SpeechModelConfig):
 
 
 @dataclass(frozen=True, kw_only=True)
+class SpeechDataConfig:
+    """Who reads what: the target domain's labelled subset, valid and tests, and the audio pretraining reads."""
+
+    target: tuple[str, ...] = ("fsdd",)
+    """Corpora of the target domain: the scorer and fine-tuning train on their labelled subset; valid and tests are theirs."""
+    pretrain: tuple[str, ...] = ("espeak",)
+    """Corpora whose audio pretraining reads (train and unlabelled splits, text ignored). Another domain than
+    ``target`` is the paper's mismatched setting; the target's own corpora, the matched one."""
+    labelled_per_speaker: int | None = 100
+    """Labelled target utterances per speaker (drawn with ``labelled_seed``, kept by the ``labelled`` stage); None: all."""
+    labelled_seed: int = 0
+    """Seed of that draw; the same subset serves every variant and seed."""
+
+    def validate(self) -> None:
+        for name in ("target", "pretrain"):
+            corpora = getattr(self, name)
+            require(bool(corpora) and set(corpora) <= set(CORPORA), name, f"corpora among {CORPORA}", list(corpora))
+        require(self.labelled_per_speaker is None or self.labelled_per_speaker >= 1, "labelled_per_speaker", ">= 1 or null", self.labelled_per_speaker)
+        require(self.labelled_seed >= 0, "labelled_seed", ">= 0", self.labelled_seed)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReferenceConfig:
+    """A supervised reference: the fine-tuning CTC model trained on all labelled train audio of one corpus, no
+    pretraining; the ceiling low-resource runs are read against, and a gate on whether the regime learns at all."""
+
+    corpus: str = "fsdd"
+    """The corpus it trains on and is read on."""
+    metric: str = "wer"
+    """``"wer"`` or ``"cer"``: what the gate reads on the corpus's valid split."""
+    max_valid: float = 10.0
+    """The gate: the reference's valid error rate must be at most this (%)."""
+    steps: int | None = None
+    """Its training steps (it has more labelled data than a low-resource run); None: fine-tuning's."""
+
+    def validate(self) -> None:
+        require(self.corpus in CORPORA, "corpus", f"one of {CORPORA}", self.corpus)
+        require(self.steps is None or self.steps >= 1, "steps", ">= 1 or null", self.steps)
+        require(self.metric in ("wer", "cer"), "metric", "'wer' or 'cer'", self.metric)
+        require(0 < self.max_valid, "max_valid", "> 0 (%)", self.max_valid)
+
+
+@dataclass(frozen=True, kw_only=True)
 class SpeechConfig:
     """Ask2Mask experiments: scorer, scores, pretraining, CTC fine-tuning and evaluation."""
 
+    data: SpeechDataConfig = field(default_factory=SpeechDataConfig)
+    """The target domain, its labelled subset, and the audio pretraining reads."""
+    encoder: EncoderConfig = field(default_factory=EncoderConfig)
+    """The encoder pretraining, fine-tuning and the references share."""
     scorer: ScorerConfig = field(default_factory=ScorerConfig)
     """The scorer."""
     scores: ScoresConfig = field(default_factory=ScoresConfig)
@@ -224,9 +319,14 @@ class SpeechConfig:
     """wav2vec 2.0 pretraining of each masking variant."""
     finetune: FinetuneConfig = field(default_factory=FinetuneConfig)
     """CTC fine-tuning from each pretrained encoder."""
+    references: tuple[ReferenceConfig, ...] = (
+        ReferenceConfig(corpus="fsdd", metric="wer", max_valid=10.0, steps=2000),
+        ReferenceConfig(corpus="espeak", metric="cer", max_valid=30.0, steps=1000),
+    )
+    """Supervised references, printed beside the variants; a comparison is not meaningful while one fails its gate."""
     pack_seconds: float = 3.0
     """Short pretraining utterances of one speaker (FSDD digits) are concatenated up to this length."""
-    variants: tuple[str, ...] = ("random", "ask2mask+utt")
+    variants: tuple[str, ...] = ("none", "random", "ask2mask+utt")
     """Masking variants the ``speech`` flow runs (seed 0)."""
     compare_variants: tuple[str, ...] = ("none", "random", "ask2mask", "ask2mask+utt")
     """Variants of the ``compare`` experiment; ``none`` fine-tunes without pretraining."""
@@ -234,7 +334,8 @@ class SpeechConfig:
     """Seeds of the ``compare`` experiment."""
 
     def validate(self) -> None:
-        require(self.finetune.arch == self.pretrain.arch, "finetune.arch", f"the pretrained arch {self.pretrain.arch!r}", self.finetune.arch)
+        corpora = [reference.corpus for reference in self.references]
+        require(len(set(corpora)) == len(corpora), "references", "one reference per corpus", corpora)
         require(self.pack_seconds > 0, "pack_seconds", "> 0", self.pack_seconds)
         for name in ("variants", "compare_variants"):
             variants = getattr(self, name)

@@ -10,6 +10,7 @@ frames) are left out and counted.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -22,12 +23,11 @@ from fairseq2.nn import BatchLayout
 from torch import Tensor
 from torch.nn.utils.rnn import pad_sequence
 
-from seqmask.speech.config import SpeechModelConfig
+from seqmask.speech.config import CtcConfig, EncoderConfig
 from seqmask.speech.features import Utterance, collate, length_batches
 from seqmask.speech.model import build_asr_model, transfer_encoder
 from seqmask.speech.vocab import Vocabulary
 from seqmask.training.checkpoint import save_checkpoint
-from seqmask.training.config import TrainingConfig
 from seqmask.training.device import default_device
 from seqmask.training.loop import ProgressFn, train
 
@@ -41,21 +41,19 @@ class CtcUnit:
     """A wav2vec 2.0 CTC model over ``vocab``, trained on ``utterances`` with unit ids ``targets``."""
 
     def __init__(
-        self, model_config: SpeechModelConfig, vocab: Vocabulary, utterances: Sequence[Utterance], targets: Sequence[list[int]], *,
-        init_encoder: Wav2Vec2Model | None, freeze_encoder_steps: int, device: torch.device,
+        self, config: CtcConfig, encoder: EncoderConfig, vocab: Vocabulary, utterances: Sequence[Utterance],
+        targets: Sequence[list[int]], *, init_encoder: Wav2Vec2Model | None, freeze_encoder_steps: int, device: torch.device,
     ) -> None:
-        self.model_config, self.vocab, self.utterances, self.targets = model_config, vocab, utterances, targets
+        self.config, self.encoder, self.vocab, self.utterances, self.targets = config, encoder, vocab, utterances, targets
         self.freeze_encoder_steps, self.device = freeze_encoder_steps, device
-        model = build_asr_model(model_config.arch, len(vocab.tokens))
+        model = build_asr_model(encoder, len(vocab.tokens), config)
         if init_encoder is not None:
             transfer_encoder(init_encoder, model)
         self.model: Wav2Vec2AsrModel = model.to(device)
 
     def epoch(self, generator: torch.Generator) -> list[list[int]]:
         lengths = [u.feats.shape[0] for u in self.utterances]
-        return length_batches(
-            lengths, max_frames=self.model_config.max_frames, max_size=self.model_config.max_batch_size, generator=generator, shuffle=True
-        )
+        return length_batches(lengths, max_frames=self.config.max_frames, max_size=self.config.max_batch_size, generator=generator, shuffle=True)
 
     def loss(self, batch: Sequence[int], step: int) -> tuple[Tensor, Mapping[str, float]]:
         """CTC loss per target unit; the encoder trains only after ``freeze_encoder_steps``."""
@@ -71,10 +69,10 @@ class CtcUnit:
         return summed / sum(map(len, targets)), {}  # () -> ()
 
     def identity(self) -> dict[str, Any]:
-        config = self.model_config
+        model = {f.name: getattr(self.config, f.name) for f in dataclasses.fields(CtcConfig) if f.name != "train"}
         return {
-            "arch": config.arch, "max_frames": config.max_frames, "max_batch_size": config.max_batch_size,
-            "vocab": self.vocab.to_dict(), "freeze_encoder_steps": self.freeze_encoder_steps,
+            "model": {name: dataclasses.asdict(v) if dataclasses.is_dataclass(v) else v for name, v in model.items()},
+            "encoder": dataclasses.asdict(self.encoder), "vocab": self.vocab.to_dict(), "freeze_encoder_steps": self.freeze_encoder_steps,
         }
 
     def state_dict(self) -> dict[str, Any]:
@@ -85,8 +83,8 @@ class CtcUnit:
 
 
 def train_ctc(
-    model_config: SpeechModelConfig,
-    training: TrainingConfig,
+    config: CtcConfig,
+    encoder: EncoderConfig,
     train_set: Sequence[Utterance],
     vocab: Vocabulary,
     *,
@@ -106,11 +104,14 @@ def train_ctc(
     device = device or default_device()
     utterances, targets, skipped = _ctc_examples(train_set, vocab)
     unit, summary = train(
-        lambda: CtcUnit(model_config, vocab, utterances, targets, init_encoder=init_encoder,
+        lambda: CtcUnit(config, encoder, vocab, utterances, targets, init_encoder=init_encoder,
                         freeze_encoder_steps=freeze_encoder_steps, device=device),
-        training, out_dir=out_dir, work_dir=work_dir, device=device, progress=progress, desc="CTC training",
+        config.train, out_dir=out_dir, work_dir=work_dir, device=device, progress=progress, desc="CTC training",
     )
-    save_checkpoint(out_dir / "model.pt", unit.model, kind=CTC_KIND, arch=model_config.arch, vocab=vocab.to_dict(), steps=summary["steps"])
+    save_checkpoint(
+        out_dir / "model.pt", unit.model, kind=CTC_KIND, arch=encoder.arch, encoder=dataclasses.asdict(encoder), vocab=vocab.to_dict(),
+        steps=summary["steps"],
+    )
     return {**summary, "skipped_too_long": skipped}
 
 

@@ -21,13 +21,14 @@ from seqmask.experiment.runs import Run, expand
 from seqmask.experiment.study import StudyPlan, plan_from_dict, point_configs
 from seqmask.masking.config import Ask2MaskParams
 from seqmask.paths import resolve_path
-from seqmask.speech.config import BASELINE, VARIANTS, PretrainConfig, SpeechPrepConfig
+from seqmask.speech.config import BASELINE, CORPORA, VARIANTS, PretrainConfig, SpeechPrepConfig
 from seqmask.speech.stages import (
     espeak,
     evaluate,
     features,
     finetune,
     fsdd,
+    labelled,
     ljspeech,
     pretrain,
     report,
@@ -40,10 +41,6 @@ from seqmask.speech.stages import (
 )
 from seqmask.speech.stages.corpus import CorpusPrep
 from seqmask.stage import Pipeline, Plan, Stage
-
-CORPORA = ("fsdd", "ljspeech", "espeak", "user")
-"""Corpus stages in the order ``splits`` reads them (a later duplicate id is rejected)."""
-
 
 def _corpus(corpus_of: Callable[[SpeechPrepConfig], Any], *, require_text: bool) -> Callable[[ExperimentConfig], CorpusPrep]:
     """The config slice of a corpus stage: its own settings and the shared decoding settings."""
@@ -104,38 +101,85 @@ DATA = {"splits": "splits", "features": "features"}
 
 
 def speech_pipeline(runs: Sequence[Run], *, name: str) -> Pipeline:
-    """Prep, features, scorer and scores, then pretrain/finetune/evaluate per run, then the report."""
+    """Prep, features, the labelled subset, scorer and scores, the supervised references, then
+    pretrain/finetune/evaluate per run, then the report."""
     stages = [
         *PREP_STAGES,
         Stage("features", 1, features.build, config_of=lambda c: {}, inputs={"splits": "splits"}),
         Stage(
-            "scorer", 1, scorer.build, config_of=lambda c: c.speech.scorer, inputs=DATA,
+            "labelled", 1, labelled.build, inputs={"splits": "splits"},
+            config_of=lambda c: {"target": c.speech.data.target, "per_speaker": c.speech.data.labelled_per_speaker, "seed": c.speech.data.labelled_seed},
+        ),
+        Stage(
+            "scorer", 1, scorer.build, config_of=lambda c: {"scorer": c.speech.scorer, "target": c.speech.data.target},
+            inputs={**DATA, "labelled": "labelled"},
             sources=lambda c: [resolve_path(c.speech.scorer.checkpoint)] if c.speech.scorer.checkpoint else [],
         ),
-        Stage("scores", 1, scores.build, config_of=lambda c: c.speech.scores, inputs={**DATA, "scorer": "scorer"}),
+        Stage(
+            "scores", 1, scores.build, config_of=lambda c: {"scores": c.speech.scores, "corpora": c.speech.data.pretrain},
+            inputs={**DATA, "scorer": "scorer"},
+        ),
     ]
     report_inputs = {**DATA, "scores": "scores"}
+    for reference in CORPORA:
+        stages += _finetune_and_evaluate(f"reference-{reference}", seed=0, reference=reference)
+        report_inputs[f"evaluate-reference-{reference}"] = f"evaluate-reference-{reference}"
     for run in runs:
-        finetune_inputs = dict(DATA)
         if run.variant != "none":
             stages.append(_pretrain_stage(run))
-            finetune_inputs["pretrain"] = f"pretrain-{run.name}"
             report_inputs[f"pretrain-{run.name}"] = f"pretrain-{run.name}"
-        stages.append(Stage(
-            f"finetune-{run.name}", 1, finetune.build,
-            config_of=lambda c, seed=run.seed: dataclasses.replace(c.speech.finetune, train=_offset_seed(c.speech.finetune.train, seed)),
-            inputs=finetune_inputs,
-        ))
-        stages.append(Stage(
-            f"evaluate-{run.name}", 1, evaluate.build, config_of=lambda c, variant=run.variant: {"variant": variant},
-            inputs={**DATA, "finetune": f"finetune-{run.name}"},
-        ))
+        stages += _finetune_and_evaluate(run.name, seed=run.seed, variant=run.variant)
         report_inputs[f"evaluate-{run.name}"] = f"evaluate-{run.name}"
     stages.append(Stage(
-        "report", 1, report.build, config_of=lambda c: {"runs": [[run.variant, run.seed] for run in runs], "mask": c.speech.pretrain.mask},
-        inputs=report_inputs,
+        "report", 1, report.build, inputs=report_inputs,
+        config_of=lambda c: {
+            "runs": [[run.variant, run.seed] for run in runs], "mask": c.speech.pretrain.mask, "data": c.speech.data,
+            "references": [ref for ref in c.speech.references if _corpus_enabled(c, ref.corpus)],
+        },
     ))
     return Pipeline(name, tuple(stages))
+
+
+def _finetune_and_evaluate(name: str, *, seed: int, variant: str | None = None, reference: str | None = None) -> list[Stage]:
+    """CTC training and its evaluation: a variant on the labelled target subset (from its pretrained encoder unless
+    ``none``), or a reference on all labelled train audio of its corpus, from scratch."""
+    inputs = dict(DATA) if reference else {**DATA, "labelled": "labelled"}
+    if variant not in (None, "none"):
+        inputs["pretrain"] = f"pretrain-{name}"
+
+    def enabled(c: ExperimentConfig) -> bool:  # a reference runs when ``speech.references`` names its corpus
+        return reference is None or any(ref.corpus == reference for ref in c.speech.references) and _corpus_enabled(c, reference)
+
+    def corpora(c: ExperimentConfig) -> tuple[str, ...]:
+        return (reference,) if reference else c.speech.data.target
+
+    finetune_stage = Stage(
+        f"finetune-{name}", 1, finetune.build, inputs=inputs, enabled=enabled,
+        config_of=lambda c: {
+            "finetune": dataclasses.replace(c.speech.finetune, train=_training(c, seed, reference)),
+            "encoder": c.speech.encoder, **({"corpora": corpora(c)} if reference else {}),
+        },
+    )
+    evaluate_stage = Stage(
+        f"evaluate-{name}", 1, evaluate.build, inputs={**DATA, "finetune": f"finetune-{name}"}, enabled=enabled,
+        config_of=lambda c: {"variant": variant or f"reference {reference}", "corpora": corpora(c)},
+    )
+    return [finetune_stage, evaluate_stage]
+
+
+def _corpus_enabled(config: ExperimentConfig, corpus: str) -> bool:
+    """Whether a corpus stage is part of a run."""
+    stage = next(stage for stage in PREP_STAGES if stage.name == corpus)
+    return stage.enabled(config)
+
+
+def _training(config: ExperimentConfig, seed: int, reference: str | None) -> Any:
+    """Fine-tuning's training config for a run's seed; a reference's own steps (warm-up scaled with them) when it has them."""
+    train = _offset_seed(config.speech.finetune.train, seed)
+    steps = next((ref.steps for ref in config.speech.references if ref.corpus == reference), None)
+    if steps is None:
+        return train
+    return dataclasses.replace(train, steps=steps, warmup_steps=round(train.warmup_steps * steps / train.steps))
 
 
 def _offset_seed(train: Any, seed: int) -> Any:
@@ -158,7 +202,7 @@ def _pretrain_stage(run: Run) -> Stage:
         f"pretrain-{run.name}", 1, pretrain.build,
         config_of=lambda c: {
             "variant": run.variant, "pretrain": _variant_pretrain_config(c.speech.pretrain, run.variant, run.seed),
-            "pack_seconds": c.speech.pack_seconds,
+            "encoder": c.speech.encoder, "pack_seconds": c.speech.pack_seconds, "corpora": c.speech.data.pretrain,
         },
         inputs=inputs,
         sources=lambda c: [resolve_path(c.speech.pretrain.init_checkpoint)] if c.speech.pretrain.init_checkpoint else [],

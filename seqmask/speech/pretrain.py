@@ -39,7 +39,7 @@ from seqmask.masking.ask2mask import fit_scorer_frames, utterance_weights
 from seqmask.masking.config import Ask2MaskParams
 from seqmask.masking.spans import num_masked_spans
 from seqmask.speech.archs import arch_sizes
-from seqmask.speech.config import MASKERS, PretrainConfig
+from seqmask.speech.config import MASKERS, EncoderConfig, PretrainConfig
 from seqmask.speech.features import Utterance, collate, length_batches
 from seqmask.speech.masker import Ask2MaskMasker
 from seqmask.speech.model import build_pretrain_model, load_pretrained
@@ -144,21 +144,22 @@ class PretrainUnit:
     """wav2vec 2.0 pretraining of one masking variant on ``utterances`` (with frame ``scores`` for Ask2Mask)."""
 
     def __init__(
-        self, config: PretrainConfig, variant: str, utterances: Sequence[Utterance], scores: Mapping[str, Tensor] | None,
-        device: torch.device,
+        self, config: PretrainConfig, encoder: EncoderConfig, variant: str, utterances: Sequence[Utterance],
+        scores: Mapping[str, Tensor] | None, device: torch.device,
     ) -> None:
-        self.config, self.variant, self.utterances, self.scores, self.device = config, variant, utterances, scores, device
+        self.config, self.encoder, self.variant, self.utterances, self.scores = config, encoder, variant, utterances, scores
+        self.device = device
         self.mask_generator = torch.Generator(device=device).manual_seed(config.train.seed + 1)  # independent of batch order
         self.frames = 0
         """Filterbank frames (unpadded) of the batches trained on."""
         masker = None
         if variant != "random":
-            masker = Ask2MaskMasker(arch_sizes(config.arch).model_dim, config.mask, generator=self.mask_generator)
-        model_kwargs = {"span_len": config.mask.span_len, "max_mask_prob": config.mask.max_mask_prob, "masker": masker}
+            masker = Ask2MaskMasker(arch_sizes(encoder.arch).model_dim, config.mask, generator=self.mask_generator)
+        model_kwargs = model_settings(config) | {"masker": masker}
         if config.init_checkpoint is None:
-            model = build_pretrain_model(config.arch, **model_kwargs)
+            model = build_pretrain_model(encoder, **model_kwargs)
         else:
-            model = load_pretrained(Path(config.init_checkpoint), config.arch, **model_kwargs)
+            model = load_pretrained(Path(config.init_checkpoint), encoder, **model_kwargs)
             log.info("continuing pretraining from %s", config.init_checkpoint)
         if masker is None:
             model.masker.min_num_temporal_mask_spans = config.mask.min_num_spans  # build_pretrain_model keeps fairseq2's default
@@ -184,7 +185,7 @@ class PretrainUnit:
         return loss.total, {"contrastive": loss.contrastive.item(), "diversity": loss.diversity.item()}
 
     def identity(self) -> dict[str, Any]:
-        return {"config": dataclasses.asdict(self.config), "variant": self.variant}
+        return {"config": dataclasses.asdict(self.config), "encoder": dataclasses.asdict(self.encoder), "variant": self.variant}
 
     def state_dict(self) -> dict[str, Any]:
         return {"mask_generator": self.mask_generator.get_state(), "frames": self.frames}
@@ -194,8 +195,20 @@ class PretrainUnit:
         self.frames = state["frames"]
 
 
+def model_settings(config: PretrainConfig) -> dict[str, Any]:
+    """What the pretraining model's fairseq2 config takes from ``config``: span rule, distractors, and the Gumbel
+    temperature decayed geometrically from its start to its end over ``train.steps``."""
+    start, end = config.gumbel_temperature
+    decay = (end / start) ** (1 / config.train.steps)
+    return {
+        "span_len": config.mask.span_len, "max_mask_prob": config.mask.max_mask_prob, "num_distractors": config.num_distractors,
+        "temperature": (start, end, decay),
+    }
+
+
 def pretrain(
     config: PretrainConfig,
+    encoder: EncoderConfig,
     variant: str,
     utterances: Sequence[Utterance],
     scores: Mapping[str, Tensor] | None,
@@ -219,10 +232,13 @@ def pretrain(
     kept, dropped = _maskable(utterances, config.mask)
     fitted = _fitted_scores(kept, scores, variant)
     unit, summary = train(
-        lambda: PretrainUnit(config, variant, kept, fitted, device), config.train,
+        lambda: PretrainUnit(config, encoder, variant, kept, fitted, device), config.train,
         out_dir=out_dir, work_dir=work_dir, device=device, progress=progress, desc=f"pretraining ({variant})",
     )
-    save_checkpoint(out_dir / "model.pt", unit.model, kind=PRETRAINED_KIND, arch=config.arch, masker=variant, steps=summary["steps"])
+    save_checkpoint(
+        out_dir / "model.pt", unit.model, kind=PRETRAINED_KIND, arch=encoder.arch, encoder=dataclasses.asdict(encoder), masker=variant,
+        steps=summary["steps"],
+    )
     seconds = summary["seconds"]
     summary |= {"dropped_short": dropped, "utterances": len(kept), "frames_per_second": unit.frames / seconds if seconds else 0.0}
     log.info("pretraining done: %s", summary)

@@ -17,7 +17,7 @@ import torch
 from fairseq2.models.wav2vec2.asr import Wav2Vec2AsrModel
 from torch import Tensor
 
-from seqmask.masking.ask2mask import fit_scorer_frames, frame_confidence
+from seqmask.masking.ask2mask import fit_scorer_frames, frame_confidence, speech_probability
 from seqmask.speech.config import CONFIDENCES
 from seqmask.speech.decode import ctc_logits, inference_batches
 from seqmask.speech.features import SpeechBatch, Utterance
@@ -67,8 +67,9 @@ def score_utterances(
 ) -> dict[str, Tensor]:
     """Frame confidences by utterance id: ``(S_i,)`` float32 on the CPU, ``S_i`` = its encoder frames.
 
-    ``confidence`` is ``"max"`` (``max_v p_t(v)``) or ``"nonblank"`` (the max
-    over every class but the CTC blank, class ``BLANK_ID`` of the scorer).
+    ``confidence`` is ``"max"`` (``max_v p_t(v)``, the paper's), ``"nonblank"`` (the
+    max over every class but the CTC blank, class ``BLANK_ID`` of the scorer) or
+    ``"speech"`` (``1 - p_t(blank)``, how sure the scorer is that a unit is spoken).
 
     Utterances are scored in length-sorted batches of at most ``max_frames``
     padded filterbank frames. The scorer's frame count may differ from the
@@ -80,10 +81,9 @@ def score_utterances(
     """
     if confidence not in CONFIDENCES:
         raise ValueError(f"confidence: expected one of {CONFIDENCES}, found {confidence!r}")
-    exclude = BLANK_ID if confidence == "nonblank" else None
     scores: dict[str, Tensor] = {}
     for batch in inference_batches(utterances, max_frames):
-        batch_scores = _batch_confidence(scorer, batch, exclude)  # (N, F, 80) -> (N, S)
+        batch_scores = _batch_confidence(scorer, batch, confidence)  # (N, F, 80) -> (N, S)
         for row, (uid, frames) in enumerate(zip(batch.ids, batch.encoder_lens)):
             scores[uid] = batch_scores[row, :frames].clone()  # (S,) -> (S_i,), not a view of the batch
             _check_finite(scores[uid], uid)
@@ -92,16 +92,20 @@ def score_utterances(
     return scores
 
 
-def _batch_confidence(scorer: FrameScorer, batch: SpeechBatch, exclude: int | None) -> Tensor:
+def _batch_confidence(scorer: FrameScorer, batch: SpeechBatch, confidence: str) -> Tensor:
     """Confidences of one batch fitted to its longest encoder frame count: ``(N, F, 80) -> (N, S)`` float32 CPU."""
     posteriors = scorer.posteriors(batch)  # (N, F, 80) -> (N, S', V)
     if posteriors.ndim != 3 or posteriors.size(0) != len(batch.ids):
         raise ValueError(f"scorer posteriors must have shape (N = {len(batch.ids)}, S, V), found {tuple(posteriors.shape)}")
-    confidence = frame_confidence(posteriors, exclude).float().cpu()  # (N, S', V) -> (N, S')
+    if confidence == "speech":
+        frames = speech_probability(posteriors, BLANK_ID)  # (N, S', V) -> (N, S')
+    else:
+        frames = frame_confidence(posteriors, BLANK_ID if confidence == "nonblank" else None)  # (N, S', V) -> (N, S')
+    frames = frames.float().cpu()
     lengths = batch.encoder_lens
     longest = max(range(len(lengths)), key=lengths.__getitem__)
     try:
-        return fit_scorer_frames(confidence, lengths[longest])  # (N, S') -> (N, S)
+        return fit_scorer_frames(frames, lengths[longest])  # (N, S') -> (N, S)
     except ValueError as err:
         raise ValueError(f"scoring utterance {batch.ids[longest]!r}: {err}") from err
 

@@ -16,6 +16,7 @@ from seqmask.config import load_config, load_yaml, to_dict
 from seqmask.paths import resolve_path
 from seqmask.runlog import latest_runs
 from seqmask.schema import ConfigError
+from seqmask.speech.config import EncoderConfig
 from seqmask.speech.model import build_pretrain_model
 from seqmask.store import ArtifactStore
 from seqmask.training.checkpoint import save_checkpoint
@@ -122,7 +123,7 @@ def test_sentencepiece_units_fine_tune_and_evaluate(store_home, dask_address, sp
 
 def test_continue_pretraining_from_a_local_checkpoint(store_home, dask_address, tmp_path, speech_run):
     checkpoint = tmp_path / "w2v.pt"
-    save_checkpoint(checkpoint, build_pretrain_model("tiny"), kind="wav2vec2", arch="tiny")
+    save_checkpoint(checkpoint, build_pretrain_model(EncoderConfig(arch="tiny")), kind="wav2vec2", arch="tiny")
     result = run("speech", dask_address, f"speech.pretrain.init_checkpoint={checkpoint}", "speech.variants=[random]")
     lineage = ArtifactStore().lineage(result["pretrain-random-s0"]["key"])
     assert lineage["config"]["pretrain"]["init_checkpoint"] == str(checkpoint)

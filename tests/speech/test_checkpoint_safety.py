@@ -13,6 +13,7 @@ import soundfile as sf
 import torch
 
 from seqmask.cli import main
+from seqmask.speech.config import EncoderConfig
 from seqmask.speech.model import build_pretrain_model, load_asr, load_pretrained
 from seqmask.training.checkpoint import read_checkpoint
 
@@ -49,7 +50,7 @@ def test_the_payload_really_runs_code_when_unpickled(payload):
 
 def test_a_pickled_payload_is_refused_with_a_way_to_convert(payload):
     path, marker = payload
-    for load in (read_checkpoint, load_asr, lambda p: load_pretrained(p, "tiny")):
+    for load in (read_checkpoint, load_asr, lambda p: load_pretrained(p, EncoderConfig(arch="tiny"))):
         with pytest.raises(ValueError, match=r"evil\.pt holds pickled objects beyond tensors \(builtins\.exec\).*convert it"):
             load(path)
     assert not marker.exists()
@@ -68,12 +69,12 @@ def test_transcribe_and_eval_refuse_a_payload_model(payload, tmp_path, capsys):
 
 def test_fairseq_training_arguments_are_allowed(tmp_path):
     """fairseq (v1) checkpoints keep their arguments in an argparse.Namespace: plain values, read safely."""
-    model = build_pretrain_model("tiny")
+    model = build_pretrain_model(EncoderConfig(arch="tiny"))
     path = tmp_path / "fairseq.pt"
     torch.save({"model": model.state_dict(), "args": argparse.Namespace(arch="wav2vec2", lr=[5e-4])}, path)
     checkpoint = read_checkpoint(path)
     assert checkpoint["args"].lr == [5e-4]
-    assert torch.equal(load_pretrained(path, "tiny").encoder.layers[0].ffn.inner_proj.weight, model.encoder.layers[0].ffn.inner_proj.weight)
+    assert torch.equal(load_pretrained(path, EncoderConfig(arch="tiny")).encoder.layers[0].ffn.inner_proj.weight, model.encoder.layers[0].ffn.inner_proj.weight)
 
 
 @pytest.mark.parametrize("content", [b"", b"not a checkpoint", b"PK\x03\x04broken zip"])

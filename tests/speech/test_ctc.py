@@ -11,10 +11,12 @@ import torch
 from seqmask.config import validate
 from seqmask.data.text import normalize_text
 from seqmask.schema import ConfigError
-from seqmask.speech.config import FinetuneConfig
+from seqmask.masking.config import SpanMask
+from seqmask.speech.config import EncoderConfig, FinetuneConfig
 from seqmask.speech.ctc import ctc_frames_needed, train_ctc
 from seqmask.speech.decode import greedy_decode, transcribe
 from seqmask.speech.features import Utterance
+from seqmask.speech.config import EncoderConfig
 from seqmask.speech.model import build_pretrain_model, load_asr
 from seqmask.speech.vocab import BLANK, WORD_BOUNDARY, Vocabulary
 from seqmask.training.config import TrainingConfig
@@ -46,18 +48,20 @@ def dataset(n: int = 12) -> list[Utterance]:
 def tiny_config(**overrides) -> FinetuneConfig:
     """A tiny CTC config; ``overrides`` may name fields of the config or of its training config."""
     train = dict(steps=30, lr=3e-3, warmup_steps=3, log_every=5, checkpoint_every=100)
-    model = dict(arch="tiny", max_frames=2000, max_batch_size=6)
+    model = dict(max_frames=2000, max_batch_size=6, time_mask=SpanMask(span_len=10, max_mask_prob=0.3, min_num_spans=2),
+                 channel_mask=SpanMask(span_len=8, max_mask_prob=0.1, min_num_spans=2))
     own = {k: v for k, v in overrides.items() if k not in train and k != "steps"}
     training = TrainingConfig(**{**train, **{k: v for k, v in overrides.items() if k in train}})
     return FinetuneConfig(**{**model, **own}, train=training)
 
 
 def fit(config: FinetuneConfig, train, vocab, tmp_path, name: str = "out", **kwargs):
-    return train_ctc(config, config.train, train, vocab, out_dir=tmp_path / name, work_dir=tmp_path / f"{name}-ckpt", device=CPU,
+    return train_ctc(config, ENCODER, train, vocab, out_dir=tmp_path / name, work_dir=tmp_path / f"{name}-ckpt", device=CPU,
                      freeze_encoder_steps=config.freeze_encoder_steps, **kwargs)
 
 
 CPU = torch.device("cpu")
+ENCODER = EncoderConfig(arch="tiny")
 
 
 # --- vocabulary ---------------------------------------------------------------------
@@ -185,7 +189,7 @@ def test_train_ctc_trains_on_batches_too_short_to_mask(tmp_path):
 
 
 def test_frozen_encoder_keeps_the_pretrained_weights(tmp_path):
-    pretrained = build_pretrain_model("tiny")
+    pretrained = build_pretrain_model(ENCODER)
     train = dataset(4)
     config = tiny_config(steps=2, warmup_steps=0, freeze_encoder_steps=2)
     fit(config, train, Vocabulary.chars(u.text for u in train), tmp_path, init_encoder=pretrained)

@@ -9,6 +9,7 @@ from fairseq2.nn import BatchLayout
 
 from seqmask.speech.archs import ARCHS
 from seqmask.speech.features import Utterance, collate, fbank, length_batches, num_encoder_frames, num_fbank_frames
+from seqmask.speech.config import EncoderConfig
 from seqmask.speech.model import build_asr_model, build_pretrain_model, load_asr, load_pretrained, transfer_encoder
 from seqmask.training.checkpoint import save_checkpoint
 
@@ -42,39 +43,39 @@ def test_collate_pads_and_reports_encoder_lengths():
 
 
 def test_every_arch_is_registered_with_the_fbank_front_end():
-    assert set(ARCHS) == {"tiny", "small", "base"}
+    assert set(ARCHS) == {"tiny", "mini", "small", "base"}
     assert ARCHS["base"].model_dim == 768 and ARCHS["base"].num_layers == 12 and ARCHS["base"].num_codebook_entries == 320
 
 
 def test_pretrain_forward_and_encoder_transfer():
     torch.manual_seed(0)
-    model = build_pretrain_model("tiny")
+    model = build_pretrain_model(EncoderConfig(arch="tiny"))
     feats = torch.randn(2, 120, 80)
     with torch.compiler.set_stance("force_eager"):
         loss, output = model(feats, BatchLayout.of(feats, [120, 100]))
     assert torch.isfinite(loss.aggregate) and output.temporal_mask.shape == (2, 60)
-    asr = build_asr_model("tiny", vocab_size=7)
+    asr = build_asr_model(EncoderConfig(arch="tiny"), vocab_size=7)
     transfer_encoder(model, asr)
     assert torch.equal(asr.encoder.layers[0].ffn.inner_proj.weight, model.encoder.layers[0].ffn.inner_proj.weight)
     assert torch.equal(asr.masker.temporal_mask_embed, model.masker.temporal_mask_embed)  # what masked frames look like
 
 
 def test_checkpoints_round_trip_and_bad_files_fail_clearly(tmp_path):
-    model = build_pretrain_model("tiny")
+    model = build_pretrain_model(EncoderConfig(arch="tiny"))
     path = tmp_path / "w2v.pt"
     save_checkpoint(path, model, kind="wav2vec2", arch="tiny")
-    loaded = load_pretrained(path, "tiny")
+    loaded = load_pretrained(path, EncoderConfig(arch="tiny"))
     assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), loaded.state_dict().values()))
     with pytest.raises(FileNotFoundError, match="nope.pt does not exist"):
-        load_pretrained(tmp_path / "nope.pt", "tiny")
+        load_pretrained(tmp_path / "nope.pt", EncoderConfig(arch="tiny"))
     torch.save({"model": {"foo": torch.zeros(1)}}, tmp_path / "other.pt")
-    with pytest.raises(ValueError, match=r"other\.pt is not a wav2vec2 \(tiny\) checkpoint"):
-        load_pretrained(tmp_path / "other.pt", "tiny")
+    with pytest.raises(ValueError, match=r"other\.pt is not a wav2vec2 \(tiny, pre-LN\) checkpoint"):
+        load_pretrained(tmp_path / "other.pt", EncoderConfig(arch="tiny"))
     (tmp_path / "text.pt").write_text("not a checkpoint")
     with pytest.raises(ValueError, match="text.pt is not a PyTorch checkpoint"):
-        load_pretrained(tmp_path / "text.pt", "tiny")
-    with pytest.raises(ValueError, match="is not a wav2vec2 \\(small\\) checkpoint"):
-        load_pretrained(path, "small")
+        load_pretrained(tmp_path / "text.pt", EncoderConfig(arch="tiny"))
+    with pytest.raises(ValueError, match="is not a wav2vec2 \\(small, pre-LN\\) checkpoint"):
+        load_pretrained(path, EncoderConfig(arch="small"))
     with pytest.raises(ValueError, match="not a seqmask wav2vec2 CTC checkpoint"):
         load_asr(path)
 

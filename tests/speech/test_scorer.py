@@ -7,6 +7,7 @@ import torch
 from torch import Tensor
 
 from seqmask.speech.features import SpeechBatch, Utterance
+from seqmask.speech.config import EncoderConfig
 from seqmask.speech.model import build_asr_model
 from seqmask.speech.scorer import CtcScorer, score_utterances
 from seqmask.speech.vocab import Vocabulary
@@ -41,8 +42,8 @@ class OffsetScorer:
 
 
 def test_ctc_scorer_gives_one_confidence_in_0_1_per_encoder_frame(tmp_path):
-    model = build_asr_model("tiny", 4)
-    save_checkpoint(tmp_path / "model.pt", model, kind="wav2vec2_asr", arch="tiny", vocab=Vocabulary.chars(["ab"]).to_dict())
+    model = build_asr_model(EncoderConfig(arch="tiny"), 4)
+    save_checkpoint(tmp_path / "model.pt", model, kind="wav2vec2_asr", arch="tiny", encoder=vars(EncoderConfig(arch="tiny")), vocab=Vocabulary.chars(["ab"]).to_dict())
     scorer = CtcScorer.load(tmp_path / "model.pt", CPU)
     utts = utterances()
     calls = []

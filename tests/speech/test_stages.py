@@ -39,8 +39,10 @@ def test_the_mask_ratio_changes_both_variants(tmp_path):
 def test_stages_read_their_inputs_by_role_and_no_stage_names_reach_a_key():
     pipeline = speech_pipeline(expand(("none", "random"), (0, 1)), name="compare")
     stages = {stage.name: stage for stage in pipeline.stages}
-    assert stages["finetune-random-s1"].inputs == {"splits": "splits", "features": "features", "pretrain": "pretrain-random-s1"}
-    assert "pretrain" not in stages["finetune-none-s0"].inputs
+    assert stages["finetune-random-s1"].inputs == {
+        "splits": "splits", "features": "features", "labelled": "labelled", "pretrain": "pretrain-random-s1",
+    }
+    assert "pretrain" not in stages["finetune-none-s0"].inputs and "labelled" not in stages["finetune-reference-fsdd"].inputs
     config = load_config("tiny")
     for stage in pipeline.stages:
         assert "pretrain-" not in str(stage.config_of(config)) and "finetune-" not in str(stage.config_of(config))

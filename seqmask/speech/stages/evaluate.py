@@ -1,4 +1,5 @@
-"""Stage ``evaluate-<variant>-s<seed>``: greedy CTC decoding, WER and CER with jiwer per test set and on ``valid``."""
+"""Stages ``evaluate-...``: greedy CTC decoding, WER and CER with jiwer on the test sets and ``valid`` of its corpora
+(the target's for a variant, the reference's own for a reference)."""
 
 from __future__ import annotations
 
@@ -24,8 +25,8 @@ def build(ctx: StageContext) -> None:
     ``all``), ``hypotheses.jsonl`` and ``wer.md``."""
     model, meta = load_asr(ctx.input_path("finetune") / "model.pt")
     vocab = Vocabulary.from_dict(meta["vocab"])
-    tests = labelled(utterances(ctx, TEST_SPLITS))
-    valid = labelled(utterances(ctx, ("valid",)))
+    tests = labelled(utterances(ctx, TEST_SPLITS, ctx.config["corpora"]))
+    valid = labelled(utterances(ctx, ("valid",), ctx.config["corpora"]))
     hyps = transcribe(model, vocab, [*tests, *valid], device=default_device())
     valid_rates = {group: rates for group, rates in _error_rates(valid, hyps).items() if group != ALL}
     results = {**_error_rates(tests, hyps), **valid_rates}

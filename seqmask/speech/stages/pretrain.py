@@ -1,4 +1,5 @@
-"""Stage ``pretrain-<variant>-s<seed>``: wav2vec 2.0 pretraining of one masking variant on all pretraining audio."""
+"""Stage ``pretrain-<variant>-s<seed>``: wav2vec 2.0 pretraining of one masking variant on the pretraining corpora's
+audio (train and unlabelled splits, text ignored)."""
 
 from __future__ import annotations
 
@@ -19,13 +20,13 @@ if TYPE_CHECKING:
 def build(ctx: StageContext) -> None:
     """``model.pt`` and ``metrics.jsonl``; Ask2Mask variants read the ``scores`` input."""
     config, variant = ctx.config["pretrain"], ctx.config["variant"]
-    found = utterances(ctx, PRETRAIN_SPLITS)
+    found = utterances(ctx, PRETRAIN_SPLITS, ctx.config["corpora"])
     scores = None
     if variant != "random":
         scores = {k: v.float() for k, v in load_file(str(ctx.input_path("scores") / "scores.safetensors")).items()}
     found, scores = pack_short_utterances(found, scores, min_encoder_frames=encoder_frames_in(ctx.config["pack_seconds"]))
     summary = pretrain(
-        config, variant, found, scores, out_dir=ctx.out, work_dir=ctx.scratch, device=default_device(),
+        config, ctx.config["encoder"], variant, found, scores, out_dir=ctx.out, work_dir=ctx.scratch, device=default_device(),
         progress=step_progress(ctx, "steps"),
     )
     write_json(ctx.out / "summary.json", summary)

@@ -1,4 +1,4 @@
-"""Stage ``scorer``: the external ASR scorer, a CTC model trained on the labelled train split (or the user's)."""
+"""Stage ``scorer``: the external ASR scorer, a CTC model trained on the labelled target subset (or the user's)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from seqmask.paths import resolve_path
 from seqmask.speech.ctc import train_ctc
 from seqmask.speech.decode import transcribe
 from seqmask.speech.model import load_asr
-from seqmask.speech.stages.inputs import labelled, step_progress, utterances, write_json
+from seqmask.speech.stages.inputs import labelled, labelled_subset, step_progress, utterances, write_json
 from seqmask.speech.vocab import Vocabulary
 from seqmask.training.device import default_device
 
@@ -21,21 +21,21 @@ if TYPE_CHECKING:
 
 
 def build(ctx: StageContext) -> None:
-    """``model.pt`` of the scorer and its WER/CER on ``valid`` (the scorer's quality, a factor studies vary)."""
-    config: ScorerConfig = ctx.config
+    """``model.pt`` of the scorer and its WER/CER on the target's ``valid`` (its quality, a factor studies vary)."""
+    config: ScorerConfig = ctx.config["scorer"]
     if config.checkpoint is not None:
         source = resolve_path(config.checkpoint)
         load_asr(source)  # fails loudly on a missing or wrong checkpoint
         shutil.copy2(source, ctx.out / "model.pt")
         write_json(ctx.out / "summary.json", {"external": str(source)})
         return
-    train = labelled(utterances(ctx, ("train",)))
+    train = labelled_subset(ctx)
     vocab = Vocabulary.chars(u.text for u in train)
     summary = train_ctc(
-        config, config.train, train, vocab, out_dir=ctx.out, work_dir=ctx.scratch, device=default_device(),
+        config, config.encoder, train, vocab, out_dir=ctx.out, work_dir=ctx.scratch, device=default_device(),
         progress=step_progress(ctx, "steps"),
     )
-    valid = labelled(utterances(ctx, ("valid",)))
+    valid = labelled(utterances(ctx, ("valid",), ctx.config["target"]))
     if valid:
         model, _ = load_asr(ctx.out / "model.pt")
         hyps = transcribe(model, vocab, valid, device=default_device())

@@ -17,9 +17,9 @@ if TYPE_CHECKING:
 
 def build(ctx: StageContext) -> None:
     """``scores.safetensors`` (utterance id -> float16 ``(S,)``) and the mean confidence per source."""
-    config: ScoresConfig = ctx.config
+    config: ScoresConfig = ctx.config["scores"]
     scorer = CtcScorer.load(ctx.input_path("scorer") / "model.pt")
-    found = utterances(ctx, PRETRAIN_SPLITS)
+    found = utterances(ctx, PRETRAIN_SPLITS, ctx.config["corpora"])
     scores = score_utterances(scorer, found, confidence=config.confidence, progress=step_progress(ctx, "utterances"))
     save_file({uid: value.to(torch.float16).contiguous() for uid, value in scores.items()}, str(ctx.out / "scores.safetensors"))
     by_source: dict[str, list[float]] = {}
