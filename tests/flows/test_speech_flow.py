@@ -53,10 +53,10 @@ def test_speech_flow_reports_wer_per_test_set(speech_run, store_home):
     assert set(states(store_home).values()) == {"computed"}
     report = store.ref(speech_run["report"]["key"]).path
     runs = json.loads((report / "runs.json").read_text())
-    for variant in ("random-s0", "ask2mask-utt-s0"):
+    for variant in ("none-s0", "random-s0", "ask2mask-utt-s0"):
         evaluation = store.ref(speech_run[f"evaluate-{variant}"]["key"]).path
         results = json.loads((evaluation / "wer.json").read_text())
-        assert {"test_matched/fsdd", "test_mismatched/fsdd", "test_mismatched/ljspeech", "valid", "valid/fsdd", "all"} <= set(results)
+        assert set(results) == {"test_matched", "test_matched/fsdd", "test_mismatched", "test_mismatched/fsdd", "valid", "valid/fsdd", "all"}
         hyps = [json.loads(line) for line in (evaluation / "hypotheses.jsonl").read_text().splitlines()]
         tests = [h for h in hyps if h["group"].startswith("test")]
         assert len(hyps) == results["all"]["utterances"] + results["valid"]["utterances"]  # "all" pools the test sets only
@@ -64,12 +64,20 @@ def test_speech_flow_reports_wer_per_test_set(speech_run, store_home):
         assert results["all"]["wer"] == pytest.approx(wer)  # the pooled rate is the corpus-level rate of the hypotheses
         assert results in [run["results"] for run in runs]
     table = (report / "report.md").read_text()
-    assert results_table({run["variant"]: run["results"] for run in runs}, WER) in table  # the report prints exactly these runs
-    assert [column.strip() for column in table.splitlines()[4].split("|")[3:5]] == ["ask2mask+utt", "random"]
+    references = {}
+    for corpus in ("fsdd", "espeak"):  # each reference beside the variants, on its own corpus's groups
+        found = json.loads((store.ref(speech_run[f"evaluate-reference-{corpus}"]["key"]).path / "wer.json").read_text())
+        assert {"valid", f"valid/{corpus}", f"test_matched/{corpus}"} <= set(found)
+        references[f"reference {corpus}"] = {group: rates for group, rates in found.items() if "/" in group}
+    expected = results_table({**{run["variant"]: run["results"] for run in runs}, **references}, WER)
+    assert expected in table  # the report prints exactly these runs and references
+    assert expected.splitlines()[0] == "| group | utterances | ask2mask+utt | none | random | reference fsdd | reference espeak |"
+    gates = json.loads((report / "gates.json").read_text())
+    assert [gate["holds"] for gate in gates] == [False, False, gates[2]["holds"]] and "**not meaningful**" in table  # tiny learns nothing
     assert matplotlib.image.imread(report / "masks.png").shape[:2] == (480, 1200)  # spectrogram, confidence and 2 masks
     assert matplotlib.image.imread(report / "pretrain_loss.png").shape[:2] == (525, 900)
     scores = store.ref(speech_run["scores"]["key"]).path
-    assert 0 < json.loads((scores / "summary.json").read_text())["mean_confidence_fsdd"] <= 1
+    assert 0 < json.loads((scores / "summary.json").read_text())["mean_confidence_espeak"] <= 1  # the pretraining audio only
 
 
 def test_wer_table_reaches_prefect(speech_run):
@@ -116,7 +124,7 @@ def test_sentencepiece_units_fine_tune_and_evaluate(store_home, dask_address, sp
     result = run("speech", dask_address, "speech.finetune.units=sentencepiece", "speech.variants=[random]")
     store = ArtifactStore()
     assert result["pretrain-random-s0"] == speech_run["pretrain-random-s0"]  # units only change fine-tuning
-    vocab = store.lineage(result["finetune-random-s0"]["key"])["config"]["units"]
+    vocab = store.lineage(result["finetune-random-s0"]["key"])["config"]["finetune"]["units"]
     results = json.loads((store.ref(result["evaluate-random-s0"]["key"]).path / "wer.json").read_text())
     assert vocab == "sentencepiece" and results["all"]["utterances"] > 0 and results["all"]["cer"] >= 0
 
@@ -225,7 +233,7 @@ def test_dry_run_shows_what_a_code_edit_recomputes(speech_run, store_home, tmp_p
 
     assert recomputed("seqmask/eval/report.py") == {"report"}
     features = recomputed("seqmask/speech/stages/features.py")
-    assert features == set(unchanged) - {"fsdd", "ljspeech", "espeak-synth", "espeak", "splits"}  # the rest waits for its digest
+    assert features == set(unchanged) - {"fsdd", "ljspeech", "espeak-synth", "espeak", "splits", "labelled"}  # the rest waits for it
     guided = _dry_run(tree, store_home, "seqmask/masking/ask2mask.py")
     assert {name for name, (_, action) in guided.items() if action == "compute"} == {"scores", "pretrain-random-s0"}
     assert guided["scorer"][1] == guided["features"][1] == "reuse" and guided["finetune-random-s0"][1] == "compute after pretrain-random-s0"
