@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import json
 import os
 import signal
@@ -238,3 +239,30 @@ def test_dry_run_shows_what_a_code_edit_recomputes(speech_run, store_home, tmp_p
     assert {name for name, (_, action) in guided.items() if action == "compute"} == {"scores", "pretrain-random-s0"}
     assert guided["scorer"][1] == guided["features"][1] == "reuse" and guided["finetune-random-s0"][1] == "compute after pretrain-random-s0"
     assert guided["pretrain-ask2mask-utt-s0"][1] == "compute after scores"  # its own code changed too, but it waits for its input
+
+
+def test_the_labelled_subset_is_seeded_disjoint_and_recorded(speech_run, tmp_path):
+    """N labelled target utterances per speaker, drawn from train only, the same for the same seed, kept in the artifact."""
+    from seqmask.data.manifest import AudioRecord, read_jsonl
+    from seqmask.executor import Executor
+    from seqmask.speech.stages import labelled
+    from seqmask.stage import StageContext
+
+    store = ArtifactStore()
+    kept = [json.loads(line) for line in (store.ref(speech_run["labelled"]["key"]).path / "labelled.jsonl").read_text().splitlines()]
+    splits = store.ref(speech_run["splits"]["key"])
+    manifests = splits.path / "manifests"
+    train = {r.id: r for r in read_jsonl(manifests / "train.jsonl", AudioRecord)}
+    held_out = {r.id for split in ("valid", "test_matched", "test_mismatched") for r in read_jsonl(manifests / f"{split}.jsonl", AudioRecord)}
+    assert all(item["id"] in train and train[item["id"]].source == "fsdd" for item in kept) and not {i["id"] for i in kept} & held_out
+    assert sorted(collections.Counter(item["speaker"] for item in kept).values()) == [20] * 4  # tiny: 20 per speaker, 4 speakers
+
+    def draw(seed, name):
+        out = tmp_path / name
+        out.mkdir()
+        config = {"target": ("fsdd",), "per_speaker": 20, "seed": seed}
+        labelled.build(StageContext(config=config, inputs={"splits": splits}, out=out, executor=Executor(), stage="labelled", scratch=tmp_path))
+        return [json.loads(line)["id"] for line in (out / "labelled.jsonl").read_text().splitlines()]
+
+    assert draw(0, "again") == [item["id"] for item in kept]  # the recorded subset is the seed's
+    assert draw(1, "other") != draw(0, "same")
