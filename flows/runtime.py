@@ -19,26 +19,34 @@ from typing import Any, Iterator, Mapping
 
 from distributed import Client
 from prefect import get_run_logger, task
+from prefect.futures import PrefectFuture
 from prefect.artifacts import create_markdown_artifact, create_progress_artifact, create_table_artifact, update_progress_artifact
 from prefect.context import get_run_context
 
 from seqmask.executor import Executor, OrchestrationConfig, local_cluster
 from seqmask.runlog import RunLog
 from seqmask.stage import Outcome, Pipeline, Plan, Runner, Stage, StageFailed, forced, run_pipeline, run_plan
-from seqmask.store import ArtifactRef, ArtifactStore
+from seqmask.store import ArtifactStore
 
+STAGE_THREADS = 32
+"""Stage tasks of a flow alive at once, each in a thread of the flow process: a task waits there for the stages it
+reads, then runs; those that train wait on a Dask worker (one per worker at a time, by priority), the others (maps,
+decoding, reports) are short."""
 TRANSIENT_ERRORS = (OSError, TimeoutError, ConnectionError)
 """Errors worth a retry (I/O, a lost Dask worker); anything else fails at once."""
 
 
 @contextlib.contextmanager
 def dask_client(settings: OrchestrationConfig) -> Iterator[Client]:
-    """A client of the scheduler at ``dask_address``, or of a fresh LocalCluster."""
-    if settings.dask_address:
-        with Client(settings.dask_address) as client:
-            yield client
-        return
-    with local_cluster(settings.dask_workers) as cluster, Client(cluster) as client:
+    """A client of the scheduler at ``dask_address``, or of a fresh LocalCluster.
+
+    Not the default client of any context: stages in several threads share it, and it is
+    made in whichever asks first and closed in the flow's own thread.
+    """
+    with contextlib.ExitStack() as stack:
+        address = settings.dask_address or stack.enter_context(local_cluster(settings.dask_workers))
+        client = Client(address, set_as_default=False)
+        stack.callback(client.close)
         yield client
 
 
@@ -80,14 +88,16 @@ class ProgressReporter:
 
 
 def _stage_task(runner: Runner, stage: Stage, config: Any, settings: OrchestrationConfig):
-    def run_stage(inputs: dict[str, ArtifactRef]) -> Outcome:
+    def run_stage(inputs: dict[str, Outcome]) -> Outcome:
         return runner.run(stage, config, inputs)
 
     return task(
         run_stage,
         name=stage.name,
         task_run_name=stage.name,
-        cache_key_fn=lambda context, parameters: runner.reusable_key(stage, config, parameters["inputs"]),
+        cache_key_fn=lambda context, parameters: runner.reusable_key(
+            stage, config, {role: outcome.ref for role, outcome in parameters["inputs"].items()}
+        ),
         retries=settings.retries,
         retry_delay_seconds=settings.retry_delay_seconds,
         retry_condition_fn=_retry_if_transient,
@@ -95,7 +105,12 @@ def _stage_task(runner: Runner, stage: Stage, config: Any, settings: Orchestrati
 
 
 def run_plan_flow(plan: Plan, *, from_stage: str | None = None) -> dict[str, dict[str, Outcome]]:
-    """Run every pipeline of ``plan`` inside the current flow run, its stages as Prefect tasks; outcomes by pipeline."""
+    """Run every pipeline of ``plan`` inside the current flow run; outcomes by pipeline.
+
+    Each stage is a Prefect task, submitted as soon as the stages it reads are submitted:
+    the flow's task runner starts it when they are done, so independent stages (two
+    trainings, which run on the Dask workers) run side by side.
+    """
     logger = get_run_logger()
     store = ArtifactStore()
     settings = plan[0][1].orchestration
@@ -108,21 +123,16 @@ def run_plan_flow(plan: Plan, *, from_stage: str | None = None) -> dict[str, dic
         def run_one(pipeline: Pipeline, config: Any, given: Mapping[str, Outcome]) -> dict[str, Outcome]:
             run_log = RunLog(store.runs, flow=pipeline.name, preset=config.preset, argv=sys.argv, orchestrator_run_id=flow_run_id)
             runner = Runner(store, executor=executor, run_log=run_log, force=forced(pipeline, from_stage), progress=reporter)
+            submitted: dict[str, tuple[Stage, PrefectFuture, float]] = {}
 
-            def run_stage(stage: Stage, stage_config: Any, inputs: Mapping[str, ArtifactRef]) -> Outcome:
-                started = time.perf_counter()
-                state = _stage_task(runner, stage, stage_config, settings)(dict(inputs), return_state=True)
-                outcome = state.result()  # raises the stage's error when it failed
-                if state.name == "Cached":
-                    outcome = runner.record_reused(stage, outcome, time.perf_counter() - started)
-                logger.info(
-                    "stage %s: %s artifact %s (%.2f s)",
-                    stage.name, "reused" if outcome.reused else "computed", outcome.ref.key[:12], outcome.seconds,
-                )
-                return outcome
+            def submit(stage: Stage, stage_config: Any, upstream: Mapping[str, Any]) -> PrefectFuture:
+                future = _stage_task(runner, stage, stage_config, settings).submit(dict(upstream))  # Prefect resolves the futures
+                submitted[stage.name] = (stage, future, time.perf_counter())
+                return future
 
             try:
-                outcomes = run_pipeline(pipeline, config, run_stage, given=given)
+                run_pipeline(pipeline, config, submit, given=given)
+                outcomes = {name: _outcome(runner, stage, future, started, logger) for name, (stage, future, started) in submitted.items()}
             except BaseException:
                 run_log.finish("failed")
                 raise
@@ -131,6 +141,17 @@ def run_plan_flow(plan: Plan, *, from_stage: str | None = None) -> dict[str, dic
             return outcomes
 
         return run_plan(plan, run_one)
+
+
+def _outcome(runner: Runner, stage: Stage, future: PrefectFuture, started: float, logger: Any) -> Outcome:
+    """Wait for a stage's task; its outcome (raises the stage's error when it failed)."""
+    outcome = future.result()
+    if future.state.name == "Cached":  # answered from Prefect's cache of the runner's keys: record it as reused
+        outcome = runner.record_reused(stage, outcome, time.perf_counter() - started)
+    logger.info(
+        "stage %s: %s artifact %s (%.2f s)", stage.name, "reused" if outcome.reused else "computed", outcome.ref.key[:12], outcome.seconds,
+    )
+    return outcome
 
 
 def _publish(pipeline: Pipeline, outcomes: Mapping[str, Outcome]) -> None:

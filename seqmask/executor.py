@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import re
+import threading
+import time
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence, TypeVar
 
@@ -10,10 +14,12 @@ from tqdm.auto import tqdm
 
 from seqmask.schema import require
 
-LOCAL_WORKER_ENV = {"MALLOC_TRIM_THRESHOLD_": None}
+LOCAL_WORKER_ENV = {"MALLOC_TRIM_THRESHOLD_": None, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 """Dask sets MALLOC_TRIM_THRESHOLD_=65536 in workers to return memory eagerly; with the
 large short-lived audio arrays of data prep that doubles decode+resample time
-(bench/prep_throughput.py), so seqmask's LocalCluster workers keep glibc's default."""
+(bench/prep_throughput.py), so seqmask's LocalCluster workers keep glibc's default.
+Each worker is one thread, and torch in it too: two trainings on two workers use the two
+cores better than one training on both (and a stage's numbers do not depend on where it ran)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -54,6 +60,42 @@ def local_cluster(n_workers: int) -> Any:
         return LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True, dashboard_address=None)
 
 
+class PriorityGate:
+    """At most ``slots`` holders at once; a free slot goes to the waiter of highest priority (first come among equals).
+
+    A slot is granted only once no new waiter has arrived for ``settle`` seconds, so that calls which become ready at
+    the same moment (several trainings after one data stage) are ordered by priority, not by which thread ran first.
+    """
+
+    def __init__(self, slots: int, *, settle: float = 0.5) -> None:
+        self._free = slots
+        self._settle = settle
+        self._waiting: list[tuple[int, int]] = []  # heap of (-priority, arrival number)
+        self._arrivals = itertools.count()
+        self._last_arrival = 0.0
+        self._changed = threading.Condition()
+
+    def acquire(self, priority: int) -> None:
+        with self._changed:
+            ticket = (-priority, next(self._arrivals))
+            heapq.heappush(self._waiting, ticket)
+            self._last_arrival = time.monotonic()
+            self._changed.notify_all()
+            while True:
+                quiet_for = time.monotonic() - self._last_arrival
+                if self._free > 0 and self._waiting[0] == ticket and quiet_for >= self._settle:
+                    break
+                self._changed.wait(timeout=max(self._settle - quiet_for, 0.01) if self._free > 0 else None)
+            heapq.heappop(self._waiting)
+            self._free -= 1
+            self._changed.notify_all()
+
+    def release(self) -> None:
+        with self._changed:
+            self._free += 1
+            self._changed.notify_all()
+
+
 class Executor:
     """Maps a pure function over items, in order, with a progress bar and callback.
 
@@ -71,15 +113,39 @@ class Executor:
     ) -> None:
         self._client = client
         self._connect = connect
+        self._connecting = threading.Lock()  # stages in several threads may ask for the client at once
+        self._worker_slots: PriorityGate | None = None
         self.on_progress = on_progress
         self.show_bars = show_bars
 
     @property
     def client(self) -> Any | None:
         """The Dask client, connected on first use; None for a plain loop."""
-        if self._client is None and self._connect is not None:
-            self._client = self._connect()
+        with self._connecting:
+            if self._client is None and self._connect is not None:
+                self._client = self._connect()
         return self._client
+
+    def call(self, fn: Callable[..., R], *args: Any, priority: int = 0) -> R:
+        """``fn(*args)`` in a worker thread of the Dask cluster when attached, here otherwise; blocking.
+
+        Calls wait for a free worker thread in this process: among those waiting, the highest ``priority`` goes first.
+        """
+        if self.client is None:
+            return fn(*args)
+        slots = self._slots()
+        slots.acquire(priority)
+        try:
+            return self.client.submit(fn, *args, pure=False, priority=priority).result()
+        finally:
+            slots.release()
+
+    def _slots(self) -> PriorityGate:
+        with self._connecting:
+            if self._worker_slots is None:
+                workers = self._client.scheduler_info()["workers"].values()
+                self._worker_slots = PriorityGate(max(sum(worker["nthreads"] for worker in workers), 1))
+        return self._worker_slots
 
     def map(self, fn: Callable[[T], R], items: Sequence[T], *, desc: str) -> list[R]:
         """``[fn(item) for item in items]``, in parallel on Dask when attached."""
@@ -100,7 +166,7 @@ class Executor:
         index = {future.key: i for i, future in enumerate(futures)}
         results: list[Any] = [None] * len(items)
         try:
-            for done, future in enumerate(as_completed(futures), start=1):
+            for done, future in enumerate(as_completed(futures, loop=self.client.loop), start=1):
                 results[index[future.key]] = future.result()
                 self._advance(bar, desc, done, len(items))
         finally:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 import uuid
 from datetime import datetime, timezone
 from pathlib import Path
@@ -22,6 +23,7 @@ class RunLog:
 
     def __init__(self, runs_dir: Path, *, flow: str, preset: str, argv: Sequence[str], orchestrator_run_id: str | None = None) -> None:
         runs_dir.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()  # stages of one run may finish in several threads
         self.run_id = f"{datetime.now(timezone.utc):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
         self.path = runs_dir / f"{self.run_id}.json"
         self.record: dict[str, Any] = {
@@ -40,27 +42,42 @@ class RunLog:
         self._write()
 
     def stage_started(self, name: str, key: str) -> None:
-        self.record["stages"][name] = {"state": "running", "key": key, "started": _now(), "seconds": None, "error": None}
-        self._write()
+        with self._lock:
+            if self._closed():
+                return
+            self.record["stages"][name] = {"state": "running", "key": key, "started": _now(), "seconds": None, "error": None}
+            self._write()
 
     def stage_finished(self, name: str, outcome: "Outcome") -> None:
-        entry = self.record["stages"].setdefault(name, {"started": _now(), "error": None})
-        entry.update(state="reused" if outcome.reused else "computed", key=outcome.ref.key, seconds=round(outcome.seconds, 3))
-        self._write()
+        with self._lock:
+            if self._closed():
+                return
+            entry = self.record["stages"].setdefault(name, {"started": _now(), "error": None})
+            entry.update(state="reused" if outcome.reused else "computed", key=outcome.ref.key, seconds=round(outcome.seconds, 3))
+            self._write()
 
     def stage_failed(self, name: str, error: str, seconds: float) -> None:
-        entry = self.record["stages"].setdefault(name, {"started": _now(), "key": None})
-        entry.update(state="failed", error=error, seconds=round(seconds, 3))
-        self._write()
+        with self._lock:
+            if self._closed():
+                return
+            entry = self.record["stages"].setdefault(name, {"started": _now(), "key": None})
+            entry.update(state="failed", error=error, seconds=round(seconds, 3))
+            self._write()
 
     def finish(self, state: str, error: str = "interrupted: the run stopped while the stage ran") -> None:
         """Close the run; a stage still running when a run fails failed with it (``error``)."""
-        if state == "failed":
-            for entry in self.record["stages"].values():
-                if entry["state"] == "running":
-                    entry.update(state="failed", error=error)
-        self.record.update(state=state, finished=_now())
-        self._write()
+        with self._lock:
+            if state == "failed":
+                for entry in self.record["stages"].values():
+                    if entry["state"] == "running":
+                        entry.update(state="failed", error=error)
+            self.record.update(state=state, finished=_now())
+            self._write()
+
+    def _closed(self) -> bool:
+        """Whether the run is over: a stage that ends after it (in another thread of an interrupted run) keeps the
+        state the run's end gave it."""
+        return self.record["finished"] is not None
 
     def _write(self) -> None:
         tmp = self.path.with_suffix(f".tmp{os.getpid()}")

@@ -29,7 +29,7 @@ from typing import Any, Callable, Collection, Mapping, Sequence
 from seqmask.codehash import code_hash
 from seqmask.executor import Executor
 from seqmask.runlog import RunLog
-from seqmask.store import ArtifactRef, ArtifactStore, make_key
+from seqmask.store import ArtifactRef, ArtifactStore, exclusive, make_key
 
 log = logging.getLogger("seqmask")
 
@@ -88,6 +88,11 @@ class Stage:
     """Raw files or directories the stage reads, fingerprinted into the key."""
     enabled: Callable[[Any], bool] = lambda config: True
     """Whether the stage is part of a run with this experiment config."""
+    worker: bool = False
+    """Build in a worker process of the run's Dask cluster when it has one (one thread): long single-process work
+    such as training, so that two such stages run side by side on two cores. Such a stage does not map."""
+    priority: int = 0
+    """Among ``worker`` stages waiting for a worker, the higher goes first: those that others wait for, the long ones."""
 
 
 @dataclass(frozen=True)
@@ -220,8 +225,10 @@ class Runner:
             return None
         return hashlib.sha256(f"{self.store.root.resolve()}\0{key}\0{ref.digest}".encode()).hexdigest()
 
-    def run(self, stage: Stage, config: Any, inputs: Mapping[str, ArtifactRef]) -> Outcome:
-        """Reuse or build the stage's artifact; failures are raised as ``StageFailed``."""
+    def run(self, stage: Stage, config: Any, inputs: Mapping[str, ArtifactRef | Outcome]) -> Outcome:
+        """Reuse or build the stage's artifact (inputs by role: refs, or the outcomes that hold them); failures are
+        raised as ``StageFailed``."""
+        inputs = {role: found.ref if isinstance(found, Outcome) else found for role, found in inputs.items()}
         started = time.perf_counter()
         try:
             key = self.key(stage, config, inputs)
@@ -240,10 +247,17 @@ class Runner:
 
             def build(out: Path) -> None:
                 log.info("stage %s: computing artifact %s", stage.name, key[:12])
+                scratch = self.store.scratch_dir(key)
+                if stage.worker:
+                    self.executor.call(
+                        build_alone, stage.build, slice_, dict(inputs), out, stage.name, scratch, self.store.builder_lock_path(key),
+                        priority=stage.priority,
+                    )
+                    return
                 progress = self.progress or (lambda what, done, total: None)
                 stage.build(StageContext(
-                    config=slice_, inputs=dict(inputs), out=out, executor=self.executor, stage=stage.name,
-                    scratch=self.store.scratch_dir(key), progress=progress,
+                    config=slice_, inputs=dict(inputs), out=out, executor=self.executor, stage=stage.name, scratch=scratch,
+                    progress=progress,
                 ))
 
             ref, reused = self.store.get_or_build(
@@ -271,36 +285,43 @@ class Runner:
         return reused
 
 
+def build_alone(
+    build: Callable[[StageContext], None], config: Any, inputs: Mapping[str, ArtifactRef], out: Path, stage: str, scratch: Path,
+    builder_lock: Path,
+) -> None:
+    """Build a ``worker`` stage where this function runs (a Dask worker): no cluster of its own, progress in its logs,
+    and ``builder_lock`` held (:meth:`ArtifactStore.builder_lock_path`)."""
+    with exclusive(builder_lock):
+        build(StageContext(config=config, inputs=inputs, out=out, executor=Executor(), stage=stage, scratch=scratch))
+
+
 def read_summary(ref: ArtifactRef) -> dict[str, Any]:
     """A stage's optional ``summary.json`` (counts and totals worth showing in run reports)."""
     path = ref.path / "summary.json"
     return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
 
 
-StageRunner = Callable[[Stage, Any, Mapping[str, ArtifactRef]], Outcome]
-"""Runs one stage given its inputs by role: :meth:`Runner.run`, or a task wrapped around it."""
+StageRunner = Callable[[Stage, Any, Mapping[str, Any]], Any]
+"""Runs (or submits) one stage given its upstream stages' handles by role and returns its own handle: an
+:class:`Outcome` (:meth:`Runner.run`), or a future of one (a task submitted to an orchestrator)."""
 
 
-def run_pipeline(
-    pipeline: Pipeline, config: Any, run_stage: StageRunner, *, given: Mapping[str, Outcome] | None = None
-) -> dict[str, Outcome]:
-    """Run every enabled stage in order; ``given`` holds the outcomes ``pipeline.external`` names."""
+def run_pipeline(pipeline: Pipeline, config: Any, run_stage: StageRunner, *, given: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Run (or submit) every enabled stage in order, each given the handles ``run_stage`` returned for its inputs;
+    ``given`` holds those of the stages ``pipeline.external`` names. Returns every stage's handle."""
     given = dict(given or {})
     if set(given) != set(pipeline.external):
         raise ValueError(f"pipeline {pipeline.name!r} reads {sorted(pipeline.external)} from other pipelines, given {sorted(given)}")
-    outcomes: dict[str, Outcome] = {}
+    handles: dict[str, Any] = {}
     for stage in pipeline.stages:
         if not stage.enabled(config):
             continue
-        known = {**given, **outcomes}
-        inputs = {role: known[name].ref for role, name in stage.inputs.items() if name in known}
-        outcomes[stage.name] = run_stage(stage, config, inputs)
-    return outcomes
+        known = {**given, **handles}
+        handles[stage.name] = run_stage(stage, config, {role: known[name] for role, name in stage.inputs.items() if name in known})
+    return handles
 
 
-def run_plan(
-    plan: Plan, run_one: Callable[[Pipeline, Any, Mapping[str, Outcome]], dict[str, Outcome]]
-) -> dict[str, dict[str, Outcome]]:
+def run_plan(plan: Plan, run_one: Callable[[Pipeline, Any, Mapping[str, Any]], dict[str, Any]]) -> dict[str, dict[str, Any]]:
     """Run the pipelines of a flow in order, each given the outcomes its ``external`` inputs name; by pipeline name."""
     done: dict[str, dict[str, Outcome]] = {}
     for pipeline, config in plan:

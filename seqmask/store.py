@@ -216,6 +216,17 @@ def _remove(path: Path) -> None:
         path.unlink()
 
 
+@contextmanager
+def exclusive(path: Path) -> Iterator[None]:
+    """Hold an exclusive flock on ``path`` (created when missing), waiting for it; the kernel releases it if the process dies."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing the descriptor releases the flock
+
+
 class ArtifactStore:
     """Content-addressed store of stage outputs under ``root`` (default: :func:`default_root`)."""
 
@@ -243,12 +254,16 @@ class ArtifactStore:
         taking it again, :meth:`get_or_build`, or :meth:`get` of a corrupt artifact
         for the same key deadlocks.
         """
-        fd = os.open(self._lock_path(key), os.O_RDWR | os.O_CREAT, 0o666)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
+        with exclusive(self._lock_path(key)):
             yield
-        finally:
-            os.close(fd)  # closing the descriptor releases the flock
+
+    def builder_lock_path(self, key: str) -> Path:
+        """The lock a process holds while it builds ``key`` in its scratch directory (:func:`exclusive`).
+
+        The per-key lock is the caller's; a stage built on a Dask worker holds this one too, so that a build orphaned
+        by a killed client (still running on the cluster) ends before a rerun resumes from the same scratch.
+        """
+        return self.locks / f"{_check_key(key)}.build.lock"
 
     @contextmanager
     def _try_lock(self, key: str) -> Iterator[bool]:

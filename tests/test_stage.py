@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 
 import pytest
@@ -110,6 +111,19 @@ def test_failure_names_stage_and_is_logged(setup):
     assert "broken on purpose" in record["stages"]["broken"]["error"]
 
 
+def test_a_stage_that_ends_after_its_run_was_stopped_stays_interrupted(setup):
+    store, params = setup
+    log = RunLog(store.root / "runs", flow="demo", preset="test", argv=["x"])
+    log.stage_started("words", "k" * 64)
+    log.finish("failed")  # SIGTERM: the flow stops while a stage thread still works
+    outcomes = run_pipeline(Pipeline("demo", (WORDS,)), params, Runner(store).run)
+    log.stage_finished("words", outcomes["words"])  # that thread ends later
+    log.stage_started("count", "c" * 64)
+    [record] = latest_runs(store.root / "runs", 5)
+    assert record["state"] == "failed" and list(record["stages"]) == ["words"]
+    assert record["stages"]["words"]["state"] == "failed" and "interrupted" in record["stages"]["words"]["error"]
+
+
 def test_missing_source_is_a_stage_failure(setup):
     store, _ = setup
     with pytest.raises(StageFailed, match="does not exist"):
@@ -154,3 +168,22 @@ def test_a_later_pipeline_reads_an_earlier_ones_stage(setup):
     done = run_plan([(PIPE, params), (reader, params)], lambda p, c, given: run_pipeline(p, c, runner.run, given=given))
     assert done["reader"]["recount"].ref.path.joinpath("count.txt").read_text() == "12"
     assert [row.action for row in dry_run([(PIPE, params), (reader, params)], runner)] == ["reuse"] * 3
+
+
+def build_pid(ctx):
+    (ctx.out / "pid.txt").write_text(str(os.getpid()))
+
+
+def test_a_worker_stage_builds_in_a_dask_worker_and_publishes_here(setup, dask_address):
+    from distributed import Client
+
+    from seqmask.executor import Executor
+
+    store, params = setup
+    stage = Stage("alone", 1, build_pid, config_of=lambda c: {}, worker=True)
+    with Client(dask_address, set_as_default=False) as client:
+        outcome = Runner(store, executor=Executor(client, show_bars=False)).run(stage, params, {})
+    assert int((outcome.ref.path / "pid.txt").read_text()) != os.getpid()  # built by a worker process
+    assert store.verify(outcome.ref.key) == []  # and published atomically by the runner, as any stage
+    plain = Runner(store, force={"alone"}).run(stage, params, {})  # no cluster: built here
+    assert int((plain.ref.path / "pid.txt").read_text()) == os.getpid()

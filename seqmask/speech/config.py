@@ -249,8 +249,9 @@ class FinetuneConfig(CtcConfig):
     """Output units: ``"char"`` or ``"sentencepiece"``."""
     sp_vocab_size: int = 48
     """Sentencepiece pieces (at most) when ``units`` is ``"sentencepiece"``."""
-    freeze_encoder_steps: int = 0
-    """First steps during which only the CTC head trains (front end and Transformer frozen)."""
+    freeze_encoder_steps: int = 200
+    """First steps during which only the CTC head trains (front end and Transformer frozen), so that a random head
+    does not wash out a pretrained encoder; a reference (from scratch) does not freeze."""
 
     def validate(self) -> None:
         super().validate()
@@ -269,7 +270,7 @@ class SpeechDataConfig:
     pretrain: tuple[str, ...] = ("espeak",)
     """Corpora whose audio pretraining reads (train and unlabelled splits, text ignored). Another domain than
     ``target`` is the paper's mismatched setting; the target's own corpora, the matched one."""
-    labelled_per_speaker: int | None = 100
+    labelled_per_speaker: int | None = 50
     """Labelled target utterances per speaker (drawn with ``labelled_seed``, kept by the ``labelled`` stage); None: all."""
     labelled_seed: int = 0
     """Seed of that draw; the same subset serves every variant and seed."""

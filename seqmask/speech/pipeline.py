@@ -98,6 +98,11 @@ PREP_STAGES = (
 
 DATA = {"splits": "splits", "features": "features"}
 """The inputs every model stage reads."""
+PRIORITY = {"scorer": 4, "long reference": 3, "pretraining": 2, "fine-tuning": 1}
+"""Which training waits least for a worker: the scorer (the Ask2Mask runs wait for it), the long reference (started
+early, it ends with the rest), pretraining (fine-tuning waits for it), fine-tuning and the short references."""
+LONG_REFERENCES = ("espeak",)
+"""References on long utterances: hours of read speech, not digits."""
 
 
 def speech_pipeline(runs: Sequence[Run], *, name: str) -> Pipeline:
@@ -112,7 +117,7 @@ def speech_pipeline(runs: Sequence[Run], *, name: str) -> Pipeline:
         ),
         Stage(
             "scorer", 1, scorer.build, config_of=lambda c: {"scorer": c.speech.scorer, "target": c.speech.data.target},
-            inputs={**DATA, "labelled": "labelled"},
+            inputs={**DATA, "labelled": "labelled"}, worker=True, priority=PRIORITY["scorer"],
             sources=lambda c: [resolve_path(c.speech.scorer.checkpoint)] if c.speech.scorer.checkpoint else [],
         ),
         Stage(
@@ -154,9 +159,13 @@ def _finetune_and_evaluate(name: str, *, seed: int, variant: str | None = None, 
         return (reference,) if reference else c.speech.data.target
 
     finetune_stage = Stage(
-        f"finetune-{name}", 1, finetune.build, inputs=inputs, enabled=enabled,
+        f"finetune-{name}", 1, finetune.build, inputs=inputs, enabled=enabled, worker=True,
+        priority=PRIORITY["long reference" if reference in LONG_REFERENCES else "fine-tuning"],
         config_of=lambda c: {
-            "finetune": dataclasses.replace(c.speech.finetune, train=_training(c, seed, reference)),
+            "finetune": dataclasses.replace(
+                c.speech.finetune, train=_training(c, seed, reference),
+                freeze_encoder_steps=0 if reference else c.speech.finetune.freeze_encoder_steps,
+            ),
             "encoder": c.speech.encoder, **({"corpora": corpora(c)} if reference else {}),
         },
     )
@@ -204,7 +213,7 @@ def _pretrain_stage(run: Run) -> Stage:
             "variant": run.variant, "pretrain": _variant_pretrain_config(c.speech.pretrain, run.variant, run.seed),
             "encoder": c.speech.encoder, "pack_seconds": c.speech.pack_seconds, "corpora": c.speech.data.pretrain,
         },
-        inputs=inputs,
+        inputs=inputs, worker=True, priority=PRIORITY["pretraining"],
         sources=lambda c: [resolve_path(c.speech.pretrain.init_checkpoint)] if c.speech.pretrain.init_checkpoint else [],
     )
 

@@ -105,7 +105,8 @@ def train(
     """Train the unit ``build_unit()`` makes for ``config.steps`` optimizer steps; returns it and a summary.
 
     Summary: ``steps``, ``skipped_nan``, ``seconds`` (training time, resumed
-    sessions included) and ``final_loss`` (mean loss of the last 10% of steps).
+    sessions included), ``final_loss`` (mean loss of the last 10% of steps) and
+    ``resumed_from_step`` (the step of the checkpoint it resumed from; 0 for none).
     """
     config.validate()
     torch.manual_seed(config.seed)
@@ -118,6 +119,7 @@ def train(
     done = Progress()
     if state_path.is_file():
         done = _resume(state_path, config, unit, optimizer, scheduler)
+    resumed_from_step = done.step
     truncate_metrics(metrics_path, done.step)
     batches = itertools.islice(_epochs(unit, config.seed), done.batches_drawn, None)
     window: list[dict[str, float]] = []
@@ -144,7 +146,10 @@ def train(
             if progress is not None:
                 progress(done.step, config.steps)
     tail = done.losses[-max(1, math.ceil(len(done.losses) / 10)) :]
-    summary = {"steps": done.step, "skipped_nan": done.skipped_nan, "seconds": round(done.seconds, 3), "final_loss": sum(tail) / len(tail)}
+    summary = {
+        "steps": done.step, "skipped_nan": done.skipped_nan, "seconds": round(done.seconds, 3), "final_loss": sum(tail) / len(tail),
+        "resumed_from_step": resumed_from_step,
+    }
     return unit, summary
 
 

@@ -53,8 +53,12 @@ def test_a_killed_run_leaves_no_prefect_server_and_no_running_stage(tmp_path, si
     [run] = latest_runs(home / "runs", 1)
     states = {name: entry["state"] for name, entry in run["stages"].items()}
     assert "running" not in states.values()
-    if sig == signal.SIGTERM:  # the run closed its record: the interrupted stage failed
-        assert run["state"] == "failed" and states[stage] == "failed"
-        assert "interrupted" in run["stages"][stage]["error"]
+    # stages run side by side, and the one seen running may have ended before the signal: every stage either
+    # ended before the signal or shows the interruption
+    if sig == signal.SIGTERM:  # the run closed its record: the interrupted stages failed
+        assert run["state"] == "failed"
+        assert set(states.values()) <= {"computed", "reused", "failed"}, json.dumps(run["stages"], indent=1)
+        assert all("interrupted" in entry["error"] for entry in run["stages"].values() if entry["state"] == "failed")
     else:  # nothing could run: `status` reads the dead process as a crash
-        assert run["state"] == "crashed" and states[stage] == "crashed"
+        assert run["state"] == "crashed"
+        assert set(states.values()) <= {"computed", "reused", "crashed"}, json.dumps(run["stages"], indent=1)

@@ -140,10 +140,11 @@ def test_continue_pretraining_from_a_local_checkpoint(store_home, dask_address, 
         run("speech", dask_address, f"speech.pretrain.init_checkpoint={tmp_path / 'missing.pt'}", "speech.variants=[random]")
 
 
-def test_kill_during_pretraining_resumes_to_the_same_step_count(tmp_path, prefect_api, dask_address, speech_run):
+def test_kill_during_pretraining_resumes_to_the_same_step_count(tmp_path, prefect_api, speech_run):
     home = tmp_path / "store"
     env = {**os.environ, "SEQMASK_HOME": str(home), "PREFECT_API_URL": prefect_api}
-    cmd = [sys.executable, "-m", "seqmask.cli", "run", "speech", "--preset", "tiny", "--dask-address", dask_address,
+    # the run's own LocalCluster: its workers die with it (a shared cluster would finish the orphaned training first)
+    cmd = [sys.executable, "-m", "seqmask.cli", "run", "speech", "--preset", "tiny",
            "--set", "speech.variants=[random]", "--set", "speech.pretrain.train.steps=60", "--set", "speech.pretrain.train.checkpoint_every=5"]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     deadline = time.monotonic() + 240
@@ -156,10 +157,10 @@ def test_kill_during_pretraining_resumes_to_the_same_step_count(tmp_path, prefec
     proc.wait()
     rerun = subprocess.run(cmd, env=env, capture_output=True, text=True)
     assert rerun.returncode == 0, rerun.stderr[-3000:]
-    assert "resum" in rerun.stderr.lower()
     [record] = latest_runs(home / "runs", 1)
     pretrain = ArtifactStore(home).ref(record["stages"]["pretrain-random-s0"]["key"]).path
-    assert json.loads((pretrain / "summary.json").read_text())["steps"] == 60
+    summary = json.loads((pretrain / "summary.json").read_text())
+    assert summary["steps"] == 60 and 5 <= summary["resumed_from_step"] < 60
     steps = [json.loads(line)["step"] for line in (pretrain / "metrics.jsonl").read_text().splitlines()]
     assert steps == sorted(set(steps)) and steps[-1] == 60
 

@@ -49,7 +49,7 @@ def tiny_config(**overrides) -> FinetuneConfig:
     """A tiny CTC config; ``overrides`` may name fields of the config or of its training config."""
     train = dict(steps=30, lr=3e-3, warmup_steps=3, log_every=5, checkpoint_every=100)
     model = dict(max_frames=2000, max_batch_size=6, time_mask=SpanMask(span_len=10, max_mask_prob=0.3, min_num_spans=2),
-                 channel_mask=SpanMask(span_len=8, max_mask_prob=0.1, min_num_spans=2))
+                 channel_mask=SpanMask(span_len=8, max_mask_prob=0.1, min_num_spans=2), freeze_encoder_steps=0)
     own = {k: v for k, v in overrides.items() if k not in train and k != "steps"}
     training = TrainingConfig(**{**train, **{k: v for k, v in overrides.items() if k in train}})
     return FinetuneConfig(**{**model, **own}, train=training)
