@@ -1,11 +1,12 @@
 """Where do the masks fall? Share of masked frames the scorer labels blank (silence, pauses), per masker.
 
-    SEQMASK_HOME=... .venv/bin/python bench/mask_placement.py --scorer KEY_PREFIX [--corpora espeak] [--utterances 400]
+    SEQMASK_HOME=... .venv/bin/python bench/mask_placement.py --scorer KEY_PREFIX [--corpora espeak] [--utterances 400] [--pack-seconds 3]
 
 Reads a ``scorer`` artifact and, through its lineage, the ``features`` and ``splits``
 artifacts it was trained on. For up to ``--utterances`` training utterances of the
-pretraining ``--corpora`` (a fixed sample, seed 0) it computes the scorer's posteriors
-once, then draws with one seed: fairseq2's random span mask, and Ask2Mask with each
+pretraining ``--corpora`` (a fixed sample, seed 0) it computes the scorer's posteriors per
+utterance, packs short utterances of a speaker to ``--pack-seconds`` as pretraining does
+(FSDD digits are too short to mask alone), then draws with one seed: fairseq2's random span mask, and Ask2Mask with each
 frame confidence: ``max`` (``max_v p_t(v)``, the paper), ``nonblank`` (the blank left
 out of the max) and ``speech`` (``1 - p_t(blank)``). It prints, per masker, the share of
 masked frames whose most probable class is the CTC blank, against that share over
@@ -19,16 +20,21 @@ import argparse
 import json
 
 import torch
+import torch.nn.functional as F
 
 from seqmask.data.manifest import AudioRecord, read_jsonl
 from seqmask.masking.ask2mask import ask2mask_mask, frame_confidence, speech_probability
 from seqmask.masking.config import Ask2MaskParams
 from seqmask.masking.spans import random_span_mask
 from seqmask.speech.decode import inference_batches
-from seqmask.speech.features import load_utterances
+from seqmask.speech.features import encoder_frames_in, load_utterances
+from seqmask.speech.packing import pack_short_utterances
 from seqmask.speech.scorer import CtcScorer
 from seqmask.speech.vocab import BLANK_ID
 from seqmask.store import ArtifactStore
+
+FRAME_VALUES = ("max", "nonblank", "speech", "blank")
+BATCH = 16
 
 
 def main() -> None:
@@ -36,6 +42,7 @@ def main() -> None:
     parser.add_argument("--scorer", required=True, help="scorer artifact key or unique prefix")
     parser.add_argument("--corpora", default="espeak", help="comma-separated corpora whose train audio is sampled (the pretraining audio)")
     parser.add_argument("--utterances", type=int, default=400)
+    parser.add_argument("--pack-seconds", type=float, default=3.0, help="pretraining's speech.pack_seconds")
     args = parser.parse_args()
 
     store = ArtifactStore()
@@ -49,34 +56,66 @@ def main() -> None:
     utterances = load_utterances(features, [records[i] for i in sorted(sample)], index)
     scorer = CtcScorer.load(scorer_ref.path / "model.pt", torch.device("cpu"))
 
+    frame_values = _per_utterance_frames(scorer, utterances)
+    # as pretraining reads them: short utterances of a speaker concatenated to --pack-seconds, values alongside
+    packed: dict[str, dict[str, torch.Tensor]] = {}
+    for name in FRAME_VALUES:
+        found, values = pack_short_utterances(
+            utterances, {uid: v[name] for uid, v in frame_values.items()}, min_encoder_frames=encoder_frames_in(args.pack_seconds)
+        )
+        packed[name] = values
+    lengths_by_id = {u.id: u.encoder_frames for u in found}
+
     params = Ask2MaskParams()
     generator = torch.Generator().manual_seed(0)
     masked_blank = {name: [0, 0] for name in ("random", "ask2mask (max)", "ask2mask (nonblank)", "ask2mask (speech)")}  # [blank masked, masked]
     blank_frames = total_frames = 0
-    for batch in inference_batches(utterances, max_frames=20000):
-        posteriors = scorer.posteriors(batch)[:, : max(batch.encoder_lens)]  # (N, F, 80) -> (N, S, V)
-        lengths = torch.tensor(batch.encoder_lens)  # (N,)
-        valid = torch.arange(posteriors.size(1))[None, :] < lengths[:, None]  # (N, S)
-        is_blank = (posteriors.argmax(dim=-1) == BLANK_ID) & valid  # (N, S, V) -> (N, S)
+    ids = sorted(lengths_by_id, key=lambda uid: lengths_by_id[uid])
+    for start in range(0, len(ids), BATCH):
+        batch_ids = ids[start : start + BATCH]
+        lengths = torch.tensor([lengths_by_id[uid] for uid in batch_ids])  # (N,)
+        width = int(lengths.max())
+
+        def stacked(name: str) -> torch.Tensor:
+            return torch.stack([F.pad(packed[name][uid], (0, width - len(packed[name][uid]))) for uid in batch_ids])  # (N, S)
+
+        valid = torch.arange(width)[None, :] < lengths[:, None]  # (N, S)
+        is_blank = stacked("blank").bool() & valid  # (N, S)
         blank_frames += int(is_blank.sum())
         total_frames += int(valid.sum())
         masks = {
-            "random": random_span_mask(lengths, posteriors.size(1), span_len=params.span_len, max_mask_prob=params.max_mask_prob,
+            "random": random_span_mask(lengths, width, span_len=params.span_len, max_mask_prob=params.max_mask_prob,
                                        min_num_spans=params.min_num_spans, generator=generator),
-            "ask2mask (max)": ask2mask_mask(lengths, frame_confidence(posteriors), params, generator),
-            "ask2mask (nonblank)": ask2mask_mask(lengths, frame_confidence(posteriors, exclude=BLANK_ID), params, generator),
-            "ask2mask (speech)": ask2mask_mask(lengths, speech_probability(posteriors, BLANK_ID), params, generator),
+            **{f"ask2mask ({name})": ask2mask_mask(lengths, stacked(name), params, generator) for name in ("max", "nonblank", "speech")},
         }  # each (N, S) bool
         for name, mask in masks.items():
             masked_blank[name][0] += int((mask & is_blank).sum())
             masked_blank[name][1] += int(mask.sum())
 
-    print(f"scorer {scorer_ref.key[:12]}, {len(utterances)} train utterances of {args.corpora}, {total_frames} frames")
+    print(f"scorer {scorer_ref.key[:12]}, {len(utterances)} train utterances of {args.corpora} ({len(found)} after packing"
+          f" to {args.pack_seconds} s), {total_frames} frames")
     print("| frames | masked share | blank share |")
     print("|---|---:|---:|")
     print(f"| all frames | – | {100 * blank_frames / total_frames:.1f}% |")
     for name, (blank, masked) in masked_blank.items():
         print(f"| masked by {name} | {100 * masked / total_frames:.1f}% | {100 * blank / max(masked, 1):.1f}% |")
+
+
+def _per_utterance_frames(scorer: CtcScorer, utterances: list) -> dict[str, dict[str, torch.Tensor]]:
+    """Per utterance, per encoder frame: each confidence and whether the blank is the most probable class, as the
+    ``scores`` stage computes them (one utterance's posteriors at a time in length-sorted batches)."""
+    values: dict[str, dict[str, torch.Tensor]] = {}
+    for batch in inference_batches(utterances, max_frames=20000):
+        posteriors = scorer.posteriors(batch)  # (N, F, 80) -> (N, S, V)
+        confidences = {
+            "max": frame_confidence(posteriors),
+            "nonblank": frame_confidence(posteriors, exclude=BLANK_ID),
+            "speech": speech_probability(posteriors, BLANK_ID),
+            "blank": (posteriors.argmax(dim=-1) == BLANK_ID).float(),
+        }  # each (N, S)
+        for row, (uid, length) in enumerate(zip(batch.ids, batch.encoder_lens)):
+            values[uid] = {name: confidence[row, :length] for name, confidence in confidences.items()}  # each (S_i,)
+    return values
 
 
 if __name__ == "__main__":
