@@ -1,0 +1,1 @@
+"""Text pipelines: corpora, tokenizer, tagging, masked language models, bitext mining."""
