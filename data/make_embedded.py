@@ -9,6 +9,8 @@ Usage::
     speech/fsdd/recordings/{digit}_{speaker}_{index}.wav   (+ metadata.py.txt)
     speech/ljspeech_samples/LJ*.wav                         (+ metadata.csv)
     text/tatoeba/tatoeba.{xxx}-eng.{xxx|eng}
+    text/libreoffice-l10n/libreoffice_en-{si,ta}.tsv
+    text/ud/UD_*/{*.conllu, LICENSE.txt, README.md}
 
 and this script writes, under ``DATA_DIR`` (default: the folder of this script):
 
@@ -17,7 +19,9 @@ and this script writes, under ``DATA_DIR`` (default: the folder of this script):
 * ``speech/ljspeech/``: every clip as 16-bit FLAC, ``metadata.csv`` unchanged
   and ``LICENSE.md``;
 * ``text/tatoeba/``: every ``tatoeba.*`` file gzipped (reproducibly: no name
-  or time stamp in the gzip header) and ``LICENSE.md``.
+  or time stamp in the gzip header) and ``LICENSE.md``;
+* ``text/libreoffice/``: the English-Sinhala and English-Tamil pairs gzipped, and ``LICENSE.md``;
+* ``text/ud/UD_*/``: every treebank's ``.conllu`` files gzipped, its ``LICENSE.txt`` and ``README.md`` unchanged.
 
 The WAV -> FLAC conversion is checked to be lossless (same rate, channels and
 samples) before each file is kept. The run is deterministic: rerunning it on
@@ -84,6 +88,27 @@ Changes made here: each `tatoeba.{xxx}-eng.{xxx|eng}` file was gzipped
 """
 
 
+LIBREOFFICE_LICENSE = """\
+# LibreOffice interface strings, English-Sinhala and English-Tamil
+
+Source: the `.mo` message catalogues of Debian's `libreoffice-l10n-si` and
+`libreoffice-l10n-ta` packages (translations by the LibreOffice localisation
+teams, https://www.libreoffice.org). Pairs of interface strings of four or more
+English words, `english<TAB>translation`, deduplicated: 2,213 English-Sinhala
+and 4,072 English-Tamil.
+
+Licence: Mozilla Public License 2.0, https://mozilla.org/MPL/2.0/
+
+Changes made here: each `.tsv` file was gzipped (`<name>.gz`); the text is unchanged.
+"""
+
+
+def gzip_file(src: Path, dst: Path) -> None:
+    """Gzip ``src`` to ``dst`` reproducibly: no file name or mtime in the header."""
+    with open(dst, "wb") as raw, gzip.GzipFile(filename="", mode="wb", fileobj=raw, compresslevel=9, mtime=0) as out:
+        out.write(src.read_bytes())
+
+
 def convert_to_flac(src: Path, dst: Path) -> None:
     """Write ``src`` (a 16-bit PCM WAV) as 16-bit FLAC at ``dst`` and check it is lossless."""
     subtype = sf.info(src).subtype
@@ -143,11 +168,33 @@ def make_tatoeba(src: Path, dst: Path) -> None:
         raise FileNotFoundError(f"{src}: expected tatoeba.* files, found none")
     dst.mkdir(parents=True, exist_ok=True)
     for text in texts:
-        with open(dst / f"{text.name}.gz", "wb") as raw, gzip.GzipFile(
-            filename="", mode="wb", fileobj=raw, compresslevel=9, mtime=0
-        ) as out:
-            out.write(text.read_bytes())
+        gzip_file(text, dst / f"{text.name}.gz")
     (dst / "LICENSE.md").write_text(TATOEBA_LICENSE, encoding="utf-8")
+
+
+def make_libreoffice(src: Path, dst: Path) -> None:
+    """Gzip the ``libreoffice_en-*.tsv`` pairs, plus ``LICENSE.md``."""
+    tables = sorted(src.glob("libreoffice_en-*.tsv"))
+    if not tables:
+        raise FileNotFoundError(f"{src}: expected libreoffice_en-*.tsv files, found none")
+    dst.mkdir(parents=True, exist_ok=True)
+    for table in tables:
+        gzip_file(table, dst / f"{table.name}.gz")
+    (dst / "LICENSE.md").write_text(LIBREOFFICE_LICENSE, encoding="utf-8")
+
+
+def make_ud(src: Path, dst: Path) -> None:
+    """Each ``UD_*`` treebank: its ``.conllu`` files gzipped, ``LICENSE.txt`` and ``README.md`` copied."""
+    treebanks = sorted(p for p in src.glob("UD_*") if p.is_dir())
+    if not treebanks:
+        raise FileNotFoundError(f"{src}: expected UD_* treebank folders, found none")
+    for treebank in treebanks:
+        out = dst / treebank.name
+        out.mkdir(parents=True, exist_ok=True)
+        for conllu in sorted(treebank.glob("*.conllu")):
+            gzip_file(conllu, out / f"{conllu.name}.gz")
+        for name in ("LICENSE.txt", "README.md"):
+            shutil.copyfile(treebank / name, out / name)
 
 
 def main() -> None:
@@ -158,6 +205,8 @@ def main() -> None:
     make_fsdd(args.source / "speech" / "fsdd", args.dest / "speech" / "fsdd")
     make_ljspeech(args.source / "speech" / "ljspeech_samples", args.dest / "speech" / "ljspeech")
     make_tatoeba(args.source / "text" / "tatoeba", args.dest / "text" / "tatoeba")
+    make_libreoffice(args.source / "text" / "libreoffice-l10n", args.dest / "text" / "libreoffice")
+    make_ud(args.source / "text" / "ud", args.dest / "text" / "ud")
 
 
 if __name__ == "__main__":
