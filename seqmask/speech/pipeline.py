@@ -164,7 +164,7 @@ def _finetune_and_evaluate(name: str, *, seed: int, variant: str | None = None, 
         config_of=lambda c: {
             "finetune": dataclasses.replace(
                 c.speech.finetune, train=_training(c, seed, reference),
-                freeze_encoder_steps=c.speech.finetune.freeze_encoder_steps if "pretrain" in inputs else 0,  # nothing to protect
+                freeze_encoder_steps=0 if reference else c.speech.finetune.freeze_encoder_steps,  # one recipe for every variant
             ),
             "encoder": c.speech.encoder, **({"corpora": corpora(c)} if reference else {}),
         },
