@@ -161,26 +161,16 @@ def make_ljspeech(src: Path, dst: Path) -> None:
     (dst / "LICENSE.md").write_text(LJSPEECH_LICENSE, encoding="utf-8")
 
 
-def make_tatoeba(src: Path, dst: Path) -> None:
-    """Gzip every ``tatoeba.*`` file (no file name or mtime in the header), plus ``LICENSE.md``."""
-    texts = sorted(p for p in src.glob("tatoeba.*") if p.suffix != ".gz")
+def gzip_texts(src: Path, pattern: str, dst: Path, licence: str) -> None:
+    """Gzip every file of ``src`` matching ``pattern`` into ``dst`` (no file name or mtime in the header), plus
+    ``LICENSE.md``."""
+    texts = sorted(p for p in src.glob(pattern) if p.suffix != ".gz")
     if not texts:
-        raise FileNotFoundError(f"{src}: expected tatoeba.* files, found none")
+        raise FileNotFoundError(f"{src}: expected {pattern} files, found none")
     dst.mkdir(parents=True, exist_ok=True)
     for text in texts:
         gzip_file(text, dst / f"{text.name}.gz")
-    (dst / "LICENSE.md").write_text(TATOEBA_LICENSE, encoding="utf-8")
-
-
-def make_libreoffice(src: Path, dst: Path) -> None:
-    """Gzip the ``libreoffice_en-*.tsv`` pairs, plus ``LICENSE.md``."""
-    tables = sorted(src.glob("libreoffice_en-*.tsv"))
-    if not tables:
-        raise FileNotFoundError(f"{src}: expected libreoffice_en-*.tsv files, found none")
-    dst.mkdir(parents=True, exist_ok=True)
-    for table in tables:
-        gzip_file(table, dst / f"{table.name}.gz")
-    (dst / "LICENSE.md").write_text(LIBREOFFICE_LICENSE, encoding="utf-8")
+    (dst / "LICENSE.md").write_text(licence, encoding="utf-8")
 
 
 def make_ud(src: Path, dst: Path) -> None:
@@ -204,8 +194,8 @@ def main() -> None:
     args = parser.parse_args()
     make_fsdd(args.source / "speech" / "fsdd", args.dest / "speech" / "fsdd")
     make_ljspeech(args.source / "speech" / "ljspeech_samples", args.dest / "speech" / "ljspeech")
-    make_tatoeba(args.source / "text" / "tatoeba", args.dest / "text" / "tatoeba")
-    make_libreoffice(args.source / "text" / "libreoffice-l10n", args.dest / "text" / "libreoffice")
+    gzip_texts(args.source / "text" / "tatoeba", "tatoeba.*", args.dest / "text" / "tatoeba", TATOEBA_LICENSE)
+    gzip_texts(args.source / "text" / "libreoffice-l10n", "libreoffice_en-*.tsv", args.dest / "text" / "libreoffice", LIBREOFFICE_LICENSE)
     make_ud(args.source / "text" / "ud", args.dest / "text" / "ud")
 
 
