@@ -48,6 +48,7 @@ def test_a_preset_that_sets_one_field_keeps_the_sections_own_defaults(tmp_path):
 def test_a_preset_extends_another(tmp_path):
     assert load_config("small-matched").speech.data.pretrain == ("fsdd",)
     assert load_config("small-matched").speech_prep == load_config("small").speech_prep
+    assert load_config("small-pooled").speech.data.pretrain == ("espeak", "fsdd")
     loop = tmp_path / "loop.yaml"
     loop.write_text(f"extends: {loop}\n")
     with pytest.raises(ConfigError, match="extends it back"):
