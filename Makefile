@@ -42,6 +42,7 @@ bench: setup
 	$(VENV)/bin/python bench/prep_throughput.py
 	$(VENV)/bin/python bench/cached_rerun.py
 	$(VENV)/bin/python bench/masking_step.py
+	$(VENV)/bin/python bench/lem_masking.py
 
 clean-venv:
 	rm -rf $(VENV)
