@@ -23,17 +23,18 @@ import torch
 import torch.nn.functional as F
 
 from seqmask.data.manifest import AudioRecord, read_jsonl
-from seqmask.masking.ask2mask import ask2mask_mask, frame_confidence, speech_probability
+from seqmask.masking.ask2mask import ask2mask_mask
 from seqmask.masking.config import Ask2MaskParams
 from seqmask.masking.spans import random_span_mask
 from seqmask.speech.decode import inference_batches
 from seqmask.speech.features import encoder_frames_in, load_utterances
 from seqmask.speech.packing import pack_short_utterances
-from seqmask.speech.scorer import CtcScorer
+from seqmask.speech.config import CONFIDENCES
+from seqmask.speech.scorer import CtcScorer, frame_scores
 from seqmask.speech.vocab import BLANK_ID
 from seqmask.store import ArtifactStore
 
-FRAME_VALUES = ("max", "nonblank", "speech", "blank")
+FRAME_VALUES = (*CONFIDENCES, "blank")
 BATCH = 16
 
 
@@ -68,7 +69,7 @@ def main() -> None:
 
     params = Ask2MaskParams()
     generator = torch.Generator().manual_seed(0)
-    masked_blank = {name: [0, 0] for name in ("random", "ask2mask (max)", "ask2mask (nonblank)", "ask2mask (speech)")}  # [blank masked, masked]
+    masked_blank = {name: [0, 0] for name in ("random", *(f"ask2mask ({c})" for c in CONFIDENCES))}  # [blank masked, masked]
     blank_frames = total_frames = 0
     ids = sorted(lengths_by_id, key=lambda uid: lengths_by_id[uid])
     for start in range(0, len(ids), BATCH):
@@ -86,7 +87,7 @@ def main() -> None:
         masks = {
             "random": random_span_mask(lengths, width, span_len=params.span_len, max_mask_prob=params.max_mask_prob,
                                        min_num_spans=params.min_num_spans, generator=generator),
-            **{f"ask2mask ({name})": ask2mask_mask(lengths, stacked(name), params, generator) for name in ("max", "nonblank", "speech")},
+            **{f"ask2mask ({name})": ask2mask_mask(lengths, stacked(name), params, generator) for name in CONFIDENCES},
         }  # each (N, S) bool
         for name, mask in masks.items():
             masked_blank[name][0] += int((mask & is_blank).sum())
@@ -108,9 +109,7 @@ def _per_utterance_frames(scorer: CtcScorer, utterances: list) -> dict[str, dict
     for batch in inference_batches(utterances, max_frames=20000):
         posteriors = scorer.posteriors(batch)  # (N, F, 80) -> (N, S, V)
         confidences = {
-            "max": frame_confidence(posteriors),
-            "nonblank": frame_confidence(posteriors, exclude=BLANK_ID),
-            "speech": speech_probability(posteriors, BLANK_ID),
+            **{name: frame_scores(posteriors, name) for name in CONFIDENCES},
             "blank": (posteriors.argmax(dim=-1) == BLANK_ID).float(),
         }  # each (N, S)
         for row, (uid, length) in enumerate(zip(batch.ids, batch.encoder_lens)):

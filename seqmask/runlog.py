@@ -42,27 +42,14 @@ class RunLog:
         self._write()
 
     def stage_started(self, name: str, key: str) -> None:
-        with self._lock:
-            if self._closed():
-                return
-            self.record["stages"][name] = {"state": "running", "key": key, "started": _now(), "seconds": None, "error": None}
-            self._write()
+        self._update_stage(name, state="running", key=key, started=_now(), seconds=None, error=None)
 
     def stage_finished(self, name: str, outcome: "Outcome") -> None:
-        with self._lock:
-            if self._closed():
-                return
-            entry = self.record["stages"].setdefault(name, {"started": _now(), "error": None})
-            entry.update(state="reused" if outcome.reused else "computed", key=outcome.ref.key, seconds=round(outcome.seconds, 3))
-            self._write()
+        state = "reused" if outcome.reused else "computed"
+        self._update_stage(name, state=state, key=outcome.ref.key, seconds=round(outcome.seconds, 3))
 
     def stage_failed(self, name: str, error: str, seconds: float) -> None:
-        with self._lock:
-            if self._closed():
-                return
-            entry = self.record["stages"].setdefault(name, {"started": _now(), "key": None})
-            entry.update(state="failed", error=error, seconds=round(seconds, 3))
-            self._write()
+        self._update_stage(name, state="failed", error=error, seconds=round(seconds, 3))
 
     def finish(self, state: str, error: str = "interrupted: the run stopped while the stage ran") -> None:
         """Close the run; a stage still running when a run fails failed with it (``error``)."""
@@ -74,10 +61,14 @@ class RunLog:
             self.record.update(state=state, finished=_now())
             self._write()
 
-    def _closed(self) -> bool:
-        """Whether the run is over: a stage that ends after it (in another thread of an interrupted run) keeps the
-        state the run's end gave it."""
-        return self.record["finished"] is not None
+    def _update_stage(self, name: str, **fields: Any) -> None:
+        """Set ``fields`` of a stage's entry (started now, no key, when new) and rewrite the record. Once the run is
+        over, a stage that ends later (in another thread of an interrupted run) keeps the state the run's end gave it."""
+        with self._lock:
+            if self.record["finished"] is not None:
+                return
+            self.record["stages"].setdefault(name, {"started": _now(), "key": None, "error": None}).update(fields)
+            self._write()
 
     def _write(self) -> None:
         tmp = self.path.with_suffix(f".tmp{os.getpid()}")

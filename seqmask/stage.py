@@ -225,10 +225,10 @@ class Runner:
             return None
         return hashlib.sha256(f"{self.store.root.resolve()}\0{key}\0{ref.digest}".encode()).hexdigest()
 
-    def run(self, stage: Stage, config: Any, inputs: Mapping[str, ArtifactRef | Outcome]) -> Outcome:
-        """Reuse or build the stage's artifact (inputs by role: refs, or the outcomes that hold them); failures are
-        raised as ``StageFailed``."""
-        inputs = {role: found.ref if isinstance(found, Outcome) else found for role, found in inputs.items()}
+    def run(self, stage: Stage, config: Any, upstream: Mapping[str, Outcome]) -> Outcome:
+        """Reuse or build the stage's artifact from its upstream stages' outcomes (by role); failures are raised as
+        ``StageFailed``."""
+        inputs = {role: outcome.ref for role, outcome in upstream.items()}
         started = time.perf_counter()
         try:
             key = self.key(stage, config, inputs)

@@ -15,8 +15,10 @@ CORPORA = ("fsdd", "ljspeech", "espeak", "user")
 """Speech corpus stages, in the order ``splits`` reads them (a later duplicate id is rejected)."""
 MASKERS = ("random", "ask2mask", "ask2mask+utt")
 """Pretraining maskers: fairseq2's random spans, Ask2Mask's confident spans, and those plus utterance weights."""
-VARIANTS = ("none", *MASKERS)
-"""What a comparison runs: ``none`` fine-tunes without pretraining."""
+NO_PRETRAINING = "none"
+"""The variant that fine-tunes from scratch."""
+VARIANTS = (NO_PRETRAINING, *MASKERS)
+"""What a comparison runs."""
 BASELINE = "random"
 """The variant every masker is compared against."""
 CONFIDENCES = ("max", "nonblank", "speech")
@@ -251,7 +253,7 @@ class FinetuneConfig(CtcConfig):
     """Sentencepiece pieces (at most) when ``units`` is ``"sentencepiece"``."""
     freeze_encoder_steps: int = 200
     """First steps during which only the CTC head trains (front end and Transformer frozen), so that a random head
-    does not wash out a pretrained encoder; a reference (from scratch) does not freeze."""
+    does not wash out a pretrained encoder; one recipe for every variant, ``none`` included; a reference does not freeze."""
 
     def validate(self) -> None:
         super().validate()

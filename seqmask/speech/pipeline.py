@@ -21,7 +21,7 @@ from seqmask.experiment.runs import Run, expand
 from seqmask.experiment.study import StudyPlan, plan_from_dict, point_configs
 from seqmask.masking.config import Ask2MaskParams
 from seqmask.paths import resolve_path
-from seqmask.speech.config import BASELINE, CORPORA, VARIANTS, PretrainConfig, SpeechPrepConfig
+from seqmask.speech.config import BASELINE, CORPORA, NO_PRETRAINING, VARIANTS, PretrainConfig, SpeechPrepConfig
 from seqmask.speech.stages import (
     espeak,
     evaluate,
@@ -130,7 +130,7 @@ def speech_pipeline(runs: Sequence[Run], *, name: str) -> Pipeline:
         stages += _finetune_and_evaluate(f"reference-{reference}", seed=0, reference=reference)
         report_inputs[f"evaluate-reference-{reference}"] = f"evaluate-reference-{reference}"
     for run in runs:
-        if run.variant != "none":
+        if run.variant != NO_PRETRAINING:
             stages.append(_pretrain_stage(run))
             report_inputs[f"pretrain-{run.name}"] = f"pretrain-{run.name}"
         stages += _finetune_and_evaluate(run.name, seed=run.seed, variant=run.variant)
@@ -149,7 +149,7 @@ def _finetune_and_evaluate(name: str, *, seed: int, variant: str | None = None, 
     """CTC training and its evaluation: a variant on the labelled target subset (from its pretrained encoder unless
     ``none``), or a reference on all labelled train audio of its corpus, from scratch."""
     inputs = dict(DATA) if reference else {**DATA, "labelled": "labelled"}
-    if variant not in (None, "none"):
+    if variant not in (None, NO_PRETRAINING):
         inputs["pretrain"] = f"pretrain-{name}"
 
     def enabled(c: ExperimentConfig) -> bool:  # a reference runs when ``speech.references`` names its corpus

@@ -92,16 +92,19 @@ def score_utterances(
     return scores
 
 
+def frame_scores(posteriors: Tensor, confidence: str) -> Tensor:
+    """The frame confidence named ``confidence`` (one of ``CONFIDENCES``): ``(N, S, V)`` posteriors -> ``(N, S)``."""
+    if confidence == "speech":
+        return speech_probability(posteriors, BLANK_ID)
+    return frame_confidence(posteriors, BLANK_ID if confidence == "nonblank" else None)
+
+
 def _batch_confidence(scorer: FrameScorer, batch: SpeechBatch, confidence: str) -> Tensor:
     """Confidences of one batch fitted to its longest encoder frame count: ``(N, F, 80) -> (N, S)`` float32 CPU."""
     posteriors = scorer.posteriors(batch)  # (N, F, 80) -> (N, S', V)
     if posteriors.ndim != 3 or posteriors.size(0) != len(batch.ids):
         raise ValueError(f"scorer posteriors must have shape (N = {len(batch.ids)}, S, V), found {tuple(posteriors.shape)}")
-    if confidence == "speech":
-        frames = speech_probability(posteriors, BLANK_ID)  # (N, S', V) -> (N, S')
-    else:
-        frames = frame_confidence(posteriors, BLANK_ID if confidence == "nonblank" else None)  # (N, S', V) -> (N, S')
-    frames = frames.float().cpu()
+    frames = frame_scores(posteriors, confidence).float().cpu()  # (N, S', V) -> (N, S')
     lengths = batch.encoder_lens
     longest = max(range(len(lengths)), key=lengths.__getitem__)
     try:

@@ -28,6 +28,14 @@ def _running_stage(home):
     return None
 
 
+def _cmdline(process):
+    """A process's command line; empty for one that has just exited (a short-lived child of a stage)."""
+    try:
+        return process.cmdline()
+    except (psutil.ZombieProcess, psutil.NoSuchProcess):
+        return []
+
+
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM], ids=["SIGKILL", "SIGTERM"])
 def test_a_killed_run_leaves_no_prefect_server_and_no_running_stage(tmp_path, sig):
     home = tmp_path / "store"
@@ -42,13 +50,13 @@ def test_a_killed_run_leaves_no_prefect_server_and_no_running_stage(tmp_path, si
     stage = _running_stage(home)
     assert stage is not None, "no stage started within 180 s"
     descendants = psutil.Process(cli.pid).children(recursive=True)
-    servers = [p for p in descendants if "uvicorn" in " ".join(p.cmdline())]
-    assert len(servers) == 1, [p.cmdline() for p in descendants]
+    servers = [p for p in descendants if "uvicorn" in " ".join(_cmdline(p))]
+    assert len(servers) == 1, [_cmdline(p) for p in descendants]
 
     cli.send_signal(sig)
     cli.wait(timeout=60)
     _, alive = psutil.wait_procs(descendants, timeout=30)
-    assert not alive, f"left running after {sig.name}: {[p.cmdline()[:4] for p in alive]}"
+    assert not alive, f"left running after {sig.name}: {[_cmdline(p)[:4] for p in alive]}"
 
     [run] = latest_runs(home / "runs", 1)
     states = {name: entry["state"] for name, entry in run["stages"].items()}

@@ -18,14 +18,12 @@ from seqmask.experiment.runs import Run
 from seqmask.experiment.tables import compare_table, results_table
 from seqmask.masking.ask2mask import ask2mask_mask
 from seqmask.masking.spans import random_span_mask
-from seqmask.speech.config import BASELINE
+from seqmask.speech.config import BASELINE, NO_PRETRAINING
 from seqmask.speech.stages.inputs import utterances, write_json
 
 if TYPE_CHECKING:
     from seqmask.speech.config import ReferenceConfig
     from seqmask.stage import StageContext
-
-NO_PRETRAINING = "none"
 
 
 def build(ctx: StageContext) -> None:
