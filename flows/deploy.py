@@ -11,7 +11,8 @@ docker-compose.yml.
 from __future__ import annotations
 
 import argparse
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from prefect import flow
 from prefect.client.orchestration import get_client

@@ -13,7 +13,12 @@ from typing import Any
 
 from seqmask.config import load_yaml
 from seqmask.schema import ConfigError
-from seqmask.speech.options import add_corpus_options, add_study_options, corpus_overrides, study_plan_path
+from seqmask.speech.options import (
+    add_corpus_options,
+    add_study_options,
+    corpus_overrides,
+    study_plan_path,
+)
 
 
 @dataclass(frozen=True)
@@ -61,6 +66,18 @@ FLOWS: dict[str, FlowSpec] = {
     "study": FlowSpec(
         "flows.speech:study", "seqmask.speech.pipeline:study_plan",
         "the same experiment at several settings, read on valid", _with_study_options, corpus_overrides, _study_extra,
+    ),
+    "text-prep": FlowSpec(
+        "flows.text:text_prep", "seqmask.text.pipeline:text_prep_plan",
+        "cleaned sentences and pairs, mining sets held out of pretraining text",
+    ),
+    "text": FlowSpec(
+        "flows.text:text", "seqmask.text.pipeline:text_plan",
+        "LEM vs MLM+TLM continual pretraining and bitext mining (seed 0)",
+    ),
+    "text-compare": FlowSpec(
+        "flows.text:text_compare", "seqmask.text.pipeline:text_compare_plan",
+        "base / MLM+TLM / LEM over seeds: xSIM error mean ± std",
     ),
 }
 

@@ -15,17 +15,33 @@ import contextlib
 import json
 import sys
 import time
-from typing import Any, Iterator, Mapping
+from collections.abc import Iterator, Mapping
+from typing import Any
 
 from distributed import Client
 from prefect import get_run_logger, task
-from prefect.futures import PrefectFuture
-from prefect.artifacts import create_markdown_artifact, create_progress_artifact, create_table_artifact, update_progress_artifact
+from prefect.artifacts import (
+    create_markdown_artifact,
+    create_progress_artifact,
+    create_table_artifact,
+    update_progress_artifact,
+)
 from prefect.context import get_run_context
+from prefect.futures import PrefectFuture
 
 from seqmask.executor import Executor, OrchestrationConfig, local_cluster
 from seqmask.runlog import RunLog
-from seqmask.stage import Outcome, Pipeline, Plan, Runner, Stage, StageFailed, forced, run_pipeline, run_plan
+from seqmask.stage import (
+    Outcome,
+    Pipeline,
+    Plan,
+    Runner,
+    Stage,
+    StageFailed,
+    forced,
+    run_pipeline,
+    run_plan,
+)
 from seqmask.store import ArtifactStore
 
 STAGE_THREADS = 32

@@ -14,7 +14,12 @@ from prefect.task_runners import ThreadPoolTaskRunner
 
 from flows.runtime import STAGE_THREADS, final_refs, run_plan_flow
 from seqmask.config import config_from_dict
-from seqmask.speech.pipeline import compare_plan, speech_plan, speech_prep_plan, study_plan
+from seqmask.speech.pipeline import (
+    compare_plan,
+    speech_plan,
+    speech_prep_plan,
+    study_plan,
+)
 
 
 @flow(name="speech-prep", log_prints=True, task_runner=ThreadPoolTaskRunner(max_workers=STAGE_THREADS))

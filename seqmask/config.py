@@ -24,6 +24,7 @@ from seqmask.executor import OrchestrationConfig
 from seqmask.paths import PRESETS_DIR, resolve_path
 from seqmask.schema import ConfigError, require
 from seqmask.speech.config import SpeechConfig, SpeechPrepConfig
+from seqmask.text.config import TextConfig, TextPrepConfig
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -36,6 +37,10 @@ class ExperimentConfig:
     """Speech data preparation."""
     speech: SpeechConfig = field(default_factory=SpeechConfig)
     """Ask2Mask pretraining, fine-tuning and evaluation."""
+    text_prep: TextPrepConfig = field(default_factory=TextPrepConfig)
+    """Text data preparation."""
+    text: TextConfig = field(default_factory=TextConfig)
+    """LEM: tokenizer, tags, base encoder, continual pretraining, mining."""
     orchestration: OrchestrationConfig = field(default_factory=OrchestrationConfig)
     """Dask and Prefect settings (never part of an artifact key)."""
 

@@ -66,6 +66,10 @@ class StageContext:
     progress: ProgressFn = lambda what, done, total: None
     """Report progress of long work (the orchestrator shows it; a progress bar is the stage's own)."""
 
+    def step_progress(self, what: str) -> Callable[[int, int], None]:
+        """A ``(done, total)`` callback reporting ``what`` of this stage (e.g. training steps) to the orchestrator."""
+        return lambda done, total: self.progress(f"{self.stage}: {what}", done, total)
+
     def input_path(self, role: str) -> Path:
         if role not in self.inputs:
             raise KeyError(f"stage {self.stage!r} has no input {role!r} (inputs: {', '.join(self.inputs) or 'none'})")

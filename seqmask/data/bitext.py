@@ -130,6 +130,15 @@ def read_tab_pairs(path: Path, source_language: str, target_language: str, limit
     return _keep_pairs(rows, source_language, target_language, limits, rejects)
 
 
+def read_monolingual(path: Path, language: str, limits: Limits) -> tuple[list[tuple[str, str]], list[Reject]]:
+    """``(sentence, file:line)`` of a file of one sentence a line; a line is kept or rejected as a side of a pair is
+    (the first of identical lines is kept)."""
+    lines, rejects = read_lines(path)
+    rows = [(f"{path}:{number}", line, line) for number, line in enumerate(lines, start=1) if line is not None]
+    kept, rejects = _keep_pairs(rows, language, language, limits, rejects)
+    return [(pair.source, pair.origin) for pair in kept], rejects
+
+
 def pivot(first: Sequence[Pair], second: Sequence[Pair]) -> list[Pair]:
     """Pairs of the two non-English sides of ``first`` (eng -> x) and ``second`` (eng -> y) whose English is identical.
 

@@ -112,6 +112,11 @@ def json_objects(path: Path, *, errors: str = "strict") -> Iterator[tuple[str, d
         yield where, obj
 
 
+def write_json(path: Path, data: Any) -> None:
+    """``data`` as indented JSON with sorted keys (non-ASCII text kept readable)."""
+    Path(path).write_text(json.dumps(data, indent=1, sort_keys=True, ensure_ascii=False), encoding="utf-8")
+
+
 def read_jsonl(path: Path, cls: type[T]) -> list[T]:
     """Read a file written by :func:`write_jsonl` back into ``cls`` instances.
 

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Mapping
 
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-from torch import Tensor  # noqa: E402
+import matplotlib.pyplot as plt
+from torch import Tensor
 
 
 def loss_curves_plot(metrics: Mapping[str, Path], path: Path) -> None:
@@ -44,6 +44,25 @@ def mask_plot(feats: Tensor, scores: Tensor, masks: Mapping[str, Tensor], path: 
         ax.set_yticks([])
         ax.set_ylabel(name, rotation=0, ha="right", fontsize=7)
     axes[-1].set_xlabel("encoder frame (20 ms)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=150)
+    plt.close(fig)
+
+
+def error_bars_plot(groups: Sequence[str], series: Mapping[str, Sequence[Sequence[float]]], path: Path, *, ylabel: str) -> None:
+    """Grouped bars: per group, one bar per series at the mean of its values, with their std as an error bar."""
+    import numpy as np
+
+    fig, ax = plt.subplots(figsize=(max(6, 1.2 * len(groups)), 3.8))
+    width = 0.8 / max(1, len(series))
+    for index, (name, values) in enumerate(series.items()):
+        means = [float(np.mean(v)) for v in values]
+        stds = [float(np.std(v, ddof=1)) if len(v) > 1 else 0.0 for v in values]
+        ax.bar(np.arange(len(groups)) + index * width, means, width, yerr=stds, label=name, capsize=2)
+    ax.set_xticks(np.arange(len(groups)) + width * (len(series) - 1) / 2)
+    ax.set_xticklabels(groups, rotation=30, ha="right", fontsize=7)
+    ax.set_ylabel(ylabel)
+    ax.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=150)
     plt.close(fig)

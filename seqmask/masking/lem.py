@@ -72,9 +72,16 @@ MLM = LemParams(entity=0, noun=0, verb=0)
 
 def subtoken_units(lengths: Tensor, seq_len: int) -> tuple[Tensor, Tensor]:
     """Plain MLM's units: every sub-token its own ``OTHER`` unit. ``lengths (N,)`` -> token units and unit kinds ``(N, L)``."""
-    positions = torch.arange(seq_len).expand(lengths.numel(), seq_len)  # (N, L)
-    real = positions < lengths[:, None]  # (N, L)
-    return positions.masked_fill(~real, -1), torch.where(real, OTHER, -1)
+    return piece_units(torch.arange(seq_len).expand(lengths.numel(), seq_len) < lengths[:, None])
+
+
+def piece_units(maskable: Tensor) -> tuple[Tensor, Tensor]:
+    """Plain MLM's units where ``maskable (N, L)`` marks the sub-tokens that may be masked (not ``<s>``, ``</s>`` or
+    padding): each its own ``OTHER`` unit, numbered in order. -> token units and unit kinds ``(N, L)``."""
+    token_units = (maskable.long().cumsum(dim=1) - 1).masked_fill(~maskable, -1)  # (N, L)
+    counts = maskable.sum(dim=1, keepdim=True)  # (N, 1)
+    unit_kinds = torch.where(torch.arange(maskable.size(1)) < counts, OTHER, -1)  # (N, L) with U = L
+    return token_units, unit_kinds
 
 
 def choose_masked(token_units: Tensor, unit_kinds: Tensor, params: LemParams, generator: torch.Generator | None = None) -> Tensor:

@@ -14,7 +14,11 @@ from typing import Any
 
 import torch
 from fairseq2.models.transformer import TransformerNormOrder
-from fairseq2.models.wav2vec2 import Wav2Vec2Config, Wav2Vec2EncoderConfig, Wav2Vec2Model
+from fairseq2.models.wav2vec2 import (
+    Wav2Vec2Config,
+    Wav2Vec2EncoderConfig,
+    Wav2Vec2Model,
+)
 from fairseq2.models.wav2vec2.asr import Wav2Vec2AsrConfig, Wav2Vec2AsrModel
 from fairseq2.models.wav2vec2.asr.factory import create_wav2vec2_asr_model
 from fairseq2.models.wav2vec2.factory import create_wav2vec2_model
@@ -27,7 +31,6 @@ from seqmask.speech.archs import arch_sizes
 from seqmask.speech.config import CtcConfig, EncoderConfig
 from seqmask.speech.features import FBANK_STRIDE, NUM_MEL_BINS
 from seqmask.training.checkpoint import read_checkpoint
-
 
 _FAIRSEQ2_SETUP = threading.Lock()
 

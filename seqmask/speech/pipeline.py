@@ -21,7 +21,14 @@ from seqmask.experiment.runs import Run, expand
 from seqmask.experiment.study import StudyPlan, plan_from_dict, point_configs
 from seqmask.masking.config import Ask2MaskParams
 from seqmask.paths import resolve_path
-from seqmask.speech.config import BASELINE, CORPORA, NO_PRETRAINING, VARIANTS, PretrainConfig, SpeechPrepConfig
+from seqmask.speech.config import (
+    BASELINE,
+    CORPORA,
+    NO_PRETRAINING,
+    VARIANTS,
+    PretrainConfig,
+    SpeechPrepConfig,
+)
 from seqmask.speech.stages import (
     espeak,
     evaluate,
@@ -41,6 +48,7 @@ from seqmask.speech.stages import (
 )
 from seqmask.speech.stages.corpus import CorpusPrep
 from seqmask.stage import Pipeline, Plan, Stage
+
 
 def _corpus(corpus_of: Callable[[SpeechPrepConfig], Any], *, require_text: bool) -> Callable[[ExperimentConfig], CorpusPrep]:
     """The config slice of a corpus stage: its own settings and the shared decoding settings."""

@@ -17,7 +17,11 @@ import torch
 from fairseq2.models.wav2vec2.asr import Wav2Vec2AsrModel
 from torch import Tensor
 
-from seqmask.masking.ask2mask import fit_scorer_frames, frame_confidence, speech_probability
+from seqmask.masking.ask2mask import (
+    fit_scorer_frames,
+    frame_confidence,
+    speech_probability,
+)
 from seqmask.speech.config import CONFIDENCES
 from seqmask.speech.decode import ctc_logits, inference_batches
 from seqmask.speech.features import SpeechBatch, Utterance

@@ -2,7 +2,7 @@
 
 A tagger gives words as character spans with a kind (``seqmask.masking.lem``:
 ``OTHER``, ``ENTITY``, ``NOUN``, ``VERB``) and, for entity words, the entity span
-they belong to. Sentencepiece gives pieces with byte offsets into the same text.
+they belong to. The vocabulary gives pieces with byte offsets into the same text.
 Each piece goes to the word it overlaps (a piece that starts in the space before a
 word, ``▁word``, goes to that word); a piece of whitespace alone goes to no unit and
 is never masked. With ``per="span"`` (the paper) the words of one entity span form
@@ -14,9 +14,12 @@ from __future__ import annotations
 import bisect
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 from seqmask.masking.lem import ENTITY
+
+if TYPE_CHECKING:
+    from seqmask.text.tokenizer import Vocabulary
 
 UNIT_MODES = ("span", "word")
 
@@ -40,8 +43,8 @@ class Encoded:
     unit_kinds: tuple[int, ...]
 
 
-def encode_units(text: str, words: Sequence[Word], processor: Any, *, per: str = "span") -> Encoded:
-    """Pieces of ``text`` (a ``sentencepiece.SentencePieceProcessor``) with their masking units."""
+def encode_units(text: str, words: Sequence[Word], vocabulary: Vocabulary, *, per: str = "span") -> Encoded:
+    """Pieces of ``text`` with their masking units."""
     if per not in UNIT_MODES:
         raise ValueError(f"per: expected one of {UNIT_MODES}, found {per!r}")
     ordered = sorted(words, key=lambda word: word.start)
@@ -49,7 +52,7 @@ def encode_units(text: str, words: Sequence[Word], processor: Any, *, per: str =
     char_of_byte = _char_offsets(text)
     unit_of_word, unit_kinds = _units(ordered, per)
     ids, token_units = [], []
-    for piece in processor.encode(text, out_type="proto").pieces:
+    for piece in vocabulary.pieces(text):
         begin, end = char_of_byte[piece.begin], char_of_byte[piece.end]
         word = _overlapping(ordered, starts, begin, end, text)
         ids.append(piece.id)

@@ -7,12 +7,13 @@ import json
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from seqmask.data.manifest import write_json
 from seqmask.eval.wer import WER, evaluate_groups
 from seqmask.experiment.tables import ALL, results_table
 from seqmask.speech.decode import transcribe
 from seqmask.speech.features import Utterance
 from seqmask.speech.model import load_asr
-from seqmask.speech.stages.inputs import TEST_SPLITS, labelled, utterances, write_json
+from seqmask.speech.stages.inputs import TEST_SPLITS, labelled, utterances
 from seqmask.speech.vocab import Vocabulary
 from seqmask.training.device import default_device
 

@@ -5,9 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from seqmask.data.manifest import AudioRecord, read_jsonl
+from seqmask.data.manifest import AudioRecord, read_jsonl, write_json
 from seqmask.speech.features import featurize_shard
-from seqmask.speech.stages.inputs import write_json
 
 if TYPE_CHECKING:
     from seqmask.stage import StageContext

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from seqmask.data.manifest import write_json
 from seqmask.speech.ctc import train_ctc
 from seqmask.speech.model import load_pretrained
-from seqmask.speech.stages.inputs import labelled, labelled_subset, step_progress, utterances, write_json
+from seqmask.speech.stages.inputs import labelled, labelled_subset, utterances
 from seqmask.speech.vocab import Vocabulary
 from seqmask.training.device import default_device
 
@@ -34,6 +35,6 @@ def build(ctx: StageContext) -> None:
         encoder = load_pretrained(ctx.input_path("pretrain") / "model.pt", encoder_config)
     summary = train_ctc(
         config, encoder_config, train, vocab, out_dir=ctx.out, work_dir=ctx.scratch, init_encoder=encoder,
-        freeze_encoder_steps=config.freeze_encoder_steps, device=default_device(), progress=step_progress(ctx, "steps"),
+        freeze_encoder_steps=config.freeze_encoder_steps, device=default_device(), progress=ctx.step_progress("steps"),
     )
     write_json(ctx.out / "summary.json", {**summary, "train_utterances": len(train)})

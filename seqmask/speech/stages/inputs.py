@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from seqmask.data.manifest import AudioRecord, read_jsonl
 from seqmask.speech.features import Utterance, load_utterances
@@ -41,12 +40,3 @@ def labelled_subset(ctx: StageContext) -> list[Utterance]:
     """The utterances the ``labelled`` input kept: the labelled target subset the scorer and fine-tuning train on."""
     kept = {json.loads(line)["id"] for line in (ctx.input_path("labelled") / "labelled.jsonl").read_text(encoding="utf-8").splitlines()}
     return [u for u in utterances(ctx, ("train",)) if u.id in kept]
-
-
-def write_json(path: Path, data: Any) -> None:
-    path.write_text(json.dumps(data, indent=1, sort_keys=True), encoding="utf-8")
-
-
-def step_progress(ctx: StageContext, what: str):
-    """A ``(done, total)`` callback reporting ``what`` of this stage to the orchestrator."""
-    return lambda done, total: ctx.progress(f"{ctx.stage}: {what}", done, total)

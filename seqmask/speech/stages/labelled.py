@@ -8,8 +8,8 @@ from collections import Counter, defaultdict
 from typing import TYPE_CHECKING
 
 from seqmask.data.audio import record_rng
-from seqmask.data.manifest import AudioRecord
-from seqmask.speech.stages.inputs import records, write_json
+from seqmask.data.manifest import AudioRecord, write_json
+from seqmask.speech.stages.inputs import records
 
 if TYPE_CHECKING:
     from seqmask.stage import StageContext

@@ -7,10 +7,11 @@ from typing import TYPE_CHECKING
 
 from safetensors.torch import load_file
 
+from seqmask.data.manifest import write_json
 from seqmask.speech.features import encoder_frames_in
 from seqmask.speech.packing import pack_short_utterances
 from seqmask.speech.pretrain import pretrain
-from seqmask.speech.stages.inputs import PRETRAIN_SPLITS, step_progress, utterances, write_json
+from seqmask.speech.stages.inputs import PRETRAIN_SPLITS, utterances
 from seqmask.training.device import default_device
 
 if TYPE_CHECKING:
@@ -27,6 +28,6 @@ def build(ctx: StageContext) -> None:
     found, scores = pack_short_utterances(found, scores, min_encoder_frames=encoder_frames_in(ctx.config["pack_seconds"]))
     summary = pretrain(
         config, ctx.config["encoder"], variant, found, scores, out_dir=ctx.out, work_dir=ctx.scratch, device=default_device(),
-        progress=step_progress(ctx, "steps"),
+        progress=ctx.step_progress("steps"),
     )
     write_json(ctx.out / "summary.json", summary)

@@ -11,15 +11,22 @@ from typing import TYPE_CHECKING, Any
 import torch
 from safetensors.torch import load_file
 
+from seqmask.data.manifest import write_json
 from seqmask.eval.report import loss_curves_plot, mask_plot
 from seqmask.eval.wer import METRICS
-from seqmask.experiment.gates import Gate, all_hold, at_most, gates_markdown, lower_by_a_std
+from seqmask.experiment.gates import (
+    Gate,
+    all_hold,
+    at_most,
+    gates_markdown,
+    lower_by_a_std,
+)
 from seqmask.experiment.runs import Run
 from seqmask.experiment.tables import compare_table, results_table
 from seqmask.masking.ask2mask import ask2mask_mask
 from seqmask.masking.spans import random_span_mask
 from seqmask.speech.config import BASELINE, NO_PRETRAINING
-from seqmask.speech.stages.inputs import utterances, write_json
+from seqmask.speech.stages.inputs import utterances
 
 if TYPE_CHECKING:
     from seqmask.speech.config import ReferenceConfig

@@ -5,13 +5,14 @@ from __future__ import annotations
 import shutil
 from typing import TYPE_CHECKING
 
+from seqmask.data.manifest import write_json
 from seqmask.eval.wer import evaluate_groups
 from seqmask.experiment.tables import ALL
 from seqmask.paths import resolve_path
 from seqmask.speech.ctc import train_ctc
 from seqmask.speech.decode import transcribe
 from seqmask.speech.model import load_asr
-from seqmask.speech.stages.inputs import labelled, labelled_subset, step_progress, utterances, write_json
+from seqmask.speech.stages.inputs import labelled, labelled_subset, utterances
 from seqmask.speech.vocab import Vocabulary
 from seqmask.training.device import default_device
 
@@ -33,7 +34,7 @@ def build(ctx: StageContext) -> None:
     vocab = Vocabulary.chars(u.text for u in train)
     summary = train_ctc(
         config, config.encoder, train, vocab, out_dir=ctx.out, work_dir=ctx.scratch, device=default_device(),
-        progress=step_progress(ctx, "steps"),
+        progress=ctx.step_progress("steps"),
     )
     valid = labelled(utterances(ctx, ("valid",), ctx.config["target"]))
     if valid:

@@ -7,8 +7,9 @@ from typing import TYPE_CHECKING
 import torch
 from safetensors.torch import save_file
 
+from seqmask.data.manifest import write_json
 from seqmask.speech.scorer import CtcScorer, score_utterances
-from seqmask.speech.stages.inputs import PRETRAIN_SPLITS, step_progress, utterances, write_json
+from seqmask.speech.stages.inputs import PRETRAIN_SPLITS, utterances
 
 if TYPE_CHECKING:
     from seqmask.speech.config import ScoresConfig
@@ -20,7 +21,7 @@ def build(ctx: StageContext) -> None:
     config: ScoresConfig = ctx.config["scores"]
     scorer = CtcScorer.load(ctx.input_path("scorer") / "model.pt")
     found = utterances(ctx, PRETRAIN_SPLITS, ctx.config["corpora"])
-    scores = score_utterances(scorer, found, confidence=config.confidence, progress=step_progress(ctx, "utterances"))
+    scores = score_utterances(scorer, found, confidence=config.confidence, progress=ctx.step_progress("utterances"))
     save_file({uid: value.to(torch.float16).contiguous() for uid, value in scores.items()}, str(ctx.out / "scores.safetensors"))
     by_source: dict[str, list[float]] = {}
     for utterance in found:

@@ -1,0 +1,125 @@
+"""The XLM-R encoder (``transformers.XLMRobertaForMaskedLM``): built from scratch, loaded from a local directory,
+its masked-LM loss on chosen positions only, and mean-pooled sentence embeddings for mining.
+
+Saved models are Hugging Face directories in safetensors (``save_pretrained``); loading
+never reaches a hub (``local_files_only``) and never unpickles.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+from safetensors.torch import load_file
+from torch import Tensor
+from transformers import XLMRobertaConfig, XLMRobertaForMaskedLM
+
+from seqmask.text.batches import Specials, TextBatch, mlm_batch
+from seqmask.text.config import EncoderConfig
+from seqmask.text.units import Encoded
+
+TIED_KEYS = ("lm_head.decoder.weight", "lm_head.decoder.bias")
+"""Parameters tied to others (the output embedding is the input embedding): absent from saved weights."""
+UNUSED_PREFIXES = ("roberta.pooler.", "roberta.embeddings.position_ids")
+"""Saved weights a masked LM does not use (a checkpoint of the plain encoder carries a pooler)."""
+EMBED_BATCH = 128
+"""Sentences per forward pass when embedding."""
+
+
+def build_encoder(config: EncoderConfig, *, vocab_size: int, languages: int, specials: Specials) -> XLMRobertaForMaskedLM:
+    """A randomly initialised encoder (from torch's current seed) with one language embedding per language."""
+    hf_config = XLMRobertaConfig(
+        vocab_size=vocab_size, hidden_size=config.hidden, num_hidden_layers=config.layers, num_attention_heads=config.heads,
+        intermediate_size=config.ffn, hidden_dropout_prob=config.dropout, attention_probs_dropout_prob=config.dropout,
+        max_position_embeddings=config.max_len + specials.first_position, type_vocab_size=max(1, languages),
+        pad_token_id=specials.pad, bos_token_id=specials.bos, eos_token_id=specials.eos,
+    )
+    return XLMRobertaForMaskedLM(hf_config)
+
+
+def load_encoder(directory: Path) -> XLMRobertaForMaskedLM:
+    """A local Hugging Face ``XLMRobertaForMaskedLM`` directory: ``config.json`` and ``model.safetensors`` (or
+    ``pytorch_model.bin``, read weights-only).
+
+    Built from its config and filled with ``load_state_dict``, not ``from_pretrained``: that initialises on the meta
+    device through a process-wide patch, which breaks modules other threads (other stages) build at the same time.
+    """
+    directory = Path(directory)
+    if not (directory / "config.json").is_file():
+        raise FileNotFoundError(f"{directory}: expected a Hugging Face model directory with config.json")
+    model = XLMRobertaForMaskedLM(XLMRobertaConfig.from_pretrained(directory, local_files_only=True))
+    state = _weights(directory)
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    missing = [key for key in missing if key not in TIED_KEYS]
+    unexpected = [key for key in unexpected if not key.startswith(UNUSED_PREFIXES)]
+    if missing or unexpected:
+        raise ValueError(
+            f"{directory}: expected the weights of an XLMRobertaForMaskedLM, found {len(missing)} missing "
+            f"({', '.join(missing[:5])}) and {len(unexpected)} unexpected ({', '.join(unexpected[:5])})"
+        )
+    model.tie_weights()
+    return model
+
+
+def _weights(directory: Path) -> dict[str, Tensor]:
+    if (directory / "model.safetensors").is_file():
+        return load_file(str(directory / "model.safetensors"))
+    if (directory / "pytorch_model.bin").is_file():
+        return torch.load(directory / "pytorch_model.bin", map_location="cpu", weights_only=True)
+    raise FileNotFoundError(f"{directory}: expected model.safetensors or pytorch_model.bin")
+
+
+def save_encoder(model: XLMRobertaForMaskedLM, directory: Path) -> None:
+    model.save_pretrained(directory, safe_serialization=True)
+
+
+def max_tokens(model: XLMRobertaForMaskedLM, specials: Specials) -> int:
+    """Tokens per row the model's position embeddings allow."""
+    return model.config.max_position_embeddings - specials.first_position
+
+
+def language_ids(model: XLMRobertaForMaskedLM, ids: Tensor) -> Tensor:
+    """``ids`` where the model has a language embedding per language; zeros for a model with one (XLM-R's own)."""
+    return ids if model.config.type_vocab_size > 1 else torch.zeros_like(ids)
+
+
+def masked_lm_loss(model: XLMRobertaForMaskedLM, batch: TextBatch, inputs: Tensor, labels: Tensor) -> tuple[Tensor, Tensor]:
+    """Cross-entropy over the labelled positions only (the LM head runs on them alone), and how many were right.
+
+    ``inputs``, ``labels``: ``(N, L)``, labels ``-100`` where there is no loss. -> ``()`` loss, ``()`` correct count.
+    """
+    device = next(model.parameters()).device
+    states = model.roberta(
+        input_ids=inputs.to(device), attention_mask=batch.attention_mask.to(device), position_ids=batch.position_ids.to(device),
+        token_type_ids=language_ids(model, batch.token_type_ids).to(device),
+    ).last_hidden_state  # (N, L, H)
+    chosen = labels.to(device) >= 0  # (N, L)
+    logits = model.lm_head(states[chosen])  # (M, V)
+    targets = labels.to(device)[chosen]  # (M,)
+    loss = torch.nn.functional.cross_entropy(logits.float(), targets)
+    return loss, (logits.argmax(dim=-1) == targets).sum()
+
+
+@torch.no_grad()
+def embed(model: XLMRobertaForMaskedLM, sentences: Sequence[Encoded], language: int, specials: Specials, *, layer: int = -1) -> np.ndarray:
+    """Mean over each sentence's pieces (not ``<s>``/``</s>``) of hidden layer ``layer``: ``(N, H)`` float32."""
+    was_training = model.training
+    model.eval()
+    device = next(model.parameters()).device
+    rows = []
+    for start in range(0, len(sentences), EMBED_BATCH):
+        chunk = sentences[start : start + EMBED_BATCH]
+        batch = mlm_batch(chunk, [language] * len(chunk), specials, max_tokens(model, specials))
+        hidden = model.roberta(
+            input_ids=batch.input_ids.to(device), attention_mask=batch.attention_mask.to(device),
+            position_ids=batch.position_ids.to(device), token_type_ids=language_ids(model, batch.token_type_ids).to(device),
+            output_hidden_states=True,
+        ).hidden_states[layer]  # (N, L, H)
+        pieces = batch.attention_mask.bool() & (batch.input_ids != specials.bos) & (batch.input_ids != specials.eos)  # (N, L)
+        pieces = pieces.to(device)
+        weights = pieces.float() / pieces.sum(dim=1, keepdim=True).clamp(min=1)  # (N, L)
+        rows.append((hidden.float() * weights[..., None]).sum(dim=1).cpu().numpy())  # (N, H)
+    model.train(was_training)
+    return np.concatenate(rows) if rows else np.zeros((0, model.config.hidden_size), dtype=np.float32)

@@ -1,0 +1,61 @@
+"""Stage ``continual-<strategy>-s<seed>``: continual pretraining of the base encoder with one masking strategy: MLM on
+the monolingual text, then TLM on the training pairs from the MLM phase's weights (each phase resumable)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from seqmask.data.manifest import write_json
+from seqmask.text.mlm import MaskedLMUnit, masked_accuracy
+from seqmask.text.model import load_encoder, save_encoder
+from seqmask.text.stages.inputs import (
+    encode,
+    heldout_rows,
+    languages,
+    mlm_rows,
+    monolingual,
+    pair_texts,
+    parallel,
+    tags,
+    tlm_rows,
+    vocabulary,
+)
+from seqmask.training.device import default_device
+from seqmask.training.loop import train
+
+if TYPE_CHECKING:
+    from seqmask.stage import StageContext
+
+
+def build(ctx: StageContext) -> None:
+    """``model/`` (after TLM), ``mlm_model/`` (after the MLM phase), ``mlm/metrics.jsonl``, ``tlm/metrics.jsonl`` and
+    ``summary.json`` (both phases, held-out masked-token accuracy)."""
+    config, strategy = ctx.config["continual"], ctx.config["strategy"]
+    vocab, language_ids = vocabulary(ctx), languages(ctx)
+    sentences, pairs = monolingual(ctx), parallel(ctx)
+    tagged = tags(ctx) if strategy == "lem" else None
+    encoded = encode([(s.language, s.text) for s in sentences] + pair_texts(pairs), vocab, tagged, config.units)
+    device = default_device()
+
+    def unit_for(model, rows, seed: int) -> MaskedLMUnit:
+        return MaskedLMUnit(model.to(device), rows, strategy=strategy, params=config.lem, vocabulary=vocab, batch_size=config.batch_size, seed=seed)
+
+    mlm_unit, mlm_summary = train(
+        lambda: unit_for(load_encoder(ctx.input_path("base") / "model"), mlm_rows(sentences, encoded, language_ids), config.mlm.seed),
+        config.mlm, out_dir=ctx.out / "mlm", work_dir=ctx.scratch / "mlm", device=device, progress=ctx.step_progress("MLM steps"),
+        desc=f"{strategy} MLM",
+    )
+    save_encoder(mlm_unit.model, ctx.out / "mlm_model")
+    heldout = heldout_rows(ctx, vocab, language_ids)
+    mlm_summary.update(truncated=mlm_unit.truncated, heldout_mlm_accuracy=round(masked_accuracy(mlm_unit.model, heldout, vocab), 4))
+    tlm_unit, tlm_summary = train(  # trains the MLM phase's model in place
+        lambda: unit_for(mlm_unit.model, tlm_rows(pairs, encoded, language_ids), config.tlm.seed),
+        config.tlm, out_dir=ctx.out / "tlm", work_dir=ctx.scratch / "tlm", device=device, progress=ctx.step_progress("TLM steps"),
+        desc=f"{strategy} TLM",
+    )
+    save_encoder(tlm_unit.model, ctx.out / "model")
+    write_json(ctx.out / "summary.json", {
+        "strategy": strategy, "units": config.units, "mlm": mlm_summary,
+        "tlm": {**tlm_summary, "truncated": tlm_unit.truncated},
+        "heldout_mlm_accuracy": round(masked_accuracy(tlm_unit.model, heldout, vocab), 4),
+    })

@@ -1,0 +1,63 @@
+"""Stage ``taggers``: a spaCy tagger for every language of the training text, trained on its UD treebank (one Dask task
+per language) or an installed pipeline named in the config; held-out tagging accuracy in the summary."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from seqmask.data.manifest import write_json
+from seqmask.paths import resolve_path
+from seqmask.text.stages.inputs import monolingual
+from seqmask.text.tagging import load_tagger, train_tagger
+
+if TYPE_CHECKING:
+    from seqmask.stage import StageContext
+    from seqmask.text.config import TagConfig
+
+SOURCES_FILE = "taggers.json"
+"""Language -> ``{"pipeline": name_or_dir}`` or ``{"trained": folder of the artifact}``."""
+
+
+def build(ctx: StageContext) -> None:
+    """``<language>/model`` per trained tagger, ``taggers.json`` and ``summary.json`` (per language: accuracy or pipeline)."""
+    config: TagConfig = ctx.config
+    languages = sorted({sentence.language for sentence in monolingual(ctx)})
+    jobs = [(language, *_source(config, language), str(ctx.out / language), config.tagger_steps, config.heldout_share) for language in languages]
+    summaries = ctx.executor.map(_prepare, jobs, desc="taggers")
+    sources = {language: summary.pop("source") for language, summary in zip(languages, summaries)}
+    write_json(ctx.out / SOURCES_FILE, sources)
+    write_json(ctx.out / "summary.json", dict(zip(languages, summaries)))
+
+
+def _source(config: TagConfig, language: str) -> tuple[str, str]:
+    """``("pipeline", name_or_dir)`` or ``("treebank", path)``; a language with neither is an error naming both fixes."""
+    source = config.source(language)
+    if source is not None and source.pipeline:
+        return "pipeline", source.pipeline
+    if source is not None and source.treebank:
+        return "treebank", str(resolve_path(source.treebank))
+    raise ValueError(
+        f"no spaCy pipeline and no UD treebank for language {language!r} of the training text: add "
+        f"{{language: {language}, pipeline: NAME_OR_DIR}} (an installed spaCy pipeline or a local pipeline directory) or "
+        f"{{language: {language}, treebank: PATH}} (a UD .conllu treebank to train a tagger from) to text.tag.taggers"
+    )
+
+
+def _prepare(job: tuple[str, str, str, str, int, float]) -> dict[str, Any]:
+    """Train one language's tagger (or check that its pipeline loads): its summary, with ``source``."""
+    language, kind, where, out, steps, heldout_share = job
+    if kind == "pipeline":
+        started = time.perf_counter()
+        nlp = load_tagger(where)
+        return {"source": {"pipeline": where}, "components": list(nlp.pipe_names), "seconds": round(time.perf_counter() - started, 2)}
+    summary = train_tagger(Path(where), language, Path(out), heldout_share=heldout_share, max_steps=steps)
+    return {"source": {"trained": f"{language}/model"}, **summary}
+
+
+def tagger_of(folder: Path, language: str) -> str:
+    """What :func:`seqmask.text.tagging.load_tagger` loads for ``language`` from a ``taggers`` artifact."""
+    source = json.loads((folder / SOURCES_FILE).read_text(encoding="utf-8"))[language]
+    return source["pipeline"] if "pipeline" in source else str(folder / source["trained"])
