@@ -34,6 +34,7 @@ $(STAMP): pyproject.toml
 
 run: setup
 	$(SEQMASK) run speech --preset $(PRESET)
+	$(SEQMASK) run text --preset $(PRESET)
 
 test: setup
 	$(VENV)/bin/python -m pytest -q
@@ -43,6 +44,8 @@ bench: setup
 	$(VENV)/bin/python bench/cached_rerun.py
 	$(VENV)/bin/python bench/masking_step.py
 	$(VENV)/bin/python bench/lem_masking.py
+	$(VENV)/bin/python bench/mining.py
+	$(VENV)/bin/python bench/tag_scaling.py
 
 clean-venv:
 	rm -rf $(VENV)

@@ -46,6 +46,17 @@ def _parser() -> argparse.ArgumentParser:
     transcribe.add_argument("--model", required=True, help="as for eval")
     transcribe.add_argument("audio", nargs="+")
 
+    mine = commands.add_parser("mine", help="bitext mining of two line-aligned files: xSIM error both ways and P@1")
+    mine.add_argument("--model", required=True, help="continual-*/text-base artifact key (prefix) or a model directory")
+    mine.add_argument("--src", required=True, type=Path, help="one sentence a line")
+    mine.add_argument("--tgt", required=True, type=Path, help="line i translates line i of --src")
+    mine.add_argument("--src-lang", help="language of --src (e.g. eng), for a model with language embeddings")
+    mine.add_argument("--tgt-lang", help="language of --tgt")
+    mine.add_argument("--centre", action="store_true", help="subtract each side's mean embedding before scoring")
+    mine.add_argument("--layer", type=int, default=-1, help="hidden layer to mean-pool (default: the last)")
+    mine.add_argument("--k", type=int, default=4, help="neighbours in the ratio margin (default: 4)")
+    mine.add_argument("--out", type=Path, help="write source<TAB>mined target<TAB>is it the gold line, per source line")
+
     status = commands.add_parser("status", help="stages of the latest runs: state, duration, artifact")
     status.add_argument("-n", "--runs", type=int, default=3, help="how many runs to show (default: 3)")
 
@@ -76,6 +87,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _status(args)
         if args.command in ("eval", "transcribe"):
             return _speech_inference(args)
+        if args.command == "mine":
+            return _mine(args)
         return _artifacts(args)
     except (ConfigError, FileNotFoundError, KeyError, ValueError, ArtifactCorrupt) as err:
         print(f"seqmask: error: {err}", file=sys.stderr)
@@ -172,6 +185,33 @@ def _speech_inference(args: argparse.Namespace) -> int:
     if failures:
         print(f"seqmask: {len(failures)} audio file(s) could not be decoded", file=sys.stderr)
     return 1 if failures else 0
+
+
+def _mine(args: argparse.Namespace) -> int:
+    """xSIM error both ways and P@1 of the model on two line-aligned files; rejected lines on stderr."""
+    from seqmask.text.inference import load_for_mining, mine_files, resolve_encoder
+
+    for option, path in (("--src", args.src), ("--tgt", args.tgt)):
+        if not path.is_file():
+            raise FileNotFoundError(f"{option} {path}: no such file")
+    encoder = load_for_mining(resolve_encoder(args.model, ArtifactStore()))
+    pairs, rejects, results = mine_files(
+        encoder, args.src, args.tgt, source_language=args.src_lang, target_language=args.tgt_lang, layer=args.layer, k=args.k,
+        centre=args.centre,
+    )
+    names = (args.src_lang or "src", args.tgt_lang or "tgt")
+    print(f"| direction | pairs | xSIM error % | P@1 % |\n|:---|---:|---:|---:|")
+    for way, (first, second) in (("forward", names), ("backward", names[::-1])):
+        row = results[way]
+        print(f"| {first}→{second} | {row.pairs} | {row.xsim_error:.2f} | {row.p_at_1:.2f} |")
+    if args.out:
+        matches = results["forward"].matches
+        args.out.write_text(
+            "".join(f"{p.source}\t{pairs[m].target}\t{int(m == i)}\n" for i, (p, m) in enumerate(zip(pairs, matches))), encoding="utf-8"
+        )
+    for reject in rejects:
+        print(f"seqmask: skipped {reject.origin}: {reject.reason}: {reject.detail}", file=sys.stderr)
+    return 0
 
 
 def _status(args: argparse.Namespace) -> int:

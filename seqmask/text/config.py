@@ -167,6 +167,9 @@ class EncoderConfig:
     max_len: int = 128
     """Tokens per row at most (a TLM row holds both sentences); longer sentences are cut and counted."""
     dropout: float = 0.1
+    language_embeddings: bool = False
+    """A learned embedding per language added to every token (XLM's language ids); False: none, as XLM-R (on valid, TLM
+    aligned the languages faster without them)."""
 
     def validate(self) -> None:
         require(self.layers >= 1, "layers", ">= 1", self.layers)
@@ -186,7 +189,7 @@ class BaseConfig:
     None trains ``encoder`` from scratch."""
     batch_size: int = 64
     """Sentences per batch."""
-    train: TrainingConfig = field(default_factory=lambda: TrainingConfig(steps=1500, lr=1e-3, warmup_steps=150))
+    train: TrainingConfig = field(default_factory=lambda: TrainingConfig(steps=1000, lr=1e-3, warmup_steps=100))
     """Plain MLM on the monolingual text (ignored with ``init_from``)."""
 
     def validate(self) -> None:
@@ -199,9 +202,9 @@ class ContinualConfig:
 
     batch_size: int = 64
     """Rows per batch (a sentence, or a pair for TLM)."""
-    mlm: TrainingConfig = field(default_factory=lambda: TrainingConfig(steps=300, lr=5e-4, warmup_steps=30))
+    mlm: TrainingConfig = field(default_factory=lambda: TrainingConfig(steps=300, lr=1e-3, warmup_steps=30))
     """The MLM phase."""
-    tlm: TrainingConfig = field(default_factory=lambda: TrainingConfig(steps=1500, lr=5e-4, warmup_steps=150))
+    tlm: TrainingConfig = field(default_factory=lambda: TrainingConfig(steps=1500, lr=1e-3, warmup_steps=150))
     """The TLM phase, from the MLM phase's weights."""
     lem: LemParams = field(default_factory=LemParams)
     """LEM's budget, entity/noun/verb caps and replacement shares; plain MLM uses its ``mask_prob`` and shares."""
@@ -218,8 +221,9 @@ class ContinualConfig:
 class MineConfig:
     """Sentence embeddings and bitext mining."""
 
-    layer: int = -1
-    """Hidden layer whose token states are mean-pooled (``-1``: the last; ``0``: the embeddings)."""
+    layer: int = 1
+    """Hidden layer whose token states are mean-pooled (``-1``: the last; ``0``: the embeddings); 1 is the middle of the
+    2-layer ``small`` encoder, better than the last on valid."""
     k: int = 4
     """Neighbours in the ratio margin."""
     centre: bool = True

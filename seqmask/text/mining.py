@@ -68,6 +68,7 @@ def nearest(queries: np.ndarray, base: np.ndarray, k: int, *, backend: str = "fa
             top = chunk.topk(k, dim=1)
             similarities.append(top.values.numpy())
             indices.append(top.indices.numpy())
+            del chunk  # before the next product: one chunk of similarities alive at a time
         return np.concatenate(similarities), np.concatenate(indices)
     raise ValueError(f"backend: expected 'faiss' or 'torch', found {backend!r}")
 

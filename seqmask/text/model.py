@@ -7,6 +7,8 @@ never reaches a hub (``local_files_only``) and never unpickles.
 
 from __future__ import annotations
 
+import json
+import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -18,8 +20,11 @@ from transformers import XLMRobertaConfig, XLMRobertaForMaskedLM
 
 from seqmask.text.batches import Specials, TextBatch, mlm_batch
 from seqmask.text.config import EncoderConfig
+from seqmask.text.tokenizer import Vocabulary
 from seqmask.text.units import Encoded
 
+LANGUAGES_FILE = "languages.json"
+"""The language of each language id, in id order."""
 TIED_KEYS = ("lm_head.decoder.weight", "lm_head.decoder.bias")
 """Parameters tied to others (the output embedding is the input embedding): absent from saved weights."""
 UNUSED_PREFIXES = ("roberta.pooler.", "roberta.embeddings.position_ids")
@@ -29,11 +34,12 @@ EMBED_BATCH = 128
 
 
 def build_encoder(config: EncoderConfig, *, vocab_size: int, languages: int, specials: Specials) -> XLMRobertaForMaskedLM:
-    """A randomly initialised encoder (from torch's current seed) with one language embedding per language."""
+    """A randomly initialised encoder (from torch's current seed); with ``config.language_embeddings``, one language
+    embedding per language (``token_type_ids``), else none."""
     hf_config = XLMRobertaConfig(
         vocab_size=vocab_size, hidden_size=config.hidden, num_hidden_layers=config.layers, num_attention_heads=config.heads,
         intermediate_size=config.ffn, hidden_dropout_prob=config.dropout, attention_probs_dropout_prob=config.dropout,
-        max_position_embeddings=config.max_len + specials.first_position, type_vocab_size=max(1, languages),
+        max_position_embeddings=config.max_len + specials.first_position, type_vocab_size=max(1, languages) if config.language_embeddings else 1,
         pad_token_id=specials.pad, bos_token_id=specials.bos, eos_token_id=specials.eos,
     )
     return XLMRobertaForMaskedLM(hf_config)
@@ -71,8 +77,12 @@ def _weights(directory: Path) -> dict[str, Tensor]:
     raise FileNotFoundError(f"{directory}: expected model.safetensors or pytorch_model.bin")
 
 
-def save_encoder(model: XLMRobertaForMaskedLM, directory: Path) -> None:
+def save_encoder(model: XLMRobertaForMaskedLM, directory: Path, *, vocab: Vocabulary, languages: Sequence[str]) -> None:
+    """A self-contained model directory: the Hugging Face model (safetensors), its sentencepiece model and the language
+    of each language id (what ``seqmask mine`` reads)."""
     model.save_pretrained(directory, safe_serialization=True)
+    shutil.copyfile(vocab.path, Path(directory) / vocab.path.name)
+    (Path(directory) / LANGUAGES_FILE).write_text(json.dumps(list(languages)), encoding="utf-8")
 
 
 def max_tokens(model: XLMRobertaForMaskedLM, specials: Specials) -> int:

@@ -41,8 +41,10 @@ class Piece:
 class Vocabulary:
     """A sentencepiece model with the ids an XLM-R model uses."""
 
-    def __init__(self, processor: spm.SentencePieceProcessor, *, offset: int = 0) -> None:
+    def __init__(self, processor: spm.SentencePieceProcessor, path: Path, *, offset: int = 0) -> None:
         self.processor = processor
+        self.path = Path(path)
+        """The model file."""
         self.offset = offset
         if offset == 0:
             ids = {"bos": processor.bos_id(), "pad": processor.pad_id(), "eos": processor.eos_id(), "unk": processor.unk_id()}
@@ -66,7 +68,7 @@ class Vocabulary:
         if not path.is_file():
             raise FileNotFoundError(f"sentencepiece model {path} does not exist")
         processor = spm.SentencePieceProcessor(model_file=str(path))
-        return cls(processor, offset=1 if path.name == XLMR_MODEL_FILE else 0)
+        return cls(processor, path, offset=1 if path.name == XLMR_MODEL_FILE else 0)
 
     def pieces(self, text: str) -> list[Piece]:
         """The pieces of ``text`` with their ids and byte offsets."""

@@ -41,7 +41,7 @@ def build(ctx: StageContext) -> None:
 
         def build_unit() -> MaskedLMUnit:
             model = build_encoder(encoder, vocab_size=vocab.size, languages=len(language_ids), specials=vocab.specials)
-            save_encoder(model, ctx.out / "untrained")
+            save_encoder(model, ctx.out / "untrained", vocab=vocab, languages=list(language_ids))
             rows = mlm_rows(sentences, encoded, language_ids)
             return MaskedLMUnit(model.to(device), rows, strategy="mlm", params=MLM, vocabulary=vocab, batch_size=config.batch_size,
                                 seed=config.train.seed)
@@ -50,7 +50,7 @@ def build(ctx: StageContext) -> None:
                               progress=ctx.step_progress("MLM steps"), desc="base MLM")
         model = unit.model
         summary["truncated"] = unit.truncated
-    save_encoder(model, ctx.out / "model")
+    save_encoder(model, ctx.out / "model", vocab=vocab, languages=list(language_ids))
     summary["heldout_mlm_accuracy"] = round(masked_accuracy(model, heldout_rows(ctx, vocab, language_ids), vocab), 4)
     write_json(ctx.out / "summary.json", summary)
 

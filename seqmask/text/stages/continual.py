@@ -45,7 +45,7 @@ def build(ctx: StageContext) -> None:
         config.mlm, out_dir=ctx.out / "mlm", work_dir=ctx.scratch / "mlm", device=device, progress=ctx.step_progress("MLM steps"),
         desc=f"{strategy} MLM",
     )
-    save_encoder(mlm_unit.model, ctx.out / "mlm_model")
+    save_encoder(mlm_unit.model, ctx.out / "mlm_model", vocab=vocab, languages=list(language_ids))
     heldout = heldout_rows(ctx, vocab, language_ids)
     mlm_summary.update(truncated=mlm_unit.truncated, heldout_mlm_accuracy=round(masked_accuracy(mlm_unit.model, heldout, vocab), 4))
     tlm_unit, tlm_summary = train(  # trains the MLM phase's model in place
@@ -53,7 +53,7 @@ def build(ctx: StageContext) -> None:
         config.tlm, out_dir=ctx.out / "tlm", work_dir=ctx.scratch / "tlm", device=device, progress=ctx.step_progress("TLM steps"),
         desc=f"{strategy} TLM",
     )
-    save_encoder(tlm_unit.model, ctx.out / "model")
+    save_encoder(tlm_unit.model, ctx.out / "model", vocab=vocab, languages=list(language_ids))
     write_json(ctx.out / "summary.json", {
         "strategy": strategy, "units": config.units, "mlm": mlm_summary,
         "tlm": {**tlm_summary, "truncated": tlm_unit.truncated},

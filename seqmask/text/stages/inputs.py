@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from seqmask.data.bitext import Pair
 from seqmask.data.manifest import read_jsonl
 from seqmask.text.mlm import Row
+from seqmask.text.model import LANGUAGES_FILE
 from seqmask.text.prep import Sentence
 from seqmask.text.tokenizer import MODEL_FILE, XLMR_MODEL_FILE, Vocabulary
 from seqmask.text.units import Encoded, Word, encode_units
@@ -42,7 +43,7 @@ def vocabulary(ctx: StageContext) -> Vocabulary:
 
 def languages(ctx: StageContext) -> dict[str, int]:
     """Language -> language id (the order the tokenizer recorded)."""
-    names = json.loads((ctx.input_path("tokenizer") / "languages.json").read_text(encoding="utf-8"))
+    names = json.loads((ctx.input_path("tokenizer") / LANGUAGES_FILE).read_text(encoding="utf-8"))
     return {name: index for index, name in enumerate(names)}
 
 

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from seqmask.data.manifest import write_json
 from seqmask.paths import resolve_path
+from seqmask.text.model import LANGUAGES_FILE
 from seqmask.text.stages.inputs import mining_sets, monolingual
 from seqmask.text.tokenizer import (
     MODEL_FILE,
@@ -44,7 +45,7 @@ def build(ctx: StageContext) -> None:
             heldout.setdefault(pair.target_language, []).append(pair.target)
     mined = {lang for split in ("valid", "test") for pairs in mining_sets(ctx, split).values() for p in pairs for lang in (p.source_language, p.target_language)}
     languages = sorted(set(texts) | mined)
-    write_json(ctx.out / "languages.json", languages)
+    write_json(ctx.out / LANGUAGES_FILE, languages)
     warn = config.max_unknown_rate
     summary = {
         "model": str(given) if given else "trained here", "pieces": vocabulary.size,
