@@ -115,19 +115,19 @@ def _gates(runs: Sequence[Run], mining: Mapping[str, Any], fixed: Mapping[str, A
             mean = statistics.mean(mining[name]["test"][pair][scoring][direction]["xsim_error"] for name in baseline)
             start = fixed[reference]["test"][pair][scoring][direction]["xsim_error"]
             gates.append(Gate(
-                f"{BASELINE}+TLM beats its {reference} init by >= {config.min_gain:g} points: {pair} {direction} ({scoring})",
+                f"MLM+TLM beats its {reference} init by >= {config.min_gain:g} points: {pair} {direction} ({scoring})",
                 start - mean >= config.min_gain, f"{mean:.1f} vs {start:.1f}",
             ))
             floor = fixed[NGRAMS]["test"][pair][scoring][direction]["xsim_error"] if NGRAMS in fixed else None
             pair_below = pair_below and floor is not None and mean < floor
         below_floor.append((pair, pair_below))
     gates.append(Gate(
-        f"{BASELINE}+TLM below the char n-gram floor both ways on at least one of {', '.join(config.gated_pairs)}",
+        f"MLM+TLM below the char n-gram floor both ways on at least one of {', '.join(config.gated_pairs)}",
         any(ok for _, ok in below_floor), ", ".join(f"{pair}: {'yes' if ok else 'no'}" for pair, ok in below_floor),
     ))
     held = [accuracy[name] for name in baseline]
     gates.append(Gate(
-        f"{BASELINE}+TLM held-out masked-token accuracy > {100 * config.min_mlm_accuracy:g}%",
+        f"MLM+TLM held-out masked-token accuracy > {100 * config.min_mlm_accuracy:g}%",
         statistics.mean(held) > config.min_mlm_accuracy, f"{100 * statistics.mean(held):.1f}%",
     ))
     return gates
@@ -139,7 +139,7 @@ def _plot(runs: Sequence[Run], mining: Mapping[str, Any], fixed: Mapping[str, An
     series: dict[str, list[list[float]]] = {name: [[results_of(found, "test", scoring)[g]["xsim_error"]] for g in groups] for name, found in fixed.items()}
     for variant in dict.fromkeys(run.variant for run in runs):
         names = [run.name for run in runs if run.variant == variant]
-        series[f"{variant}+TLM" if variant == BASELINE else f"{variant}-MLM+{variant}-TLM"] = [
+        series["MLM+TLM" if variant == BASELINE else f"{variant.upper()}-MLM+{variant.upper()}-TLM"] = [
             [results_of(mining[name], "test", scoring)[g]["xsim_error"] for name in names] for g in groups
         ]
     error_bars_plot(groups, series, path, ylabel=f"test xSIM error % ({scoring})")
