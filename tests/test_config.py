@@ -139,7 +139,28 @@ for _section in ("speech.scorer", "speech.pretrain", "speech.finetune"):
             "seed": -3, "precision": "fp8", "checkpoint_every": 0, "log_every": 0, "max_nan_steps": -1,
         }.items()
     }
-ANY_VALUE_IS_VALID = {"preset", "speech_prep.synth.enabled"}
+BAD_VALUES |= {
+    "text_prep.libreoffice_dir": "/no/such/dir", "text_prep.tatoeba_dir": "/no/such/dir", "text_prep.ud_dir": "/no/such/dir",
+    "text_prep.libreoffice_languages": ["sin", "sin"], "text_prep.tatoeba_languages": [""], "text_prep.parallel": [{"source": ""}],
+    "text_prep.monolingual": [{"path": ""}], "text_prep.test_pairs": 0, "text_prep.valid_pairs": 0, "text_prep.min_chars": 0,
+    "text_prep.max_chars": 2, "text_prep.seed": -1,
+    "text.tokenizer.model": "/no/such.model", "text.tokenizer.vocab_size": 10, "text.tokenizer.max_unknown_rate": 1.5,
+    "text.tag.taggers": [{"language": ""}], "text.tag.tagger_steps": 0, "text.tag.heldout_share": 1.0, "text.tag.sentences_per_task": 0,
+    "text.encoder.layers": 0, "text.encoder.hidden": 31, "text.encoder.heads": 0, "text.encoder.ffn": 0, "text.encoder.max_len": 4,
+    "text.encoder.dropout": 1.0, "text.base.init_from": "/no/such/dir", "text.base.batch_size": 0, "text.continual.batch_size": 0,
+    "text.continual.units": "sentence", "text.continual.lem.mask_prob": 1.5, "text.continual.lem.entity": -1, "text.continual.lem.noun": -1,
+    "text.continual.lem.verb": -1, "text.continual.lem.replace_mask": 0.95, "text.continual.lem.replace_random": -0.1,
+    "text.mine.layer": -2, "text.mine.k": 0, "text.gates.min_gain": -1.0, "text.gates.gated_pairs": [], "text.gates.min_mlm_accuracy": 1.5,
+    "text.strategies": ["best"], "text.seeds": [0, 0],
+}
+for _section in ("text.base.train", "text.continual.mlm", "text.continual.tlm"):
+    BAD_VALUES |= {
+        f"{_section}.{name}": value for name, value in {
+            "steps": 0, "lr": 0.0, "warmup_steps": -1, "weight_decay": -0.1, "betas": [0.9, 1.5], "eps": 0.0, "clip_norm": 0.0,
+            "seed": -3, "precision": "fp8", "checkpoint_every": 0, "log_every": 0, "max_nan_steps": -1,
+        }.items()
+    }
+ANY_VALUE_IS_VALID = {"preset", "speech_prep.synth.enabled", "text.encoder.language_embeddings", "text.mine.centre"}
 
 
 def test_every_field_has_a_value_it_refuses():
@@ -172,13 +193,22 @@ NOT_IN_ANY_KEY = {
     "speech_prep.fsdd_dir": "a path, as above",
     "speech_prep.ljspeech_dir": "a path, as above",
     "speech_prep.tatoeba_dir": "a path, as above",
+    "text.strategies": "which pipelines run",
+    "text.seeds": "which pipelines run",
+    "text_prep.libreoffice_dir": "a path, as above",
+    "text_prep.tatoeba_dir": "a path, as above",
+    "text_prep.ud_dir": "a path, as above",
+    "text_prep.parallel": "a user's files: tested in tests/text/test_prep.py",
+    "text_prep.monolingual": "a user's files, as above",
+    "text.tokenizer.model": "a path, as above",
+    "text.base.init_from": "a path, as above (tested in the text flow tests)",
 }
 
 
 def _changed(value):
     """A valid value other than ``value`` for most fields: the next choice, a little more, or the same list reversed."""
     choices = {"tiny": "small", "char": "sentencepiece", "max": "nonblank", "topk": "sample", "auto": "fp32", "eng": "deu", "en": "de",
-               "yweweler": "theo", "pre": "post"}
+               "yweweler": "theo", "pre": "post", "span": "word"}
     if isinstance(value, bool):
         return not value
     if value is None:  # an optional count, e.g. the distractors
@@ -198,20 +228,26 @@ def _changed(value):
 
 @pytest.mark.parametrize("key", sorted(key for key, _ in _leaf_keys(ExperimentConfig()) if key not in NOT_IN_ANY_KEY))
 def test_every_field_is_read_by_some_stage(key):
-    """Changing any field changes the config slice (and so the key) of at least one stage of the compare flow."""
+    """Changing any field changes the config slice (and so the key) of at least one stage of the compare flows."""
     from seqmask.speech.pipeline import compare_plan
     from seqmask.stage import plain
+    from seqmask.text.pipeline import text_compare_plan
 
     base = load_config("tiny")
     value = dict(_leaf_keys(base))[key]
     overrides = {key: _changed(value)}
     if key == "speech.pretrain.gumbel_temperature":
         overrides = {key: [1.0, 0.5]}
+    if key in ("text.encoder.hidden", "text.encoder.heads"):  # the width must stay a multiple of the heads
+        overrides = {key: value * 2}
     changed = with_overrides(base, overrides, origin="test")
 
     def slices(config):
-        [(pipeline, _)] = compare_plan(config)
-        return {stage.name: plain(stage.config_of(config)) for stage in pipeline.stages if stage.enabled(config)}
+        pipelines = [pipeline for plan in (compare_plan, text_compare_plan) for pipeline, _ in plan(config)]
+        return {
+            f"{pipeline.name}/{stage.name}": plain(stage.config_of(config)) for pipeline in pipelines for stage in pipeline.stages
+            if stage.enabled(config)
+        }
 
     before, after = slices(base), slices(changed)
     assert any(before[name] != after.get(name) for name in before), f"no stage reads {key}"

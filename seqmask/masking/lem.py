@@ -20,50 +20,16 @@ over tokens or units.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 from torch import Tensor
+
+from seqmask.masking.config import LemParams
 
 OTHER, ENTITY, NOUN, VERB = 0, 1, 2, 3
 KINDS = ("other", "entity", "noun", "verb")
 """Unit kinds by code; ``-1`` marks a padding unit."""
 IGNORE = -100
 """Label of a position without loss (PyTorch's cross-entropy ``ignore_index``)."""
-
-
-@dataclass(frozen=True, kw_only=True)
-class LemParams:
-    """Which units LEM masks first, and how a masked sub-token is replaced."""
-
-    mask_prob: float = 0.15
-    """Share of a row's maskable sub-tokens that are masked (rounded)."""
-    entity: int | None = None
-    """Named-entity units per sentence that come first: None for all, 0 switches the kind off (it is then an other word)."""
-    noun: int | None = None
-    """Noun units per sentence that come first (as ``entity``)."""
-    verb: int | None = None
-    """Verb units per sentence that come first (as ``entity``)."""
-    replace_mask: float = 0.8
-    """Share of masked sub-tokens replaced by ``<mask>``."""
-    replace_random: float = 0.1
-    """Share replaced by a random token; the rest stay unchanged."""
-
-    def validate(self) -> None:
-        if not 0 < self.mask_prob < 1:
-            raise ValueError(f"mask_prob: expected in (0, 1), found {self.mask_prob}")
-        for kind in ("entity", "noun", "verb"):
-            cap = getattr(self, kind)
-            if cap is not None and (not isinstance(cap, int) or cap < 0):
-                raise ValueError(f"{kind}: expected null or an integer >= 0, found {cap!r}")
-        if self.replace_mask < 0 or self.replace_random < 0 or self.replace_mask + self.replace_random > 1:
-            raise ValueError(
-                f"replace_mask + replace_random: expected non-negative shares summing to at most 1, found {self.replace_mask} + {self.replace_random}"
-            )
-
-    def caps(self, num_units: int) -> Tensor:
-        """Priority units allowed per kind code ``(4,)``: 0 for ``OTHER`` and for a kind switched off."""
-        return torch.tensor([0, *(num_units if cap is None else cap for cap in (self.entity, self.noun, self.verb))])
 
 
 MLM = LemParams(entity=0, noun=0, verb=0)
@@ -107,7 +73,7 @@ def choose_masked(token_units: Tensor, unit_kinds: Tensor, params: LemParams, ge
     usable = (unit_kinds >= 0) & (best_rank >= 0)  # (N, U): a real unit with a sub-token left
     kinds = unit_kinds.clamp(min=0)  # (N, U)
     shuffle = _random_ranks(num_rows, num_units, generator)  # (N, U) distinct in a row
-    first = usable & (_rank_within_kind(kinds, shuffle) < params.caps(num_units)[kinds])  # (N, U)
+    first = usable & (_rank_within_kind(kinds, shuffle) < _caps(params, num_units)[kinds])  # (N, U)
     priority = (first.long() * num_units + shuffle).masked_fill(~usable, -1)  # (N, U): first ones above all others
     order = _ranks(priority.neg())  # (N, U): 0 = the highest priority
     chosen = usable & (order < budget[:, None])  # (N, U)
@@ -133,6 +99,11 @@ def replace_masked(
     inputs = torch.where(to_mask, mask_id, torch.where(to_random, random_tokens, tokens))  # (N, L)
     labels = tokens.masked_fill(~masked, IGNORE)  # (N, L)
     return inputs, labels
+
+
+def _caps(params: LemParams, num_units: int) -> Tensor:
+    """Priority units allowed per kind code ``(4,)``: 0 for ``OTHER`` and for a kind switched off."""
+    return torch.tensor([0, *(num_units if cap is None else cap for cap in (params.entity, params.noun, params.verb))])
 
 
 def _random_ranks(rows: int, size: int, generator: torch.Generator | None) -> Tensor:

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from seqmask.masking.lem import LemParams
+from seqmask.masking.config import LemParams
 from seqmask.schema import PATH, require
-from seqmask.text.units import UNIT_MODES
 from seqmask.training.config import TrainingConfig
 
 STRATEGIES = ("mlm", "lem")
@@ -20,8 +19,8 @@ UNTRAINED = "untrained"
 """The row of the base encoder's random initialisation."""
 NGRAMS = "char n-grams"
 """The row of the character n-gram TF-IDF floor."""
-LANGUAGES = ("eng", "sin", "tam")
-"""The shipped languages (ISO 639-3)."""
+UNIT_MODES = ("span", "word")
+"""LEM's masking units: one per named-entity span (the paper) or one per word (the authors' code)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -87,11 +86,13 @@ class TextPrepConfig:
     """Seed of the held-out selection."""
 
     def validate(self) -> None:
-        require(len(set(self.libreoffice_languages)) == len(self.libreoffice_languages), "libreoffice_languages", "distinct languages",
-                list(self.libreoffice_languages))
+        languages = self.libreoffice_languages
+        require(len(set(languages)) == len(languages) and all(languages), "libreoffice_languages", "distinct language codes", list(languages))
+        require(all(self.tatoeba_languages), "tatoeba_languages", "language codes", list(self.tatoeba_languages))
         require(self.test_pairs >= 1, "test_pairs", ">= 1", self.test_pairs)
         require(self.valid_pairs >= 1, "valid_pairs", ">= 1", self.valid_pairs)
-        require(1 <= self.min_chars < self.max_chars, "min_chars", f"in [1, max_chars = {self.max_chars})", self.min_chars)
+        require(self.min_chars >= 1, "min_chars", ">= 1", self.min_chars)
+        require(self.max_chars > self.min_chars, "max_chars", f"> min_chars = {self.min_chars}", self.max_chars)
         require(self.seed >= 0, "seed", ">= 0", self.seed)
 
 
@@ -173,6 +174,7 @@ class EncoderConfig:
 
     def validate(self) -> None:
         require(self.layers >= 1, "layers", ">= 1", self.layers)
+        require(self.heads >= 1, "heads", ">= 1", self.heads)
         require(self.hidden >= 8 and self.hidden % self.heads == 0, "hidden", f">= 8 and a multiple of heads = {self.heads}", self.hidden)
         require(self.ffn >= 1, "ffn", ">= 1", self.ffn)
         require(self.max_len >= 8, "max_len", ">= 8", self.max_len)
@@ -214,7 +216,6 @@ class ContinualConfig:
     def validate(self) -> None:
         require(self.batch_size >= 1, "batch_size", ">= 1", self.batch_size)
         require(self.units in UNIT_MODES, "units", f"one of {UNIT_MODES}", self.units)
-        self.lem.validate()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -230,6 +231,7 @@ class MineConfig:
     """Subtract each language's mean embedding before scoring (the gate reads this scoring; both are reported)."""
 
     def validate(self) -> None:
+        require(self.layer >= -1, "layer", ">= -1 (-1: the last layer)", self.layer)
         require(self.k >= 1, "k", ">= 1", self.k)
 
 
@@ -244,6 +246,11 @@ class TextGates:
     """The test pairs the gates read."""
     min_mlm_accuracy: float = 0.15
     """MLM+TLM's held-out masked-token accuracy must exceed this."""
+
+    def validate(self) -> None:
+        require(self.min_gain >= 0, "min_gain", ">= 0", self.min_gain)
+        require(bool(self.gated_pairs), "gated_pairs", "at least one test pair", list(self.gated_pairs))
+        require(0 <= self.min_mlm_accuracy < 1, "min_mlm_accuracy", "in [0, 1)", self.min_mlm_accuracy)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -17,11 +17,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from seqmask.masking.lem import ENTITY
+from seqmask.text.config import UNIT_MODES
 
 if TYPE_CHECKING:
     from seqmask.text.tokenizer import Vocabulary
 
-UNIT_MODES = ("span", "word")
 
 
 @dataclass(frozen=True)
