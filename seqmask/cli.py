@@ -200,7 +200,7 @@ def _mine(args: argparse.Namespace) -> int:
         centre=args.centre,
     )
     names = (args.src_lang or "src", args.tgt_lang or "tgt")
-    print(f"| direction | pairs | xSIM error % | P@1 % |\n|:---|---:|---:|---:|")
+    print("| direction | pairs | xSIM error % | P@1 % |\n|:---|---:|---:|---:|")
     for way, (first, second) in (("forward", names), ("backward", names[::-1])):
         row = results[way]
         print(f"| {first}→{second} | {row.pairs} | {row.xsim_error:.2f} | {row.p_at_1:.2f} |")
