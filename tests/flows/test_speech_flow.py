@@ -5,10 +5,8 @@ from __future__ import annotations
 import collections
 import json
 import os
-import signal
 import subprocess
 import sys
-import time
 
 import pytest
 
@@ -140,23 +138,13 @@ def test_continue_pretraining_from_a_local_checkpoint(store_home, dask_address, 
         run("speech", dask_address, f"speech.pretrain.init_checkpoint={tmp_path / 'missing.pt'}", "speech.variants=[random]")
 
 
-def test_kill_during_pretraining_resumes_to_the_same_step_count(tmp_path, prefect_api, speech_run):
+def test_kill_during_pretraining_resumes_to_the_same_step_count(tmp_path, prefect_api, speech_run, kill_then_rerun):
     home = tmp_path / "store"
     env = {**os.environ, "SEQMASK_HOME": str(home), "PREFECT_API_URL": prefect_api}
     # the run's own LocalCluster: its workers die with it (a shared cluster would finish the orphaned training first)
     cmd = [sys.executable, "-m", "seqmask.cli", "run", "speech", "--preset", "tiny",
            "--set", "speech.variants=[random]", "--set", "speech.pretrain.train.steps=60", "--set", "speech.pretrain.train.checkpoint_every=5"]
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    deadline = time.monotonic() + 240
-    checkpoint = None
-    while time.monotonic() < deadline and checkpoint is None:
-        checkpoint = next((p for p in (home / "scratch").glob("*/last.pt") if _is_pretrain_state(p)), None)
-        time.sleep(0.1)
-    assert checkpoint is not None, "pretraining wrote no checkpoint within 240 s"
-    os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait()
-    rerun = subprocess.run(cmd, env=env, capture_output=True, text=True)
-    assert rerun.returncode == 0, rerun.stderr[-3000:]
+    kill_then_rerun(cmd, env, lambda: next((p for p in (home / "scratch").glob("*/last.pt") if _is_pretrain_state(p)), None))
     [record] = latest_runs(home / "runs", 1)
     pretrain = ArtifactStore(home).ref(record["stages"]["pretrain-random-s0"]["key"]).path
     summary = json.loads((pretrain / "summary.json").read_text())

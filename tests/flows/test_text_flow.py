@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import subprocess
 import sys
-import time
 
 import pytest
 
@@ -132,22 +129,12 @@ def test_init_from_a_local_hugging_face_xlmr(store_home, dask_address, tmp_path)
     assert mining["test"]["eng-tam"]["raw"]["eng→tam"]["pairs"] == 100
 
 
-def test_kill_during_continual_training_resumes_to_the_same_step(tmp_path, prefect_api, text_run) -> None:
+def test_kill_during_continual_training_resumes_to_the_same_step(tmp_path, prefect_api, text_run, kill_then_rerun) -> None:
     home = tmp_path / "store"
     env = {**os.environ, "SEQMASK_HOME": str(home), "PREFECT_API_URL": prefect_api}
     cmd = [sys.executable, "-m", "seqmask.cli", "run", "text", "--preset", "tiny", "--set", "text.strategies=[mlm]",
            "--set", "text.continual.tlm.steps=300", "--set", "text.continual.tlm.checkpoint_every=5"]
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    deadline = time.monotonic() + 240
-    checkpoint = None
-    while time.monotonic() < deadline and checkpoint is None:
-        checkpoint = next(iter((home / "scratch").glob("*/tlm/last.pt")), None)
-        time.sleep(0.1)
-    assert checkpoint is not None, "TLM wrote no checkpoint within 240 s"
-    os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait()
-    rerun = subprocess.run(cmd, env=env, capture_output=True, text=True)
-    assert rerun.returncode == 0, rerun.stderr[-3000:]
+    kill_then_rerun(cmd, env, lambda: next(iter((home / "scratch").glob("*/tlm/last.pt")), None))
     [record] = latest_runs(home / "runs", 1)
     continual = ArtifactStore(home).ref(record["stages"]["continual-mlm-s0"]["key"]).path
     summary = json.loads((continual / "summary.json").read_text())
