@@ -216,3 +216,11 @@ def _train(config: Any) -> Any:
         nlp, _ = train(nlp, None, stdout=console, stderr=console)
     logger.debug("spaCy training log:\n%s", console.getvalue())
     return nlp
+
+
+if __name__ == "__main__":  # what the ``taggers`` stage runs: one training per fresh process, its summary as JSON
+    import json
+    import sys
+
+    treebank_arg, language_arg, out_arg, steps_arg, heldout_arg = sys.argv[1:6]
+    print(json.dumps(train_tagger(Path(treebank_arg), language_arg, Path(out_arg), heldout_share=float(heldout_arg), max_steps=int(steps_arg))))

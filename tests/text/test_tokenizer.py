@@ -8,7 +8,12 @@ import logging
 import pytest
 import sentencepiece as spm
 
-from seqmask.text.tokenizer import XLMR_MODEL_FILE, Vocabulary, train_sentencepiece, unknown_rates
+from seqmask.text.tokenizer import (
+    XLMR_MODEL_FILE,
+    Vocabulary,
+    train_sentencepiece,
+    unknown_rates,
+)
 
 ENGLISH = ["open the file", "save the document", "close the window", "print the page", "the file is open"] * 40
 

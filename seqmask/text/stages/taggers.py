@@ -4,6 +4,9 @@ per language) or an installed pipeline named in the config; held-out tagging acc
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -11,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from seqmask.data.manifest import write_json
 from seqmask.paths import resolve_path
 from seqmask.text.stages.inputs import monolingual
-from seqmask.text.tagging import load_tagger, train_tagger
+from seqmask.text.tagging import load_tagger
 
 if TYPE_CHECKING:
     from seqmask.stage import StageContext
@@ -53,8 +56,18 @@ def _prepare(job: tuple[str, str, str, str, int, float]) -> dict[str, Any]:
         started = time.perf_counter()
         nlp = load_tagger(where)
         return {"source": {"pipeline": where}, "components": list(nlp.pipe_names), "seconds": round(time.perf_counter() - started, 2)}
-    summary = train_tagger(Path(where), language, Path(out), heldout_share=heldout_share, max_steps=steps)
+    summary = _train_in_fresh_process(where, language, out, steps, heldout_share)
     return {"source": {"trained": f"{language}/model"}, **summary}
+
+
+def _train_in_fresh_process(treebank: str, language: str, out: str, steps: int, heldout_share: float) -> dict[str, Any]:
+    """:func:`~seqmask.text.tagging.train_tagger` in a new Python process (one thread): a tagger trained in a process that
+    had trained another one came out different, so each training starts from a fresh process and repeats exactly."""
+    command = [sys.executable, "-m", "seqmask.text.tagging", treebank, language, out, str(steps), str(heldout_share)]
+    done = subprocess.run(command, capture_output=True, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    if done.returncode != 0:
+        raise RuntimeError(f"training the {language} tagger on {treebank} failed: {done.stderr.strip()[-2000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def tagger_of(folder: Path, language: str) -> str:
