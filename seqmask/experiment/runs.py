@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(frozen=True, order=True)
@@ -28,3 +30,8 @@ def expand(variants: Sequence[str], seeds: Sequence[int]) -> list[Run]:
     if clash:
         raise ValueError(f"variants {list(variants)} give the same run name twice: {clash}")
     return runs
+
+
+def offset_seed(train: Any, seed: int) -> Any:
+    """A training config (any dataclass with ``seed``) whose seed is the preset's plus a run's."""
+    return dataclasses.replace(train, seed=train.seed + seed)

@@ -17,7 +17,7 @@ from seqmask.config import ExperimentConfig
 from seqmask.data.espeak import espeak_version
 from seqmask.data.manifest import SPLITS
 from seqmask.data.user import collect_user_manifest
-from seqmask.experiment.runs import Run, expand
+from seqmask.experiment.runs import Run, expand, offset_seed
 from seqmask.experiment.study import StudyPlan, plan_from_dict, point_configs
 from seqmask.masking.config import Ask2MaskParams
 from seqmask.paths import resolve_path
@@ -192,16 +192,11 @@ def _corpus_enabled(config: ExperimentConfig, corpus: str) -> bool:
 
 def _training(config: ExperimentConfig, seed: int, reference: str | None) -> Any:
     """Fine-tuning's training config for a run's seed; a reference's own steps (warm-up scaled with them) when it has them."""
-    train = _offset_seed(config.speech.finetune.train, seed)
+    train = offset_seed(config.speech.finetune.train, seed)
     steps = next((ref.steps for ref in config.speech.references if ref.corpus == reference), None)
     if steps is None:
         return train
     return dataclasses.replace(train, steps=steps, warmup_steps=round(train.warmup_steps * steps / train.steps))
-
-
-def _offset_seed(train: Any, seed: int) -> Any:
-    """A training config whose seed is the preset's plus the run's."""
-    return dataclasses.replace(train, seed=train.seed + seed)
 
 
 def _variant_pretrain_config(config: PretrainConfig, variant: str, seed: int) -> PretrainConfig:
@@ -210,7 +205,7 @@ def _variant_pretrain_config(config: PretrainConfig, variant: str, seed: int) ->
     mask = config.mask
     if variant == BASELINE:
         mask = Ask2MaskParams(span_len=mask.span_len, max_mask_prob=mask.max_mask_prob, min_num_spans=mask.min_num_spans)
-    return dataclasses.replace(config, mask=mask, train=_offset_seed(config.train, seed))
+    return dataclasses.replace(config, mask=mask, train=offset_seed(config.train, seed))
 
 
 def _pretrain_stage(run: Run) -> Stage:

@@ -10,10 +10,9 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 from seqmask.config import ExperimentConfig
-from seqmask.experiment.runs import Run, expand
+from seqmask.experiment.runs import Run, expand, offset_seed
 from seqmask.paths import resolve_path
 from seqmask.stage import Pipeline, Plan, Stage
 from seqmask.text.stages import (
@@ -48,10 +47,6 @@ def _tagger_sources(config: ExperimentConfig) -> list[Path]:
 
 
 PREP_STAGES = (Stage("text-prep", 1, prep.build, config_of=lambda c: c.text_prep, sources=_prep_sources),)
-
-
-def _offset_seed(train: Any, seed: int) -> Any:
-    return dataclasses.replace(train, seed=train.seed + seed)
 
 
 def _mine_stage(name: str, model_stage: str, folder: str) -> Stage:
@@ -90,7 +85,7 @@ def text_pipeline(runs: Sequence[Run], *, name: str) -> Pipeline:
                 config_of=lambda c, run=run: {
                     "strategy": run.variant,
                     "continual": dataclasses.replace(
-                        c.text.continual, mlm=_offset_seed(c.text.continual.mlm, run.seed), tlm=_offset_seed(c.text.continual.tlm, run.seed),
+                        c.text.continual, mlm=offset_seed(c.text.continual.mlm, run.seed), tlm=offset_seed(c.text.continual.tlm, run.seed),
                     ),
                 },
             ),
