@@ -1,0 +1,1 @@
+"""Motion: BVH files, forward and inverse kinematics, motion datasets and diffusion models."""

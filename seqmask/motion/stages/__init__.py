@@ -1,0 +1,1 @@
+"""The motion pipeline's stages: one module per stage, each a ``build(ctx)``."""
