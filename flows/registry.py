@@ -79,6 +79,18 @@ FLOWS: dict[str, FlowSpec] = {
         "flows.text:text_compare", "seqmask.text.pipeline:text_compare_plan",
         "base / MLM+TLM / LEM over seeds: xSIM error mean ± std",
     ),
+    "motion-prep": FlowSpec(
+        "flows.motion:motion_prep", "seqmask.motion.pipeline:motion_prep_plan",
+        "Bandai BVH clips to 20 fps windows of joint positions, clip-level splits, statistics",
+    ),
+    "motion": FlowSpec(
+        "flows.motion:motion", "seqmask.motion.pipeline:motion_plan",
+        "MMDM: text-to-motion diffusion with none / time / body masks, FID and R-precision (seed 0)",
+    ),
+    "motion-compare": FlowSpec(
+        "flows.motion:motion_compare", "seqmask.motion.pipeline:motion_compare_plan",
+        "none / time / body over seeds and the mask-ratio study: motion metrics mean ± std",
+    ),
 }
 
 

@@ -57,6 +57,14 @@ def _parser() -> argparse.ArgumentParser:
     mine.add_argument("--k", type=int, default=4, help="neighbours in the ratio margin (default: 4)")
     mine.add_argument("--out", type=Path, help="write source<TAB>mined target<TAB>is it the gold line, per source line")
 
+    generate = commands.add_parser("generate", help="a motion for a caption: BVH and stick-figure GIF")
+    generate.add_argument("--model", required=True, help="motion-train-* artifact key (prefix) or its directory")
+    generate.add_argument("--text", required=True, help='a caption, e.g. "a person waves happily"')
+    generate.add_argument("--out", type=Path, default=Path("generated"), help="output path without suffix (default: ./generated)")
+    generate.add_argument("--seed", type=int, default=0, help="sampling seed (default: 0)")
+    generate.add_argument("--guidance", type=float, default=2.5, help="classifier-free guidance scale (default: 2.5)")
+    generate.add_argument("--steps", type=int, default=50, help="DDIM steps (default: 50)")
+
     status = commands.add_parser("status", help="stages of the latest runs: state, duration, artifact")
     status.add_argument("-n", "--runs", type=int, default=3, help="how many runs to show (default: 3)")
 
@@ -89,6 +97,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _speech_inference(args)
         if args.command == "mine":
             return _mine(args)
+        if args.command == "generate":
+            return _generate(args)
         return _artifacts(args)
     except (ConfigError, FileNotFoundError, KeyError, ValueError, ArtifactCorrupt) as err:
         print(f"seqmask: error: {err}", file=sys.stderr)
@@ -211,6 +221,16 @@ def _mine(args: argparse.Namespace) -> int:
         )
     for reject in rejects:
         print(f"seqmask: skipped {reject.origin}: {reject.reason}: {reject.detail}", file=sys.stderr)
+    return 0
+
+
+def _generate(args: argparse.Namespace) -> int:
+    """A BVH and a GIF of one generated motion."""
+    from seqmask.motion.inference import generate_files, resolve_model
+
+    for path in generate_files(resolve_model(args.model, ArtifactStore()), args.text, args.out, seed=args.seed, guidance=args.guidance,
+                               steps=args.steps):
+        print(path)
     return 0
 
 

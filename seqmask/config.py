@@ -24,6 +24,7 @@ from seqmask.executor import OrchestrationConfig
 from seqmask.paths import PRESETS_DIR, resolve_path
 from seqmask.schema import ConfigError, require
 from seqmask.speech.config import SpeechConfig, SpeechPrepConfig
+from seqmask.motion.config import MotionConfig, MotionPrepConfig
 from seqmask.text.config import TextConfig, TextPrepConfig
 
 
@@ -41,6 +42,10 @@ class ExperimentConfig:
     """Text data preparation."""
     text: TextConfig = field(default_factory=TextConfig)
     """LEM: tokenizer, tags, base encoder, continual pretraining, mining."""
+    motion_prep: MotionPrepConfig = field(default_factory=MotionPrepConfig)
+    """Motion data preparation."""
+    motion: MotionConfig = field(default_factory=MotionConfig)
+    """MMDM: text encoder, denoiser per mask, evaluator, sampling, comparison."""
     orchestration: OrchestrationConfig = field(default_factory=OrchestrationConfig)
     """Dask and Prefect settings (never part of an artifact key)."""
 

@@ -66,3 +66,26 @@ def error_bars_plot(groups: Sequence[str], series: Mapping[str, Sequence[Sequenc
     fig.tight_layout()
     fig.savefig(path, dpi=150)
     plt.close(fig)
+
+
+def ratio_plot(series: Mapping[str, Mapping[float, Sequence[float]]], baseline: Sequence[float], path: Path, *, ylabel: str,
+               baseline_label: str) -> None:
+    """A metric against a ratio: per series the mean over its values at each ratio (std as error bars), the baseline as a band."""
+    import numpy as np
+
+    fig, ax = plt.subplots(figsize=(5, 3.5))
+    for name, by_ratio in series.items():
+        ratios = sorted(by_ratio)
+        means = [float(np.mean(by_ratio[r])) for r in ratios]
+        stds = [float(np.std(by_ratio[r], ddof=1)) if len(by_ratio[r]) > 1 else 0.0 for r in ratios]
+        ax.errorbar(ratios, means, yerr=stds, marker="o", capsize=3, label=name)
+    mean, std = float(np.mean(baseline)), float(np.std(baseline, ddof=1)) if len(baseline) > 1 else 0.0
+    ax.axhline(mean, color="k", linestyle="--", label=baseline_label)
+    if std:
+        ax.axhspan(mean - std, mean + std, color="k", alpha=0.1)
+    ax.set_xlabel("mask ratio")
+    ax.set_ylabel(ylabel)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=150)
+    plt.close(fig)

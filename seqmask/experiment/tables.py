@@ -27,6 +27,8 @@ class Metric:
     """Heading, e.g. ``"WER %"``."""
     scale: float = 100.0
     """Printed value = stored value x scale (rates stored as fractions print as %)."""
+    digits: int = 1
+    """Decimals printed."""
 
 
 Results = Mapping[str, Mapping[str, Any]]
@@ -65,7 +67,7 @@ def compare_table(
     for group in _group_order([*all_results, *references.values()]):
         values = {v: _values(results, group, metric) for v, results in by_variant.items()}
         counts = [_count([r.get(group) for r in [*all_results, *references.values()]], count)] if count else []
-        cells = _variant_cells(values, variants, baseline, meaningful)
+        cells = _variant_cells(values, variants, baseline, meaningful, metric.digits)
         rows.append([group, *counts, *cells, *(_scaled(ref.get(group, {}).get(metric.key), metric) for ref in references.values())])
     return _markdown(["group", *([count] if count else []), *_variant_columns(variants, baseline), *references], rows)
 
@@ -90,7 +92,7 @@ def study_table(
         if set(by_variant) != set(variants):
             raise ValueError(f"study point {point!r}: expected the variants of the other points {variants}, found {list(by_variant)}")
         values = {v: _values(results, group, metric) for v, results in by_variant.items()}
-        rows.append([point, *(columns[c].get(point, "–") for c in columns), *_variant_cells(values, variants, baseline)])
+        rows.append([point, *(columns[c].get(point, "–") for c in columns), *_variant_cells(values, variants, baseline, digits=metric.digits)])
     return _markdown(["point", *columns, *_variant_columns(variants or [baseline], baseline)], rows)
 
 
@@ -103,12 +105,14 @@ def _variant_columns(variants: Sequence[str], baseline: str) -> list[str]:
     return columns
 
 
-def _variant_cells(values: Mapping[str, Sequence[float]], variants: Sequence[str], baseline: str, meaningful: bool = True) -> list[str]:
+def _variant_cells(
+    values: Mapping[str, Sequence[float]], variants: Sequence[str], baseline: str, meaningful: bool = True, digits: int = 1,
+) -> list[str]:
     """Cells under :func:`_variant_columns`: ``mean ± std`` per variant, relative change per non-baseline variant."""
-    cells = [_mean_std(values[baseline])]
+    cells = [_mean_std(values[baseline], digits)]
     for variant in variants:
         if variant != baseline:
-            cells += [_mean_std(values[variant]), _relative(values[variant], values[baseline]) if meaningful else "not meaningful"]
+            cells += [_mean_std(values[variant], digits), _relative(values[variant], values[baseline]) if meaningful else "not meaningful"]
     return cells
 
 
@@ -143,15 +147,15 @@ def _count(cells: Sequence[Mapping[str, Any] | None], count: str) -> str:
 
 
 def _scaled(value: float | None, metric: Metric) -> str:
-    return "–" if value is None else f"{metric.scale * value:.1f}"
+    return "–" if value is None else f"{metric.scale * value:.{metric.digits}f}"
 
 
-def _mean_std(values: Sequence[float]) -> str:
+def _mean_std(values: Sequence[float], digits: int = 1) -> str:
     if not values:
         return "–"
-    std = f"{statistics.stdev(values):.1f}" if len(values) > 1 else "–"
+    std = f"{statistics.stdev(values):.{digits}f}" if len(values) > 1 else "–"
     seeds = "seed" if len(values) == 1 else "seeds"
-    return f"{statistics.mean(values):.1f} ± {std} ({len(values)} {seeds})"
+    return f"{statistics.mean(values):.{digits}f} ± {std} ({len(values)} {seeds})"
 
 
 def _relative(values: Sequence[float], baseline: Sequence[float]) -> str:

@@ -9,7 +9,6 @@ labels and non-finite positions are rejected with a reason.
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import json
 from collections.abc import Sequence
@@ -18,9 +17,13 @@ from pathlib import Path
 
 import numpy as np
 
-from seqmask.motion.bvh import BvhError, read_bvh
+from seqmask.motion.bvh import BvhError, Motion, Skeleton, read_bvh, write_bvh
 from seqmask.motion.captions import ACTIONS, STYLES
 from seqmask.motion.kinematics import joint_positions, resample
+
+
+SKELETON_BVH = "skeleton.bvh"
+"""The clips' BVH hierarchy with one rest frame: what generated motions are exported onto."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -74,6 +77,8 @@ class ClipResult:
     joints: tuple[str, ...]
     parents: tuple[int, ...]
     reject: MotionReject | None
+    source_skeleton: Skeleton | None = None
+    """The BVH hierarchy the clip was read from (generated motions are exported onto it)."""
 
 
 def bandai_sources(root: Path) -> list[ClipSource]:
@@ -108,7 +113,7 @@ def read_clip(source: ClipSource, *, drop_joints: Sequence[str], scale: float, f
     except ValueError as err:
         return reject("bad_label", str(err))
     try:
-        motion = read_bvh_file(Path(source.bvh))
+        motion = read_bvh(source.bvh)
     except BvhError as err:
         return reject("bad_bvh", str(err))
     names = motion.skeleton.names
@@ -126,22 +131,7 @@ def read_clip(source: ClipSource, *, drop_joints: Sequence[str], scale: float, f
     new_index = {old: new for new, old in enumerate(keep)}
     parents = tuple(_kept_parent(old, old_parents, new_index) for old in keep)
     record = ClipRecord(clip=clip_name(source.bvh), file=Path(source.bvh).name, content=content, style=style, frames=len(positions))
-    return ClipResult(record, positions.astype(np.float32), tuple(names[j] for j in keep), parents, None)
-
-
-def read_bvh_file(path: Path):  # noqa: ANN201 - returns seqmask.motion.bvh.Motion
-    """``read_bvh`` of a ``.bvh`` or gzip-compressed ``.bvh.gz``."""
-    if path.name.endswith(".gz"):
-        import tempfile
-
-        with tempfile.TemporaryDirectory() as folder:
-            plain = Path(folder) / path.name.removesuffix(".gz")
-            plain.write_bytes(gzip.decompress(path.read_bytes()))
-            try:
-                return read_bvh(plain)
-            except BvhError as err:
-                raise BvhError(str(err).replace(str(plain), str(path))) from None
-    return read_bvh(path)
+    return ClipResult(record, positions.astype(np.float32), tuple(names[j] for j in keep), parents, None, motion.skeleton)
 
 
 def _kept_parent(joint: int, parents: Sequence[int], new_index: dict[int, int]) -> int:
@@ -187,3 +177,14 @@ def cut_windows(positions: np.ndarray, window: int, starts: Sequence[int]) -> tu
     """``(W, window, J, 3)`` windows from ``(F, J, 3)`` positions (padded with the last pose) and their real lengths."""
     padded = np.concatenate([positions, np.repeat(positions[-1:], max(0, window - len(positions)), axis=0)])  # (max(F, window), J, 3)
     return np.stack([padded[s : s + window] for s in starts]), [min(window, len(positions) - s) for s in starts]
+
+
+def write_skeleton_bvh(path: Path, skeleton: Skeleton, fps: int) -> None:
+    """The hierarchy with one rest frame (no rotation, every position channel at its joint's offset) at ``fps``."""
+    values = np.zeros((1, skeleton.channel_count))  # (1, C)
+    for joint, channels in enumerate(skeleton.channels):
+        start = skeleton.channel_slice(joint).start
+        for i, channel in enumerate(channels):
+            if channel.endswith("position"):
+                values[0, start + i] = skeleton.offsets[joint, "XYZ".index(channel[0])]
+    write_bvh(path, Motion(skeleton, 1.0 / fps, values))

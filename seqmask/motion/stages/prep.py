@@ -13,7 +13,7 @@ from safetensors.numpy import save_file
 from seqmask.data.manifest import write_json, write_jsonl
 from seqmask.motion.config import SPLITS
 from seqmask.motion.features import feature_count, part_columns, to_features
-from seqmask.motion.prep import WindowRecord, assign_splits, bandai_sources, cut_windows, read_clip, window_starts
+from seqmask.motion.prep import SKELETON_BVH, WindowRecord, write_skeleton_bvh, assign_splits, bandai_sources, cut_windows, read_clip, window_starts
 from seqmask.paths import resolve_path
 
 if TYPE_CHECKING:
@@ -60,6 +60,7 @@ def build(ctx: StageContext) -> None:
             mean, std = frames.mean(axis=0), np.maximum(frames.std(axis=0), STD_FLOOR)
             save_file({"mean": mean.astype(np.float32), "std": std.astype(np.float32)}, str(ctx.out / "normalization.safetensors"))
     write_jsonl(ctx.out / "clips.jsonl", records)
+    write_skeleton_bvh(ctx.out / SKELETON_BVH, kept[0].source_skeleton, config.fps)
     write_jsonl(ctx.out / "rejects.jsonl", rejects)
     write_json(ctx.out / "skeleton.json", {
         "joints": list(joints), "parents": list(parents), "parts": [part.name for part in config.body_parts], "part_columns": columns,

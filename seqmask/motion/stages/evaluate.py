@@ -1,0 +1,68 @@
+"""Stage ``motion-eval-<run>``: motions generated for every valid and test window's caption (one per sampling seed,
+classifier-free guided, DDIM or DDPM), scored with the evaluator: FID with its bootstrap interval, R-precision, MM-Dist,
+diversity (overall and for captions seen / unseen in training) and multimodality."""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING
+
+import torch
+
+from seqmask.data.manifest import write_json
+from seqmask.eval.motion import multimodality
+from seqmask.motion.contrastive import embed_motions
+from seqmask.motion.diffusion import cosine_alphas_cumprod
+from seqmask.motion.diffusion_unit import generate
+from seqmask.motion.scoring import score_groups
+from seqmask.motion.stages.evaluator import EVAL_SPLITS, embed_real, seen_pairs
+from seqmask.motion.stages.inputs import denoiser, evaluator, skeleton, text_encoder, windows
+from seqmask.training.device import default_device
+
+if TYPE_CHECKING:
+    from seqmask.motion.config import SamplingConfig
+    from seqmask.motion.denoiser import MotionDenoiser
+    from seqmask.motion.models import TrainedDenoiser
+    from seqmask.stage import StageContext
+
+
+def sampler_steps(sampling: SamplingConfig, diffusion_steps: int) -> tuple[int, float]:
+    """``(steps, eta)`` of the configured sampler: DDIM's few deterministic steps, or DDPM's every step."""
+    return (sampling.ddim_steps, 0.0) if sampling.sampler == "ddim" else (diffusion_steps, 1.0)
+
+
+def build(ctx: StageContext) -> None:
+    """``metrics.json``: split -> group (all, seen pair, unseen pair) -> FID (interval), R@1..3, MM-Dist, diversity; and
+    ``multimodality`` and generation timing."""
+    sampling = ctx.config["sampling"]
+    trained, encoder, (judge, vocabulary) = denoiser(ctx), text_encoder(ctx), evaluator(ctx)
+    skeleton_, train_windows, device = skeleton(ctx), windows(ctx, "train"), default_device()
+    model = trained.model.to(device)
+    results: dict = {"sampler": sampling.sampler, "guidance": sampling.guidance}
+    seconds = generated_count = 0
+    for split in EVAL_SPLITS:
+        split_windows = windows(ctx, split)
+        conditions = encoder.embed([split_windows.caption(i) for i in range(len(split_windows.records))])  # (N, E)
+        started = time.perf_counter()
+        motions = torch.cat([_generate(model, trained, conditions, skeleton_.window, sampling, seed, device) for seed in sampling.sampling_seeds])
+        seconds += time.perf_counter() - started
+        generated_count += len(motions)
+        generated = embed_motions(judge, motions, torch.full((len(motions),), skeleton_.window), torch.device("cpu")).numpy()  # (S N, E)
+        real, texts = embed_real(judge, vocabulary, split_windows)
+        results[split] = score_groups(real, texts, generated, seen_pairs(split_windows, train_windows), copies=len(sampling.sampling_seeds),
+                                      batch_size=sampling.r_precision_batch, resamples=sampling.bootstrap)
+    test = windows(ctx, "test")
+    captions = list(dict.fromkeys(test.caption(i) for i in range(len(test.records))))[: sampling.multimodality_captions]
+    conditions = encoder.embed(captions).repeat_interleave(sampling.multimodality_samples, dim=0)  # (C K, E)
+    motions = _generate(model, trained, conditions, skeleton_.window, sampling, sampling.sampling_seeds[0], device)
+    embedded = embed_motions(judge, motions, torch.full((len(motions),), skeleton_.window), torch.device("cpu")).numpy()
+    results["test"]["all"]["multimodality"] = multimodality(embedded.reshape(len(captions), sampling.multimodality_samples, -1))
+    results["generation"] = {"seconds": round(seconds, 2), "motions": generated_count, "motions_per_second": round(generated_count / seconds, 2)}
+    write_json(ctx.out / "metrics.json", results)
+
+
+def _generate(model: MotionDenoiser, trained: TrainedDenoiser, conditions: torch.Tensor, frames: int, sampling: SamplingConfig, seed: int,
+              device: torch.device) -> torch.Tensor:
+    steps, eta = sampler_steps(sampling, trained.diffusion_steps)
+    return generate(model, conditions, frames, cosine_alphas_cumprod(trained.diffusion_steps), guidance=sampling.guidance, steps=steps,
+                    eta=eta, seed=seed, device=device)

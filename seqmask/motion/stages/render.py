@@ -1,0 +1,46 @@
+"""Stage ``motion-render-<run>``: for a few test captions, the generated motion beside the real window as a
+stick-figure GIF and a frame strip (PNG), and the generated motion as a BVH on the clips' hierarchy (read back)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+
+from seqmask.data.manifest import write_json
+from seqmask.motion.diffusion import cosine_alphas_cumprod
+from seqmask.motion.diffusion_unit import generate
+from seqmask.motion.export import export_bvh, positions_of
+from seqmask.motion.prep import SKELETON_BVH
+from seqmask.motion.render import render_frames_png, render_gif
+from seqmask.motion.stages.evaluate import sampler_steps
+from seqmask.motion.stages.inputs import PREP, denoiser, normalizer, skeleton, text_encoder, windows
+from seqmask.training.device import default_device
+
+if TYPE_CHECKING:
+    from seqmask.stage import StageContext
+
+
+def build(ctx: StageContext) -> None:
+    """``<n>.gif``, ``<n>.png``, ``<n>.bvh`` per caption and ``index.json`` (caption, clip, files)."""
+    sampling, count, scale = ctx.config["sampling"], ctx.config["captions"], ctx.config["scale"]
+    trained, encoder, skeleton_, stats, test = denoiser(ctx), text_encoder(ctx), skeleton(ctx), normalizer(ctx), windows(ctx, "test")
+    first_window = {}
+    for i in range(len(test.records)):
+        first_window.setdefault(test.caption(i), i)
+    captions, first = list(first_window)[:count], list(first_window.values())[:count]
+    steps, eta = sampler_steps(sampling, trained.diffusion_steps)
+    device = default_device()
+    motions = generate(trained.model.to(device), encoder.embed(captions), skeleton_.window, cosine_alphas_cumprod(trained.diffusion_steps),
+                       guidance=sampling.guidance, steps=steps, eta=eta, seed=sampling.sampling_seeds[0], device=device)
+    generated = positions_of(motions, stats)  # (C, T, J, 3)
+    real = positions_of(test.features[first], stats)  # (C, T, J, 3)
+    index = []
+    for n, (caption, window) in enumerate(zip(captions, first)):
+        length = int(test.lengths[window])
+        panels = [real[n, :length], generated[n]]
+        titles = [f"real ({test.records[window].clip})", "generated"]
+        render_gif(ctx.out / f"{n}.gif", panels, parents=skeleton_.parents, titles=titles, fps=skeleton_.fps)
+        render_frames_png(ctx.out / f"{n}.png", panels, parents=skeleton_.parents, titles=titles)
+        export_bvh(ctx.out / f"{n}.bvh", generated[n], skeleton_.joints, ctx.input_path(PREP) / SKELETON_BVH, fps=skeleton_.fps, scale=scale)
+        index.append({"caption": caption, "clip": test.records[window].clip, "gif": f"{n}.gif", "png": f"{n}.png", "bvh": f"{n}.bvh"})
+    write_json(ctx.out / "index.json", index)

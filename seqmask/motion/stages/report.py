@@ -1,0 +1,135 @@
+"""Stage ``motion-report``: the gates, the metric tables over the runs (mean ± std over seeds, change against ``none``)
+with the floors and real motion beside them, every FID with its bootstrap interval, FID by mask ratio, the renders."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import shutil
+import statistics
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from seqmask.data.manifest import write_json
+from seqmask.eval.report import ratio_plot
+from seqmask.experiment.gates import Gate, all_hold, gates_markdown
+from seqmask.experiment.runs import Run
+from seqmask.experiment.tables import Metric, compare_table
+from seqmask.motion.config import BASELINE
+
+if TYPE_CHECKING:
+    from seqmask.motion.config import MotionGates
+    from seqmask.stage import StageContext
+
+FID = Metric("fid", "FID ↓", scale=1.0, digits=3)
+METRICS = (
+    FID, Metric("r1", "R@1 ↑", scale=1.0, digits=3), Metric("r3", "R@3 ↑", scale=1.0, digits=3), Metric("mm_dist", "MM-Dist ↓", scale=1.0, digits=3),
+    Metric("diversity", "Diversity →", scale=1.0, digits=3), Metric("multimodality", "MModality ↑", scale=1.0, digits=3),
+)
+GROUPS = ("all", "seen pair", "unseen pair")
+
+
+def flat(groups: Mapping[str, Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
+    """A split's scored groups as table results: R-precision as ``r1``..``r3``."""
+    found = {}
+    for group, scored in groups.items():
+        r = scored.get("r_precision") or [None] * 3
+        found[group] = {**{k: v for k, v in scored.items() if k != "r_precision"}, "r1": r[0], "r2": r[1], "r3": r[2]}
+    return found
+
+
+def build(ctx: StageContext) -> None:
+    """``report.md`` (also ``summary.md``), ``gates.json``, ``table.json``, ``fid_by_ratio.png`` and the seed-0 renders."""
+    runs = [Run(variant, seed) for variant, seed in ctx.config["runs"]]
+    ratios = {variant: (kind, ratio) for variant, kind, ratio in ctx.config["variants"]}
+    real = json.loads((ctx.input_path("evaluator") / "real.json").read_text(encoding="utf-8"))
+    metrics = {run.name: json.loads((ctx.input_path(f"motion-eval-{run.name}") / "metrics.json").read_text(encoding="utf-8")) for run in runs}
+    trained = {run.name: json.loads((ctx.input_path(f"motion-train-{run.name}") / "summary.json").read_text(encoding="utf-8")) for run in runs}
+    main = [run for run in runs if ratios[run.variant][1] == ctx.config["default_ratio"][ratios[run.variant][0]]]
+    gates = _gates(main, metrics, real, ctx.config["gates"])
+    meaningful = all_hold(gates)
+    seeds = sorted({run.seed for run in main})
+    lines = [
+        f"# MMDM vs MDM on Bandai-Namco-Research-Motiondataset-1 (test; seeds {', '.join(map(str, seeds))})", "",
+        f"Sampling: {metrics[runs[0].name]['sampler']}, guidance {metrics[runs[0].name]['guidance']}; every generated set holds one motion per test "
+        f"window and sampling seed. Test: {real['test']['windows']} windows of {real['test']['captions']} captions, "
+        f"{real['test']['seen_pair_captions']} of them (content, style) pairs seen in training ({real['test']['seen_pair_windows']} windows).", "",
+        "Gates:", "", gates_markdown(gates),
+    ]
+    references = {"real motion": flat({"all": real["test"]}), **{name: {"all": floor} for name, floor in real["test"]["floors"].items()}}
+    for metric in METRICS:
+        results = [{"variant": run.variant, "seed": run.seed, "results": flat(metrics[run.name]["test"])} for run in main]
+        refs = {name: found for name, found in references.items() if metric is FID or name == "real motion"}
+        lines += [f"## {metric.label} (test)", "", compare_table(results, metric, baseline=BASELINE, count="windows", references=refs,
+                                                                 meaningful=meaningful), ""]
+    lines += ["## FID on valid (settings are chosen here)", "", compare_table(
+        [{"variant": run.variant, "seed": run.seed, "results": flat(metrics[run.name]["valid"])} for run in runs], FID, baseline=BASELINE,
+        count="windows", references={name: {"all": floor} for name, floor in real["valid"]["floors"].items()}, meaningful=meaningful), ""]
+    lines += ["## Every FID with its 95% bootstrap interval (test, all windows)", "", "| run | FID | interval | R@3 | train steps/s |",
+              "|:---|---:|---:|---:|---:|"]
+    for run in runs:
+        scored = metrics[run.name]["test"]["all"]
+        lines.append(f"| {run.name} | {scored['fid']:.3f} | [{scored['fid_low']:.3f}, {scored['fid_high']:.3f}] | "
+                     f"{_r3(scored):s} | {trained[run.name]['steps_per_second']:.2f} |")
+    for name, floor in real["test"]["floors"].items():
+        lines.append(f"| floor: {name} | {floor['fid']:.3f} | [{floor['fid_low']:.3f}, {floor['fid_high']:.3f}] | – | – |")
+    lines += ["", "![FID by mask ratio](fid_by_ratio.png)", "", "## Generated beside real (seed 0)", ""]
+    lines += _renders(ctx, runs)
+    report = "\n".join(lines) + "\n"
+    (ctx.out / "report.md").write_text(report, encoding="utf-8")
+    (ctx.out / "summary.md").write_text(report, encoding="utf-8")
+    write_json(ctx.out / "gates.json", [dataclasses.asdict(gate) for gate in gates])
+    write_json(ctx.out / "table.json", [
+        {"run": run.name, "split": split, "group": group, **{m.label: flat(metrics[run.name][split]).get(group, {}).get(m.key) for m in METRICS}}
+        for run in runs for split in ("valid", "test") for group in GROUPS
+    ])
+    _plot(runs, ratios, metrics, ctx)
+
+
+def _r3(scored: Mapping[str, Any]) -> str:
+    return f"{scored['r_precision'][2]:.3f}" if scored.get("r_precision") else "–"
+
+
+def _gates(main: Sequence[Run], metrics: Mapping[str, Any], real: Mapping[str, Any], config: MotionGates) -> list[Gate]:
+    """The evaluator separates real test windows; the baseline's FID beats the floors by the configured shares; its R@3 holds."""
+    baseline = [run.name for run in main if run.variant == BASELINE]
+    fid = statistics.mean(metrics[name]["test"]["all"]["fid"] for name in baseline)
+    r3 = statistics.mean(metrics[name]["test"]["all"]["r_precision"][2] for name in baseline)
+    floors = real["test"]["floors"]
+    real_r3 = real["test"]["r_precision"][2] if real["test"]["r_precision"] else 0.0
+    return [
+        Gate(f"evaluator R@3 on real test windows >= {config.evaluator_r3:g}", real_r3 >= config.evaluator_r3, f"{real_r3:.3f}"),
+        Gate(f"{BASELINE} FID <= {config.static_floor_share:g} x static-pose floor", fid <= config.static_floor_share * floors["static pose"]["fid"],
+             f"{fid:.3f} vs {config.static_floor_share * floors['static pose']['fid']:.3f}"),
+        Gate(f"{BASELINE} FID <= {config.other_caption_share:g} x other-caption floor",
+             fid <= config.other_caption_share * floors["other caption"]["fid"], f"{fid:.3f} vs {config.other_caption_share * floors['other caption']['fid']:.3f}"),
+        Gate(f"{BASELINE} generated R@3 >= {config.generated_r3:g}", r3 >= config.generated_r3, f"{r3:.3f}"),
+    ]
+
+
+def _renders(ctx: StageContext, runs: Sequence[Run]) -> list[str]:
+    """Copies of the seed-0 renders, linked with their captions."""
+    lines = []
+    for run in runs:
+        role = f"motion-render-{run.name}"
+        if role not in ctx.inputs:
+            continue
+        shutil.copytree(ctx.input_path(role), ctx.out / "renders" / run.name, ignore=shutil.ignore_patterns("lineage.json", "digests.json"))
+        for item in json.loads((ctx.input_path(role) / "index.json").read_text(encoding="utf-8")):
+            lines.append(f"- {run.name}, “{item['caption']}”: [GIF](renders/{run.name}/{item['gif']}) · [frames](renders/{run.name}/{item['png']})"
+                         f" · [BVH](renders/{run.name}/{item['bvh']})")
+    return lines
+
+
+def _plot(runs: Sequence[Run], ratios: Mapping[str, tuple[str, float]], metrics: Mapping[str, Any], ctx: StageContext) -> None:
+    """Valid FID against the mask ratio, per masked kind (mean ± std over the seeds at each ratio), and the baseline."""
+    series: dict[str, dict[float, list[float]]] = {}
+    baseline = []
+    for run in runs:
+        kind, ratio = ratios[run.variant]
+        value = metrics[run.name]["valid"]["all"]["fid"]
+        if kind == BASELINE:
+            baseline.append(value)
+        else:
+            series.setdefault(kind, {}).setdefault(ratio, []).append(value)
+    ratio_plot(series, baseline, ctx.out / "fid_by_ratio.png", ylabel="valid FID", baseline_label=f"{BASELINE} (no mask)")

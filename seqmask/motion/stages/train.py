@@ -1,0 +1,54 @@
+"""Stage ``motion-train-<mask>-s<seed>``: the MDM denoiser trained with one mask (none, time or body) on the training
+windows, conditioned on the frozen text encoder; a resumable unit of the shared loop. The artifact is self-contained
+for ``seqmask generate`` (denoiser, text encoder, skeleton, statistics)."""
+
+from __future__ import annotations
+
+import shutil
+from typing import TYPE_CHECKING
+
+import torch
+
+from seqmask.data.manifest import write_json
+from seqmask.motion.diffusion import cosine_alphas_cumprod
+from seqmask.motion.diffusion_unit import DiffusionUnit
+from seqmask.motion.models import build_denoiser, save_denoiser
+from seqmask.motion.prep import SKELETON_BVH
+from seqmask.motion.stages.inputs import PREP, TEXT, skeleton, text_encoder, windows
+from seqmask.motion.windows import TEMPLATE_COUNT
+from seqmask.training.device import default_device
+from seqmask.training.loop import train
+
+if TYPE_CHECKING:
+    from seqmask.stage import StageContext
+
+PREP_FILES = ("skeleton.json", "normalization.safetensors", SKELETON_BVH)
+"""What ``seqmask generate`` needs of ``motion-prep`` besides the models."""
+
+
+def build(ctx: StageContext) -> None:
+    """``model/model.pt`` (denoiser), ``text_encoder/``, ``prep/`` (skeleton, statistics), ``metrics.jsonl``, ``summary.json``."""
+    config, mask = ctx.config["diffusion"], ctx.config["mask"]
+    skeleton_, train_windows, encoder = skeleton(ctx), windows(ctx, "train"), text_encoder(ctx)
+    texts = encoder.embed([c for i in range(len(train_windows.records)) for c in train_windows.captions(i)])  # (N K, E)
+    texts = texts.view(len(train_windows.records), TEMPLATE_COUNT, -1)  # (N, K, E)
+    alphas_cumprod = cosine_alphas_cumprod(config.steps)
+    device = default_device()
+
+    def build_unit() -> DiffusionUnit:
+        model = build_denoiser(ctx.config["denoiser"], skeleton_, texts.size(-1)).to(device)
+        return DiffusionUnit(model, train_windows, texts, mask=mask, alphas_cumprod=alphas_cumprod, condition_dropout=config.condition_dropout,
+                             batch_size=config.batch_size, seed=config.train.seed, device=device)
+
+    unit, summary = train(build_unit, config.train, out_dir=ctx.out, work_dir=ctx.scratch, device=device,
+                          progress=ctx.step_progress("denoiser steps"), desc=f"MDM mask={mask.kind}")
+    save_denoiser(ctx.out / "model", unit.model.cpu(), config=ctx.config["denoiser"], mask=mask, skeleton=skeleton_, diffusion_steps=config.steps,
+                  text=encoder.identity, text_dim=texts.size(-1))
+    shutil.copytree(ctx.input_path(TEXT) / "model", ctx.out / "text_encoder")
+    (ctx.out / "prep").mkdir()
+    for name in PREP_FILES:
+        shutil.copy2(ctx.input_path(PREP) / name, ctx.out / "prep" / name)
+    summary["parameters"] = sum(p.numel() for p in unit.model.parameters())
+    summary["device"] = str(device)
+    summary["steps_per_second"] = round(summary["steps"] / max(summary["seconds"], 1e-9), 3)
+    write_json(ctx.out / "summary.json", {**summary, "mask": mask.kind, "ratio": mask.ratio, "threads": torch.get_num_threads()})
