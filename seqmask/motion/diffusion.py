@@ -58,8 +58,15 @@ def sample(
     return x
 
 
-def guided(denoise_cond: Callable[[Tensor, Tensor, bool], Tensor], scale: float) -> Denoise:
-    """Classifier-free guidance: ``x0_uncond + scale * (x0_cond - x0_uncond)``; ``denoise_cond(x, t, keep_text)``."""
-    if scale == 1.0:
-        return lambda x, t: denoise_cond(x, t, True)
-    return lambda x, t: (lambda u, c: u + scale * (c - u))(denoise_cond(x, t, False), denoise_cond(x, t, True))
+def guided(denoise_cond: Callable[[Tensor, Tensor, Tensor], Tensor], scale: float) -> Denoise:
+    """Classifier-free guidance ``x0_uncond + scale * (x0_cond - x0_uncond)``, both passes in one batch;
+    ``denoise_cond(x (M, T, D), t (M,), keep_text (M,) bool)``."""
+
+    def denoise(x: Tensor, t: Tensor) -> Tensor:
+        if scale == 1.0:
+            return denoise_cond(x, t, torch.ones(len(x), dtype=torch.bool, device=x.device))
+        keep = torch.cat([torch.zeros(len(x), dtype=torch.bool), torch.ones(len(x), dtype=torch.bool)]).to(x.device)  # (2N,)
+        unconditional, conditional = denoise_cond(torch.cat([x, x]), torch.cat([t, t]), keep).chunk(2)  # (N, T, D) each
+        return unconditional + scale * (conditional - unconditional)
+
+    return denoise

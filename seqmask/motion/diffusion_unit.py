@@ -85,8 +85,8 @@ def generate(
     for start in range(0, len(texts), batch):
         text = texts[start : start + batch].to(device)  # (B, E)
 
-        def denoise(x: Tensor, t: Tensor, keep: bool, text: Tensor = text) -> Tensor:
-            return model(x, t, text, torch.full((len(x),), keep, device=device))
+        def denoise(x: Tensor, t: Tensor, keep: Tensor, text: Tensor = text) -> Tensor:
+            return model(x, t, text.repeat(len(x) // len(text), 1), keep)  # x, t, keep: (M, ...) with M a multiple of len(text)
 
         shape = (len(text), frames, model.output.out_features)
         out.append(sample(guided(denoise, guidance), shape, alphas_cumprod, steps=steps, eta=eta, generator=generator, device=device).cpu())

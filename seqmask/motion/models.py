@@ -70,8 +70,9 @@ class SentenceEncoder:
         if self._clip_parts is None:
             self._clip_parts = (AutoTokenizer.from_pretrained(self.clip), CLIPTextModelWithProjection.from_pretrained(self.clip).eval())
         tokenizer, model = self._clip_parts
-        tokens = tokenizer(list(texts), padding=True, truncation=True, return_tensors="pt")
-        return torch.nn.functional.normalize(model(**tokens).text_embeds, dim=-1)
+        tokens = tokenizer(list(texts), padding=True, truncation=True, max_length=model.config.max_position_embeddings, return_tensors="pt")
+        output = model(input_ids=tokens["input_ids"], attention_mask=tokens["attention_mask"])
+        return torch.nn.functional.normalize(output.text_embeds, dim=-1)
 
 
 def save_text_encoder(folder: Path, encoder: SentenceEncoder) -> None:

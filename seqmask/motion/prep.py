@@ -148,9 +148,13 @@ def _labels(source: ClipSource) -> tuple[str, str]:
         raise ValueError(f"{path}: no label file beside the clip")
     try:
         label = json.loads(path.read_text(encoding="utf-8"))
-        content, style = source.contents[label["content"]], source.styles[label["style"]]
-    except (json.JSONDecodeError, KeyError, IndexError, TypeError) as err:
-        raise ValueError(f"{path}: expected {{\"content\": index, \"style\": index}} into cfg/ label lists, found an error: {err}") from None
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{path}: expected JSON, found an error: {err}") from None
+    indexes = [label.get(key) if isinstance(label, dict) else None for key in ("content", "style")]
+    for key, index, names in zip(("content", "style"), indexes, (source.contents, source.styles)):
+        if not isinstance(index, int) or not 0 <= index < len(names):
+            raise ValueError(f"{path}: expected {key!r} to index the {len(names)} names of cfg/{key}_label.txt, found {index!r}")
+    content, style = source.contents[indexes[0]], source.styles[indexes[1]]
     if content not in ACTIONS or style not in STYLES:
         raise ValueError(f"{path}: labels ({content!r}, {style!r}) have no caption words")
     return content, style
