@@ -11,6 +11,7 @@ Usage::
     text/tatoeba/tatoeba.{xxx}-eng.{xxx|eng}
     text/libreoffice-l10n/libreoffice_en-{si,ta}.tsv
     text/ud/UD_*/{*.conllu, LICENSE.txt, README.md}
+    motion/bandai-1/{data/*.bvh, data/*.json, cfg/*.txt, LICENSE, README.md}
 
 and this script writes, under ``DATA_DIR`` (default: the folder of this script):
 
@@ -22,6 +23,7 @@ and this script writes, under ``DATA_DIR`` (default: the folder of this script):
   or time stamp in the gzip header) and ``LICENSE.md``;
 * ``text/libreoffice/``: the English-Sinhala and English-Tamil pairs gzipped, and ``LICENSE.md``;
 * ``text/ud/UD_*/``: every treebank's ``.conllu`` files gzipped, its ``LICENSE.txt`` and ``README.md`` unchanged.
+* ``motion/bandai-1/``: every BVH clip gzipped (40 MB -> 11 MB), its JSON label, ``cfg/``, ``LICENSE`` and ``README.md`` unchanged.
 
 The WAV -> FLAC conversion is checked to be lossless (same rate, channels and
 samples) before each file is kept. The run is deterministic: rerunning it on
@@ -187,6 +189,22 @@ def make_ud(src: Path, dst: Path) -> None:
             shutil.copyfile(treebank / name, out / name)
 
 
+def make_bandai(src: Path, dst: Path) -> None:
+    """Bandai-Namco-Research-Motiondataset-1: the BVH clips gzipped, labels, label names, licence and README copied."""
+    clips = sorted((src / "data").glob("*.bvh"))
+    if not clips:
+        raise FileNotFoundError(f"{src / 'data'}: expected *.bvh clips, found none")
+    (dst / "data").mkdir(parents=True, exist_ok=True)
+    (dst / "cfg").mkdir(parents=True, exist_ok=True)
+    for clip in clips:
+        gzip_file(clip, dst / "data" / f"{clip.name}.gz")
+        shutil.copyfile(clip.with_suffix(".json"), dst / "data" / clip.with_suffix(".json").name)
+    for name in sorted((src / "cfg").glob("*.txt")):
+        shutil.copyfile(name, dst / "cfg" / name.name)
+    for name in ("LICENSE", "README.md"):
+        shutil.copyfile(src / name, dst / name)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("source", type=Path, help="folder holding speech/ and text/ sources")
@@ -197,6 +215,7 @@ def main() -> None:
     gzip_texts(args.source / "text" / "tatoeba", "tatoeba.*", args.dest / "text" / "tatoeba", TATOEBA_LICENSE)
     gzip_texts(args.source / "text" / "libreoffice-l10n", "libreoffice_en-*.tsv", args.dest / "text" / "libreoffice", LIBREOFFICE_LICENSE)
     make_ud(args.source / "text" / "ud", args.dest / "text" / "ud")
+    make_bandai(args.source / "motion" / "bandai-1", args.dest / "motion" / "bandai-1")
 
 
 if __name__ == "__main__":
