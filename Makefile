@@ -35,6 +35,7 @@ $(STAMP): pyproject.toml
 run: setup
 	$(SEQMASK) run speech --preset $(PRESET)
 	$(SEQMASK) run text --preset $(PRESET)
+	$(SEQMASK) run motion --preset $(PRESET)
 
 test: setup
 	$(VENV)/bin/python -m pytest -q
@@ -46,6 +47,7 @@ bench: setup
 	$(VENV)/bin/python bench/lem_masking.py
 	$(VENV)/bin/python bench/mining.py
 	$(VENV)/bin/python bench/tag_scaling.py
+	$(VENV)/bin/python bench/motion_speed.py
 
 clean-venv:
 	rm -rf $(VENV)

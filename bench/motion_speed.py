@@ -30,7 +30,7 @@ from seqmask.motion.windows import Skeleton, Windows
 from seqmask.training.config import TrainingConfig
 from seqmask.training.loop import optimizer_for, train_step
 
-PARTS = (tuple(range(0, 15)), tuple(range(15, 27)), tuple(range(27, 39)), tuple(range(39, 51)), tuple(range(51, 63)))
+PARTS = (tuple(range(15)), tuple(range(15, 27)), tuple(range(27, 39)), tuple(range(39, 51)), tuple(range(51, 63)))
 SKELETON = Skeleton(tuple(f"j{i}" for i in range(21)), tuple(range(-1, 20)), ("torso", "left arm", "right arm", "left leg", "right leg"),
                     PARTS, 63, 20, 60)
 MASKS = {"none": MotionMaskParams(kind="none"), "time": MotionMaskParams(kind="time", ratio=0.3), "body": MotionMaskParams(kind="body", ratio=0.3)}
@@ -60,7 +60,7 @@ def training(rounds: int, steps: int) -> None:
         for name, mask in MASKS.items():
             found[name].append(steps_per_second(mask, steps))
     base = statistics.median(found["none"])
-    print("| mask | steps/s (median of %d rounds) | ratio to none |\n|:---|---:|---:|" % rounds)
+    print(f"| mask | steps/s (median of {rounds} rounds) | ratio to none |\n|:---|---:|---:|")
     for name, values in found.items():
         print(f"| {name} | {statistics.median(values):.2f} | {statistics.median(values) / base:.3f} |")
 

@@ -55,11 +55,11 @@ class DiffusionUnit:
         mask = motion_mask(self.mask, lengths, frames, len(self.model.part_mask_tokens), self.draws)
         padding = torch.arange(frames)[None, :] >= lengths[:, None]  # (B, T)
         x_t = q_sample(x0, t, noise, self.alphas_cumprod)  # (B, T, D)
-        on = lambda tensor: tensor.to(self.device)  # noqa: E731
-        predicted = self.model(on(x_t), on(t), on(self.texts[index, template]), on(keep_text), padding=on(padding),
-                               mask=None if mask is None else on(mask))  # (B, T, D)
-        real = (~on(padding)).float()[..., None]  # (B, T, 1)
-        loss = (((predicted - on(x0)) ** 2) * real).sum() / (real.sum() * x0.size(2))
+        x_t, x0, padding = x_t.to(self.device), x0.to(self.device), padding.to(self.device)
+        predicted = self.model(x_t, t.to(self.device), self.texts[index, template].to(self.device), keep_text.to(self.device), padding=padding,
+                               mask=None if mask is None else mask.to(self.device))  # (B, T, D)
+        real = (~padding).float()[..., None]  # (B, T, 1)
+        loss = (((predicted - x0) ** 2) * real).sum() / (real.sum() * x0.size(2))
         return loss, {"masked": 0.0 if mask is None else float(mask.float().mean())}
 
     def identity(self) -> dict[str, Any]:

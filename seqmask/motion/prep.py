@@ -21,7 +21,6 @@ from seqmask.motion.bvh import BvhError, Motion, Skeleton, read_bvh, write_bvh
 from seqmask.motion.captions import ACTIONS, STYLES
 from seqmask.motion.kinematics import joint_positions, resample
 
-
 SKELETON_BVH = "skeleton.bvh"
 """The clips' BVH hierarchy with one rest frame: what generated motions are exported onto."""
 

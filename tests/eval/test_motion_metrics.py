@@ -77,6 +77,13 @@ def test_fid_interval_contains_the_estimate_and_narrows_with_more_rows():
     assert again == (low, high)
 
 
+def test_fid_interval_is_centred_on_the_estimate_although_resamples_are_biased_upward():
+    rng = np.random.default_rng(7)
+    real, generated = rng.normal(size=(150, 16)), rng.normal(size=(300, 16))  # same law: FID is all sampling noise and bias
+    low, high = fid_interval(real, generated, resamples=100, seed=0)
+    assert low <= fid(real, generated) <= high
+
+
 def test_fid_rejects_bad_inputs():
     x = np.zeros((5, 3))
     with pytest.raises(ValueError, match=r"at least 2 generated embeddings.*found 1"):

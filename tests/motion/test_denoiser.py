@@ -115,7 +115,7 @@ def unit_for(mask: MotionMaskParams, seed: int = 0) -> DiffusionUnit:
 def test_every_mask_learns_a_repeated_batch(tmp_path: Path, kind: str) -> None:
     mask = MotionMaskParams(kind=kind, ratio=0.3)
     config = TrainingConfig(steps=150, lr=3e-3, warmup_steps=10, log_every=10, checkpoint_every=1000)
-    unit, summary = train(lambda: unit_for(mask), config, out_dir=tmp_path / "out", work_dir=tmp_path / "work", device=torch.device("cpu"))
+    _, summary = train(lambda: unit_for(mask), config, out_dir=tmp_path / "out", work_dir=tmp_path / "work", device=torch.device("cpu"))
     rows = [line for line in (tmp_path / "out" / "metrics.jsonl").read_text().splitlines()]
     first = float(rows[0].split('"loss": ')[1].split(",")[0])
     assert summary["final_loss"] < 0.7 * first and math.isfinite(summary["final_loss"])

@@ -6,6 +6,7 @@ from __future__ import annotations
 import gzip
 import json
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -26,11 +27,11 @@ def source(name: str) -> ClipSource:
 def copy_clip(tmp_path, name: str, edit=None, label: str | None = None) -> ClipSource:
     """A copy of a real clip (its text edited by ``edit``) with its label (or ``label``) in ``tmp_path``."""
     real = source(name)
-    text = gzip.decompress(open(real.bvh, "rb").read()).decode()
+    text = gzip.decompress(Path(real.bvh).read_bytes()).decode()
     bvh = tmp_path / f"{name}.bvh"
     bvh.write_text(edit(text) if edit else text)
     labels = tmp_path / f"{name}.json"
-    labels.write_text(label if label is not None else open(real.labels).read())
+    labels.write_text(label if label is not None else Path(real.labels).read_text())
     return ClipSource(str(bvh), str(labels), real.contents, real.styles)
 
 
@@ -118,4 +119,4 @@ def test_every_real_clip_is_kept_but_the_two_under_a_second(tmp_path) -> None:
     (folder / "data").mkdir()
     with pytest.raises(FileNotFoundError, match=r"expected BVH clips \(\*.bvh or \*.bvh.gz\), found none"):
         bandai_sources(folder)
-    assert json.loads(open(source("bow_active_001").labels).read()) == {"content": 6, "style": 11}
+    assert json.loads(Path(source("bow_active_001").labels).read_text()) == {"content": 6, "style": 11}

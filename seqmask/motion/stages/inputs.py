@@ -9,8 +9,8 @@ from seqmask.motion.models import SentenceEncoder, TrainedDenoiser, load_denoise
 from seqmask.motion.windows import Normalizer, Skeleton, Windows, load_windows
 
 if TYPE_CHECKING:
-    from seqmask.motion.encoders import TextMotionModel
     from seqmask.motion.captions import WordVocabulary
+    from seqmask.motion.encoders import TextMotionModel
     from seqmask.stage import StageContext
 
 PREP, TEXT, EVALUATOR, MODEL = "prep", "text-encoder", "evaluator", "model"

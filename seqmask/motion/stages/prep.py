@@ -4,6 +4,7 @@ windows of features per split, normalisation statistics from the training window
 from __future__ import annotations
 
 import collections
+from collections.abc import Sequence
 from functools import partial
 from typing import TYPE_CHECKING
 
@@ -13,7 +14,17 @@ from safetensors.numpy import save_file
 from seqmask.data.manifest import write_json, write_jsonl
 from seqmask.motion.config import SPLITS
 from seqmask.motion.features import feature_count, part_columns, to_features
-from seqmask.motion.prep import SKELETON_BVH, WindowRecord, write_skeleton_bvh, assign_splits, bandai_sources, cut_windows, read_clip, window_starts
+from seqmask.motion.prep import (
+    SKELETON_BVH,
+    ClipRecord,
+    WindowRecord,
+    assign_splits,
+    bandai_sources,
+    cut_windows,
+    read_clip,
+    window_starts,
+    write_skeleton_bvh,
+)
 from seqmask.paths import resolve_path
 
 if TYPE_CHECKING:
@@ -72,7 +83,7 @@ def build(ctx: StageContext) -> None:
     })
 
 
-def _seen_pairs(records) -> dict[str, int]:  # noqa: ANN001
+def _seen_pairs(records: Sequence[ClipRecord]) -> dict[str, int]:
     """How many test and valid clips have a (content, style) pair that some training clip has."""
     train = {(r.content, r.style) for r in records if r.split == "train"}
     return {split: sum((r.content, r.style) in train for r in records if r.split == split) for split in ("valid", "test")}

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-
 from seqmask.data.manifest import write_json
 from seqmask.motion.diffusion import cosine_alphas_cumprod
 from seqmask.motion.diffusion_unit import generate

@@ -51,9 +51,9 @@ def build(ctx: StageContext) -> None:
     seeds = sorted({run.seed for run in main})
     lines = [
         f"# MMDM vs MDM on Bandai-Namco-Research-Motiondataset-1 (test; seeds {', '.join(map(str, seeds))})", "",
-        f"Sampling: {metrics[runs[0].name]['sampler']}, guidance {metrics[runs[0].name]['guidance']}; every generated set holds one motion per test "
-        f"window and sampling seed. Test: {real['test']['windows']} windows of {real['test']['captions']} captions, "
-        f"{real['test']['seen_pair_captions']} of them (content, style) pairs seen in training ({real['test']['seen_pair_windows']} windows).", "",
+        (f"Sampling: {metrics[runs[0].name]['sampler']}, guidance {metrics[runs[0].name]['guidance']}; every generated set holds one motion per test "
+         f"window and sampling seed. Test: {real['test']['windows']} windows of {real['test']['captions']} captions, "
+         f"{real['test']['seen_pair_captions']} of them (content, style) pairs seen in training ({real['test']['seen_pair_windows']} windows)."), "",
         "Gates:", "", gates_markdown(gates),
     ]
     references = {"real motion": flat({"all": real["test"]}), **{name: {"all": floor} for name, floor in real["test"]["floors"].items()}}
