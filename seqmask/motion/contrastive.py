@@ -15,7 +15,7 @@ from torch import Tensor
 
 from seqmask.motion.captions import WordVocabulary
 from seqmask.motion.encoders import TextMotionModel, padded_ids
-from seqmask.motion.windows import Windows
+from seqmask.motion.windows import TEMPLATE_COUNT, Windows
 
 
 def info_nce(text: Tensor, motion: Tensor, positives: Tensor, temperature: float) -> Tensor:
@@ -49,7 +49,7 @@ class ContrastiveUnit:
 
     def loss(self, batch: Sequence[int], step: int) -> tuple[Tensor, Mapping[str, float]]:
         index = torch.tensor(batch)
-        choice = torch.randint(0, 3, (len(batch),), generator=self.templates).tolist()
+        choice = torch.randint(0, TEMPLATE_COUNT, (len(batch),), generator=self.templates).tolist()
         texts = [self.windows.captions(i)[c] for i, c in zip(batch, choice)]
         text = self.model.text(padded_ids(texts, self.vocabulary).to(self.device))  # (B, E)
         motion = self.model.motion(self.windows.features[index].to(self.device), self.windows.lengths[index])  # (B, E)

@@ -14,6 +14,9 @@ from seqmask.data.manifest import read_jsonl
 from seqmask.motion.captions import TEMPLATES, captions
 from seqmask.motion.prep import WindowRecord
 
+TEMPLATE_COUNT = len(TEMPLATES)
+"""Captions per window: one per template."""
+
 
 @dataclass(frozen=True)
 class Skeleton:
@@ -90,5 +93,3 @@ def load_windows(prep: Path, split: str) -> Windows:
     records = read_jsonl(prep / "windows" / f"{split}.jsonl", WindowRecord)
     return Windows(Normalizer.load(prep).normalize(tensors["features"]), tensors["lengths"], records)
 
-
-TEMPLATE_COUNT = len(TEMPLATES)

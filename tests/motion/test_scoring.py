@@ -16,7 +16,7 @@ def test_a_copy_of_the_real_set_scores_like_real_motion() -> None:
     real = embeddings(64, 0)
     texts = real + 0.01 * embeddings(64, 1)  # each caption next to its own motion
     scored = score_set(real, texts, np.concatenate([real, real]), copies=2, batch_size=32, resamples=20)
-    assert scored["fid"] < 1e-6 and scored["r_precision"][0] == pytest.approx(1.0) and scored["windows"] == 64
+    assert scored["fid"] < 1e-3 and scored["r_precision"][0] == pytest.approx(1.0) and scored["windows"] == 64
     assert scored["mm_dist"] == pytest.approx(np.linalg.norm(texts - real, axis=1).mean())
     assert scored["fid_low"] <= scored["fid"] <= scored["fid_high"]
 
@@ -28,7 +28,7 @@ def test_groups_split_windows_and_keep_every_copy() -> None:
     groups = score_groups(real, texts, generated, seen, copies=2, batch_size=32, resamples=10)
     assert set(groups) == {"all", "seen pair", "unseen pair"}
     assert groups["seen pair"]["windows"] == groups["unseen pair"]["windows"] == 40 and groups["all"]["windows"] == 80
-    assert groups["all"]["fid"] == pytest.approx(0.08, abs=1e-6)  # a shift of 0.1 in 8 dimensions, same covariance
+    assert groups["all"]["fid"] == pytest.approx(0.08, abs=1e-3)  # a shift of 0.1 in 8 dimensions, same covariance
     assert score_groups(real, texts, generated, [False] * 80, copies=2, batch_size=32, resamples=10).keys() == {"all", "unseen pair"}
     assert groups["seen pair"]["r_precision"] is not None and score_set(real[:20], texts[:20], generated[:20], copies=1, batch_size=32,
                                                                          resamples=10)["r_precision"] is None

@@ -37,7 +37,7 @@ def build(ctx: StageContext) -> None:
     for n, (caption, window) in enumerate(zip(captions, first)):
         length = int(test.lengths[window])
         panels = [real[n, :length], generated[n]]
-        titles = [f"real ({test.records[window].clip})", "generated"]
+        titles = ["real", "generated"]
         render_gif(ctx.out / f"{n}.gif", panels, parents=skeleton_.parents, titles=titles, fps=skeleton_.fps)
         render_frames_png(ctx.out / f"{n}.png", panels, parents=skeleton_.parents, titles=titles)
         export_bvh(ctx.out / f"{n}.bvh", generated[n], skeleton_.joints, ctx.input_path(PREP) / SKELETON_BVH, fps=skeleton_.fps, scale=scale)

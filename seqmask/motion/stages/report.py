@@ -116,7 +116,7 @@ def _renders(ctx: StageContext, runs: Sequence[Run]) -> list[str]:
             continue
         shutil.copytree(ctx.input_path(role), ctx.out / "renders" / run.name, ignore=shutil.ignore_patterns("lineage.json", "digests.json"))
         for item in json.loads((ctx.input_path(role) / "index.json").read_text(encoding="utf-8")):
-            lines.append(f"- {run.name}, “{item['caption']}”: [GIF](renders/{run.name}/{item['gif']}) · [frames](renders/{run.name}/{item['png']})"
+            lines.append(f"- {run.name}, “{item['caption']}” (real: {item['clip']}): [GIF](renders/{run.name}/{item['gif']}) · [frames](renders/{run.name}/{item['png']})"
                          f" · [BVH](renders/{run.name}/{item['bvh']})")
     return lines
 
