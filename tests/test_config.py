@@ -101,6 +101,11 @@ def _leaf_keys(config, prefix=""):
             yield prefix + f.name, value
 
 
+TRAINING_BAD_VALUES = {
+    "steps": 0, "lr": 0.0, "warmup_steps": -1, "weight_decay": -0.1, "betas": [0.9, 1.5], "eps": 0.0, "clip_norm": 0.0,
+    "seed": -3, "precision": "fp8", "checkpoint_every": 0, "log_every": 0, "max_nan_steps": -1,
+}
+"""A refused value of every field of a ``train`` section (shared by every model family)."""
 BAD_VALUES = {
     "speech_prep.fsdd_dir": "/no/such/dir", "speech_prep.ljspeech_dir": "/no/such/dir", "speech_prep.tatoeba_dir": "no/such",
     "speech_prep.fsdd_heldout_speaker": "", "speech_prep.checks.sample_rate": -16000, "speech_prep.checks.min_seconds": -1.0,
@@ -133,12 +138,7 @@ for _section in ("speech.scorer", "speech.finetune"):
     }
 for _section in ("speech.scorer", "speech.pretrain", "speech.finetune"):
     BAD_VALUES |= {f"{_section}.max_frames": 0, f"{_section}.max_batch_size": 0}
-    BAD_VALUES |= {
-        f"{_section}.train.{name}": value for name, value in {
-            "steps": 0, "lr": 0.0, "warmup_steps": -1, "weight_decay": -0.1, "betas": [0.9, 1.5], "eps": 0.0, "clip_norm": 0.0,
-            "seed": -3, "precision": "fp8", "checkpoint_every": 0, "log_every": 0, "max_nan_steps": -1,
-        }.items()
-    }
+    BAD_VALUES |= {f"{_section}.train.{name}": value for name, value in TRAINING_BAD_VALUES.items()}
 BAD_VALUES |= {
     "text_prep.libreoffice_dir": "/no/such/dir", "text_prep.tatoeba_dir": "/no/such/dir", "text_prep.ud_dir": "/no/such/dir",
     "text_prep.libreoffice_languages": ["sin", "sin"], "text_prep.tatoeba_languages": [""], "text_prep.parallel": [{"source": ""}],
@@ -154,12 +154,7 @@ BAD_VALUES |= {
     "text.strategies": ["best"], "text.seeds": [0, 0],
 }
 for _section in ("text.base.train", "text.continual.mlm", "text.continual.tlm"):
-    BAD_VALUES |= {
-        f"{_section}.{name}": value for name, value in {
-            "steps": 0, "lr": 0.0, "warmup_steps": -1, "weight_decay": -0.1, "betas": [0.9, 1.5], "eps": 0.0, "clip_norm": 0.0,
-            "seed": -3, "precision": "fp8", "checkpoint_every": 0, "log_every": 0, "max_nan_steps": -1,
-        }.items()
-    }
+    BAD_VALUES |= {f"{_section}.{name}": value for name, value in TRAINING_BAD_VALUES.items()}
 BAD_VALUES |= {
     "motion_prep.bandai_dir": "/no/such/dir", "motion_prep.drop_joints": [""], "motion_prep.scale": 0.0, "motion_prep.fps": 0,
     "motion_prep.window": 4, "motion_prep.min_frames": 0, "motion_prep.stride": 0, "motion_prep.max_windows_per_clip": 0,
@@ -175,12 +170,7 @@ BAD_VALUES |= {
     "motion.ratio_study": [1.5], "motion.render_captions": 0, "motion.seeds": [0, 0],
 }
 for _section in ("motion.text_encoder.train", "motion.diffusion.train", "motion.evaluator.train"):
-    BAD_VALUES |= {
-        f"{_section}.{name}": value for name, value in {
-            "steps": 0, "lr": 0.0, "warmup_steps": -1, "weight_decay": -0.1, "betas": [0.9, 1.5], "eps": 0.0, "clip_norm": 0.0,
-            "seed": -3, "precision": "fp8", "checkpoint_every": 0, "log_every": 0, "max_nan_steps": -1,
-        }.items()
-    }
+    BAD_VALUES |= {f"{_section}.{name}": value for name, value in TRAINING_BAD_VALUES.items()}
 ANY_VALUE_IS_VALID = {"preset", "speech_prep.synth.enabled", "text.encoder.language_embeddings", "text.mine.centre"}
 
 
@@ -254,9 +244,9 @@ def _changed(value):
 @pytest.mark.parametrize("key", sorted(key for key, _ in _leaf_keys(ExperimentConfig()) if key not in NOT_IN_ANY_KEY))
 def test_every_field_is_read_by_some_stage(key):
     """Changing any field changes the config slice (and so the key) of at least one stage of the compare flows."""
+    from seqmask.motion.pipeline import motion_compare_plan
     from seqmask.speech.pipeline import compare_plan
     from seqmask.stage import plain
-    from seqmask.motion.pipeline import motion_compare_plan
     from seqmask.text.pipeline import text_compare_plan
 
     base = load_config("tiny")

@@ -16,6 +16,7 @@ from torch import Tensor
 from seqmask.motion.captions import WordVocabulary
 from seqmask.motion.encoders import TextMotionModel, padded_ids
 from seqmask.motion.windows import TEMPLATE_COUNT, Windows
+from seqmask.training.loop import shuffled_batches
 
 
 def info_nce(text: Tensor, motion: Tensor, positives: Tensor, temperature: float) -> Tensor:
@@ -44,8 +45,7 @@ class ContrastiveUnit:
         self.templates = torch.Generator().manual_seed(seed)
 
     def epoch(self, generator: torch.Generator) -> list[list[int]]:
-        order = torch.randperm(len(self.windows.records), generator=generator).tolist()
-        return [order[i : i + self.batch_size] for i in range(0, len(order) - self.batch_size + 1, self.batch_size)]
+        return shuffled_batches(len(self.windows.records), self.batch_size, generator)
 
     def loss(self, batch: Sequence[int], step: int) -> tuple[Tensor, Mapping[str, float]]:
         index = torch.tensor(batch)

@@ -21,6 +21,7 @@ from seqmask.masking.motion import motion_mask
 from seqmask.motion.denoiser import MotionDenoiser
 from seqmask.motion.diffusion import guided, q_sample, sample
 from seqmask.motion.windows import TEMPLATE_COUNT, Windows
+from seqmask.training.loop import shuffled_batches
 
 
 class DiffusionUnit:
@@ -41,8 +42,7 @@ class DiffusionUnit:
         self.draws = torch.Generator().manual_seed(seed)
 
     def epoch(self, generator: torch.Generator) -> list[list[int]]:
-        order = torch.randperm(len(self.windows.records), generator=generator).tolist()
-        return [order[i : i + self.batch_size] for i in range(0, len(order) - self.batch_size + 1, self.batch_size)]
+        return shuffled_batches(len(self.windows.records), self.batch_size, generator)
 
     def loss(self, batch: Sequence[int], step: int) -> tuple[Tensor, Mapping[str, float]]:
         index = torch.tensor(batch)

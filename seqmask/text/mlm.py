@@ -30,6 +30,7 @@ from seqmask.text.config import STRATEGIES
 from seqmask.text.model import masked_lm_loss, max_tokens
 from seqmask.text.tokenizer import Vocabulary
 from seqmask.text.units import Encoded
+from seqmask.training.loop import shuffled_batches
 
 Row = tuple[tuple[Encoded, ...], tuple[int, ...]]
 """One training row: one sentence (MLM) or two (TLM), with their language ids."""
@@ -81,8 +82,7 @@ class MaskedLMUnit:
         """Rows cut to ``max_len`` so far (each time a batch holds one)."""
 
     def epoch(self, generator: torch.Generator) -> list[list[int]]:
-        order = torch.randperm(len(self.rows), generator=generator).tolist()
-        return [order[i : i + self.batch_size] for i in range(0, len(order) - self.batch_size + 1, self.batch_size)]
+        return shuffled_batches(len(self.rows), self.batch_size, generator)
 
     def loss(self, batch: Sequence[int], step: int) -> tuple[Tensor, Mapping[str, float]]:
         text = make_batch([self.rows[i] for i in batch], self.vocabulary, self.max_len)

@@ -153,6 +153,12 @@ def train(
     return unit, summary
 
 
+def shuffled_batches(count: int, batch_size: int, generator: torch.Generator) -> list[list[int]]:
+    """One epoch of ``count`` examples in a random order cut into full batches of ``batch_size`` (the rest is dropped)."""
+    order = torch.randperm(count, generator=generator).tolist()
+    return [order[i : i + batch_size] for i in range(0, count - batch_size + 1, batch_size)]
+
+
 def _epochs(unit: TrainingUnit, seed: int) -> Iterator[list[int]]:
     """Batches epoch after epoch, each epoch's order drawn from one generator seeded with ``seed``."""
     generator = torch.Generator().manual_seed(seed)
