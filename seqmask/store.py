@@ -406,6 +406,8 @@ class ArtifactStore:
         """Full key of the one published artifact whose key starts with ``key_prefix``."""
         if not key_prefix:
             raise ValueError("empty key prefix: expected at least one character of an artifact key")
+        if not _KEY_RE.fullmatch(key_prefix):  # never a path: "../x" or "/etc" must not reach the file system
+            raise ValueError(f"invalid key prefix {key_prefix!r}: expected the first characters of an artifact key (letters, digits, '-', '_')")
         matches = [key for key in self._published_keys() if key.startswith(key_prefix)]
         if not matches:
             raise ArtifactNotFound(

@@ -282,6 +282,11 @@ def test_resolve_prefixes(store):
     with pytest.raises(ValueError, match="ambiguous") as raised:
         store.resolve("aaaa")
     assert "aaaa1111" in str(raised.value) and "aaaa2222" in str(raised.value)
+    for traversal in ("../bbbb3333", "/etc/passwd", "bbbb/../aaaa2222"):
+        with pytest.raises(ValueError, match=r"invalid key prefix .*: expected the first characters of an artifact key"):
+            store.resolve(traversal)
+    with pytest.raises(ValueError, match=r"invalid artifact key '\.\./x'"):
+        store.scratch_dir("../x")
 
 
 def test_build_output_must_be_plain_files_with_unreserved_names(store, tmp_path):
