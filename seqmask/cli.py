@@ -1,4 +1,4 @@
-"""``seqmask run|rerun|status|artifacts|eval|transcribe``: the command line over flows and the artifact store."""
+"""``seqmask run|rerun|status|artifacts|eval|transcribe|mine|generate|server``: the command line over flows and the artifact store."""
 
 from __future__ import annotations
 
@@ -65,6 +65,12 @@ def _parser() -> argparse.ArgumentParser:
     generate.add_argument("--guidance", type=float, default=2.5, help="classifier-free guidance scale (default: 2.5)")
     generate.add_argument("--steps", type=int, default=50, help="DDIM steps (default: 50)")
 
+    server = commands.add_parser("server", help="the Prefect server and UI (prefect server start) on 127.0.0.1")
+    server_verbs = server.add_subparsers(dest="verb", required=True)
+    server_start = server_verbs.add_parser("start", help="SQLite by default; SEQMASK_DB_URL names another database (Postgres)")
+    server_start.add_argument("--host", default="127.0.0.1", help="bind address (default: 127.0.0.1; others need an API auth string)")
+    server_start.add_argument("--port", type=int, default=4200, help="port (default: 4200)")
+
     status = commands.add_parser("status", help="stages of the latest runs: state, duration, artifact")
     status.add_argument("-n", "--runs", type=int, default=3, help="how many runs to show (default: 3)")
 
@@ -99,6 +105,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _mine(args)
         if args.command == "generate":
             return _generate(args)
+        if args.command == "server":
+            from flows.server import start
+
+            start(args.host, args.port)  # replaces this process
         return _artifacts(args)
     except (ConfigError, FileNotFoundError, KeyError, ValueError, ArtifactCorrupt) as err:
         print(f"seqmask: error: {err}", file=sys.stderr)
