@@ -23,7 +23,7 @@ import torch
 from seqmask.masking.config import MotionMaskParams
 from seqmask.motion.config import DenoiserConfig
 from seqmask.motion.diffusion import cosine_alphas_cumprod
-from seqmask.motion.diffusion_unit import DiffusionUnit, generate
+from seqmask.motion.diffusion_unit import DiffusionUnit, sample_motions
 from seqmask.motion.models import build_denoiser
 from seqmask.motion.prep import WindowRecord
 from seqmask.motion.windows import Skeleton, Windows
@@ -93,8 +93,7 @@ def sampling(store: Path) -> None:
     print(f"\n| sampler | steps | motions/s | FID (95% interval), {len(real)} test windows |\n|:---|---:|---:|---:|")
     for name, steps, eta in (("DDIM", min(50, trained.diffusion_steps), 0.0), ("DDPM", trained.diffusion_steps, 1.0)):
         started = time.perf_counter()
-        motions = generate(trained.model, conditions, skeleton.window, cosine_alphas_cumprod(trained.diffusion_steps), guidance=2.5, steps=steps,
-                           eta=eta, seed=0, device=torch.device("cpu"))
+        motions = sample_motions(trained, conditions, skeleton.window, guidance=2.5, steps=steps, eta=eta, seed=0, device=torch.device("cpu"))
         rate = len(motions) / (time.perf_counter() - started)
         generated = embed_motions(judge, motions, torch.full((len(motions),), skeleton.window), torch.device("cpu")).numpy()
         scored = fid_with_interval(real, np.asarray(generated), resamples=200)

@@ -175,6 +175,10 @@ class SamplingConfig:
     bootstrap: int = 200
     """Resamples of every FID's bootstrap interval."""
 
+    def steps_and_eta(self, diffusion_steps: int) -> tuple[int, float]:
+        """The sampler's ``(steps, eta)``: DDIM's few deterministic steps, or DDPM's every step."""
+        return (self.ddim_steps, 0.0) if self.sampler == "ddim" else (diffusion_steps, 1.0)
+
     def validate(self) -> None:
         require(self.guidance >= 1, "guidance", ">= 1", self.guidance)
         require(self.sampler in SAMPLERS, "sampler", f"one of {SAMPLERS}", self.sampler)

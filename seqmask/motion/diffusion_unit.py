@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import Tensor
@@ -19,9 +19,12 @@ from torch import Tensor
 from seqmask.masking.config import MotionMaskParams
 from seqmask.masking.motion import motion_mask
 from seqmask.motion.denoiser import MotionDenoiser
-from seqmask.motion.diffusion import guided, q_sample, sample
+from seqmask.motion.diffusion import cosine_alphas_cumprod, guided, q_sample, sample
 from seqmask.motion.windows import TEMPLATE_COUNT, Windows
 from seqmask.training.loop import shuffled_batches
+
+if TYPE_CHECKING:
+    from seqmask.motion.models import TrainedDenoiser
 
 
 class DiffusionUnit:
@@ -71,6 +74,14 @@ class DiffusionUnit:
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.draws.set_state(state["draws"])
+
+
+def sample_motions(
+    trained: TrainedDenoiser, texts: Tensor, frames: int, *, guidance: float, steps: int, eta: float, seed: int, device: torch.device,
+) -> Tensor:
+    """:func:`generate` with a trained denoiser on ``device`` and its own noise schedule."""
+    return generate(trained.model.to(device), texts, frames, cosine_alphas_cumprod(trained.diffusion_steps), guidance=guidance, steps=steps,
+                    eta=eta, seed=seed, device=device)
 
 
 @torch.no_grad()

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from seqmask.motion.diffusion import cosine_alphas_cumprod
-from seqmask.motion.diffusion_unit import generate
+from seqmask.motion.diffusion_unit import sample_motions
 from seqmask.motion.export import export_bvh, positions_of
 from seqmask.motion.models import load_denoiser, load_text_encoder
 from seqmask.motion.prep import SKELETON_BVH
@@ -41,8 +40,7 @@ def generate_files(folder: Path, text: str, out: Path, *, seed: int = 0, guidanc
     if encoder.vocabulary is not None and encoder.vocabulary.unknown([text]):
         print(f"seqmask: words the text encoder never saw (read as unknown): {', '.join(encoder.vocabulary.unknown([text]))}")
     device = default_device()
-    motion = generate(trained.model.to(device), encoder.embed([text]), skeleton.window, cosine_alphas_cumprod(trained.diffusion_steps),
-                      guidance=guidance, steps=steps, eta=0.0, seed=seed, device=device)
+    motion = sample_motions(trained, encoder.embed([text]), skeleton.window, guidance=guidance, steps=steps, eta=0.0, seed=seed, device=device)
     positions = positions_of(motion, Normalizer.load(folder / "prep"))[0]  # (T, J, 3)
     out.parent.mkdir(parents=True, exist_ok=True)
     bvh = export_bvh(out.with_suffix(".bvh"), positions, skeleton.joints, folder / "prep" / SKELETON_BVH, fps=skeleton.fps, scale=scale)

@@ -139,7 +139,8 @@ def save_denoiser(folder: Path, model: MotionDenoiser, *, config: DenoiserConfig
 def load_denoiser(folder: Path, skeleton: Skeleton, *, text: dict[str, Any] | None = None, mask: MotionMaskParams | None = None) -> TrainedDenoiser:
     """The denoiser in ``folder``; refused when it was trained on another skeleton, or (when given) another text encoder or mask."""
     path = folder / MODEL_FILE
-    meta = (checkpoint := _read(path, DENOISER))["seqmask"]
+    checkpoint = _read(path, DENOISER)
+    meta = checkpoint["seqmask"]
     check_skeleton(path, meta["skeleton"], skeleton)
     trained_mask = MotionMaskParams(**meta["mask"])
     if mask is not None and trained_mask != mask:

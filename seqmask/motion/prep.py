@@ -9,6 +9,7 @@ labels and non-finite positions are rejected with a reason.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from collections.abc import Sequence
@@ -165,7 +166,7 @@ def assign_splits(records: Sequence[ClipRecord], *, test_clips: int, valid_clips
         raise ValueError(f"test_clips + valid_clips = {test_clips + valid_clips} leaves no training clip of {len(records)}")
     order = sorted(records, key=lambda r: hashlib.sha256(f"{seed}:{r.clip}".encode()).hexdigest())
     split = {r.clip: "test" if i < test_clips else "valid" if i < test_clips + valid_clips else "train" for i, r in enumerate(order)}
-    return [ClipRecord(**{**r.__dict__, "split": split[r.clip]}) for r in records]
+    return [dataclasses.replace(r, split=split[r.clip]) for r in records]
 
 
 def window_starts(frames: int, window: int, stride: int, most: int) -> list[int]:

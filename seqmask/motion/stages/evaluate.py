@@ -12,23 +12,14 @@ import torch
 from seqmask.data.manifest import write_json
 from seqmask.eval.motion import multimodality
 from seqmask.motion.contrastive import embed_motions
-from seqmask.motion.diffusion import cosine_alphas_cumprod
-from seqmask.motion.diffusion_unit import generate
+from seqmask.motion.diffusion_unit import sample_motions
 from seqmask.motion.scoring import score_groups
 from seqmask.motion.stages.evaluator import EVAL_SPLITS, embed_real, seen_pairs
 from seqmask.motion.stages.inputs import denoiser, evaluator, skeleton, text_encoder, windows
 from seqmask.training.device import default_device
 
 if TYPE_CHECKING:
-    from seqmask.motion.config import SamplingConfig
-    from seqmask.motion.denoiser import MotionDenoiser
-    from seqmask.motion.models import TrainedDenoiser
     from seqmask.stage import StageContext
-
-
-def sampler_steps(sampling: SamplingConfig, diffusion_steps: int) -> tuple[int, float]:
-    """``(steps, eta)`` of the configured sampler: DDIM's few deterministic steps, or DDPM's every step."""
-    return (sampling.ddim_steps, 0.0) if sampling.sampler == "ddim" else (diffusion_steps, 1.0)
 
 
 def build(ctx: StageContext) -> None:
@@ -37,14 +28,18 @@ def build(ctx: StageContext) -> None:
     sampling = ctx.config["sampling"]
     trained, encoder, (judge, vocabulary) = denoiser(ctx), text_encoder(ctx), evaluator(ctx)
     skeleton_, train_windows, device = skeleton(ctx), windows(ctx, "train"), default_device()
-    model = trained.model.to(device)
+    steps, eta = sampling.steps_and_eta(trained.diffusion_steps)
+
+    def sample(conditions: torch.Tensor, seed: int) -> torch.Tensor:
+        return sample_motions(trained, conditions, skeleton_.window, guidance=sampling.guidance, steps=steps, eta=eta, seed=seed, device=device)
+
     results: dict = {"sampler": sampling.sampler, "guidance": sampling.guidance}
     seconds = generated_count = 0
     for split in EVAL_SPLITS:
         split_windows = windows(ctx, split)
         conditions = encoder.embed([split_windows.caption(i) for i in range(len(split_windows.records))])  # (N, E)
         started = time.perf_counter()
-        motions = torch.cat([_generate(model, trained, conditions, skeleton_.window, sampling, seed, device) for seed in sampling.sampling_seeds])
+        motions = torch.cat([sample(conditions, seed) for seed in sampling.sampling_seeds])
         seconds += time.perf_counter() - started
         generated_count += len(motions)
         generated = embed_motions(judge, motions, torch.full((len(motions),), skeleton_.window), torch.device("cpu")).numpy()  # (S N, E)
@@ -54,15 +49,9 @@ def build(ctx: StageContext) -> None:
     test = windows(ctx, "test")
     captions = list(dict.fromkeys(test.caption(i) for i in range(len(test.records))))[: sampling.multimodality_captions]
     conditions = encoder.embed(captions).repeat_interleave(sampling.multimodality_samples, dim=0)  # (C K, E)
-    motions = _generate(model, trained, conditions, skeleton_.window, sampling, sampling.sampling_seeds[0], device)
+    motions = sample(conditions, sampling.sampling_seeds[0])
     embedded = embed_motions(judge, motions, torch.full((len(motions),), skeleton_.window), torch.device("cpu")).numpy()
     results["test"]["all"]["multimodality"] = multimodality(embedded.reshape(len(captions), sampling.multimodality_samples, -1))
     results["generation"] = {"seconds": round(seconds, 2), "motions": generated_count, "motions_per_second": round(generated_count / seconds, 2)}
     write_json(ctx.out / "metrics.json", results)
 
-
-def _generate(model: MotionDenoiser, trained: TrainedDenoiser, conditions: torch.Tensor, frames: int, sampling: SamplingConfig, seed: int,
-              device: torch.device) -> torch.Tensor:
-    steps, eta = sampler_steps(sampling, trained.diffusion_steps)
-    return generate(model, conditions, frames, cosine_alphas_cumprod(trained.diffusion_steps), guidance=sampling.guidance, steps=steps,
-                    eta=eta, seed=seed, device=device)

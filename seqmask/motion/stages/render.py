@@ -6,12 +6,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from seqmask.data.manifest import write_json
-from seqmask.motion.diffusion import cosine_alphas_cumprod
-from seqmask.motion.diffusion_unit import generate
+from seqmask.motion.diffusion_unit import sample_motions
 from seqmask.motion.export import export_bvh, positions_of
 from seqmask.motion.prep import SKELETON_BVH
 from seqmask.motion.render import render_frames_png, render_gif
-from seqmask.motion.stages.evaluate import sampler_steps
 from seqmask.motion.stages.inputs import PREP, denoiser, normalizer, skeleton, text_encoder, windows
 from seqmask.training.device import default_device
 
@@ -27,10 +25,10 @@ def build(ctx: StageContext) -> None:
     for i in range(len(test.records)):
         first_window.setdefault(test.caption(i), i)
     captions, first = list(first_window)[:count], list(first_window.values())[:count]
-    steps, eta = sampler_steps(sampling, trained.diffusion_steps)
+    steps, eta = sampling.steps_and_eta(trained.diffusion_steps)
     device = default_device()
-    motions = generate(trained.model.to(device), encoder.embed(captions), skeleton_.window, cosine_alphas_cumprod(trained.diffusion_steps),
-                       guidance=sampling.guidance, steps=steps, eta=eta, seed=sampling.sampling_seeds[0], device=device)
+    motions = sample_motions(trained, encoder.embed(captions), skeleton_.window, guidance=sampling.guidance, steps=steps, eta=eta,
+                             seed=sampling.sampling_seeds[0], device=device)
     generated = positions_of(motions, stats)  # (C, T, J, 3)
     real = positions_of(test.features[first], stats)  # (C, T, J, 3)
     index = []
