@@ -4,7 +4,7 @@ VENV := .venv
 STAMP := $(VENV)/.installed
 SEQMASK := $(VENV)/bin/seqmask
 PRESET ?= small
-SYSTEM_PACKAGES := espeak-ng libsndfile1
+SYSTEM_PACKAGES := espeak-ng libsndfile1 postgresql
 
 .PHONY: setup system run test bench clean-venv
 
@@ -14,6 +14,7 @@ system:
 	@missing=""; \
 	command -v espeak-ng >/dev/null 2>&1 || missing="$$missing espeak-ng"; \
 	ldconfig -p 2>/dev/null | grep -q libsndfile.so || missing="$$missing libsndfile1"; \
+	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \
 	    echo "installing system packages:$$missing"; \

@@ -91,6 +91,10 @@ FLOWS: dict[str, FlowSpec] = {
         "flows.motion:motion_compare", "seqmask.motion.pipeline:motion_compare_plan",
         "none / time / body over seeds and the mask-ratio study: motion metrics mean ± std",
     ),
+    "pipeline": FlowSpec(
+        "flows.pipeline:pipeline", "seqmask.experiment.pipeline:pipeline_plan",
+        "speech, text and motion (each at seed 0) in one flow run: what the nightly deployment runs", add_corpus_options, corpus_overrides,
+    ),
 }
 
 

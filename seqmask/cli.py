@@ -1,4 +1,4 @@
-"""``seqmask run|rerun|status|artifacts|eval|transcribe|mine|generate|server``: the command line over flows and the artifact store."""
+"""``seqmask run|rerun|train|status|artifacts|eval|transcribe|mine|generate|server``: the command line over flows and the artifact store."""
 
 from __future__ import annotations
 
@@ -25,14 +25,15 @@ def _parser() -> argparse.ArgumentParser:
     run = commands.add_parser("run", help="run a flow; finished stages are reused from the artifact store")
     flows = run.add_subparsers(dest="flow", required=True, metavar="FLOW")
     for name, spec in FLOWS.items():
-        flow = flows.add_parser(name, help=spec.help, description=spec.help)
-        flow.add_argument("--preset", default="small", help="preset name in configs/ or a YAML path (default: small)")
-        flow.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                          help="config override, e.g. speech_prep.synth.target_hours=0.5 (repeatable)")
+        flow = _flow_parser(flows, name, spec)
         flow.add_argument("--from", dest="from_stage", metavar="STAGE", help="recompute STAGE and every stage after it")
         flow.add_argument("--dask-address", help="tcp://host:8786 of a Dask scheduler (default: a LocalCluster)")
         flow.add_argument("--dry-run", action="store_true", help="print every stage with its key and whether it would be reused; run nothing")
-        spec.add_options(flow)
+
+    train = commands.add_parser("train", help="one training stage of a flow; data-parallel under `torchrun --nproc-per-node N -m seqmask.cli`")
+    train_flows = train.add_subparsers(dest="flow", required=True, metavar="FLOW")
+    for name, spec in FLOWS.items():
+        _flow_parser(train_flows, name, spec).add_argument("stage", help="a training stage of the flow, e.g. motion-train-none-s0")
 
     rerun = commands.add_parser("rerun", help="run the latest (or given) run's command again: only failed and changed stages run")
     rerun.add_argument("run_id", nargs="?", help="run id from `seqmask status` (default: the latest run)")
@@ -87,6 +88,16 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _flow_parser(flows: Any, name: str, spec: FlowSpec) -> argparse.ArgumentParser:
+    """A flow's parser with the options every command over a flow's config takes."""
+    flow = flows.add_parser(name, help=spec.help, description=spec.help)
+    flow.add_argument("--preset", default="small", help="preset name in configs/ or a YAML path (default: small)")
+    flow.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                      help="config override, e.g. speech_prep.synth.target_hours=0.5 (repeatable)")
+    spec.add_options(flow)
+    return flow
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -97,6 +108,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _run(args)
         if args.command == "rerun":
             return _rerun(args)
+        if args.command == "train":
+            return _train(args)
         if args.command == "status":
             return _status(args)
         if args.command in ("eval", "transcribe"):
@@ -120,13 +133,13 @@ def resolve_run(args: argparse.Namespace) -> tuple[FlowSpec, ExperimentConfig, d
     paths against the current directory), its extra parameters and the plan it runs: all checked, nothing run."""
     spec = FLOWS[args.flow]
     overrides = {**parse_overrides(args.overrides), **spec.overrides(args)}
-    if args.dask_address is not None:
+    if getattr(args, "dask_address", None) is not None:
         overrides["orchestration.dask_address"] = args.dask_address
     labelled = [f"{key}={json.dumps(value)}" for key, value in absolute_paths(overrides, Path.cwd()).items()]
     config = load_config(args.preset, labelled)
     extra = spec.extra(args)
     plan = load(spec.plan)(config, **extra)
-    if args.from_stage is not None and not any(args.from_stage in pipeline.stage_names() for pipeline, _ in plan):
+    if getattr(args, "from_stage", None) is not None and not any(args.from_stage in pipeline.stage_names() for pipeline, _ in plan):
         stages = sorted({name for pipeline, _ in plan for name in pipeline.stage_names()})
         raise ValueError(f"--from {args.from_stage}: the {args.flow} flow has no such stage (stages: {', '.join(stages)})")
     return spec, config, extra, plan
@@ -150,6 +163,18 @@ def _run(args: argparse.Namespace) -> int:
     print(f"\n{args.flow}: results in {final.path}")
     if (final.path / "summary.md").is_file():
         print((final.path / "summary.md").read_text(encoding="utf-8"))
+    return 0
+
+
+def _train(args: argparse.Namespace) -> int:
+    from flows.torchrun import train_stage
+
+    _, config, _, plan = resolve_run(args)
+    ref = train_stage(plan, args.stage, preset=config.preset)
+    if int(os.environ.get("RANK", "0")) == 0:
+        print(f"{args.stage}: {ref.key[:12]} in {ref.path}")
+        if (ref.path / "summary.json").is_file():
+            print((ref.path / "summary.json").read_text(encoding="utf-8"))
     return 0
 
 

@@ -43,6 +43,9 @@ class OrchestrationConfig:
         require(self.retry_delay_seconds >= 0, "retry_delay_seconds", ">= 0", self.retry_delay_seconds)
 
 
+GPU_RESOURCE = "GPU"
+"""The Dask worker resource a GPU stage asks for."""
+
 T = TypeVar("T")
 R = TypeVar("R")
 
@@ -126,19 +129,26 @@ class Executor:
                 self._client = self._connect()
         return self._client
 
-    def call(self, fn: Callable[..., R], *args: Any, priority: int = 0) -> R:
+    def call(self, fn: Callable[..., R], *args: Any, priority: int = 0, gpu: bool = False) -> R:
         """``fn(*args)`` in a worker thread of the Dask cluster when attached, here otherwise; blocking.
 
         Calls wait for a free worker thread in this process: among those waiting, the highest ``priority`` goes first.
+        A ``gpu`` call runs on a worker with a ``GPU`` resource (``dask worker --resources GPU=1``) when the cluster
+        has one, on any worker otherwise.
         """
         if self.client is None:
             return fn(*args)
+        resources = {GPU_RESOURCE: 1} if gpu and self._has_gpu_workers() else None
         slots = self._slots()
         slots.acquire(priority)
         try:
-            return self.client.submit(fn, *args, pure=False, priority=priority).result()
+            return self.client.submit(fn, *args, pure=False, priority=priority, resources=resources).result()
         finally:
             slots.release()
+
+    def _has_gpu_workers(self) -> bool:
+        workers = self.client.scheduler_info()["workers"].values()
+        return any(worker.get("resources", {}).get(GPU_RESOURCE, 0) > 0 for worker in workers)
 
     def _slots(self) -> PriorityGate:
         with self._connecting:

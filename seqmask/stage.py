@@ -97,6 +97,9 @@ class Stage:
     such as training, so that two such stages run side by side on two cores. Such a stage does not map."""
     priority: int = 0
     """Among ``worker`` stages waiting for a worker, the higher goes first: those that others wait for, the long ones."""
+    gpu: bool = False
+    """Wants a GPU (training, sampling): a deployment of a flow with such a stage goes to the ``gpu`` work pool, and on
+    a Dask cluster where some workers advertise a ``GPU`` resource it builds on one of those. Runs anywhere otherwise."""
 
 
 @dataclass(frozen=True)
@@ -194,19 +197,26 @@ class Runner:
         run_log: RunLog | None = None,
         force: Collection[str] = (),
         progress: ProgressFn | None = None,
+        processes: int = 1,
     ) -> None:
         self.store = store
         self.executor = executor or Executor()
         self.run_log = run_log
         self.force = frozenset(force)
         self.progress = progress
+        self.processes = processes
+        """Data-parallel training processes (``seqmask train`` under ``torchrun``); more than 1 is part of the key,
+        since N processes do not give one process's numbers bit for bit."""
 
     def key(self, stage: Stage, config: Any, inputs: Mapping[str, ArtifactRef]) -> str:
         """The store key of ``stage`` for this experiment config and these inputs (by role)."""
         return make_key(
             stage=stage.name,
             version=stage.version,
-            config={"config": plain(stage.config_of(config)), "sources": fingerprint_sources(stage.sources(config))},
+            config={
+                "config": plain(stage.config_of(config)), "sources": fingerprint_sources(stage.sources(config)),
+                **({"processes": self.processes} if self.processes > 1 else {}),
+            },
             code_hash=code_hash(stage.build.__module__),
             inputs={role: ref.digest for role, ref in sorted(inputs.items())},
         )
@@ -247,6 +257,7 @@ class Runner:
                 "packages": package_versions(),
                 "argv": sys.argv,
                 "cwd": os.getcwd(),
+                "processes": self.processes,
             }
 
             def build(out: Path) -> None:
@@ -255,7 +266,7 @@ class Runner:
                 if stage.worker:
                     self.executor.call(
                         build_alone, stage.build, slice_, dict(inputs), out, stage.name, scratch, self.store.builder_lock_path(key),
-                        priority=stage.priority,
+                        priority=stage.priority, gpu=stage.gpu,
                     )
                     return
                 progress = self.progress or (lambda what, done, total: None)

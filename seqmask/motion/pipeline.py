@@ -49,23 +49,23 @@ def motion_pipeline(runs: Sequence[Run], masks: dict[str, MotionMaskParams], *, 
     models = {**on_prep, TEXT: "motion-text-encoder"}
     stages = [
         *PREP_STAGES,
-        Stage("motion-text-encoder", 1, text_encoder.build, inputs=on_prep, worker=True, priority=PRIORITY["text-encoder"],
+        Stage("motion-text-encoder", 1, text_encoder.build, inputs=on_prep, worker=True, priority=PRIORITY["text-encoder"], gpu=True,
               config_of=lambda c: c.motion.text_encoder,
               sources=lambda c: [resolve_path(c.motion.text_encoder.clip)] if c.motion.text_encoder.clip else []),
-        Stage("motion-evaluator", 1, evaluator.build, inputs=on_prep, worker=True, priority=PRIORITY["evaluator"],
+        Stage("motion-evaluator", 1, evaluator.build, inputs=on_prep, worker=True, priority=PRIORITY["evaluator"], gpu=True,
               config_of=lambda c: {"evaluator": c.motion.evaluator, "sampling": c.motion.sampling}),
     ]
     report_inputs = {"evaluator": "motion-evaluator"}
     for run in runs:
         mask = masks[run.variant]
         stages += [
-            Stage(f"motion-train-{run.name}", 1, train.build, inputs=models, worker=True, priority=PRIORITY["train"],
+            Stage(f"motion-train-{run.name}", 1, train.build, inputs=models, worker=True, priority=PRIORITY["train"], gpu=True,
                   config_of=lambda c, mask=mask, run=run: {
                       "mask": mask, "denoiser": c.motion.denoiser,
                       "diffusion": dataclasses.replace(c.motion.diffusion, train=offset_seed(c.motion.diffusion.train, run.seed)),
                   }),
             Stage(f"motion-eval-{run.name}", 1, evaluate.build, inputs={**models, EVALUATOR: "motion-evaluator", MODEL: f"motion-train-{run.name}"},
-                  worker=True, priority=PRIORITY["evaluate"], config_of=lambda c: {"sampling": c.motion.sampling}),
+                  worker=True, priority=PRIORITY["evaluate"], gpu=True, config_of=lambda c: {"sampling": c.motion.sampling}),
         ]
         report_inputs.update({n: n for n in (f"motion-train-{run.name}", f"motion-eval-{run.name}")})
         if run.seed == runs[0].seed and "@" not in run.variant:

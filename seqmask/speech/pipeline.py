@@ -125,7 +125,7 @@ def speech_pipeline(runs: Sequence[Run], *, name: str) -> Pipeline:
         ),
         Stage(
             "scorer", 1, scorer.build, config_of=lambda c: {"scorer": c.speech.scorer, "target": c.speech.data.target},
-            inputs={**DATA, "labelled": "labelled"}, worker=True, priority=PRIORITY["scorer"],
+            inputs={**DATA, "labelled": "labelled"}, worker=True, priority=PRIORITY["scorer"], gpu=True,
             sources=lambda c: [resolve_path(c.speech.scorer.checkpoint)] if c.speech.scorer.checkpoint else [],
         ),
         Stage(
@@ -167,7 +167,7 @@ def _finetune_and_evaluate(name: str, *, seed: int, variant: str | None = None, 
         return (reference,) if reference else c.speech.data.target
 
     finetune_stage = Stage(
-        f"finetune-{name}", 1, finetune.build, inputs=inputs, enabled=enabled, worker=True,
+        f"finetune-{name}", 1, finetune.build, inputs=inputs, enabled=enabled, worker=True, gpu=True,
         priority=PRIORITY["long reference" if reference in LONG_REFERENCES else "fine-tuning"],
         config_of=lambda c: {
             "finetune": dataclasses.replace(
@@ -216,7 +216,7 @@ def _pretrain_stage(run: Run) -> Stage:
             "variant": run.variant, "pretrain": _variant_pretrain_config(c.speech.pretrain, run.variant, run.seed),
             "encoder": c.speech.encoder, "pack_seconds": c.speech.pack_seconds, "corpora": c.speech.data.pretrain,
         },
-        inputs=inputs, worker=True, priority=PRIORITY["pretraining"],
+        inputs=inputs, worker=True, priority=PRIORITY["pretraining"], gpu=True,
         sources=lambda c: [resolve_path(c.speech.pretrain.init_checkpoint)] if c.speech.pretrain.init_checkpoint else [],
     )
 

@@ -68,7 +68,7 @@ def text_pipeline(runs: Sequence[Run], *, name: str) -> Pipeline:
         Stage("taggers", 1, taggers.build, inputs=CORPUS, sources=_tagger_sources, config_of=lambda c: c.text.tag),
         Stage("tag", 1, tag.build, inputs={**CORPUS, "taggers": "taggers"}, config_of=lambda c: {"sentences_per_task": c.text.tag.sentences_per_task}),
         Stage(
-            "text-base", 1, base.build, inputs=TEXT, worker=True, priority=PRIORITY["base"],
+            "text-base", 1, base.build, inputs=TEXT, worker=True, priority=PRIORITY["base"], gpu=True,
             config_of=lambda c: {"base": c.text.base, "encoder": c.text.encoder},
             sources=lambda c: [resolve_path(c.text.base.init_from)] if c.text.base.init_from else [],
         ),
@@ -81,7 +81,7 @@ def text_pipeline(runs: Sequence[Run], *, name: str) -> Pipeline:
         inputs = {**TEXT, "base": "text-base", **({"tag": "tag"} if run.variant == "lem" else {})}
         stages += [
             Stage(
-                f"continual-{run.name}", 1, continual.build, inputs=inputs, worker=True, priority=PRIORITY["continual"],
+                f"continual-{run.name}", 1, continual.build, inputs=inputs, worker=True, priority=PRIORITY["continual"], gpu=True,
                 config_of=lambda c, run=run: {
                     "strategy": run.variant,
                     "continual": dataclasses.replace(

@@ -14,6 +14,10 @@ resumes from it; batches are replayed from the seed, so on CPU a resumed run end
 with the same weights as an uninterrupted one. ``metrics.jsonl`` gets one row per
 ``log_every`` steps: the mean of the loss and of every value the unit logs over
 those steps, the learning rate and the training seconds.
+
+Under ``seqmask train`` with ``torchrun`` the loop is data-parallel
+(:mod:`seqmask.training.distributed`): each rank trains on its share of every batch,
+gradients are averaged over ranks, and rank 0 alone writes ``last.pt``.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import torch
+from fairseq2.gang import Gang
 from fairseq2.optim.lr_schedulers import PolynomialDecayLR
 from torch import Tensor, nn
 from torch.optim import AdamW
@@ -37,6 +42,16 @@ from tqdm.auto import tqdm
 from seqmask.training.checkpoint import read_checkpoint, save_checkpoint, set_torch_rng_state, torch_rng_state
 from seqmask.training.config import TrainingConfig
 from seqmask.training.device import autocast
+from seqmask.training.distributed import (
+    RANK_SEED_STRIDE,
+    all_ranks_agree,
+    average_gradients,
+    broadcast_parameters,
+    check_replicas_agree,
+    data_parallel_gang,
+    mean_over_ranks,
+    shard,
+)
 from seqmask.training.metrics import append_metrics, truncate_metrics
 
 log = logging.getLogger(__name__)
@@ -106,12 +121,16 @@ def train(
 
     Summary: ``steps``, ``skipped_nan``, ``seconds`` (training time, resumed
     sessions included), ``final_loss`` (mean loss of the last 10% of steps) and
-    ``resumed_from_step`` (the step of the checkpoint it resumed from; 0 for none).
+    ``resumed_from_step`` (the step of the checkpoint it resumed from; 0 for none) and ``processes`` (data-parallel
+    ranks: 1 unless under ``torchrun``; ``work_dir`` is then shared by all ranks).
     """
     config.validate()
+    gang = data_parallel_gang(device)
     torch.manual_seed(config.seed)
     unit = build_unit()
     unit.model.train()
+    if gang.size > 1:
+        broadcast_parameters(unit.model, gang)
     optimizer, scheduler = optimizer_for(unit.model, config)
     out_dir.mkdir(parents=True, exist_ok=True)
     work_dir.mkdir(parents=True, exist_ok=True)
@@ -119,6 +138,8 @@ def train(
     done = Progress()
     if state_path.is_file():
         done = _resume(state_path, config, unit, optimizer, scheduler)
+    if gang.rank > 0:  # its own dropout and noise, continuing from where the run stands
+        torch.manual_seed(config.seed + gang.rank * RANK_SEED_STRIDE + done.step)
     resumed_from_step = done.step
     truncate_metrics(metrics_path, done.step)
     batches = itertools.islice(_epochs(unit, config.seed), done.batches_drawn, None)
@@ -127,7 +148,7 @@ def train(
         while done.step < config.steps:
             lr = float(scheduler.get_last_lr()[0])
             started = time.perf_counter()
-            logged = train_step(unit, next(batches), done.step + 1, optimizer, scheduler, config, device)
+            logged = train_step(unit, next(batches), done.step + 1, optimizer, scheduler, config, device, gang)
             done.batches_drawn += 1
             done.seconds += time.perf_counter() - started
             if logged is None:
@@ -136,7 +157,7 @@ def train(
             done.step += 1
             done.losses.append(logged["loss"])
             window.append(logged)
-            if done.step % config.checkpoint_every == 0 or done.step == config.steps:
+            if gang.rank == 0 and (done.step % config.checkpoint_every == 0 or done.step == config.steps):
                 _save(state_path, config, unit, optimizer, scheduler, done)
             if done.step % config.log_every == 0 or done.step == config.steps:
                 means = {name: sum(row[name] for row in window) / len(window) for name in window[0]}
@@ -145,10 +166,12 @@ def train(
             bar.update(1)
             if progress is not None:
                 progress(done.step, config.steps)
+    if gang.size > 1:
+        check_replicas_agree(unit.model, gang)
     tail = done.losses[-max(1, math.ceil(len(done.losses) / 10)) :]
     summary = {
         "steps": done.step, "skipped_nan": done.skipped_nan, "seconds": round(done.seconds, 3), "final_loss": sum(tail) / len(tail),
-        "resumed_from_step": resumed_from_step,
+        "resumed_from_step": resumed_from_step, "processes": gang.size,
     }
     return unit, summary
 
@@ -174,22 +197,35 @@ def optimizer_for(model: nn.Module, config: TrainingConfig) -> tuple[AdamW, Poly
 
 def train_step(
     unit: TrainingUnit, batch: Sequence[int], step: int, optimizer: AdamW, scheduler: PolynomialDecayLR,
-    config: TrainingConfig, device: torch.device,
+    config: TrainingConfig, device: torch.device, gang: Gang | None = None,
 ) -> dict[str, float] | None:
-    """One forward/backward pass and optimizer step; the logged values, or ``None`` when skipped as non-finite."""
+    """One forward/backward pass and optimizer step on this rank's share of ``batch`` (``gang``: the data-parallel gang,
+    by default this process's); the logged values (means over ranks), or ``None`` when skipped as non-finite (on any
+    rank)."""
+    gang = gang or data_parallel_gang(device)
     with autocast(device, config.precision):
-        loss, logs = unit.loss(batch, step)  # ()
+        loss, logs = unit.loss(shard(batch, gang), step)  # ()
     value = loss.item()
     finite = math.isfinite(value)
     if finite:
         loss.backward()
+    if gang.size > 1:
+        finite = all_ranks_agree(finite, gang, device)
+        if finite:
+            average_gradients(unit.model, gang)
+    if finite:
         grad_norm = torch.nn.utils.clip_grad_norm_(unit.model.parameters(), config.clip_norm)  # ()
         finite = math.isfinite(float(grad_norm))
     if finite:
         optimizer.step()
         scheduler.step()
     optimizer.zero_grad(set_to_none=True)
-    return {"loss": value, **{name: float(v) for name, v in logs.items()}} if finite else None
+    if not finite:
+        return None
+    logged = {"loss": value, **{name: float(v) for name, v in logs.items()}}
+    if gang.size > 1:
+        logged = dict(zip(logged, mean_over_ranks(list(logged.values()), gang, device)))
+    return logged
 
 
 def _count_skipped(done: Progress, max_nan_steps: int) -> None:
