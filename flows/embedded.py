@@ -25,7 +25,7 @@ from prefect.logging.handlers import APILogWorker
 from prefect.settings import PREFECT_API_URL, get_current_settings
 
 STARTUP_TIMEOUT_SECONDS = 60.0
-_EXEC_WITH_PARENT_DEATH_SIGNAL = """
+EXEC_WITH_PARENT_DEATH_SIGNAL = """
 import ctypes, os, signal, sys
 parent, program, args = int(sys.argv[1]), sys.argv[2], sys.argv[3:]
 if sys.platform.startswith("linux"):
@@ -52,7 +52,7 @@ def prefect_api() -> Iterator[str]:
         "--host", "127.0.0.1", "--port", str(port), "--log-level", "error", "--lifespan", "on",
     ]
     server = subprocess.Popen(
-        [sys.executable, "-c", _EXEC_WITH_PARENT_DEATH_SIGNAL, str(os.getpid()), sys.executable, *uvicorn],
+        [sys.executable, "-c", EXEC_WITH_PARENT_DEATH_SIGNAL, str(os.getpid()), sys.executable, *uvicorn],
         env={
             **os.environ,
             **get_current_settings().to_environment_variables(exclude_unset=True),

@@ -1,4 +1,4 @@
-"""``seqmask run|rerun|train|status|artifacts|eval|transcribe|mine|generate|server``: the command line over flows and the artifact store."""
+"""``seqmask run|rerun|train|deploy|status|artifacts|eval|transcribe|mine|generate|server``: the command line over flows and the artifact store."""
 
 from __future__ import annotations
 
@@ -66,6 +66,10 @@ def _parser() -> argparse.ArgumentParser:
     generate.add_argument("--guidance", type=float, default=2.5, help="classifier-free guidance scale (default: 2.5)")
     generate.add_argument("--steps", type=int, default=50, help="DDIM steps (default: 50)")
 
+    deploy = commands.add_parser("deploy", help="register the scheduled deployments of a YAML file on the Prefect server (cpu/gpu pools)")
+    deploy.add_argument("--file", type=Path, help="deployments file (default: configs/deployments.yaml)")
+    deploy.add_argument("--dask-address", help="tcp://host:8786 of the Dask scheduler the deployed flows map on")
+
     server = commands.add_parser("server", help="the Prefect server and UI (prefect server start) on 127.0.0.1")
     server_verbs = server.add_subparsers(dest="verb", required=True)
     server_start = server_verbs.add_parser("start", help="SQLite by default; SEQMASK_DB_URL names another database (Postgres)")
@@ -118,6 +122,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _mine(args)
         if args.command == "generate":
             return _generate(args)
+        if args.command == "deploy":
+            from flows.deploy import DEFAULT_FILE, deploy_all, print_rows
+
+            print_rows(deploy_all(args.file or DEFAULT_FILE, dask_address=args.dask_address))
+            return 0
         if args.command == "server":
             from flows.server import start
 

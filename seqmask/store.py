@@ -162,6 +162,27 @@ def _sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
+_PARTIAL_WRITE = re.compile(r"\..+\.tmp-\d+(\.\w+)?")
+"""Names :func:`partial_path` gives."""
+
+
+def partial_path(path: Path, suffix: str = "") -> Path:
+    """Where a stage writes ``path`` before renaming it into place (``suffix``: a file type for writers that read it off
+    the name). A Dask worker killed between the write and the rename leaves such a file behind, and the rerun of its
+    task (another process) writes its own; the store drops these leftovers before it publishes."""
+    return path.with_name(f".{path.name}.tmp-{os.getpid()}{suffix}")
+
+
+def _drop_partial_writes(root: Path) -> list[str]:
+    """Remove files under ``root`` named by :func:`partial_path`; their relative paths."""
+    dropped = []
+    for path in sorted(root.rglob(".*.tmp-*")):
+        if path.is_file() and _PARTIAL_WRITE.fullmatch(path.name):
+            path.unlink()
+            dropped.append(path.relative_to(root).as_posix())
+    return dropped
+
+
 def _scan(root: Path) -> tuple[list[str], list[str]]:
     """Return sorted relative posix paths of (regular files, other entries) under ``root``.
 
@@ -473,6 +494,10 @@ class ArtifactStore:
             started = time.monotonic()
             build(tmp_dir)
             build_seconds = time.monotonic() - started
+            dropped = _drop_partial_writes(tmp_dir)
+            if dropped:
+                logger.warning("build of %s artifact %s: dropped %d partial writes of interrupted tasks: %s", stage, key[:12], len(dropped),
+                            ", ".join(dropped[:5]))
 
             files, others = _scan(tmp_dir)
             clashes = sorted(_RESERVED & set(files))

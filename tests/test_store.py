@@ -22,6 +22,7 @@ from seqmask.store import (
     canonical_json,
     default_root,
     make_key,
+    partial_path,
 )
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -115,6 +116,20 @@ def test_publish_then_reuse_without_rebuilding(store):
         {"key": key, "problems": [], "stage": "tokenize", "digest": ref.digest,
          "created": lineage["created"], "bytes": 6, "files": 2}
     ]
+
+
+def test_partial_writes_left_by_killed_tasks_are_not_published(store, caplog):
+    """A map task killed between its write and its rename leaves a partial file; its rerun writes its own. Only the
+    renamed files are published."""
+    leftover = partial_path(Path("shards/0.bin")).as_posix().replace(str(os.getpid()), "4242")  # another process's
+    flac = partial_path(Path("audio/a.flac"), ".flac").as_posix().replace(str(os.getpid()), "17")
+    build = write_files({"shards/0.bin": b"done", leftover: b"half", flac: b"ha", ".hidden": b"kept", "notes.tmp-1": b"kept"})
+    with caplog.at_level(logging.WARNING):
+        ref, _ = store.get_or_build(make_key(**KEY_ARGS), stage="tokenize", build=build, lineage={})
+    assert leftover == "shards/.0.bin.tmp-4242" and flac == "audio/.a.flac.tmp-17.flac"
+    assert sorted(json.loads((ref.path / "digests.json").read_text())) == [".hidden", "notes.tmp-1", "shards/0.bin"]
+    assert not (ref.path / leftover).exists() and store.verify(ref.key) == []
+    assert "dropped 2 partial writes" in caplog.text
 
 
 def test_flipped_byte_is_quarantined_and_rebuilt(store, caplog):

@@ -34,6 +34,7 @@ from safetensors.numpy import save_file
 
 from seqmask.data.config import AudioChecks
 from seqmask.data.manifest import AudioRecord, RawAudio, Reject
+from seqmask.store import partial_path
 
 REJECT_REASONS = (
     "unreadable", "truncated", "empty", "silence", "channels", "too_short", "too_long",
@@ -240,7 +241,7 @@ def prepare_shard(
             )
         )
     shard_path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = shard_path.with_name(f".{shard_path.name}.tmp-{os.getpid()}")
+    tmp = partial_path(shard_path)
     save_file(stored, str(tmp), metadata={"sample_rate": str(checks.sample_rate)})
     os.replace(tmp, shard_path)
     return kept, rejects

@@ -24,6 +24,7 @@ import soundfile as sf
 
 from seqmask.data.manifest import RawAudio
 from seqmask.data.text import sentence_key
+from seqmask.store import partial_path
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -183,7 +184,7 @@ def synthesize(job: SynthJob, out_dir: Path, *, timeout_s: float = 120.0) -> Raw
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     wav = out_dir / f"{job.id}.flac"
-    tmp = out_dir / f".{job.id}.tmp-{os.getpid()}.flac"
+    tmp = partial_path(wav, ".flac")
     voice = job.voice
     command = ["espeak-ng", "-v", voice.name, "-s", str(voice.speed), "-p", str(voice.pitch), "--stdout", "--", job.text]
     try:

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Iterator, TypeVar
 
+from seqmask.store import partial_path
+
 SPLITS = ("train", "valid", "test_matched", "test_mismatched", "unlabelled")
 """Split names used by every corpus and manifest."""
 
@@ -78,7 +80,7 @@ def write_jsonl(path: Path, records: Iterable[Any]) -> int:
     sees half a manifest.
     """
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp = partial_path(path)
     count = 0
     with open(tmp, "w", encoding="utf-8") as out:
         for record in records:

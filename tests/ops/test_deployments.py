@@ -1,0 +1,197 @@
+"""``seqmask deploy`` on a real Prefect server on Postgres, run by real ``prefect worker`` processes.
+
+A deployments file is checked entry by entry; its deployments land on the ``cpu`` or ``gpu`` pool by their stages,
+with their cron schedules and resolved configs; a ``prefect worker start --pool cpu`` runs speech-prep; a worker of
+the ``gpu`` pool killed (with every process under it) while motion trains leaves a store that the next run of the
+deployment resumes: finished stages reused, the killed training continued from its checkpoint.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import psutil
+import pytest
+from postgres_cluster import postgres, postgres_prefect_server, prefect_free_env  # noqa: F401
+
+from flows.deploy import pool_for, read_deployments
+from seqmask.config import load_config
+from seqmask.motion.pipeline import motion_plan
+from seqmask.runlog import latest_runs
+from seqmask.schema import ConfigError
+from seqmask.speech.pipeline import speech_prep_plan
+
+BIN = Path(sys.executable).parent
+MOTION_STEPS = 400
+DEPLOYMENTS = f"""
+deployments:
+  - flow: speech-prep
+    preset: tiny
+    cron: "0 3 * * *"
+  - flow: motion
+    name: tiny-long
+    preset: tiny
+    overrides: {{motion.diffusion.train.steps: {MOTION_STEPS}, motion.diffusion.train.checkpoint_every: 20}}
+  - flow: pipeline
+    preset: tiny
+    cron: "30 4 * * 6"
+    timezone: Europe/Paris
+"""
+
+
+def test_a_deployments_file_is_checked_entry_by_entry(tmp_path) -> None:
+    path = tmp_path / "deployments.yaml"
+    for text, message in [
+        ("deployments: []", "expected a `deployments:` list"),
+        ("deployments: [{flow: nope}]", "deployment 1: unknown flow 'nope'"),
+        ("deployments: [{flow: speech, cron: 'every day'}]", "deployment 1: cron 'every day'"),
+        ("deployments: [{flow: text, pool: tpu}]", "pool 'tpu' is not one of"),
+        ("deployments: [{flow: text, when: daily}]", "expected keys among"),
+    ]:
+        path.write_text(text)
+        with pytest.raises(ConfigError, match=message):
+            read_deployments(path)
+    with pytest.raises(FileNotFoundError, match="no such file"):
+        read_deployments(tmp_path / "missing.yaml")
+
+
+def test_flows_that_train_go_to_the_gpu_pool() -> None:
+    config = load_config("tiny")
+    assert pool_for(speech_prep_plan(config)) == "cpu"
+    assert pool_for(motion_plan(config)) == "gpu"
+
+
+@pytest.fixture(scope="module")
+def server(postgres_prefect_server, tmp_path_factory) -> dict:  # noqa: F811 (the fixture imported above)
+    """The Postgres-backed server with the test's deployments registered by ``seqmask deploy``; a store for workers."""
+    tmp = tmp_path_factory.mktemp("deploy")
+    (tmp / "deployments.yaml").write_text(DEPLOYMENTS)
+    env = prefect_free_env(PREFECT_API_URL=postgres_prefect_server, SEQMASK_HOME=str(tmp / "store"))
+    deployed = subprocess.run([str(BIN / "seqmask"), "deploy", "--file", str(tmp / "deployments.yaml")], env=env,
+                              capture_output=True, text=True, timeout=300, check=False)
+    assert deployed.returncode == 0, deployed.stderr[-3000:]
+    return {"url": postgres_prefect_server, "env": env, "store": tmp / "store", "tmp": tmp, "printed": deployed.stdout}
+
+
+def api(server: dict, method: str, path: str, body: dict | None = None) -> dict | list:
+    import httpx
+
+    response = httpx.request(method, f"{server['url']}{path}", json=body, timeout=30)
+    response.raise_for_status()
+    return response.json()
+
+
+def deployment(server: dict, name: str) -> dict:
+    return api(server, "GET", f"/deployments/name/{name}")
+
+
+def test_deployments_carry_pool_schedule_and_resolved_config(server) -> None:
+    assert "| speech-prep/tiny | cpu | `0 3 * * *` |" in server["printed"]
+    prep, motion, pipeline = (deployment(server, name) for name in ("speech-prep/tiny", "motion/tiny-long", "pipeline/tiny"))
+    assert (prep["work_pool_name"], motion["work_pool_name"], pipeline["work_pool_name"]) == ("cpu", "gpu", "gpu")
+    assert [s["schedule"]["cron"] for s in prep["schedules"]] == ["0 3 * * *"]
+    assert [s["schedule"]["timezone"] for s in pipeline["schedules"]] == ["Europe/Paris"]
+    assert motion["schedules"] == []
+    assert motion["parameters"]["config"]["motion"]["diffusion"]["train"]["steps"] == MOTION_STEPS  # resolved when deployed
+    assert prep["entrypoint"] == "flows/speech.py:speech_prep" and pipeline["entrypoint"] == "flows/pipeline.py:pipeline"
+    assert {pool["name"] for pool in api(server, "POST", "/work_pools/filter", {})} >= {"cpu", "gpu"}
+
+
+@contextmanager
+def worker(server: dict, pool: str) -> Iterator[subprocess.Popen]:
+    """A real ``prefect worker start --pool POOL --type process``; on exit it and every process under it are stopped."""
+    env = {**server["env"], "PREFECT_WORKER_QUERY_SECONDS": "1", "PREFECT_WORKER_PREFETCH_SECONDS": "1"}
+    with open(server["tmp"] / f"worker-{pool}.log", "a") as log:
+        process = subprocess.Popen([str(BIN / "prefect"), "worker", "start", "--pool", pool, "--type", "process"], env=env,
+                                   stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        yield process
+    finally:
+        kill_tree(process.pid, signal.SIGTERM)
+        process.wait(timeout=60)
+
+
+def kill_tree(pid: int, sig: int) -> None:
+    """Send ``sig`` to ``pid`` and every process under it (as when the worker's machine goes away)."""
+    try:
+        parent = psutil.Process(pid)
+        processes = [parent, *parent.children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return
+    for process in processes:
+        try:
+            process.send_signal(sig)
+        except psutil.NoSuchProcess:
+            pass
+
+
+def start_run(server: dict, name: str) -> str:
+    return api(server, "POST", f"/deployments/{deployment(server, name)['id']}/create_flow_run", {})["id"]
+
+
+def final_state(server: dict, flow_run_id: str) -> str | None:
+    """The flow run's state type once it is final, else None."""
+    state = api(server, "GET", f"/flow_runs/{flow_run_id}")["state"]
+    return state["type"] if state and state["type"] in ("COMPLETED", "FAILED", "CRASHED", "CANCELLED") else None
+
+
+def wait_final(server: dict, flow_run_id: str, timeout_s: float = 400) -> str:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if (state := final_state(server, flow_run_id)) is not None:
+            return state
+        time.sleep(1)
+    raise AssertionError(f"flow run {flow_run_id} did not finish within {timeout_s:.0f} s")
+
+
+def run_record(store: Path, flow_run_id: str) -> dict:
+    return next(run for run in latest_runs(store / "runs", 50) if run.get("orchestrator_run_id") == flow_run_id)
+
+
+def test_a_cpu_worker_runs_a_deployment_on_the_postgres_server(server) -> None:
+    with worker(server, "cpu"):
+        flow_run = start_run(server, "speech-prep/tiny")
+        assert wait_final(server, flow_run) == "COMPLETED", (server["tmp"] / "worker-cpu.log").read_text()[-3000:]
+    record = run_record(server["store"], flow_run)
+    assert record["state"] == "completed" and set(record["stages"]) == {"fsdd", "ljspeech", "espeak-synth", "espeak", "splits"}
+    assert all(stage["state"] == "computed" for stage in record["stages"].values())
+
+
+def test_a_killed_worker_leaves_a_store_the_next_run_resumes(server) -> None:
+    with worker(server, "gpu") as first:
+        killed = start_run(server, "motion/tiny-long")
+        deadline = time.monotonic() + 300
+        while not denoiser_checkpointed(server["store"], killed):
+            assert time.monotonic() < deadline and final_state(server, killed) is None, "no denoiser checkpoint to interrupt"
+            time.sleep(0.2)
+        kill_tree(first.pid, signal.SIGKILL)
+    with worker(server, "gpu"):
+        rerun = start_run(server, "motion/tiny-long")
+        assert wait_final(server, rerun) == "COMPLETED", (server["tmp"] / "worker-gpu.log").read_text()[-3000:]
+    record = run_record(server["store"], rerun)
+    states = {name: stage["state"] for name, stage in record["stages"].items()}
+    assert states["motion-prep"] == "reused"  # finished before the kill
+    resumed = []
+    for name, stage in record["stages"].items():
+        if name.startswith("motion-train-") and stage["state"] == "computed":
+            summary = json.loads((server["store"] / "objects" / stage["key"] / "summary.json").read_text())
+            assert summary["steps"] == MOTION_STEPS
+            resumed.append(summary["resumed_from_step"])
+    assert any(step > 0 for step in resumed), f"no training resumed from a checkpoint: {resumed}"
+
+
+def denoiser_checkpointed(store: Path, flow_run_id: str) -> bool:
+    """Whether a denoiser training of the flow run has written its resumable checkpoint."""
+    try:
+        stages = run_record(store, flow_run_id)["stages"]
+    except StopIteration:  # the flow run has not started its stages yet
+        return False
+    return any(name.startswith("motion-train-") and stage["state"] == "running" and (store / "scratch" / stage["key"] / "last.pt").is_file()
+               for name, stage in stages.items())
