@@ -1,5 +1,6 @@
 """docker-compose.yml without a Docker engine: valid against the Compose Specification's JSON schema, the UI on
-loopback only, every secret from the git-ignored .env that .env.example documents.
+loopback only, every secret from the git-ignored .env that .env.example documents, one seqmask image for every Python
+service, workers for both work pools of ``seqmask deploy``.
 
 ``compose-spec.json`` is ``schema/compose-spec.json`` of github.com/compose-spec/compose-spec (Apache-2.0), unchanged.
 """
@@ -19,7 +20,7 @@ from seqmask.paths import resolve_path
 COMPOSE = resolve_path("docker-compose.yml")
 SCHEMA = resolve_path("tests/ops/compose-spec.json")
 VARIABLE = re.compile(r"\$\{([A-Z_][A-Z0-9_]*)(?::?[-?][^}]*)?\}")
-SECRET_KEYS = re.compile(r"PASSWORD|AUTH_STRING|SECRET|TOKEN|CONNECTION_URL")
+SECRET_KEYS = re.compile(r"PASSWORD|AUTH_STRING|SECRET|TOKEN|CONNECTION_URL|DB_URL")
 
 
 @pytest.fixture(scope="module")
@@ -46,7 +47,7 @@ def test_every_secret_comes_from_the_env_file_that_git_ignores_and_the_example_d
             if not SECRET_KEYS.search(key):
                 continue
             literal = VARIABLE.sub("", str(value))  # what is left once every ${VAR} is taken out
-            leaked = re.search(r"//[^:/@]+:[^@]+@", literal) if key.endswith("CONNECTION_URL") else literal.strip()
+            leaked = re.search(r"//[^:/@]+:[^@]+@", literal) if key.endswith("_URL") else literal.strip()
             assert not leaked, f"{name}.{key} holds a literal secret: {value!r}"
     used = set(VARIABLE.findall(COMPOSE.read_text(encoding="utf-8")))
     example = resolve_path(".env.example").read_text(encoding="utf-8")
@@ -54,3 +55,16 @@ def test_every_secret_comes_from_the_env_file_that_git_ignores_and_the_example_d
     assert used == documented == {"POSTGRES_PASSWORD", "PREFECT_AUTH_STRING"}
     ignored = subprocess.run(["git", "check-ignore", "-q", ".env"], cwd=resolve_path("."), check=False)
     assert ignored.returncode == 0, ".env must be git-ignored: it holds the secrets"
+
+
+def test_one_image_runs_every_python_service_and_both_pools_have_workers(compose) -> None:
+    from flows.deploy import POOLS
+
+    services = compose["services"]
+    assert {name for name, service in services.items() if service.get("image") != "seqmask:latest"} == {"postgres"}
+    assert services["prefect-server"]["command"].startswith("seqmask server start")
+    pools = {service["command"].split("--pool ")[1].split()[0]: name for name, service in services.items()
+             if "prefect worker start" in service.get("command", "")}
+    assert set(pools) == set(POOLS)
+    assert "gpu" in services[pools["gpu"]]["profiles"] and "--resources GPU=1" in services["dask-worker-gpu"]["command"]
+    assert all("artifacts:/artifacts" in service["volumes"] for name, service in services.items() if name.startswith(("dask-worker", "prefect-worker")))
