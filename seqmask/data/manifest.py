@@ -14,7 +14,7 @@ import os
 import types
 import typing
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any, Iterable, Iterator, TypeVar
 
 from seqmask.store import partial_path
@@ -60,6 +60,11 @@ class AudioRecord:
     synthetic: bool
     shard: str
     """Shard file relative to the manifest's artifact dir, e.g. ``shards/00003.safetensors``."""
+
+    def __post_init__(self) -> None:
+        path = PurePosixPath(self.shard)
+        if not self.shard or path.is_absolute() or ".." in path.parts:
+            raise ValueError(f"field 'shard' must be a path inside the artifact, found {self.shard!r}")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -141,7 +146,10 @@ def read_jsonl(path: Path, cls: type[T]) -> list[T]:
             if not _matches(value, hints[name]):
                 expected = getattr(hints[name], "__name__", str(hints[name]))
                 raise ValueError(f"{where}: field {name!r} expected {expected}, found {value!r}")
-        records.append(cls(**obj))
+        try:
+            records.append(cls(**obj))
+        except ValueError as err:  # a check of the record itself (e.g. a path that leaves its artifact)
+            raise ValueError(f"{where}: {err}") from None
     return records
 
 

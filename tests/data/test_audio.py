@@ -328,6 +328,9 @@ def test_jsonl_round_trip(tmp_path):
         (lambda d: d.update(frames="many"), r"m\.jsonl:2: field 'frames' expected int, found 'many'"),
         (lambda d: d.update(text=3), r"m\.jsonl:2: field 'text' expected str \| None, found 3"),
         (lambda d: d.update(extra=1), r"m\.jsonl:2: unknown field 'extra'"),
+        (lambda d: d.update(shard="../../etc/passwd"), r"m\.jsonl:2: field 'shard' must be a path inside the artifact, found '\.\./\.\./etc/passwd'"),
+        (lambda d: d.update(shard="/etc/passwd"), r"m\.jsonl:2: field 'shard' must be a path inside the artifact"),
+        (lambda d: d.update(shard="shards/../../x"), r"m\.jsonl:2: field 'shard' must be a path inside the artifact"),
     ],
 )
 def test_read_jsonl_errors_name_line_and_field(tmp_path, edit, message):
