@@ -5,17 +5,19 @@ store location and the artifact's digest), offered only when the store holds a
 verified artifact for it; a corrupt or missing artifact gives no key, so the task
 runs and the runner rebuilds. Task results are ``Outcome``s, which hold an artifact
 reference, never tensors. Each pipeline run gets a record (``seqmask status``), a
-markdown summary artifact, and its last stage's ``summary.md`` and ``table.json``
-as report and table artifacts.
+markdown summary artifact, and its last stage's ``summary.md``, ``table.json`` and PNG
+plots as report, table and plots artifacts.
 """
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import json
 import sys
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from distributed import Client
@@ -48,6 +50,8 @@ STAGE_THREADS = 32
 """Stage tasks of a flow alive at once, each in a thread of the flow process: a task waits there for the stages it
 reads, then runs; those that train wait on a Dask worker (one per worker at a time, by priority), the others (maps,
 decoding, reports) are short."""
+MAX_PLOT_BYTES = 2_000_000
+"""A report's PNG plots up to this size are shown in the Prefect UI (embedded in a markdown artifact)."""
 TRANSIENT_ERRORS = (OSError, TimeoutError, ConnectionError)
 """Errors worth a retry (I/O, a lost Dask worker); anything else fails at once."""
 
@@ -179,6 +183,15 @@ def _publish(pipeline: Pipeline, outcomes: Mapping[str, Outcome]) -> None:
     if (last / "table.json").is_file():
         table = json.loads((last / "table.json").read_text(encoding="utf-8"))
         create_table_artifact(key=f"{pipeline.name}-table", table=table, description=f"{pipeline.name} results")
+    plots = [path for path in sorted(last.glob("*.png")) if path.stat().st_size <= MAX_PLOT_BYTES]
+    if plots:
+        create_markdown_artifact(key=f"{pipeline.name}-plots", markdown=plots_markdown(plots), description=f"{pipeline.name} plots")
+
+
+def plots_markdown(paths: Sequence[Path]) -> str:
+    """Markdown showing each PNG inline (a data URI: the UI needs no access to the store), under its file name."""
+    return "\n\n".join(f"**{path.name}**\n\n![{path.stem}](data:image/png;base64,{base64.b64encode(path.read_bytes()).decode()})"
+                       for path in paths) + "\n"
 
 
 def run_report(pipeline: Pipeline, outcomes: Mapping[str, Outcome]) -> str:

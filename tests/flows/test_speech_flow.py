@@ -79,8 +79,9 @@ def test_speech_flow_reports_wer_per_test_set(speech_run, store_home):
     assert 0 < json.loads((scores / "summary.json").read_text())["mean_confidence_espeak"] <= 1  # the pretraining audio only
 
 
-def test_wer_table_reaches_prefect(speech_run):
+def test_wer_table_and_plots_reach_prefect(speech_run):
     import asyncio
+    import base64
 
     from prefect import get_client
 
@@ -88,8 +89,14 @@ def test_wer_table_reaches_prefect(speech_run):
         async with get_client() as client:
             return await client.read_artifacts()
 
-    tables = [a for a in asyncio.run(read()) if a.key == "speech-table"]
+    artifacts = asyncio.run(read())
+    tables = [a for a in artifacts if a.key == "speech-table"]
     assert tables and "test_mismatched/fsdd" in str(tables[0].data)
+    plots = next(a for a in artifacts if a.key == "speech-plots")
+    report = ArtifactStore().ref(speech_run["report"]["key"]).path
+    for name in ("pretrain_loss.png", "masks.png"):  # each shown inline, byte for byte
+        assert f"**{name}**" in plots.data
+        assert base64.b64encode((report / name).read_bytes()).decode() in plots.data
 
 
 def test_speech_rerun_reuses_every_stage(speech_run, store_home, dask_address):
