@@ -184,6 +184,8 @@ def test_a_killed_worker_leaves_a_store_the_next_run_resumes(server) -> None:
             summary = json.loads((server["store"] / "objects" / stage["key"] / "summary.json").read_text())
             assert summary["steps"] == MOTION_STEPS
             resumed.append(summary["resumed_from_step"])
+    print(f"worker killed; the next run reused {sorted(n for n, state in states.items() if state == 'reused')}, "
+          f"denoisers resumed from steps {resumed}")
     assert any(step > 0 for step in resumed), f"no training resumed from a checkpoint: {resumed}"
 
 
