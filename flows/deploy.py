@@ -1,7 +1,7 @@
-"""``seqmask deploy``: the scheduled deployments of one YAML file (``configs/deployments.yaml``) on the ``cpu`` and
-``gpu`` work pools of a Prefect server.
+"""``seqmask deploy``: the scheduled deployments of one YAML file (``configs/deployments/default.yaml``) on the
+``cpu`` and ``gpu`` work pools of a Prefect server.
 
-    seqmask deploy [--file configs/deployments.yaml] [--dask-address tcp://dask-scheduler:8786]
+    seqmask deploy [--file configs/deployments/default.yaml] [--dask-address tcp://dask-scheduler:8786]
 
 Each entry names a flow, a preset, config overrides and a cron schedule. The config is
 resolved now, so every scheduled run runs exactly the config checked here. A flow
@@ -22,7 +22,7 @@ from seqmask.paths import PROJECT_ROOT
 from seqmask.schema import ConfigError
 from seqmask.stage import Plan
 
-DEFAULT_FILE = PROJECT_ROOT / "configs" / "deployments.yaml"
+DEFAULT_FILE = PROJECT_ROOT / "configs" / "deployments" / "default.yaml"
 POOLS = ("cpu", "gpu")
 ENTRY_KEYS = {"flow", "name", "preset", "cron", "timezone", "pool", "overrides"}
 

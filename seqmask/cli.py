@@ -67,7 +67,7 @@ def _parser() -> argparse.ArgumentParser:
     generate.add_argument("--steps", type=int, default=50, help="DDIM steps (default: 50)")
 
     deploy = commands.add_parser("deploy", help="register the scheduled deployments of a YAML file on the Prefect server (cpu/gpu pools)")
-    deploy.add_argument("--file", type=Path, help="deployments file (default: configs/deployments.yaml)")
+    deploy.add_argument("--file", type=Path, help="deployments file (default: configs/deployments/default.yaml)")
     deploy.add_argument("--dask-address", help="tcp://host:8786 of the Dask scheduler the deployed flows map on")
 
     server = commands.add_parser("server", help="the Prefect server and UI (prefect server start) on 127.0.0.1")

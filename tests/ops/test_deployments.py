@@ -21,7 +21,7 @@ import psutil
 import pytest
 from postgres_cluster import postgres, postgres_prefect_server, prefect_free_env  # noqa: F401
 
-from flows.deploy import pool_for, read_deployments
+from flows.deploy import DEFAULT_FILE, pool_for, read_deployments
 from seqmask.config import load_config
 from seqmask.motion.pipeline import motion_plan
 from seqmask.runlog import latest_runs
@@ -60,6 +60,12 @@ def test_a_deployments_file_is_checked_entry_by_entry(tmp_path) -> None:
             read_deployments(path)
     with pytest.raises(FileNotFoundError, match="no such file"):
         read_deployments(tmp_path / "missing.yaml")
+
+
+def test_the_shipped_deployments_schedule_every_main_flow() -> None:
+    specs = read_deployments(DEFAULT_FILE)
+    assert {"speech", "text", "motion", "pipeline"} <= {spec.flow for spec in specs}
+    assert all(spec.cron and spec.preset == "small" for spec in specs)
 
 
 def test_flows_that_train_go_to_the_gpu_pool() -> None:
