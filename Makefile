@@ -49,6 +49,8 @@ bench: setup
 	$(VENV)/bin/python bench/mining.py
 	$(VENV)/bin/python bench/tag_scaling.py
 	$(VENV)/bin/python bench/motion_speed.py
+	$(VENV)/bin/python bench/dask_cluster.py
+	$(VENV)/bin/python bench/ops_load.py
 
 clean-venv:
 	rm -rf $(VENV)

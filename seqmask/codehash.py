@@ -15,6 +15,7 @@ import ast
 import functools
 import hashlib
 import importlib.util
+import threading
 from pathlib import Path
 
 PROJECT_PACKAGES = ("seqmask", "flows")
@@ -65,7 +66,7 @@ def _project_imports(module: str) -> tuple[str, ...]:
     path, source = _source(module)
     package = module if path.name == "__init__.py" else module.rpartition(".")[0]
     found: set[str] = set()
-    for node in _runtime_nodes(ast.parse(source, filename=str(path))):
+    for node in _runtime_nodes(_parse(source, path)):
         if isinstance(node, ast.Import):
             for alias in node.names:
                 found |= _with_parents(alias.name)
@@ -75,6 +76,26 @@ def _project_imports(module: str) -> tuple[str, ...]:
             found |= {f"{base}.{alias.name}" for alias in node.names if _is_module(f"{base}.{alias.name}")}
     found |= _with_parents(package) if package else set()
     return tuple(sorted(name for name in found if name.split(".")[0] in PROJECT_PACKAGES and _is_module(name)))
+
+
+_PARSING = threading.Lock()
+PARSE_ATTEMPTS = 5
+
+
+def _parse(source: bytes, path: Path) -> ast.Module:
+    """``ast.parse``, one thread of ours at a time, retried when CPython 3.11's AST builder trips over another thread
+    building an AST at the same moment (``SystemError: AST constructor recursion depth mismatch``, python/cpython
+    issue 106905: its depth counter is shared; a Prefect flow run parses in other threads too). Seen in 3 of 150 flow
+    runs under load (bench/ops_load.py) before this retry."""
+    for _ in range(PARSE_ATTEMPTS - 1):
+        try:
+            with _PARSING:
+                return ast.parse(source, filename=str(path))
+        except SystemError as err:
+            if "recursion depth mismatch" not in str(err):
+                raise
+    with _PARSING:
+        return ast.parse(source, filename=str(path))
 
 
 def _runtime_nodes(tree: ast.AST):

@@ -63,3 +63,25 @@ def test_speech_stage_closures_stay_tight():
     assert "seqmask.masking.ask2mask" in scores  # the frame confidence is computed there
     for module in (features, report, fsdd, scores):
         assert "seqmask.stage" not in module and "seqmask.config" not in module  # imported for type checking only
+
+
+def test_parsing_retries_cpython_311s_shared_ast_depth_counter_only(monkeypatch, tmp_path):
+    """CPython 3.11 raises this SystemError when another thread builds an AST at the same moment: parse again."""
+    import ast
+
+    from seqmask import codehash
+
+    real_parse, failures = ast.parse, []
+
+    def flaky(source, filename):
+        if len(failures) < 2:
+            failures.append(filename)
+            raise SystemError("AST constructor recursion depth mismatch (before=54, after=76)")
+        return real_parse(source, filename=filename)
+
+    monkeypatch.setattr(codehash.ast, "parse", flaky)
+    tree = codehash._parse(b"import os\n", tmp_path / "m.py")
+    assert failures == [str(tmp_path / "m.py")] * 2 and isinstance(tree.body[0], ast.Import)
+    monkeypatch.setattr(codehash.ast, "parse", lambda source, filename: (_ for _ in ()).throw(SystemError("something else")))
+    with pytest.raises(SystemError, match="something else"):
+        codehash._parse(b"x = 1\n", tmp_path / "m.py")
