@@ -27,7 +27,6 @@ import contextlib
 import os
 import random
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -48,6 +47,9 @@ import psutil
 
 from seqmask.paths import PROJECT_ROOT
 from seqmask.runlog import latest_runs
+
+sys.path.insert(0, str(PROJECT_ROOT / "tests" / "ops"))
+from processes import free_port, prefect_free_env, signal_tree
 
 BIN = Path(sys.executable).parent
 POOL = "cpu"
@@ -75,29 +77,9 @@ _jitter = random.Random(JITTER_SEED)
 """The random draws of every retry's jitter."""
 
 
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def prefect_free_env(**extra: str) -> dict[str, str]:
-    """This process's environment without PREFECT_* settings, plus ``extra``."""
-    return {key: value for key, value in os.environ.items() if not key.startswith("PREFECT_")} | extra
-
-
 def stop_tree(pid: int) -> None:
     """SIGTERM ``pid`` and every process under it (collected first, so orphans are not missed); SIGKILL what is left after 20 s."""
-    try:
-        parent = psutil.Process(pid)
-        processes = [parent, *parent.children(recursive=True)]
-    except psutil.NoSuchProcess:
-        return
-    for process in processes:
-        with contextlib.suppress(psutil.NoSuchProcess):
-            process.terminate()
-    _, alive = psutil.wait_procs(processes, timeout=20)
+    _, alive = psutil.wait_procs(signal_tree(pid, signal.SIGTERM), timeout=20)
     for process in alive:
         with contextlib.suppress(psutil.NoSuchProcess):
             process.kill()
@@ -123,7 +105,6 @@ def database(postgres: bool) -> Iterator[tuple[dict[str, str], int | None]]:
     if not postgres:
         yield {}, None
         return
-    sys.path.insert(0, str(PROJECT_ROOT / "tests" / "ops"))
     from postgres_cluster import ThrowawayPostgres  # the cluster the ops tests start
 
     with ThrowawayPostgres() as cluster:

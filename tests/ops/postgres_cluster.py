@@ -18,7 +18,6 @@ import pwd
 import re
 import secrets
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -29,6 +28,7 @@ from typing import Any, Self
 
 import httpx
 import pytest
+from processes import free_port, prefect_free_env
 
 DEBIAN_BIN_DIRS = "/usr/lib/postgresql/*/bin"
 SERVICE_USER = "postgres"
@@ -42,18 +42,6 @@ SERVER_START_TIMEOUT_S = 90
 
 class PostgresNotInstalled(RuntimeError):
     """No PostgreSQL server programs (initdb, pg_ctl, postgres) on this machine."""
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def prefect_free_env(**extra: str) -> dict[str, str]:
-    """This process's environment without PREFECT_* settings, plus ``extra``."""
-    return {key: value for key, value in os.environ.items() if not key.startswith("PREFECT_")} | extra
 
 
 def find_bin_dir() -> Path:

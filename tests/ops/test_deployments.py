@@ -17,9 +17,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import psutil
 import pytest
-from postgres_cluster import postgres, postgres_prefect_server, prefect_free_env  # noqa: F401
+from postgres_cluster import postgres, postgres_prefect_server  # noqa: F401
+from processes import prefect_free_env, signal_tree
 
 from flows.deploy import DEFAULT_FILE, pool_for, read_deployments
 from seqmask.config import load_config
@@ -120,22 +120,8 @@ def worker(server: dict, pool: str) -> Iterator[subprocess.Popen]:
     try:
         yield process
     finally:
-        kill_tree(process.pid, signal.SIGTERM)
+        signal_tree(process.pid, signal.SIGTERM)
         process.wait(timeout=60)
-
-
-def kill_tree(pid: int, sig: int) -> None:
-    """Send ``sig`` to ``pid`` and every process under it (as when the worker's machine goes away)."""
-    try:
-        parent = psutil.Process(pid)
-        processes = [parent, *parent.children(recursive=True)]
-    except psutil.NoSuchProcess:
-        return
-    for process in processes:
-        try:
-            process.send_signal(sig)
-        except psutil.NoSuchProcess:
-            pass
 
 
 def start_run(server: dict, name: str) -> str:
@@ -177,7 +163,7 @@ def test_a_killed_worker_leaves_a_store_the_next_run_resumes(server) -> None:
         while not denoiser_checkpointed(server["store"], killed):
             assert time.monotonic() < deadline and final_state(server, killed) is None, "no denoiser checkpoint to interrupt"
             time.sleep(0.2)
-        kill_tree(first.pid, signal.SIGKILL)
+        signal_tree(first.pid, signal.SIGKILL)
     with worker(server, "gpu"):
         rerun = start_run(server, "motion/tiny-long")
         assert wait_final(server, rerun) == "COMPLETED", (server["tmp"] / "worker-gpu.log").read_text()[-3000:]

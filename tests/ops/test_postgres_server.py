@@ -10,7 +10,8 @@ import time
 from pathlib import Path
 
 import httpx
-from postgres_cluster import ThrowawayPostgres, postgres, postgres_prefect_server, prefect_free_env  # noqa: F401
+from postgres_cluster import ThrowawayPostgres, postgres, postgres_prefect_server  # noqa: F401
+from processes import prefect_free_env
 
 from seqmask.store import ArtifactStore
 

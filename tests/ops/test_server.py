@@ -12,14 +12,9 @@ import time
 
 import httpx
 import pytest
+from processes import free_port
 
 from seqmask.cli import main
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def test_the_server_listens_on_loopback_and_honours_the_auth_string(tmp_path) -> None:
