@@ -13,7 +13,7 @@ run them: ``prefect worker start --pool cpu --type process`` (docker-compose.yml
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -73,7 +73,7 @@ def read_deployments(path: Path) -> list[DeploymentSpec]:
                 raise ConfigError(f"{where}: cron {entry['cron']!r} / timezone: {err}") from err
         overrides = tuple(f"{key}={value}" for key, value in (entry.get("overrides") or {}).items())
         spec = DeploymentSpec(**{**entry, "overrides": overrides})
-        specs.append(spec if spec.name else DeploymentSpec(**{**entry, "overrides": overrides, "name": spec.preset}))
+        specs.append(spec if spec.name else replace(spec, name=spec.preset))
     return specs
 
 
