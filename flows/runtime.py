@@ -32,6 +32,7 @@ from prefect.context import get_run_context
 from prefect.futures import PrefectFuture
 
 from seqmask.executor import Executor, OrchestrationConfig, local_cluster
+from seqmask.fairseq2_runtime import Fairseq2WorkerPlugin, init_fairseq2_runtime
 from seqmask.runlog import RunLog
 from seqmask.stage import (
     Outcome,
@@ -61,12 +62,13 @@ def dask_client(settings: OrchestrationConfig) -> Iterator[Client]:
     """A client of the scheduler at ``dask_address``, or of a fresh LocalCluster.
 
     Not the default client of any context: stages in several threads share it, and it is
-    made in whichever asks first and closed in the flow's own thread.
+    made in whichever asks first and closed in the flow's own thread. Every worker sets fairseq2 up as it joins.
     """
     with contextlib.ExitStack() as stack:
         address = settings.dask_address or stack.enter_context(local_cluster(settings.dask_workers))
         client = Client(address, set_as_default=False)
         stack.callback(client.close)
+        client.register_plugin(Fairseq2WorkerPlugin())
         yield client
 
 
@@ -131,6 +133,7 @@ def run_plan_flow(plan: Plan, *, from_stage: str | None = None) -> dict[str, dic
     the flow's task runner starts it when they are done, so independent stages (two
     trainings, which run on the Dask workers) run side by side.
     """
+    init_fairseq2_runtime()  # here, before stage tasks use fairseq2 from the task runner's threads
     logger = get_run_logger()
     store = ArtifactStore()
     settings = plan[0][1].orchestration

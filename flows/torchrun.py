@@ -26,6 +26,7 @@ import torch
 from fairseq2.gang import Gang, ProcessGroupGang, create_fake_gangs, create_parallel_gangs, get_default_gangs, set_default_gangs
 
 from seqmask.executor import Executor
+from seqmask.fairseq2_runtime import init_fairseq2_runtime
 from seqmask.runlog import RunLog
 from seqmask.stage import Outcome, Pipeline, Plan, Runner, Stage, StageContext
 from seqmask.store import ArtifactRef, ArtifactStore
@@ -38,6 +39,7 @@ def train_stage(plan: Plan, stage_name: str, *, preset: str) -> ArtifactRef:
     stage = next(s for s in pipeline.stages if s.name == stage_name)
     if not stage.worker:
         raise ValueError(f"stage {stage_name!r} does not train; `seqmask train` runs the training stages of a flow (see `seqmask run --dry-run`)")
+    init_fairseq2_runtime()
     with _gang() as gang:
         store = ArtifactStore()
         run_log = RunLog(store.runs, flow=f"train {stage_name}", preset=preset, argv=sys.argv) if gang.rank == 0 else None

@@ -8,7 +8,6 @@ Transformer (768 dims, 12 layers, 2 x 320 codebook entries, 100 distractors).
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 from typing import Any
 
@@ -23,23 +22,14 @@ from fairseq2.models.wav2vec2.asr import Wav2Vec2AsrConfig, Wav2Vec2AsrModel
 from fairseq2.models.wav2vec2.asr.factory import create_wav2vec2_asr_model
 from fairseq2.models.wav2vec2.factory import create_wav2vec2_model
 from fairseq2.models.wav2vec2.interop import convert_wav2vec2_state_dict
-from fairseq2.runtime.dependency import get_dependency_resolver
 from torch import nn
 
+from seqmask.fairseq2_runtime import init_fairseq2_runtime
 from seqmask.masking.spans import lenient_row_mask
 from seqmask.speech.archs import arch_sizes
 from seqmask.speech.config import CtcConfig, EncoderConfig
 from seqmask.speech.features import FBANK_STRIDE, NUM_MEL_BINS
 from seqmask.training.checkpoint import read_checkpoint
-
-_FAIRSEQ2_SETUP = threading.Lock()
-
-
-def _fairseq2_ready() -> None:
-    """fairseq2 sets itself up on first use, which two threads (two stages of a flow) must not do at once."""
-    with _FAIRSEQ2_SETUP:
-        get_dependency_resolver()
-
 
 def encoder_config(encoder: EncoderConfig) -> Wav2Vec2EncoderConfig:
     """fairseq2 encoder config of ``encoder`` with the filterbank front end."""
@@ -84,7 +74,7 @@ def pretrain_config(
 def build_pretrain_model(encoder: EncoderConfig, *, masker: nn.Module | None = None, **config: Any) -> Wav2Vec2Model:
     """A randomly initialised wav2vec 2.0 model (``config``: see :func:`pretrain_config`); ``masker`` replaces
     fairseq2's standard masker when given."""
-    _fairseq2_ready()
+    init_fairseq2_runtime()
     model = create_wav2vec2_model(pretrain_config(encoder, **config))
     if masker is not None:
         masker.load_state_dict(model.masker.state_dict())  # same learned mask embedding init
@@ -106,7 +96,7 @@ def build_asr_model(encoder: EncoderConfig, vocab_size: int, ctc: CtcConfig | No
         max_spatial_mask_prob=ctc.channel_mask.max_mask_prob,
         min_num_spatial_mask_spans=ctc.channel_mask.min_num_spans,
     )
-    _fairseq2_ready()
+    init_fairseq2_runtime()
     model = create_wav2vec2_asr_model(config)
     model.masker.mask_factory = lenient_row_mask  # short utterances (FSDD digits) train unmasked instead of raising
     return model
