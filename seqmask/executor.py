@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import heapq
 import itertools
+import pickle
 import re
 import threading
 import time
+import traceback
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence, TypeVar
 
@@ -51,6 +54,54 @@ R = TypeVar("R")
 
 ProgressFn = Callable[[str, int, int], None]
 """Called as ``(description, done, total)`` after every finished item."""
+ITEM_REPR_CHARS = 300
+"""How much of a mapped item an error message shows."""
+
+
+class MappedItemFailed(RuntimeError):
+    """A mapped function raised an error that cannot travel back from a Dask worker as it is (it does not pickle); its
+    type and message, the item it was mapped over and the worker's traceback, as text."""
+
+    def __str__(self) -> str:
+        item, error, trace = self.args
+        return f"{error} (mapping over {item})\non the worker:\n{trace}"
+
+
+class WorkerLost(ConnectionError):
+    """The Dask worker running a mapped item died (Dask's ``KilledWorker``); a transient error, retried like a lost
+    connection."""
+
+
+def describe_item(item: Any) -> str:
+    """A mapped item as an error message shows it: its repr, cut to :data:`ITEM_REPR_CHARS`."""
+    text = repr(item)
+    return text if len(text) <= ITEM_REPR_CHARS else text[:ITEM_REPR_CHARS] + "..."
+
+
+def run_item(fn: Callable[[T], R], item: T) -> R:
+    """``fn(item)``; its error names the item (a note)."""
+    try:
+        return fn(item)
+    except Exception as err:
+        err.add_note(f"mapping over {describe_item(item)}")
+        raise
+
+
+def run_item_on_worker(fn: Callable[[T], R], item: T) -> R:
+    """:func:`run_item` on a Dask worker, whose error always comes back: without its traceback, which the worker would
+    pickle too (one from a deep recursion cannot be, and then the task never ends), its text kept in the note; as
+    :class:`MappedItemFailed` when the error itself does not pickle."""
+    try:
+        return fn(item)
+    except Exception as err:
+        trace = "".join(traceback.format_exception(err, limit=-5))
+        error = err.with_traceback(None)
+        error.add_note(f"mapping over {describe_item(item)}\non the worker:\n{trace}")
+        try:
+            pickle.dumps(error)
+        except Exception:
+            error = MappedItemFailed(describe_item(item), f"{type(err).__name__}: {err}", trace)
+    raise error
 
 
 def local_cluster(n_workers: int) -> Any:
@@ -164,20 +215,24 @@ class Executor:
             if self.client is None:
                 results = []
                 for item in items:
-                    results.append(fn(item))
+                    results.append(run_item(fn, item))
                     self._advance(bar, desc, len(results), total)
                 return results
             return self._map_on_dask(fn, items, bar, desc)
 
     def _map_on_dask(self, fn: Callable[[T], R], items: Sequence[T], bar: tqdm, desc: str) -> list[R]:
-        from distributed import as_completed
+        from distributed import KilledWorker, as_completed
 
-        futures = self.client.map(fn, items, pure=False)
+        futures = self.client.map(functools.partial(run_item_on_worker, fn), items, pure=False)
         index = {future.key: i for i, future in enumerate(futures)}
         results: list[Any] = [None] * len(items)
         try:
             for done, future in enumerate(as_completed(futures, loop=self.client.loop), start=1):
-                results[index[future.key]] = future.result()
+                try:
+                    results[index[future.key]] = future.result()
+                except KilledWorker as err:
+                    item = describe_item(items[index[future.key]])
+                    raise WorkerLost(f"{desc}: the Dask worker mapping over {item} died ({err})") from err
                 self._advance(bar, desc, done, len(items))
         finally:
             self.client.cancel(futures)

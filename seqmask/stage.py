@@ -39,10 +39,12 @@ ProgressFn = Callable[[str, int, int], None]
 
 
 class StageFailed(RuntimeError):
-    """A stage raised; carries the stage name and the original error as ``__cause__``."""
+    """A stage raised; carries the stage name and the original error as ``__cause__``. Its message shows the first
+    line of each of the error's notes too (what a map was over: :func:`seqmask.executor.run_item`)."""
 
     def __init__(self, stage: str, error: BaseException) -> None:
-        super().__init__(f"stage {stage!r} failed: {type(error).__name__}: {error}")
+        context = "".join(f" ({note.splitlines()[0]})" for note in getattr(error, "__notes__", ()) if note.strip())
+        super().__init__(f"stage {stage!r} failed: {type(error).__name__}: {error}{context}")
         self.stage = stage
         self.error = error
 
