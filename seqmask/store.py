@@ -5,7 +5,7 @@ Layout under the store root::
     objects/<key>/          published artifacts (immutable once renamed into place)
         ...                 files written by the stage's build function
         digests.json        {relative posix path: sha256} for every built file
-        lineage.json        caller lineage plus key, stage, digest, timing and size
+        lineage.json        caller lineage plus key, stage, digest, size and the build records (timings)
     tmp/<key>.<pid>.<ns>/   builds in progress (or orphans of killed builds)
     locks/<key>.lock        per-key flock files
     corrupt/<key>.<ts>/     quarantined artifacts that failed verification
@@ -41,6 +41,11 @@ logger = logging.getLogger(__name__)
 
 DIGESTS_FILE = "digests.json"
 LINEAGE_FILE = "lineage.json"
+BUILD_RECORD_FILE = "build.json"
+"""What a build measured about itself rather than what it made: wall-clock times and speeds, the step a training resumed
+from, threads. Two builds of one artifact differ there, so such a file (:func:`record_build`, at any depth) is not
+part of the artifact: at publish the store moves each into ``lineage.json``'s ``build`` (by its directory, ``.`` for
+the top), outside the digest, and artifacts built twice get one digest (and downstream keys stay the same)."""
 _RESERVED = frozenset({DIGESTS_FILE, LINEAGE_FILE})
 _SUMMARY_FIELDS = {"stage": str, "digest": str, "created": str, "bytes": int, "files": int}
 """Lineage fields :meth:`ArtifactStore.list` shows, with their types."""
@@ -171,6 +176,35 @@ def partial_path(path: Path, suffix: str = "") -> Path:
     the name). A Dask worker killed between the write and the rename leaves such a file behind, and the rerun of its
     task (another process) writes its own; the store drops these leftovers before it publishes."""
     return path.with_name(f".{path.name}.tmp-{os.getpid()}{suffix}")
+
+
+def record_build(directory: Path, **facts: Any) -> None:
+    """Add ``facts`` (JSON values) to the build record of ``directory``, a directory of an artifact being built."""
+    path = Path(directory) / BUILD_RECORD_FILE
+    record = _read_json_object(path) if path.is_file() else {}
+    tmp = partial_path(path)
+    _write_json(tmp, {**record, **facts})
+    os.replace(tmp, path)
+
+
+def read_build_record(artifact: Path, directory: str = ".") -> dict[str, Any]:
+    """The build record of ``directory`` (relative posix path) of an artifact: from its lineage once published, from
+    its ``build.json`` while being built; empty when none was recorded."""
+    artifact = Path(artifact)
+    if (artifact / LINEAGE_FILE).is_file():
+        return dict(_read_json_object(artifact / LINEAGE_FILE).get("build", {}).get(directory, {}))
+    path = artifact / directory / BUILD_RECORD_FILE
+    return _read_json_object(path) if path.is_file() else {}
+
+
+def _take_build_records(root: Path) -> dict[str, dict[str, Any]]:
+    """Remove every build record under ``root``; their contents by directory (relative posix path, ``.`` for ``root``)."""
+    records = {}
+    for path in sorted(root.rglob(BUILD_RECORD_FILE)):
+        if path.is_file() and not path.is_symlink():
+            records[path.parent.relative_to(root).as_posix()] = _read_json_object(path)
+            path.unlink()
+    return records
 
 
 def _drop_partial_writes(root: Path) -> list[str]:
@@ -498,6 +532,7 @@ class ArtifactStore:
             if dropped:
                 logger.warning("build of %s artifact %s: dropped %d partial writes of interrupted tasks: %s", stage, key[:12], len(dropped),
                             ", ".join(dropped[:5]))
+            build_records = _take_build_records(tmp_dir)
 
             files, others = _scan(tmp_dir)
             clashes = sorted(_RESERVED & set(files))
@@ -519,6 +554,7 @@ class ArtifactStore:
                     "digest": digest,
                     "created": datetime.now(timezone.utc).isoformat(),
                     "build_seconds": round(build_seconds, 3),
+                    "build": build_records,
                     "host": socket.gethostname(),
                     "pid": os.getpid(),
                     "files": len(files),

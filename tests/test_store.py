@@ -23,6 +23,8 @@ from seqmask.store import (
     default_root,
     make_key,
     partial_path,
+    read_build_record,
+    record_build,
 )
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -130,6 +132,29 @@ def test_partial_writes_left_by_killed_tasks_are_not_published(store, caplog):
     assert sorted(json.loads((ref.path / "digests.json").read_text())) == [".hidden", "notes.tmp-1", "shards/0.bin"]
     assert not (ref.path / leftover).exists() and store.verify(ref.key) == []
     assert "dropped 2 partial writes" in caplog.text
+
+
+def test_build_records_go_to_lineage_outside_the_digest(tmp_path):
+    """Two builds of one artifact that took different times publish the same digest; their timings are in lineage."""
+    refs = []
+    for seconds in (1.5, 7.25):
+        def build(out: Path, seconds=seconds) -> None:
+            (out / "model.bin").write_bytes(b"weights")
+            record_build(out, train_seconds=seconds)
+            record_build(out, steps_per_second=round(10 / seconds, 3))  # a second call adds to the record
+            (out / "tlm").mkdir()
+            record_build(out / "tlm", resumed_from_step=int(seconds))
+            assert read_build_record(out) == {"train_seconds": seconds, "steps_per_second": round(10 / seconds, 3)}
+
+        store = ArtifactStore(tmp_path / f"store-{seconds}")
+        ref, _ = store.get_or_build(make_key(**KEY_ARGS), stage="tokenize", build=build, lineage={})
+        assert sorted(json.loads((ref.path / "digests.json").read_text())) == ["model.bin"]
+        assert store.verify(ref.key) == [] and not list(ref.path.rglob("build.json"))
+        assert read_build_record(ref.path) == {"train_seconds": seconds, "steps_per_second": round(10 / seconds, 3)}
+        assert read_build_record(ref.path, "tlm") == {"resumed_from_step": int(seconds)}
+        assert read_build_record(ref.path, "mlm") == {}
+        refs.append(ref)
+    assert refs[0].digest == refs[1].digest
 
 
 def test_flipped_byte_is_quarantined_and_rebuilt(store, caplog):

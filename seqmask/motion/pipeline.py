@@ -67,7 +67,7 @@ def motion_pipeline(runs: Sequence[Run], masks: dict[str, MotionMaskParams], *, 
             Stage(f"motion-eval-{run.name}", 1, evaluate.build, inputs={**models, EVALUATOR: "motion-evaluator", MODEL: f"motion-train-{run.name}"},
                   worker=True, priority=PRIORITY["evaluate"], gpu=True, config_of=lambda c: {"sampling": c.motion.sampling}),
         ]
-        report_inputs.update({n: n for n in (f"motion-train-{run.name}", f"motion-eval-{run.name}")})
+        report_inputs[f"motion-eval-{run.name}"] = f"motion-eval-{run.name}"
         if run.seed == runs[0].seed and "@" not in run.variant:
             stages.append(Stage(f"motion-render-{run.name}", 1, render.build, inputs={**models, MODEL: f"motion-train-{run.name}"}, worker=True,
                                 priority=PRIORITY["render"], config_of=lambda c: {

@@ -43,6 +43,7 @@ from seqmask.speech.config import MASKERS, EncoderConfig, PretrainConfig
 from seqmask.speech.features import Utterance, collate, length_batches
 from seqmask.speech.masker import Ask2MaskMasker
 from seqmask.speech.model import build_pretrain_model, load_pretrained
+from seqmask.store import read_build_record, record_build
 from seqmask.training.checkpoint import save_checkpoint
 from seqmask.training.device import default_device
 from seqmask.training.loop import ProgressFn, train
@@ -223,8 +224,8 @@ def pretrain(
     ``scores`` maps utterance id -> ``(S,)`` frame confidences at the encoder frame
     rate (needed by the Ask2Mask maskers, ignored by ``"random"``). Utterances too
     short to mask are dropped (``dropped_short``). Resumes from ``work_dir/last.pt``.
-    The summary adds ``utterances`` (trained on) and ``frames_per_second`` (unpadded
-    10 ms filterbank frames per training second) to the loop's.
+    The summary adds ``utterances`` (trained on) to the loop's, and the build record ``frames_per_second`` (unpadded
+    10 ms filterbank frames per training second).
     """
     if variant not in MASKERS:
         raise ValueError(f"variant: expected one of {MASKERS}, found {variant!r}")
@@ -239,7 +240,8 @@ def pretrain(
         out_dir / "model.pt", unit.model, kind=PRETRAINED_KIND, arch=encoder.arch, encoder=dataclasses.asdict(encoder), masker=variant,
         steps=summary["steps"],
     )
-    seconds = summary["seconds"]
-    summary |= {"dropped_short": dropped, "utterances": len(kept), "frames_per_second": unit.frames / seconds if seconds else 0.0}
+    seconds = read_build_record(out_dir)["train_seconds"]
+    record_build(out_dir, frames_per_second=round(unit.frames / seconds, 1) if seconds else 0.0)
+    summary |= {"dropped_short": dropped, "utterances": len(kept)}
     log.info("pretraining done: %s", summary)
     return summary

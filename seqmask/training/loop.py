@@ -13,7 +13,10 @@ progress, including how many batches were drawn. A run that finds ``last.pt``
 resumes from it; batches are replayed from the seed, so on CPU a resumed run ends
 with the same weights as an uninterrupted one. ``metrics.jsonl`` gets one row per
 ``log_every`` steps: the mean of the loss and of every value the unit logs over
-those steps, the learning rate and the training seconds.
+those steps and the learning rate. Wall-clock figures (training seconds, steps per
+second) and the step a run resumed from go to ``out_dir``'s build record
+(:func:`seqmask.store.record_build`), not into the artifact: they differ between two
+builds that end with the same weights.
 
 Under ``seqmask train`` with ``torchrun`` the loop is data-parallel
 (:mod:`seqmask.training.distributed`): each rank trains on its share of every batch,
@@ -39,6 +42,7 @@ from torch import Tensor, nn
 from torch.optim import AdamW
 from tqdm.auto import tqdm
 
+from seqmask.store import record_build
 from seqmask.training.checkpoint import read_checkpoint, save_checkpoint, set_torch_rng_state, torch_rng_state
 from seqmask.training.config import TrainingConfig
 from seqmask.training.device import autocast
@@ -119,10 +123,10 @@ def train(
 ) -> tuple[TrainingUnit, dict[str, Any]]:
     """Train the unit ``build_unit()`` makes for ``config.steps`` optimizer steps; returns it and a summary.
 
-    Summary: ``steps``, ``skipped_nan``, ``seconds`` (training time, resumed
-    sessions included), ``final_loss`` (mean loss of the last 10% of steps) and
-    ``resumed_from_step`` (the step of the checkpoint it resumed from; 0 for none) and ``processes`` (data-parallel
-    ranks: 1 unless under ``torchrun``; ``work_dir`` is then shared by all ranks).
+    Summary: ``steps``, ``skipped_nan``, ``final_loss`` (mean loss of the last 10% of steps) and ``processes``
+    (data-parallel ranks: 1 unless under ``torchrun``; ``work_dir`` is then shared by all ranks). Build record of
+    ``out_dir``: ``train_seconds`` (resumed sessions included), ``steps_per_second`` and ``resumed_from_step`` (the step
+    of the checkpoint it resumed from; 0 for none).
     """
     config.validate()
     gang = data_parallel_gang(device)
@@ -161,7 +165,7 @@ def train(
                 _save(state_path, config, unit, optimizer, scheduler, done)
             if done.step % config.log_every == 0 or done.step == config.steps:
                 means = {name: sum(row[name] for row in window) / len(window) for name in window[0]}
-                append_metrics(metrics_path, {"step": done.step, **means, "lr": lr, "seconds": round(done.seconds, 3), "skipped_nan": done.skipped_nan})
+                append_metrics(metrics_path, {"step": done.step, **means, "lr": lr, "skipped_nan": done.skipped_nan})
                 window = []
             bar.update(1)
             if progress is not None:
@@ -170,9 +174,10 @@ def train(
         check_replicas_agree(unit.model, gang)
     tail = done.losses[-max(1, math.ceil(len(done.losses) / 10)) :]
     summary = {
-        "steps": done.step, "skipped_nan": done.skipped_nan, "seconds": round(done.seconds, 3), "final_loss": sum(tail) / len(tail),
-        "resumed_from_step": resumed_from_step, "processes": gang.size,
+        "steps": done.step, "skipped_nan": done.skipped_nan, "final_loss": sum(tail) / len(tail), "processes": gang.size,
     }
+    record_build(out_dir, train_seconds=round(done.seconds, 3), steps_per_second=round(done.step / max(done.seconds, 1e-9), 3),
+                 resumed_from_step=resumed_from_step)
     return unit, summary
 
 

@@ -12,7 +12,7 @@ from seqmask.cli import main
 from seqmask.config import load_config, to_dict
 from seqmask.motion.bvh import read_bvh
 from seqmask.runlog import latest_runs
-from seqmask.store import ArtifactStore
+from seqmask.store import ArtifactStore, read_build_record
 
 pytestmark = pytest.mark.usefixtures("prefect_api")
 
@@ -65,6 +65,15 @@ def test_motion_rerun_reuses_every_stage(motion_run, store_home, dask_address) -
     assert set(states(store_home).values()) == {"reused"}
 
 
+def test_a_fresh_store_gives_every_stage_the_same_key_and_digest(motion_run, dask_address, tmp_path, monkeypatch) -> None:
+    """Artifacts hold what was made, not how long it took (timings are in lineage): a second store, elsewhere, built
+    from scratch, publishes byte-identical artifacts, so every key downstream matches too."""
+    monkeypatch.setenv("SEQMASK_HOME", str(tmp_path / "fresh"))
+    again = run("motion", dask_address)
+    assert {stage: (ref["key"], ref["digest"]) for stage, ref in again.items()} == {
+        stage: (ref["key"], ref["digest"]) for stage, ref in motion_run.items()}
+
+
 def test_compare_reuses_seed_0_and_adds_seeds_and_ratios(motion_run, store_home, dask_address) -> None:
     result = run("motion_compare", dask_address)
     found = states(store_home)
@@ -94,7 +103,7 @@ def test_kill_during_training_resumes_to_the_same_step(tmp_path, prefect_api, mo
     [record] = latest_runs(home / "runs", 1)
     train = ArtifactStore(home).ref(record["stages"]["motion-train-none-s0"]["key"]).path
     summary = json.loads((train / "summary.json").read_text())
-    assert summary["steps"] == 400 and 5 <= summary["resumed_from_step"] < 400
+    assert summary["steps"] == 400 and 5 <= read_build_record(train)["resumed_from_step"] < 400
     steps = [json.loads(line)["step"] for line in (train / "metrics.jsonl").read_text().splitlines()]
     assert steps == sorted(set(steps)) and steps[-1] == 400
 

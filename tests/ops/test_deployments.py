@@ -9,6 +9,7 @@ deployment resumes: finished stages reused, the killed training continued from i
 from __future__ import annotations
 
 import json
+import re
 import signal
 import subprocess
 import sys
@@ -21,12 +22,13 @@ import pytest
 from postgres_cluster import postgres, postgres_prefect_server  # noqa: F401
 from processes import prefect_free_env, signal_tree
 
-from flows.deploy import DEFAULT_FILE, pool_for, read_deployments
+from flows.deploy import DEFAULT_FILE, deploy_all, pool_for, read_deployments, resolve_deployments
 from seqmask.config import load_config
 from seqmask.motion.pipeline import motion_plan
 from seqmask.runlog import latest_runs
 from seqmask.schema import ConfigError
 from seqmask.speech.pipeline import speech_prep_plan
+from seqmask.store import read_build_record
 
 BIN = Path(sys.executable).parent
 MOTION_STEPS = 400
@@ -50,16 +52,80 @@ def test_a_deployments_file_is_checked_entry_by_entry(tmp_path) -> None:
     path = tmp_path / "deployments.yaml"
     for text, message in [
         ("deployments: []", "expected a `deployments:` list"),
-        ("deployments: [{flow: nope}]", "deployment 1: unknown flow 'nope'"),
-        ("deployments: [{flow: speech, cron: 'every day'}]", "deployment 1: cron 'every day'"),
+        ("deployments: [{flow: nope}]", r"entry 1 \(nope/small\): unknown flow 'nope'"),
+        ("deployments: [{flow: speech, cron: 'every day'}]", r"entry 1 \(speech/small\): cron 'every day'"),
         ("deployments: [{flow: text, pool: tpu}]", "pool 'tpu' is not one of"),
-        ("deployments: [{flow: text, when: daily}]", "expected keys among"),
+        ("deployments: [{flow: text, when: daily}]", r"entry 1: unknown key 'when' \(keys: cron, flow, "),
+        ("deployments: [{preset: tiny}]", "entry 1: no `flow` \\(one of compare, motion, "),
+        ("deployments: [speech]", "entry 1: expected a mapping of keys among .*, found str 'speech'"),
+        ("deployments: [{flow: text}, {flow: text, preset: small}]", r"entry 2 \(text/small\): the same deployment as entry 1"),
+        ("deployments: [{flow: text, overrides: {null: 1}}]", r"entry 1 \(text/small\): overrides: expected dotted config keys .*found None"),
+        ("deployments:\n  - flow: text\n    cron: '0 1 * * *\n", r"deployments file .*: not valid YAML: line 4, column 1: found unexpected end"),
     ]:
         path.write_text(text)
-        with pytest.raises(ConfigError, match=message):
+        with pytest.raises(ConfigError, match=message) as info:
             read_deployments(path)
+        assert str(info.value).startswith(f"{path}: ") or str(info.value).startswith(f"deployments file {path}: ")
     with pytest.raises(FileNotFoundError, match="no such file"):
         read_deployments(tmp_path / "missing.yaml")
+
+
+@pytest.mark.parametrize(("entry", "message"), [
+    ("{flow: [speech, text]}", "entry 1: flow: expected a string, found list ['speech', 'text']"),
+    ("{flow: text, overrides: [text.base.train.steps=10]}",
+     "entry 1: overrides: expected a mapping of config KEY: VALUE or null, found list ['text.base.train.steps=10']"),
+    ("{flow: text, preset: [tiny]}", "entry 1: preset: expected a string, found list ['tiny']"),
+    ("{flow: text, cron: 5}", "entry 1: cron: expected a string or null, found int 5"),
+    ("{flow: text, name: null}", "entry 1: name: expected a string, found NoneType None"),
+])
+def test_a_field_of_the_wrong_type_is_named(tmp_path, entry, message) -> None:
+    path = tmp_path / "deployments.yaml"
+    path.write_text(f"deployments: [{entry}]")
+    with pytest.raises(ConfigError) as info:
+        read_deployments(path)
+    assert str(info.value) == f"{path}: {message}"
+
+
+def test_a_null_override_is_yaml_null_as_with_set(tmp_path) -> None:
+    path = tmp_path / "deployments.yaml"
+    path.write_text("deployments: [{flow: speech-prep, preset: tiny, overrides: {speech.data.labelled_per_speaker: null}}]")
+    [deployment] = resolve_deployments(path)
+    assert deployment.config.speech.data.labelled_per_speaker is None
+    assert load_config("tiny", ["speech.data.labelled_per_speaker=null"]) == deployment.config
+    path.write_text("deployments: [{flow: speech-prep, preset: tiny, overrides: {speech.pretrain.train.steps: null}}]")
+    with pytest.raises(ConfigError, match=rf"^{re.escape(str(path))}: entry 1 \(speech-prep/tiny\): override speech.pretrain.train.steps: .*found None"):
+        resolve_deployments(path)
+
+
+BAD_SECOND_ENTRY = """
+deployments:
+  - flow: speech-prep
+    name: first-of-two
+    preset: tiny
+  - flow: motion-prep
+    name: second-of-two
+    preset: tiny
+    overrides: {{{overrides}}}
+"""
+
+
+def test_a_bad_entry_registers_no_entry_of_its_file(tmp_path, prefect_api) -> None:
+    from prefect.client.orchestration import get_client
+
+    path = tmp_path / "deployments.yaml"
+    path.write_text(BAD_SECOND_ENTRY.format(overrides="motion_prep.no_such_key: 1"))
+    with pytest.raises(ConfigError) as info:
+        deploy_all(path)
+    with get_client(sync_client=True) as client:
+        names = {deployment.name for deployment in client.read_deployments()}
+    assert not names & {"first-of-two", "second-of-two"}, names
+    assert re.match(rf"{re.escape(str(path))}: entry 2 \(motion-prep/second-of-two\): override motion_prep.no_such_key: ", str(info.value))
+    path.write_text(BAD_SECOND_ENTRY.format(overrides="speech.data.labelled_per_speaker: null"))
+    rows = deploy_all(path)
+    with get_client(sync_client=True) as client:
+        second = client.read_deployment_by_name("motion-prep/second-of-two")
+    assert [row["deployment"] for row in rows] == ["speech-prep/first-of-two", "motion-prep/second-of-two"]
+    assert second.parameters["config"]["speech"]["data"]["labelled_per_speaker"] is None  # registered as YAML null
 
 
 def test_the_shipped_deployments_schedule_every_main_flow() -> None:
@@ -173,9 +239,9 @@ def test_a_killed_worker_leaves_a_store_the_next_run_resumes(server) -> None:
     resumed = []
     for name, stage in record["stages"].items():
         if name.startswith("motion-train-") and stage["state"] == "computed":
-            summary = json.loads((server["store"] / "objects" / stage["key"] / "summary.json").read_text())
-            assert summary["steps"] == MOTION_STEPS
-            resumed.append(summary["resumed_from_step"])
+            artifact = server["store"] / "objects" / stage["key"]
+            assert json.loads((artifact / "summary.json").read_text())["steps"] == MOTION_STEPS
+            resumed.append(read_build_record(artifact)["resumed_from_step"])
     print(f"worker killed; the next run reused {sorted(n for n, state in states.items() if state == 'reused')}, "
           f"denoisers resumed from steps {resumed}")
     assert any(step > 0 for step in resumed), f"no training resumed from a checkpoint: {resumed}"

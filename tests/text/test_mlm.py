@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import argparse
 import json
+import traceback
 
 import pytest
 import torch
 
 from seqmask.masking.lem import ENTITY, MLM, NOUN, OTHER, LemParams
+from seqmask.store import read_build_record
 from seqmask.text.config import EncoderConfig
 from seqmask.text.mlm import MaskedLMUnit, choose, make_batch, masked_accuracy
 from seqmask.text.model import build_encoder, embed, load_encoder, save_encoder
@@ -94,7 +97,7 @@ def test_an_interrupted_run_resumes_to_the_same_weights(vocab, tmp_path) -> None
     with pytest.raises(Interrupted):
         train(lambda: unit_for(vocab, "lem", pairs=True), config, out_dir=tmp_path / "b", work_dir=tmp_path / "wb", device=cpu, progress=stop_at_5)
     resumed, summary = train(lambda: unit_for(vocab, "lem", pairs=True), config, out_dir=tmp_path / "b", work_dir=tmp_path / "wb", device=cpu)
-    assert summary["resumed_from_step"] == 3 and summary["steps"] == 8
+    assert read_build_record(tmp_path / "b")["resumed_from_step"] == 3 and summary["steps"] == 8
     for (name, a), b in zip(whole.model.state_dict().items(), resumed.model.state_dict().values()):
         assert torch.equal(a, b), name  # the mask generator's state came back with the checkpoint
 
@@ -116,3 +119,21 @@ def test_a_saved_encoder_loads_back_and_embeds_pieces_only(vocab, tmp_path) -> N
 def test_a_directory_without_weights_is_refused(tmp_path) -> None:
     with pytest.raises(FileNotFoundError, match="config.json"):
         load_encoder(tmp_path)
+
+
+def test_a_checkpoint_that_is_not_weights_only_is_refused_naming_it(vocab, tmp_path) -> None:
+    model = unit_for(vocab, "mlm").model
+    model.config.save_pretrained(tmp_path)
+    checkpoint = tmp_path / "pytorch_model.bin"
+    torch.save(model.state_dict(), checkpoint)
+    assert load_encoder(tmp_path).config.hidden_size == TINY.hidden  # tensors by name: loaded
+    for content in ({"state": model.state_dict(), "args": argparse.Namespace(lr=1e-3)}, [torch.zeros(1)], b"not a checkpoint"):
+        if isinstance(content, bytes):
+            checkpoint.write_bytes(content)
+        else:
+            torch.save(content, checkpoint)
+        with pytest.raises(ValueError) as raised:
+            load_encoder(tmp_path)
+        message = str(raised.value)
+        assert message.startswith(f"{checkpoint}: expected a weights-only PyTorch checkpoint") and "model.safetensors" in message
+        assert "weights_only=False" not in "".join(traceback.format_exception(raised.value))  # nor torch's advice, chained

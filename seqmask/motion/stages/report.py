@@ -44,7 +44,6 @@ def build(ctx: StageContext) -> None:
     ratios = {variant: (kind, ratio) for variant, kind, ratio in ctx.config["variants"]}
     real = json.loads((ctx.input_path("evaluator") / "real.json").read_text(encoding="utf-8"))
     metrics = {run.name: json.loads((ctx.input_path(f"motion-eval-{run.name}") / "metrics.json").read_text(encoding="utf-8")) for run in runs}
-    trained = {run.name: json.loads((ctx.input_path(f"motion-train-{run.name}") / "summary.json").read_text(encoding="utf-8")) for run in runs}
     main = [run for run in runs if ratios[run.variant][1] == ctx.config["default_ratio"][ratios[run.variant][0]]]
     gates = _gates(main, metrics, real, ctx.config["gates"])
     meaningful = all_hold(gates)
@@ -65,14 +64,14 @@ def build(ctx: StageContext) -> None:
     lines += ["## FID on valid (settings are chosen here)", "", compare_table(
         [{"variant": run.variant, "seed": run.seed, "results": flat(metrics[run.name]["valid"])} for run in runs], FID, baseline=BASELINE,
         count="windows", references={name: {"all": floor} for name, floor in real["valid"]["floors"].items()}, meaningful=meaningful), ""]
-    lines += ["## Every FID with its 95% bootstrap interval (test, all windows)", "", "| run | FID | interval | R@3 | train steps/s |",
-              "|:---|---:|---:|---:|---:|"]
+    lines += ["## Every FID with its 95% bootstrap interval (test, all windows)", "", "| run | FID | interval | R@3 |",
+              "|:---|---:|---:|---:|"]
     for run in runs:
         scored = metrics[run.name]["test"]["all"]
         lines.append(f"| {run.name} | {scored['fid']:.3f} | [{scored['fid_low']:.3f}, {scored['fid_high']:.3f}] | "
-                     f"{_r3(scored):s} | {trained[run.name]['steps_per_second']:.2f} |")
+                     f"{_r3(scored):s} |")
     for name, floor in real["test"]["floors"].items():
-        lines.append(f"| floor: {name} | {floor['fid']:.3f} | [{floor['fid_low']:.3f}, {floor['fid_high']:.3f}] | – | – |")
+        lines.append(f"| floor: {name} | {floor['fid']:.3f} | [{floor['fid_low']:.3f}, {floor['fid_high']:.3f}] | – |")
     lines += ["", "![FID by mask ratio](fid_by_ratio.png)", "", "## Generated beside real (seed 0)", ""]
     lines += _renders(ctx, runs)
     report = "\n".join(lines) + "\n"

@@ -16,6 +16,7 @@ from seqmask.motion.models import build_denoiser, save_denoiser
 from seqmask.motion.prep import SKELETON_BVH
 from seqmask.motion.stages.inputs import PREP, TEXT, skeleton, text_encoder, windows
 from seqmask.motion.windows import TEMPLATE_COUNT
+from seqmask.store import record_build
 from seqmask.training.device import default_device
 from seqmask.training.loop import train
 
@@ -50,5 +51,5 @@ def build(ctx: StageContext) -> None:
         shutil.copy2(ctx.input_path(PREP) / name, ctx.out / "prep" / name)
     summary["parameters"] = sum(p.numel() for p in unit.model.parameters())
     summary["device"] = str(device)
-    summary["steps_per_second"] = round(summary["steps"] / max(summary["seconds"], 1e-9), 3)
-    write_json(ctx.out / "summary.json", {**summary, "mask": mask.kind, "ratio": mask.ratio, "threads": torch.get_num_threads()})
+    record_build(ctx.out, threads=torch.get_num_threads())
+    write_json(ctx.out / "summary.json", {**summary, "mask": mask.kind, "ratio": mask.ratio})
