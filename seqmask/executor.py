@@ -149,6 +149,12 @@ class PriorityGate:
             self._free += 1
             self._changed.notify_all()
 
+    @property
+    def waiting(self) -> int:
+        """How many callers wait for a slot."""
+        with self._changed:
+            return len(self._waiting)
+
 
 class Executor:
     """Maps a pure function over items, in order, with a progress bar and callback.

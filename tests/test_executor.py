@@ -1,4 +1,8 @@
-"""The executor's worker gate: calls that become ready together run by priority, never more than the slots."""
+"""The executor's worker gate: calls that wait together run by priority, never more than the slots.
+
+Arrivals are made deterministic (each waiter is queued before the next starts, while the test holds the slot), so no
+outcome depends on how fast threads start on a busy machine; the settle window is checked by a lower bound on time.
+"""
 
 from __future__ import annotations
 
@@ -7,62 +11,88 @@ import time
 
 from seqmask.executor import PriorityGate
 
+WAIT_SECONDS = 60.0
+"""Upper bound on any wait here (a busy machine answers in milliseconds)."""
 
-def _run_waiters(gate: PriorityGate, priorities: list[int], hold: float) -> tuple[list[int], int]:
-    """Start one thread per priority at (almost) the same moment; the order in which they got a slot, and the most
-    that held one at once."""
+
+def _wait_until(condition) -> None:
+    deadline = time.monotonic() + WAIT_SECONDS
+    while not condition():
+        assert time.monotonic() < deadline, "the gate did not get there"
+        time.sleep(0.005)
+
+
+def _order_of_waiters_queued_behind_a_held_slot(gate: PriorityGate, priorities: list[int]) -> list[int]:
+    """Hold the gate's one slot, queue one waiter per priority (each queued before the next starts), release; the order in
+    which the waiters got the slot."""
     order: list[int] = []
-    holding = [0, 0]  # now, most
-    lock = threading.Lock()
+    gate.acquire(0)
 
     def waiter(priority: int) -> None:
         gate.acquire(priority)
+        order.append(priority)
+        gate.release()
+
+    threads = []
+    for queued, priority in enumerate(priorities, start=1):
+        threads.append(threading.Thread(target=waiter, args=(priority,)))
+        threads[-1].start()
+        _wait_until(lambda: gate.waiting == queued)
+    gate.release()
+    for thread in threads:
+        thread.join(timeout=WAIT_SECONDS)
+    return order
+
+
+def test_waiters_get_a_freed_slot_by_priority() -> None:
+    assert _order_of_waiters_queued_behind_a_held_slot(PriorityGate(1, settle=0.01), [1, 2, 0, 4, 3]) == [4, 3, 2, 1, 0]
+
+
+def test_equal_priorities_keep_their_arrival_order() -> None:
+    gate = PriorityGate(1, settle=0.01)
+    arrived: list[str] = []
+    gate.acquire(0)
+
+    def waiter(name: str) -> None:
+        gate.acquire(0)
+        arrived.append(name)
+        gate.release()
+
+    threads = []
+    for queued, name in enumerate("abcd", start=1):
+        threads.append(threading.Thread(target=waiter, args=(name,)))
+        threads[-1].start()
+        _wait_until(lambda: gate.waiting == queued)
+    gate.release()
+    for thread in threads:
+        thread.join(timeout=WAIT_SECONDS)
+    assert arrived == list("abcd")
+
+
+def test_a_free_slot_is_granted_only_after_settle_seconds_without_arrivals() -> None:
+    gate = PriorityGate(1, settle=0.3)
+    started = time.monotonic()
+    gate.acquire(0)
+    assert time.monotonic() - started >= 0.3  # a lower bound: load can only make it later
+
+
+def test_no_more_than_the_slots_hold_at_once() -> None:
+    gate = PriorityGate(2, settle=0.01)
+    holding, most, lock = [0], [0], threading.Lock()
+
+    def waiter() -> None:
+        gate.acquire(0)
         with lock:
-            order.append(priority)
             holding[0] += 1
-            holding[1] = max(holding)
-        time.sleep(hold)
+            most[0] = max(most[0], holding[0])
+        _wait_until(lambda: most[0] >= 2)  # hold until two held at once: the gate must allow that, and no more
         with lock:
             holding[0] -= 1
         gate.release()
 
-    threads = [threading.Thread(target=waiter, args=(priority,)) for priority in priorities]
+    threads = [threading.Thread(target=waiter) for _ in range(6)]
     for thread in threads:
         thread.start()
-        time.sleep(0.01)  # arrival order is the list's order: lowest priority first
     for thread in threads:
-        thread.join(timeout=30)
-    return order, holding[1]
-
-
-def test_waiters_that_arrive_together_get_slots_by_priority() -> None:
-    order, most = _run_waiters(PriorityGate(1, settle=0.2), [1, 2, 0, 4, 3], hold=0.05)
-    assert order == [4, 3, 2, 1, 0]
-    assert most == 1
-
-
-def test_no_more_than_the_slots_hold_at_once() -> None:
-    order, most = _run_waiters(PriorityGate(2, settle=0.05), [0, 0, 0, 0, 0, 0], hold=0.1)
-    assert sorted(order) == [0] * 6
-    assert most == 2
-
-
-def test_equal_priorities_go_in_arrival_order() -> None:
-    gate = PriorityGate(1, settle=0.05)
-    arrived: list[str] = []
-    lock = threading.Lock()
-
-    def waiter(name: str) -> None:
-        gate.acquire(0)
-        with lock:
-            arrived.append(name)
-        time.sleep(0.02)
-        gate.release()
-
-    threads = [threading.Thread(target=waiter, args=(name,)) for name in "abcd"]
-    for thread in threads:
-        thread.start()
-        time.sleep(0.01)
-    for thread in threads:
-        thread.join(timeout=30)
-    assert arrived == list("abcd")
+        thread.join(timeout=WAIT_SECONDS)
+    assert most[0] == 2 and holding[0] == 0
