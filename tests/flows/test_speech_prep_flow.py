@@ -61,13 +61,10 @@ def test_cold_run_computes_every_stage_and_writes_clean_splits(first_run, store_
 
 
 def test_rerun_reuses_every_stage(first_run, store_home, dask_address):
-    started = time.perf_counter()
     again = run_flow(dask_address)
-    elapsed = time.perf_counter() - started
     _, states = latest_states(store_home)
-    assert set(states.values()) == {"reused"}, states
+    assert set(states.values()) == {"reused"}, states  # how much faster that is, bench/cached_rerun.py measures
     assert again == first_run
-    assert elapsed < 30  # generous bound: reuse is verification only; the benchmark measures the ratio
 
 
 def test_markdown_report_reaches_prefect(first_run):
