@@ -64,7 +64,8 @@ def _parser() -> argparse.ArgumentParser:
     generate.add_argument("--out", type=Path, default=Path("generated"), help="output path without suffix (default: ./generated)")
     generate.add_argument("--seed", type=int, default=0, help="sampling seed (default: 0)")
     generate.add_argument("--guidance", type=float, default=2.5, help="classifier-free guidance scale (default: 2.5)")
-    generate.add_argument("--steps", type=int, default=50, help="DDIM steps (default: 50)")
+    generate.add_argument("--steps", type=int, default=None,
+                          help="DDIM steps, at most the model's diffusion steps (default: 50, or all of them when fewer)")
 
     deploy = commands.add_parser("deploy", help="register the scheduled deployments of a YAML file on the Prefect server (cpu/gpu pools)")
     deploy.add_argument("--file", type=Path, help="deployments file (default: configs/deployments/default.yaml)")
@@ -102,12 +103,20 @@ def _flow_parser(flows: Any, name: str, spec: FlowSpec) -> argparse.ArgumentPars
     return flow
 
 
+MODEL_COMMANDS = ("run", "rerun", "train", "eval", "transcribe")
+"""Commands that build fairseq2 models (in stage threads, for a flow)."""
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     for noisy in ("httpx", "distributed", "prefect.server"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     try:
+        if args.command in MODEL_COMMANDS:
+            from seqmask.fairseq2_runtime import init_fairseq2_runtime
+
+            init_fairseq2_runtime()  # once, on this thread, before stages build models in threads
         if args.command == "run":
             return _run(args)
         if args.command == "rerun":
@@ -272,7 +281,8 @@ def _generate(args: argparse.Namespace) -> int:
     """A BVH and a GIF of one generated motion."""
     from seqmask.motion.inference import generate_files, resolve_model
 
-    for path in generate_files(resolve_model(args.model, ArtifactStore()), args.text, args.out, seed=args.seed, guidance=args.guidance,
+    store = ArtifactStore()
+    for path in generate_files(resolve_model(args.model, store), args.text, args.out, store=store, seed=args.seed, guidance=args.guidance,
                                steps=args.steps):
         print(path)
     return 0

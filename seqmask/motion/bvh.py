@@ -3,17 +3,25 @@
 A BVH file is a ``HIERARCHY`` (joints, each with an ``OFFSET`` from its parent, its ``CHANNELS`` and its child
 joints or an ``End Site``) followed by a ``MOTION`` section (``Frames:``, ``Frame Time:``, then one row of channel
 values a frame, in the order the hierarchy lists the channels). :func:`read_bvh` rejects anything it cannot read
-whole with a :class:`BvhError` that names the file, the line and what was expected and found.
+whole with a :class:`BvhError` that names the file, the line and what was expected and found. It reads the file as a
+stream, line by line, up to a cap on the text's size (:class:`BvhTooLarge` past it), so a small compressed file
+cannot inflate into all of memory; the values go straight into one float64 array.
 """
 
 from __future__ import annotations
 
+import collections
 import gzip
-from collections.abc import Iterator
+import itertools
+import zlib
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
+
+from seqmask.motion.config import MAX_BVH_BYTES
 
 POSITION_CHANNELS = ("Xposition", "Yposition", "Zposition")
 ROTATION_CHANNELS = ("Xrotation", "Yrotation", "Zrotation")
@@ -24,6 +32,10 @@ VALUE_FORMAT = "%.6f"
 
 class BvhError(ValueError):
     """A BVH file that cannot be read; the message names the file, the line where known, and the problem."""
+
+
+class BvhTooLarge(BvhError):
+    """A BVH file whose text is longer than the reader's size cap (a decompression bomb, or a cap set too low)."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -49,8 +61,10 @@ class Skeleton:
         for field in ("parents", "channels", "end_sites"):
             if len(getattr(self, field)) != joints:
                 raise ValueError(f"skeleton {field}: expected one entry for each of {joints} joints, found {len(getattr(self, field))}")
-        if len(set(self.names)) != joints:
-            raise ValueError(f"skeleton joint names: expected unique names, found duplicates in {self.names}")
+        index = {name: j for j, name in enumerate(self.names)}
+        if len(index) != joints:
+            repeated = sorted(name for name, count in collections.Counter(self.names).items() if count > 1)
+            raise ValueError(f"skeleton joint names: expected unique names, found {repeated} more than once")
         for j, parent in enumerate(self.parents):
             if not (parent == -1 or 0 <= parent < j):
                 raise ValueError(f"skeleton joint {self.names[j]!r}: expected parent -1 or an earlier joint (< {j}), found {parent}")
@@ -58,39 +72,51 @@ class Skeleton:
             if unknown or len(set(self.channels[j])) != len(self.channels[j]):
                 raise ValueError(f"skeleton joint {self.names[j]!r}: expected distinct channels from {CHANNEL_NAMES}, "
                                  f"found {self.channels[j]}")
-        end_sites = []
-        for j, site in enumerate(self.end_sites):
-            if site is not None:
-                site = np.array(site, dtype=np.float64)  # (3,)
-                if site.shape != (3,):
-                    raise ValueError(f"skeleton joint {self.names[j]!r}: expected an End Site offset of shape (3,), found {site.shape}")
-                site.setflags(write=False)
-            end_sites.append(site)
         offsets.setflags(write=False)
         object.__setattr__(self, "offsets", offsets)
-        object.__setattr__(self, "end_sites", tuple(end_sites))
+        object.__setattr__(self, "end_sites", tuple(self._end_site(j, site) for j, site in enumerate(self.end_sites)))
         object.__setattr__(self, "parents", tuple(int(p) for p in self.parents))
         object.__setattr__(self, "channels", tuple(tuple(c) for c in self.channels))
+        self._tabulate(index)
+
+    def _end_site(self, j: int, site: np.ndarray | None) -> np.ndarray | None:
+        """Joint ``j``'s End Site offset as a read-only ``(3,)`` array (None stays None)."""
+        if site is None:
+            return None
+        site = np.array(site, dtype=np.float64)  # (3,)
+        if site.shape != (3,):
+            raise ValueError(f"skeleton joint {self.names[j]!r}: expected an End Site offset of shape (3,), found {site.shape}")
+        site.setflags(write=False)
+        return site
+
+    def _tabulate(self, index: dict[str, int]) -> None:
+        """Look-up tables built once, so that :meth:`index`, :meth:`children` and :meth:`channel_slice` take O(1)."""
+        children: list[list[int]] = [[] for _ in self.names]
+        for j, parent in enumerate(self.parents):
+            if parent != -1:
+                children[parent].append(j)
+        object.__setattr__(self, "_index", index)
+        object.__setattr__(self, "_children", tuple(tuple(c) for c in children))
+        object.__setattr__(self, "_starts", tuple(itertools.accumulate((len(c) for c in self.channels), initial=0)))  # (J + 1,)
 
     @property
     def channel_count(self) -> int:
         """How many values one frame holds: all joints' channels together."""
-        return sum(len(c) for c in self.channels)
+        return self._starts[-1]
 
     def children(self, j: int) -> tuple[int, ...]:
         """Indices of joint ``j``'s child joints, in file order."""
-        return tuple(k for k, parent in enumerate(self.parents) if parent == j)
+        return self._children[j]
 
     def channel_slice(self, j: int) -> slice:
         """Where joint ``j``'s channels lie in a frame row."""
-        start = sum(len(c) for c in self.channels[:j])
-        return slice(start, start + len(self.channels[j]))
+        return slice(self._starts[j], self._starts[j + 1])
 
     def index(self, name: str) -> int:
         """The index of the joint called ``name``."""
         try:
-            return self.names.index(name)
-        except ValueError:
+            return self._index[name]
+        except KeyError:
             raise KeyError(f"skeleton has no joint {name!r}; joints are {self.names}") from None
 
 
@@ -126,14 +152,76 @@ class Motion:
         return 1.0 / self.frame_time
 
 
-class _Tokens:
-    """The whitespace-separated tokens of the hierarchy lines, each with its line number."""
+@dataclass(frozen=True)
+class _Compression:
+    """How BVH text is stored under a file-name suffix: how to open it as a stream of bytes, and the errors of that
+    stream that mean the file is not what its name says."""
 
-    def __init__(self, path: Path, lines: list[str]) -> None:
+    name: str
+    open: Callable[[Path], BinaryIO]
+    errors: tuple[type[Exception], ...]
+
+
+_PLAIN = _Compression("plain", lambda path: path.open("rb"), ())
+_COMPRESSIONS = {".gz": _Compression("gzip-compressed", gzip.open, (gzip.BadGzipFile, EOFError, zlib.error))}
+"""Compressed BVH by the file name's last suffix; another compression is one more entry."""
+
+
+def _lines(path: Path, stream: BinaryIO, compression: _Compression, max_bytes: int) -> Iterator[tuple[int, str]]:
+    """The decoded lines of ``stream`` with their 1-based numbers; :class:`BvhTooLarge` once they pass ``max_bytes`` bytes."""
+    read = 0
+    for number in itertools.count(1):
+        try:
+            raw = stream.readline(max_bytes - read + 1)  # a line is never read further than one byte past the cap
+        except compression.errors as err:
+            raise BvhError(f"{path}: expected {compression.name} BVH text (the name ends in {path.suffix}), found {err}") from None
+        if not raw:
+            return
+        read += len(raw)
+        if read > max_bytes:
+            raise BvhTooLarge(f"{path}:{number}: expected at most {max_bytes} bytes of BVH text (the size cap), found more by this line")
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as err:
+            raise BvhError(f"{path}:{number}: expected UTF-8 text, found byte 0x{err.object[err.start]:02x} at offset "
+                           f"{read - len(raw) + err.start}") from None
+        yield number, text
+
+
+class _Tokens:
+    """The whitespace-separated tokens of the hierarchy with their line numbers, read line by line up to ``MOTION``."""
+
+    def __init__(self, path: Path, lines: Iterator[tuple[int, str]]) -> None:
         self.path = path
-        self.items = [(token, number) for number, line in enumerate(lines, start=1) for token in line.split()]
-        self.pos = 0
-        self.last_line = len(lines)
+        self.lines = lines
+        self.pending: list[str] = []
+        """The tokens left on line ``last_line``, last first."""
+        self.last_line = 0
+        """The last line read before ``MOTION``."""
+        self.motion_line: int | None = None
+        """The line of ``MOTION``, once reached."""
+        self.at_end = False
+
+    def _fill(self) -> None:
+        """Read on until a line has tokens, stopping at ``MOTION`` or the end of the file."""
+        while not self.pending and self.motion_line is None and not self.at_end:
+            entry = next(self.lines, None)
+            if entry is None:
+                self.at_end = True
+                return
+            number, text = entry
+            fields = text.split()
+            if fields[:1] == ["MOTION"]:
+                self.motion_line = number
+            else:
+                self.last_line, self.pending = number, fields[::-1]
+
+    def reaches_motion(self) -> bool:
+        """Whether a ``MOTION`` line follows, skipping every token before it."""
+        while self.motion_line is None and not self.at_end:
+            self.pending = []
+            self._fill()
+        return self.motion_line is not None
 
     def error(self, message: str, line: int | None = None) -> BvhError:
         line = self.line if line is None else line
@@ -141,16 +229,19 @@ class _Tokens:
 
     @property
     def line(self) -> int:
-        return self.items[self.pos][1] if self.pos < len(self.items) else self.last_line
+        self._fill()
+        return self.last_line
 
     def peek(self) -> str | None:
-        return self.items[self.pos][0] if self.pos < len(self.items) else None
+        self._fill()
+        return self.pending[-1] if self.pending else None
 
     def take(self, what: str) -> str:
         token = self.peek()
         if token is None:
-            raise self.error(f"expected {what}, found the end of the hierarchy (no more tokens before MOTION)")
-        self.pos += 1
+            end = "the end of the hierarchy (no more tokens before MOTION)" if self.motion_line else "the end of the file (no MOTION section)"
+            raise self.error(f"expected {what}, found {end}")
+        self.pending.pop()
         return token
 
     def expect(self, keyword: str, context: str) -> None:
@@ -174,19 +265,21 @@ class _Tokens:
         return values
 
     def rest_of_line(self, line: int) -> list[str]:
-        tokens = []
-        while self.pos < len(self.items) and self.items[self.pos][1] == line:
-            tokens.append(self.items[self.pos][0])
-            self.pos += 1
+        """The tokens left on ``line`` (none once the tokens have moved past it)."""
+        if self.last_line != line:
+            return []
+        tokens, self.pending = self.pending[::-1], []
         return tokens
 
 
 class _HierarchyParser:
-    """Recursive descent over the hierarchy tokens, filling the skeleton's per-joint lists."""
+    """The hierarchy tokens into the skeleton's per-joint lists. Open joints are kept on an explicit stack, so that the
+    nesting depth is limited by memory only, not by Python's recursion limit."""
 
     def __init__(self, tokens: _Tokens) -> None:
         self.tokens = tokens
         self.names: list[str] = []
+        self.seen: set[str] = set()
         self.parents: list[int] = []
         self.offsets: list[list[float]] = []
         self.channels: list[tuple[str, ...]] = []
@@ -196,18 +289,41 @@ class _HierarchyParser:
         tokens = self.tokens
         tokens.expect("HIERARCHY", "at the start of the file")
         tokens.expect("ROOT", "after HIERARCHY")
-        self.joint(-1)
-        if tokens.peek() is not None:
-            raise tokens.error(f"expected MOTION after the root joint's closing '}}', found {tokens.peek()!r} (unbalanced braces?)")
+        open_joints = [self.joint_head(-1)]  # (joint, the line it opened on), innermost last
+        while open_joints:
+            j, opened = open_joints[-1]
+            name = self.names[j]
+            line = tokens.line
+            token = tokens.take(f"JOINT, End Site or '}}' closing joint {name!r} (opened at line {opened}; unbalanced braces?)")
+            if token == "}":
+                open_joints.pop()
+            elif token == "JOINT":
+                open_joints.append(self.joint_head(j))
+            elif token == "End":
+                self.end_site(j)
+            else:
+                raise tokens.error(f"expected JOINT, End Site or '}}' in joint {name!r}, found {token!r}", line)
+        self.check_end()
         return Skeleton(tuple(self.names), tuple(self.parents), np.array(self.offsets), tuple(self.channels), tuple(self.end_sites))
 
-    def joint(self, parent: int) -> None:
+    def check_end(self) -> None:
+        """After the root joint's closing ``}``: ``MOTION`` next."""
+        tokens = self.tokens
+        line, token = tokens.line, tokens.peek()
+        if token is not None and tokens.reaches_motion():
+            raise tokens.error(f"expected MOTION after the root joint's closing '}}', found {token!r} (unbalanced braces?)", line)
+        if tokens.motion_line is None:
+            raise BvhError(f"{tokens.path}: expected a MOTION section after the HIERARCHY, found none in {tokens.last_line} lines")
+
+    def joint_head(self, parent: int) -> tuple[int, int]:
+        """A joint's name, ``{``, ``OFFSET`` and ``CHANNELS`` into the lists: its index and the line it opened on."""
         tokens = self.tokens
         opened = tokens.line
         name = tokens.take("a joint name")
-        if name in self.names:
+        if name in self.seen:
             raise tokens.error(f"expected a new joint name, found {name!r} a second time", opened)
         j = len(self.names)
+        self.seen.add(name)
         self.names.append(name)
         self.parents.append(parent)
         self.end_sites.append(None)
@@ -215,17 +331,7 @@ class _HierarchyParser:
         tokens.expect("OFFSET", f"first in joint {name!r}")
         self.offsets.append(tokens.numbers(3, f"after OFFSET of joint {name!r}"))
         self.channels.append(self.channel_list(name) if tokens.peek() == "CHANNELS" else ())
-        while True:
-            line = tokens.line
-            token = tokens.take(f"JOINT, End Site or '}}' closing joint {name!r} (opened at line {opened}; unbalanced braces?)")
-            if token == "}":
-                return
-            if token == "JOINT":
-                self.joint(j)
-            elif token == "End":
-                self.end_site(j)
-            else:
-                raise tokens.error(f"expected JOINT, End Site or '}}' in joint {name!r}, found {token!r}", line)
+        return j, opened
 
     def channel_list(self, name: str) -> tuple[str, ...]:
         tokens = self.tokens
@@ -256,14 +362,6 @@ class _HierarchyParser:
         tokens.expect("}", f"closing the End Site of joint {name!r}")
 
 
-def _numbered(lines: list[str], start: int) -> Iterator[tuple[int, list[str]]]:
-    """The non-blank lines from index ``start``, split, with their 1-based line numbers."""
-    for index in range(start, len(lines)):
-        fields = lines[index].split()
-        if fields:
-            yield index + 1, fields
-
-
 def _header_value(path: Path, entry: tuple[int, list[str]] | None, label: list[str]) -> tuple[int, str]:
     """The value of a ``label value`` header line (``Frames: 128``), or a BvhError saying what was found."""
     expected = " ".join(label)
@@ -275,54 +373,73 @@ def _header_value(path: Path, entry: tuple[int, list[str]] | None, label: list[s
     return number, fields[-1]
 
 
-def read_bvh(path: str | Path) -> Motion:
-    """Read a BVH file (gzip-compressed when its name ends in ``.gz``) whole; anything malformed raises :class:`BvhError`."""
+def read_bvh(path: str | Path, *, max_bytes: int = MAX_BVH_BYTES) -> Motion:
+    """Read a BVH file line by line (gzip-compressed when its name ends in ``.gz``): more than ``max_bytes`` bytes of
+    text raises :class:`BvhTooLarge`, anything malformed :class:`BvhError`."""
     path = Path(path)
-    raw = path.read_bytes()
-    try:
-        lines = (gzip.decompress(raw) if path.suffix == ".gz" else raw).decode("utf-8").splitlines()
-    except (OSError, EOFError) as err:
-        raise BvhError(f"{path}: expected gzip-compressed BVH text (the name ends in .gz), found {err}") from None
-    except UnicodeDecodeError as err:
-        raise BvhError(f"{path}: expected UTF-8 text, found byte 0x{err.object[err.start]:02x} at offset {err.start}") from None
-    motion_at = next((i for i, line in enumerate(lines) if line.split()[:1] == ["MOTION"]), None)
-    if motion_at is None:
-        raise BvhError(f"{path}: expected a MOTION section after the HIERARCHY, found none in {len(lines)} lines")
-    skeleton = _HierarchyParser(_Tokens(path, lines[:motion_at])).parse()
-    channels = skeleton.channel_count
-    if channels == 0:
-        raise BvhError(f"{path}: expected channels in the hierarchy, found no joint with CHANNELS")
+    compression = _COMPRESSIONS.get(path.suffix, _PLAIN)
+    with compression.open(path) as stream:
+        lines = _lines(path, stream, compression, max_bytes)
+        skeleton = _HierarchyParser(_Tokens(path, lines)).parse()
+        if skeleton.channel_count == 0:
+            raise BvhError(f"{path}: expected channels in the hierarchy, found no joint with CHANNELS")
+        rows = ((number, fields) for number, text in lines if (fields := text.split()))
+        number, frames, frame_time = _motion_header(path, rows)
+        values = _frame_values(path, rows, skeleton, (number, frames), max_bytes)
+    return Motion(skeleton, frame_time, values)
 
-    rows = _numbered(lines, motion_at + 1)
+
+def _motion_header(path: Path, rows: Iterator[tuple[int, list[str]]]) -> tuple[int, int, float]:
+    """``Frames:`` and ``Frame Time:``: the line of the frame count, the frame count and the frame time."""
     number, declared = _header_value(path, next(rows, None), ["Frames:"])
     if not declared.isdigit():
         raise BvhError(f"{path}:{number}: expected a whole number of frames after 'Frames:', found {declared!r}")
     frames = int(declared)
     if frames == 0:
         raise BvhError(f"{path}:{number}: declares 0 frames; expected at least one")
-    number, declared = _header_value(path, next(rows, None), ["Frame", "Time:"])
+    time_line, declared = _header_value(path, next(rows, None), ["Frame", "Time:"])
     try:
         frame_time = float(declared)
     except ValueError:
-        raise BvhError(f"{path}:{number}: expected a number of seconds after 'Frame Time:', found {declared!r}") from None
+        raise BvhError(f"{path}:{time_line}: expected a number of seconds after 'Frame Time:', found {declared!r}") from None
     if not (np.isfinite(frame_time) and frame_time > 0):
-        raise BvhError(f"{path}:{number}: expected a positive frame time, found {declared}")
+        raise BvhError(f"{path}:{time_line}: expected a positive frame time, found {declared}")
+    return number, frames, frame_time
 
-    numbers, flat = [], []
+
+def _frame_values(path: Path, rows: Iterator[tuple[int, list[str]]], skeleton: Skeleton, declared: tuple[int, int],
+                  max_bytes: int) -> np.ndarray:
+    """The frame rows, parsed one at a time into a ``(frames, C)`` array (no Python string is kept per value).
+
+    ``declared`` is the ``Frames:`` line and count; a count whose rows could not fit in ``max_bytes`` is refused first.
+    """
+    number, frames = declared
+    channels = skeleton.channel_count
+    least = 2 * frames * channels - 1  # bytes: a digit and a space or newline per value, the last newline optional
+    if least > max_bytes:
+        raise BvhTooLarge(f"{path}:{number}: declares {frames} frames of {channels} values, at least {least} bytes of text; "
+                          f"expected at most {max_bytes} bytes (the size cap)")
+    values = np.empty((frames, channels))  # (F, C)
+    found = 0
     for number, fields in rows:
         if len(fields) != channels:
-            raise BvhError(f"{path}:{number}: frame row {len(numbers) + 1} has {len(fields)} values, expected {channels} (one per channel)")
-        numbers.append(number)
-        flat.extend(fields)
-    if len(numbers) != frames:
-        raise BvhError(f"{path}: 'Frames:' declares {frames} frames, found {len(numbers)} frame rows")
+            raise BvhError(f"{path}:{number}: frame row {found + 1} has {len(fields)} values, expected {channels} (one per channel)")
+        if found < frames:
+            _parse_row(path, skeleton, number, fields, values[found])
+        found += 1
+    if found != frames:
+        raise BvhError(f"{path}: 'Frames:' declares {frames} frames, found {found} frame rows")
+    return values
+
+
+def _parse_row(path: Path, skeleton: Skeleton, number: int, fields: list[str], row: np.ndarray) -> None:
+    """The values of line ``number`` into ``row`` ``(C,)``, or the error for the first that is not a finite number."""
     try:
-        values = np.array(flat, dtype=np.float64).reshape(frames, channels)  # (F, C)
+        row[:] = [float(token) for token in fields]
     except ValueError:
-        values = None
-    if values is None or not np.isfinite(values).all():
-        raise _bad_value(path, skeleton, numbers, flat)
-    return Motion(skeleton, frame_time, values)
+        raise _bad_value(path, skeleton, number, fields) from None
+    if not np.isfinite(row).all():
+        raise _bad_value(path, skeleton, number, fields)
 
 
 def _is_finite_number(token: str) -> bool:
@@ -332,23 +449,38 @@ def _is_finite_number(token: str) -> bool:
         return False
 
 
-def _bad_value(path: Path, skeleton: Skeleton, numbers: list[int], flat: list[str]) -> BvhError:
-    """The error for the first value that is not a finite number, naming its line, joint and channel."""
+def _bad_value(path: Path, skeleton: Skeleton, number: int, fields: list[str]) -> BvhError:
+    """The error for the first value of a frame row that is not a finite number, naming its line, joint and channel."""
     labels = [f"{name}.{channel}" for name, joint_channels in zip(skeleton.names, skeleton.channels) for channel in joint_channels]
-    k = next(k for k, token in enumerate(flat) if not _is_finite_number(token))
-    row, column = divmod(k, len(labels))
-    return BvhError(f"{path}:{numbers[row]}: value {column + 1} ({labels[column]}): expected a finite number, found {flat[k]!r}")
+    column = next(k for k, token in enumerate(fields) if not _is_finite_number(token))
+    return BvhError(f"{path}:{number}: value {column + 1} ({labels[column]}): expected a finite number, found {fields[column]!r}")
 
 
-def _hierarchy_lines(skeleton: Skeleton, j: int, depth: int) -> Iterator[str]:
-    indent = "\t" * depth
+def _hierarchy_lines(skeleton: Skeleton, root: int) -> Iterator[str]:
+    """The hierarchy lines of ``root`` and every joint below it, depth first; an explicit stack rather than recursion,
+    so that the depth is not limited by Python's recursion limit."""
+    stack = [(root, 0, False)]  # (joint, depth, whether its children are written), the next to write last
+    while stack:
+        j, depth, closing = stack.pop()
+        if closing:
+            yield from _closing_lines(skeleton, j, "\t" * depth)
+        else:
+            yield from _opening_lines(skeleton, j, "\t" * depth)
+            stack.append((j, depth, True))
+            stack.extend((child, depth + 1, False) for child in reversed(skeleton.children(j)))
+
+
+def _opening_lines(skeleton: Skeleton, j: int, indent: str) -> Iterator[str]:
+    """Joint ``j``'s name, ``{``, ``OFFSET`` and ``CHANNELS`` lines."""
     yield f"{indent}{'ROOT' if skeleton.parents[j] == -1 else 'JOINT'} {skeleton.names[j]}"
     yield f"{indent}{{"
     yield f"{indent}\tOFFSET {' '.join(VALUE_FORMAT % v for v in skeleton.offsets[j])}"
     if skeleton.channels[j]:
         yield f"{indent}\tCHANNELS {len(skeleton.channels[j])} {' '.join(skeleton.channels[j])}"
-    for child in skeleton.children(j):
-        yield from _hierarchy_lines(skeleton, child, depth + 1)
+
+
+def _closing_lines(skeleton: Skeleton, j: int, indent: str) -> Iterator[str]:
+    """Joint ``j``'s ``End Site`` (if any) and closing ``}``, after its children."""
     site = skeleton.end_sites[j]
     if site is not None:
         yield f"{indent}\tEnd Site"
@@ -364,7 +496,7 @@ def write_bvh(path: str | Path, motion: Motion) -> None:
     roots = [j for j, parent in enumerate(skeleton.parents) if parent == -1]
     if len(roots) != 1:
         raise ValueError(f"{path}: expected a skeleton with one root joint to write, found {len(roots)}")
-    hierarchy = list(_hierarchy_lines(skeleton, roots[0], 0))
+    hierarchy = list(_hierarchy_lines(skeleton, roots[0]))
     written = [line.split()[1] for line in hierarchy if line.split()[0] in ("ROOT", "JOINT")]
     if written != list(skeleton.names):
         raise ValueError(f"{path}: expected joints in depth-first file order (the order of the values), found {skeleton.names}")

@@ -13,6 +13,8 @@ BASELINE = "none"
 """The mask every other is compared against (MDM)."""
 SAMPLERS = ("ddim", "ddpm")
 SPLITS = ("train", "valid", "test")
+MAX_BVH_BYTES = 64 * 2**20
+"""Default cap on a BVH file's text, in bytes (the largest Bandai clip is 2.4 MB of text, Bandai-2's about 0.6 MB)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -64,6 +66,10 @@ class MotionPrepConfig:
     """MMDM-b's parts; every kept joint in exactly one."""
     seed: int = 0
     """Seed of the split."""
+    max_bvh_bytes: int = MAX_BVH_BYTES
+    """Largest text a clip's BVH may hold, in bytes (after decompression); a larger clip is rejected (``too_large``)."""
+    max_position: float = 1000.0
+    """Largest absolute joint coordinate (x, y or z) in any frame, in metres; a clip beyond it is rejected (``implausible``)."""
 
     def validate(self) -> None:
         require(all(self.drop_joints), "drop_joints", "joint names", list(self.drop_joints))
@@ -76,6 +82,8 @@ class MotionPrepConfig:
         require(self.max_windows_per_clip >= 1, "max_windows_per_clip", ">= 1", self.max_windows_per_clip)
         require(self.test_clips >= 1, "test_clips", ">= 1", self.test_clips)
         require(self.valid_clips >= 1, "valid_clips", ">= 1", self.valid_clips)
+        require(self.max_bvh_bytes >= 1, "max_bvh_bytes", ">= 1", self.max_bvh_bytes)
+        require(0 < self.max_position < 1e30, "max_position", "a number of metres in (0, 1e30)", self.max_position)
         names = [part.name for part in self.body_parts]
         require(len(names) >= 2 and len(set(names)) == len(names), "body_parts", "two or more distinct parts", names)
 

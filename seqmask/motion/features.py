@@ -21,6 +21,12 @@ def feature_count(joints: int) -> int:
     return ROOT_COLUMNS + 3 * (joints - 1)
 
 
+def feature_names(joint_names: Sequence[str]) -> list[str]:
+    """A name for each feature column: ``<root>.y``, ``<root>.vx``, ``<root>.vz``, then ``<joint>.x``, ``.y``, ``.z``."""
+    root = joint_names[0]
+    return [f"{root}.y", f"{root}.vx", f"{root}.vz"] + [f"{name}.{axis}" for name in joint_names[1:] for axis in "xyz"]
+
+
 def to_features(positions: np.ndarray) -> np.ndarray:
     """``(F, J, 3)`` joint positions -> ``(F, 3 J)`` features."""
     if positions.ndim != 3 or positions.shape[2] != 3 or positions.shape[0] < 2:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 from seqmask.motion.diffusion_unit import sample_motions
@@ -30,13 +31,47 @@ def resolve_model(spec: str, store: ArtifactStore) -> Path:
     return path
 
 
-def generate_files(folder: Path, text: str, out: Path, *, seed: int = 0, guidance: float = 2.5, steps: int = 50, scale: float = 0.01) -> list[Path]:
-    """``<out>.bvh`` and ``<out>.gif`` of one motion for ``text`` (DDIM with ``steps`` steps, classifier-free guided)."""
+DEFAULT_STEPS = 50
+"""DDIM steps when none are asked for (the model's diffusion steps when it has fewer)."""
+MAX_TEXT_CHARS = 1000
+"""Longest caption accepted (the Bandai captions have under 60 characters)."""
+
+
+def check_request(text: str, guidance: float, out: Path, store: ArtifactStore) -> None:
+    """Refuse, before any model is loaded, an empty or overlong ``--text``, a ``--guidance`` that is not a finite scale
+    >= 1, and an ``--out`` inside the store's published artifacts (writing there corrupts them)."""
     if not text.strip():
         raise ValueError("--text: expected a caption, found an empty one")
+    if len(text) > MAX_TEXT_CHARS:
+        raise ValueError(f"--text: expected a caption of at most {MAX_TEXT_CHARS} characters, found {len(text)}")
+    if not (math.isfinite(guidance) and guidance >= 1):
+        raise ValueError(f"--guidance: expected a finite classifier-free guidance scale >= 1 (1: none), found {guidance}")
+    objects = store.objects.resolve()
+    if out.resolve().is_relative_to(objects):
+        raise ValueError(f"--out {out}: expected a path outside the artifact store's published artifacts {objects} (writing there "
+                         f"corrupts them), found one inside it")
+
+
+def sampling_steps(steps: int | None, diffusion_steps: int) -> int:
+    """The DDIM steps to take: ``steps`` checked against the model's ``diffusion_steps``, or by default
+    ``min(DEFAULT_STEPS, diffusion_steps)``."""
+    if steps is None:
+        return min(DEFAULT_STEPS, diffusion_steps)
+    if not 1 <= steps <= diffusion_steps:
+        raise ValueError(f"--steps: expected a number of DDIM steps in [1, {diffusion_steps}] (the model was trained with "
+                         f"{diffusion_steps} diffusion steps), found {steps}")
+    return steps
+
+
+def generate_files(folder: Path, text: str, out: Path, *, store: ArtifactStore, seed: int = 0, guidance: float = 2.5,
+                   steps: int | None = None, scale: float = 0.01) -> list[Path]:
+    """``<out>.bvh`` and ``<out>.gif`` of one motion for ``text`` (DDIM with ``steps`` steps, see :func:`sampling_steps`,
+    classifier-free guided); the request is checked first (:func:`check_request`)."""
+    check_request(text, guidance, out, store)
     skeleton = Skeleton.load(folder / "prep")
     encoder = load_text_encoder(folder / "text_encoder", skeleton.features)
     trained = load_denoiser(folder / "model", skeleton, text=encoder.identity)
+    steps = sampling_steps(steps, trained.diffusion_steps)
     if encoder.vocabulary is not None and encoder.vocabulary.unknown([text]):
         print(f"seqmask: words the text encoder never saw (read as unknown): {', '.join(encoder.vocabulary.unknown([text]))}")
     device = default_device()

@@ -65,14 +65,24 @@ class SentenceEncoder:
         """``(N, E)`` embeddings."""
         if self.clip is None:
             return embed_texts(self.model, texts, self.vocabulary, torch.device("cpu"))
-        from transformers import AutoTokenizer, CLIPTextModelWithProjection
-
         if self._clip_parts is None:
-            self._clip_parts = (AutoTokenizer.from_pretrained(self.clip), CLIPTextModelWithProjection.from_pretrained(self.clip).eval())
+            self._clip_parts = load_local_clip(self.clip)
         tokenizer, model = self._clip_parts
         tokens = tokenizer(list(texts), padding=True, truncation=True, max_length=model.config.max_position_embeddings, return_tensors="pt")
         output = model(input_ids=tokens["input_ids"], attention_mask=tokens["attention_mask"])
         return torch.nn.functional.normalize(output.text_embeds, dim=-1)
+
+
+def load_local_clip(path: str) -> tuple[Any, Any]:
+    """The tokenizer and text tower of the Hugging Face CLIP in the local directory ``path``; never downloads (a hub id
+    such as ``openai/clip-vit-base-patch32`` is refused unless it names a local directory)."""
+    if not Path(path).is_dir():
+        raise FileNotFoundError(f"CLIP text encoder {path!r}: expected a local Hugging Face model directory (only local "
+                                f"directories are loaded, nothing is downloaded), found no such directory")
+    from transformers import AutoTokenizer, CLIPTextModelWithProjection
+
+    return (AutoTokenizer.from_pretrained(path, local_files_only=True),
+            CLIPTextModelWithProjection.from_pretrained(path, local_files_only=True).eval())
 
 
 def save_text_encoder(folder: Path, encoder: SentenceEncoder) -> None:

@@ -3,8 +3,9 @@ clip-level splits, fixed-length windows of features, and normalisation statistic
 
 A clip shorter than the window (but at least ``min_frames``) gives one window padded with
 its last pose; the window's ``length`` says how many frames are real, and training
-reads the loss on those only. Shorter clips, unreadable files, missing or unknown
-labels and non-finite positions are rejected with a reason.
+reads the loss on those only. Shorter clips, unreadable or too large files, missing or
+unknown labels, positions that are not finite in float32 or implausibly far, and clips of
+another skeleton than most share are rejected with a reason.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from seqmask.motion.bvh import BvhError, Motion, Skeleton, read_bvh, write_bvh
+from seqmask.motion.bvh import BvhError, BvhTooLarge, Motion, Skeleton, read_bvh, write_bvh
 from seqmask.motion.captions import ACTIONS, STYLES
 from seqmask.motion.kinematics import joint_positions, resample
 
@@ -103,8 +104,12 @@ def clip_name(path: str) -> str:
     return Path(path).name.removesuffix(".gz").removesuffix(".bvh")
 
 
-def read_clip(source: ClipSource, *, drop_joints: Sequence[str], scale: float, fps: int, min_frames: int) -> ClipResult:
-    """One clip's joint positions at ``fps`` in metres, without ``drop_joints``; or a reject with the reason."""
+def read_clip(source: ClipSource, *, drop_joints: Sequence[str], scale: float, fps: int, min_frames: int, max_bytes: int,
+              max_position: float) -> ClipResult:
+    """One clip's joint positions at ``fps`` in metres, without ``drop_joints``; or a reject with the reason.
+
+    The BVH may hold at most ``max_bytes`` bytes of text (``too_large``), and every joint coordinate must be finite as
+    float32 (``not_finite``) and no farther than ``max_position`` metres from the origin along any axis (``implausible``)."""
     def reject(reason: str, detail: str) -> ClipResult:
         return ClipResult(None, None, (), (), MotionReject(file=source.bvh, reason=reason, detail=detail))
 
@@ -113,7 +118,9 @@ def read_clip(source: ClipSource, *, drop_joints: Sequence[str], scale: float, f
     except ValueError as err:
         return reject("bad_label", str(err))
     try:
-        motion = read_bvh(source.bvh)
+        motion = read_bvh(source.bvh, max_bytes=max_bytes)
+    except BvhTooLarge as err:
+        return reject("too_large", f"{err}; raise motion_prep.max_bvh_bytes to read it")
     except BvhError as err:
         return reject("bad_bvh", str(err))
     names = motion.skeleton.names
@@ -121,17 +128,40 @@ def read_clip(source: ClipSource, *, drop_joints: Sequence[str], scale: float, f
     if unknown:
         return reject("bad_skeleton", f"joints to drop {unknown} are not in the skeleton {list(names)}")
     keep = [j for j, name in enumerate(names) if name not in drop_joints]
+    joints = tuple(names[j] for j in keep)
     positions = joint_positions(motion, scale=scale)[:, keep]  # (F, J, 3)
-    positions = resample(positions, 1.0 / motion.frame_time, fps)  # (F', J, 3)
-    if not np.isfinite(positions).all():
-        return reject("not_finite", "joint positions hold NaN or inf")
+    with np.errstate(over="ignore"):  # a value beyond float32 becomes inf, rejected just below
+        positions = resample(positions, 1.0 / motion.frame_time, fps).astype(np.float32)  # (F', J, 3)
+    problem = _position_problem(positions, joints, fps, max_position)
+    if problem is not None:
+        return reject(problem[0], f"{source.bvh}: {problem[1]}")
     if len(positions) < min_frames:
         return reject("too_short", f"{len(positions)} frames at {fps} fps, expected at least {min_frames}")
     old_parents = motion.skeleton.parents
     new_index = {old: new for new, old in enumerate(keep)}
     parents = tuple(_kept_parent(old, old_parents, new_index) for old in keep)
     record = ClipRecord(clip=clip_name(source.bvh), file=Path(source.bvh).name, content=content, style=style, frames=len(positions))
-    return ClipResult(record, positions.astype(np.float32), tuple(names[j] for j in keep), parents, None, motion.skeleton)
+    return ClipResult(record, positions, joints, parents, None, motion.skeleton)
+
+
+def _position_problem(positions: np.ndarray, joints: Sequence[str], fps: int, max_position: float) -> tuple[str, str] | None:
+    """``(reason, detail)`` when float32 positions ``(F, J, 3)`` in metres are not finite or beyond ``max_position``; else None."""
+    bad = ~np.isfinite(positions)  # (F, J, 3)
+    if bad.any():
+        first = np.argwhere(bad)[0]  # (3,): frame, joint, axis
+        return "not_finite", f"{int(bad.sum())} joint coordinates are NaN or infinite in float32 metres, the first {_place(first, joints, fps)}"
+    far = np.abs(positions) > max_position  # (F, J, 3)
+    if far.any():
+        first = np.argwhere(far)[0]  # (3,): frame, joint, axis
+        return "implausible", (f"{int(far.sum())} joint coordinates lie beyond {max_position} m of the origin (motion_prep.max_position), "
+                               f"the first {_place(first, joints, fps)}: {float(positions[tuple(first)]):.6g} m")
+    return None
+
+
+def _place(index: np.ndarray, joints: Sequence[str], fps: int) -> str:
+    """A ``(frame, joint, axis)`` index of positions, in words."""
+    frame, joint, axis = (int(i) for i in index)
+    return f"at frame {frame} ({fps} fps), joint {joints[joint]!r}, axis {'xyz'[axis]}"
 
 
 def _kept_parent(joint: int, parents: Sequence[int], new_index: dict[int, int]) -> int:

@@ -28,6 +28,8 @@ PNG_PANEL_INCHES = 1.5
 """Width and height of one frame's panel in a PNG strip."""
 PNG_DPI = 120
 """PNG resolution: a panel is 180 pixels square."""
+TITLE_CHARS = 80
+"""Longest title line drawn; a longer one is cut with an ellipsis (laying out a long title each frame takes minutes)."""
 
 
 def render_gif(
@@ -165,8 +167,13 @@ def _panel(fig: Figure, rows: int, columns: int, index: int, low: np.ndarray, hi
     ax.set_axis_off()
     floor = [[(low[0], low[1], low[2]), (high[0], low[1], low[2]), (high[0], high[1], low[2]), (low[0], high[1], low[2])]]
     ax.add_collection3d(Poly3DCollection(floor, facecolor="0.85", edgecolor="0.6", alpha=0.6, zorder=0))
-    ax.set_title(title, fontsize=7)
+    ax.set_title(short_title(title), fontsize=7)
     return ax
+
+
+def short_title(title: str) -> str:
+    """``title`` with each line cut to :data:`TITLE_CHARS` characters, the last of a cut line an ellipsis."""
+    return "\n".join(line if len(line) <= TITLE_CHARS else line[: TITLE_CHARS - 1] + "\u2026" for line in title.split("\n"))
 
 
 def _skeleton(ax: Axes, pose: np.ndarray, bones: np.ndarray, *, color: str) -> Line3DCollection:

@@ -10,12 +10,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from seqmask.motion.bvh import BvhError, Motion, Skeleton, read_bvh, write_bvh
+from motion_files import BOW, bow_lines, bow_with_frames, chain_bvh, flat_bvh, run_measured
+from seqmask.motion.bvh import BvhError, BvhTooLarge, Motion, Skeleton, read_bvh, write_bvh
 from seqmask.paths import resolve_path
 
 BANDAI = resolve_path("data/motion/bandai-1/data")
 CLIPS = sorted(BANDAI.glob("*.bvh.gz"))
-BOW = BANDAI / "dataset-1_bow_active_001.bvh.gz"  # 128 frames
 NAMES = (
     "joint_Root", "Hips", "Spine", "Chest", "Neck", "Head",
     "Shoulder_L", "UpperArm_L", "LowerArm_L", "Hand_L", "Shoulder_R", "UpperArm_R", "LowerArm_R", "Hand_R",
@@ -30,11 +30,6 @@ CHILDREN = {
     "UpperLeg_R": ["LowerLeg_R"], "LowerLeg_R": ["Foot_R"], "Foot_R": ["Toes_R"], "Toes_R": [],
 }
 SIX = ("Xposition", "Yposition", "Zposition", "Zrotation", "Xrotation", "Yrotation")
-
-
-def bow_lines() -> list[str]:
-    """The lines of the real bow clip, decompressed."""
-    return gzip.decompress(BOW.read_bytes()).decode().splitlines()
 
 
 def test_every_bandai_clip_parses_with_the_frames_its_header_declares() -> None:
@@ -125,6 +120,13 @@ def test_a_broken_gzip_file_is_a_bvh_error(tmp_path: Path) -> None:
         read_bvh(path)
 
 
+def test_text_that_is_not_utf8_names_the_line_and_the_offset(tmp_path: Path) -> None:
+    path = tmp_path / "latin1.bvh"
+    path.write_bytes(b"HIERARCHY\nROOT caf\xe9\n")
+    with pytest.raises(BvhError, match=re.escape(f"{path}:2: expected UTF-8 text, found byte 0xe9 at offset 18")):
+        read_bvh(path)
+
+
 @pytest.mark.parametrize("name", ["copy.bvh", "copy.bvh.gz"])
 def test_write_then_read_gives_the_motion_back(tmp_path: Path, name: str) -> None:
     motion = read_bvh(BOW)
@@ -150,3 +152,77 @@ def test_skeleton_and_motion_check_their_shapes() -> None:
     with pytest.raises(ValueError, match="expected distinct channels"):
         Skeleton(("a",), (-1,), np.zeros((1, 3)), (("Xrotation", "Xrotation"),), (None,))
     assert Motion(skeleton, 0.1, np.zeros((4, 2))).fps == pytest.approx(10.0)
+
+
+@pytest.mark.parametrize("depth", [3000, 20000])
+def test_a_chain_nested_deeper_than_the_recursion_limit_parses(tmp_path: Path, depth: int) -> None:
+    path = tmp_path / "chain.bvh"
+    path.write_text(chain_bvh(depth))
+    motion = read_bvh(path)
+    assert motion.skeleton.parents == tuple(range(-1, depth - 1)) and motion.values.shape == (2, 3 + depth - 1)
+    assert motion.skeleton.names[-1] == f"j{depth - 1}" and motion.skeleton.end_sites[-1] is not None
+
+
+def test_a_chain_nested_deeper_than_the_recursion_limit_writes_and_reads_back(tmp_path: Path) -> None:
+    path = tmp_path / "chain.bvh"
+    path.write_text(chain_bvh(1500))  # the recursion limit is 1,000 frames
+    motion = read_bvh(path)
+    write_bvh(tmp_path / "again.bvh", motion)
+    again = read_bvh(tmp_path / "again.bvh")
+    assert again.skeleton.names == motion.skeleton.names and again.skeleton.parents == motion.skeleton.parents
+
+
+def test_a_flat_skeleton_of_50000_joints_parses_and_writes_back_in_linear_time(tmp_path: Path) -> None:
+    """Joint look-ups by name, children and channel offsets are tables built once: before, reading and writing 50,000
+    joints took 6 minutes (20,000: 18 s); now 3 s. The timeout only catches the quadratic time, with a wide margin."""
+    path = tmp_path / "flat.bvh"
+    path.write_text(flat_bvh(50000))
+    result = run_measured("from seqmask.motion.bvh import read_bvh, write_bvh", f"""
+        motion = read_bvh({str(path)!r})
+        write_bvh({str(tmp_path / 'again.bvh')!r}, motion)
+        skeleton = read_bvh({str(tmp_path / 'again.bvh')!r}).skeleton
+        result = [len(skeleton.children(0)), skeleton.channel_slice(7).start, skeleton.index('j49999'), skeleton.channel_count]
+    """, timeout=60)
+    assert result["result"] == [49999, 3 + 6, 49999, 3 + 49999]
+
+
+def test_skeleton_tables_match_the_tree() -> None:
+    skeleton = Skeleton(("root", "a", "b", "c"), (-1, 0, 1, 0), np.zeros((4, 3)),
+                        (("Xposition", "Zrotation"), ("Zrotation",), (), ("Xrotation", "Yrotation", "Zrotation")), (None,) * 4)
+    assert [skeleton.children(j) for j in range(4)] == [(1, 3), (2,), (), ()]
+    assert [skeleton.channel_slice(j) for j in range(4)] == [slice(0, 2), slice(2, 3), slice(3, 3), slice(3, 6)]
+    assert skeleton.channel_count == 6 and skeleton.index("c") == 3
+    with pytest.raises(KeyError, match="skeleton has no joint 'd'"):
+        skeleton.index("d")
+    with pytest.raises(ValueError, match=r"expected unique names, found \['a'\] more than once"):
+        Skeleton(("a", "a"), (-1, 0), np.zeros((2, 3)), ((), ()), (None, None))
+
+
+@pytest.mark.parametrize("name", ["bow.bvh", "bow.bvh.gz"])
+def test_the_size_cap_counts_the_text_not_the_compressed_bytes(tmp_path: Path, name: str) -> None:
+    text = "\n".join(bow_lines()) + "\n"
+    path = tmp_path / name
+    path.write_bytes(gzip.compress(text.encode()) if name.endswith(".gz") else text.encode())
+    assert read_bvh(path, max_bytes=len(text)).frame_count == 128
+    with pytest.raises(BvhTooLarge) as caught:
+        read_bvh(path, max_bytes=len(text) - 1)
+    assert str(caught.value).startswith(f"{path}:{len(bow_lines())}: expected at most {len(text) - 1} bytes of BVH text (the size cap)")
+
+
+def test_a_frame_count_too_large_for_the_cap_is_refused_before_any_row_is_read(tmp_path: Path) -> None:
+    path = tmp_path / "many.bvh"
+    path.write_text(bow_with_frames(bow_lines()[MOTION_LINE + 2:], 10**12))
+    with pytest.raises(BvhTooLarge, match=re.escape(f"{path}:{MOTION_LINE + 1}: declares 1000000000000 frames of 132 values, at least ")):
+        read_bvh(path)
+
+
+def test_reading_a_large_file_takes_little_more_memory_than_its_values(tmp_path: Path) -> None:
+    """About 40 MB of text, 38,400 frames of 132 values: a float64 array of 40.6 MB. Bound: 3 times the array (the
+    reader fills one array, which Motion copies once); keeping a string per value took 13 times (515 MiB)."""
+    rows = bow_lines()[MOTION_LINE + 2:] * 300
+    path = tmp_path / "long.bvh"
+    path.write_text(bow_with_frames(rows, len(rows)))
+    array_mb = len(rows) * 132 * 8 / 2**20
+    measured = run_measured("from seqmask.motion.bvh import read_bvh", f"result = read_bvh({str(path)!r}).frame_count", timeout=120)
+    assert measured["result"] == len(rows)
+    assert measured["peak_mb"] < 3 * array_mb, measured

@@ -79,3 +79,12 @@ def test_a_local_clip_conditions_the_denoiser_and_round_trips(tmp_path: Path) ->
     save_text_encoder(tmp_path / "saved", encoder)
     again = load_text_encoder(tmp_path / "saved", features=6)
     assert again.identity == {"clip": str(clip)} and torch.allclose(again.embed(["a person bows angrily"]), embedded[:1], atol=1e-6)
+
+
+def test_a_clip_that_is_not_a_local_directory_is_refused_without_a_download(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A checkpoint may record a hub id (``openai/clip-vit-base-patch32``): it is refused before transformers could fetch it."""
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.chdir(tmp_path)  # no folder of that name here
+    with pytest.raises(FileNotFoundError, match=r"CLIP text encoder 'openai/clip-vit-base-patch32': expected a local Hugging Face model "
+                                                r"directory \(only local directories are loaded, nothing is downloaded\), found no such directory"):
+        SentenceEncoder(clip="openai/clip-vit-base-patch32").embed(["a person bows"])

@@ -5,19 +5,24 @@ from __future__ import annotations
 
 import gzip
 import json
+import re
 import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from seqmask.motion.config import BANDAI_PARTS
+from motion_files import bandai_copy, bow_with_frames, build_prep, run_measured
+from seqmask.motion.config import BANDAI_PARTS, MotionPrepConfig
 from seqmask.motion.features import part_columns, to_features, to_positions
-from seqmask.motion.prep import ClipRecord, ClipSource, assign_splits, bandai_sources, cut_windows, read_clip, window_starts
+from seqmask.motion.prep import ClipRecord, ClipResult, ClipSource, assign_splits, bandai_sources, cut_windows, read_clip, window_starts
+from seqmask.motion.stages.prep import normalization, one_skeleton
 from seqmask.paths import resolve_path
 
 BANDAI = resolve_path("data/motion/bandai-1")
-READ = {"drop_joints": ("joint_Root",), "scale": 0.01, "fps": 20, "min_frames": 20}
+PREP = MotionPrepConfig()
+READ = {"drop_joints": ("joint_Root",), "scale": 0.01, "fps": 20, "min_frames": 20, "max_bytes": PREP.max_bvh_bytes,
+        "max_position": PREP.max_position}
 
 
 def source(name: str) -> ClipSource:
@@ -120,3 +125,118 @@ def test_every_real_clip_is_kept_but_the_two_under_a_second(tmp_path) -> None:
     with pytest.raises(FileNotFoundError, match=r"expected BVH clips \(\*.bvh or \*.bvh.gz\), found none"):
         bandai_sources(folder)
     assert json.loads(Path(source("bow_active_001").labels).read_text()) == {"content": 6, "style": 11}
+
+
+def _set_value(row: int, column: int, value: str):
+    """An edit of a clip's text setting value ``column`` (0-based) of frame row ``row`` (0-based)."""
+    def edit(text: str) -> str:
+        lines = text.splitlines()
+        at = lines.index("MOTION") + 3 + row
+        values = lines[at].split()
+        lines[at] = " ".join([*values[:column], value, *values[column + 1:]])
+        return "\n".join(lines)
+    return edit
+
+
+HIPS_X = 6  # value column of Hips.Xposition (joint_Root's six channels come first)
+
+
+def test_a_value_finite_in_float64_but_not_in_float32_is_rejected_not_finite(tmp_path) -> None:
+    """1e200 cm: 1e198 m passes a float64 check, and is inf as the float32 the windows are stored in."""
+    clip = copy_clip(tmp_path, "bow_angry_001", _set_value(30, HIPS_X, "1e200"))
+    result = read_clip(clip, **READ)
+    assert result.record is None and result.reject.reason == "not_finite"
+    assert result.reject.detail.startswith(clip.bvh) and "NaN or infinite in float32 metres" in result.reject.detail
+    assert "at frame 20 (20 fps), joint 'Hips'" in result.reject.detail  # source frame 30 at 30 fps
+
+
+def test_a_position_beyond_max_position_is_rejected_implausible(tmp_path) -> None:
+    clip = copy_clip(tmp_path, "bow_angry_001", _set_value(30, HIPS_X, "1e8"))  # 1,000 km
+    result = read_clip(clip, **READ)
+    assert result.record is None and result.reject.reason == "implausible"
+    assert result.reject.detail.startswith(clip.bvh) and "beyond 1000.0 m of the origin (motion_prep.max_position)" in result.reject.detail
+    assert re.search(r"at frame 20 \(20 fps\), joint 'Hips', axis [xyz]: [0-9.e+]+ m$", result.reject.detail)
+    assert read_clip(clip, **{**READ, "max_position": 1e7}).reject is None
+
+
+def test_a_clip_over_the_size_cap_is_rejected_too_large_naming_the_config_field(tmp_path) -> None:
+    clip = copy_clip(tmp_path, "bow_angry_001")
+    result = read_clip(clip, **{**READ, "max_bytes": 1000})
+    assert result.record is None and result.reject.reason == "too_large"
+    assert result.reject.detail.startswith(clip.bvh) and "expected at most 1000 bytes of BVH text (the size cap)" in result.reject.detail
+    assert result.reject.detail.endswith("raise motion_prep.max_bvh_bytes to read it")
+
+
+def test_a_gzip_bomb_is_rejected_too_large_in_bounded_memory(tmp_path) -> None:
+    """200 MB of frame rows in a 0.6 MB gzip file (one member a MiB of rows, repeated) declaring 200,000 frames, which
+    pass the frame count's check: reading stops at the default cap of 64 MiB of text. Bound: the rows read fill at most
+    8/9 of 64 MiB of the float64 array (9 bytes a value in the text), about 60 MiB, and one line is held at a time; 150
+    MiB above the peak before leaves a wide margin. Before the cap, the whole text was decompressed and kept as a
+    string per value: 1.8 GB."""
+    folder = bandai_copy(tmp_path / "bandai", {"bow_active_001": None})
+    bomb = folder / "data" / "dataset-1_bow_active_001.bvh.gz"
+    row = " ".join(["0.000000"] * 132) + "\n"
+    member = gzip.compress((row * (2**20 // len(row))).encode())
+    bomb.write_bytes(gzip.compress(bow_with_frames([], 200_000).encode()) + member * 200)
+    assert bomb.stat().st_size < 2**20
+    measured = run_measured(f"""
+        from pathlib import Path
+        from seqmask.motion.prep import bandai_sources, read_clip
+        [source] = bandai_sources(Path({str(folder)!r}))
+    """, f"result = read_clip(source, **{READ!r}).reject.__dict__", timeout=120)
+    assert measured["result"]["reason"] == "too_large"
+    assert f"expected at most {PREP.max_bvh_bytes} bytes of BVH text (the size cap)" in measured["result"]["detail"]
+    assert measured["peak_mb"] < 150, measured
+
+
+def test_normalisation_statistics_that_are_not_finite_are_refused_naming_the_columns() -> None:
+    features = np.zeros((2, 4, 6), dtype=np.float32)  # (N, T, D) of joints Hips and Spine
+    features[1, 3, 0] = np.nan  # a padded frame: not counted
+    mean, std = normalization(features, [4, 3], ("Hips", "Spine"))
+    assert mean.shape == std.shape == (6,) and np.isfinite(mean).all() and np.isfinite(std).all()
+    features[0, 1, 4] = np.inf
+    with pytest.raises(ValueError, match=r"expected a finite mean and std in every feature column, found NaN or inf in 1 of 6: \['Spine.y'\]"):
+        normalization(features, [4, 3], ("Hips", "Spine"))
+    features[0, 1, 4] = 0
+    features[:, :2, 0] = 3e38  # finite in float32, but its square is not
+    with pytest.raises(ValueError, match=r"found NaN or inf in 1 of 6: \['Hips.y'\]"):
+        normalization(features, [4, 3], ("Hips", "Spine"))
+
+
+def _result(file: str, joints: tuple[str, ...], parents: tuple[int, ...]) -> tuple[str, ClipResult]:
+    record = ClipRecord(clip=file, file=file, content="bow", style="sad", frames=30)
+    return file, ClipResult(record, None, joints, parents, None)
+
+
+def test_the_reference_skeleton_is_the_one_most_clips_share_ties_going_to_the_first_file() -> None:
+    a, b = (("Hips", "Spine", "Head"), (-1, 0, 1)), (("Hips", "Spine", "Neck"), (-1, 0, 1))
+    kept, rejects = one_skeleton([_result("1.bvh", *b), _result("2.bvh", *a), _result("3.bvh", *a)])
+    assert [r.record.file for r in kept] == ["2.bvh", "3.bvh"] and [r.file for r in rejects] == ["1.bvh"]
+    assert rejects[0].reason == "other_skeleton" and rejects[0].detail == (
+        "1.bvh: expected the skeleton that 2 of 3 clips share (the first 2.bvh), found joints ['Neck'] the reference lacks and "
+        "lacking its joints ['Head']")
+    kept, rejects = one_skeleton([_result("1.bvh", *b), _result("2.bvh", *a)])
+    assert [r.record.file for r in kept] == ["1.bvh"] and [r.file for r in rejects] == ["2.bvh"]
+    moved = (("Hips", "Spine", "Head"), (-1, 0, 0))
+    _, rejects = one_skeleton([_result("1.bvh", *a), _result("2.bvh", *a), _result("3.bvh", *moved)])
+    assert rejects[0].detail.endswith("found joints under other parents: Head under Hips (reference: under Spine)")
+    star = (("Hips", "Spine", "Head"), (-1, 0, 0))
+    _, rejects = one_skeleton([_result("1.bvh", *star), _result("2.bvh", *star), _result("3.bvh", ("Hips", "Head", "Spine"), (-1, 0, 0))])
+    assert rejects[0].detail.endswith("found the same joints in another order")
+
+
+def test_prep_rejects_a_clip_of_another_skeleton_and_keeps_going(tmp_path) -> None:
+    renamed = lambda text: text.replace("JOINT Toes_R", "JOINT Toe_R")  # noqa: E731
+    names = ["bow_active_001", "bow_angry_001", "bow_childish_001", "bow_chimpira_001", "bow_feminine_001"]
+    folder = bandai_copy(tmp_path / "bandai", {name: renamed if name == "bow_childish_001" else None for name in names})
+    out = build_prep(folder, tmp_path)
+    rejects = [json.loads(line) for line in (out / "rejects.jsonl").read_text().splitlines()]
+    assert json.loads((out / "summary.json").read_text())["rejects"] == {"other_skeleton": 1}
+    [reject] = rejects
+    assert reject["file"] == str(folder / "data" / "dataset-1_bow_childish_001.bvh") and reject["reason"] == "other_skeleton"
+    assert reject["detail"] == (f"{reject['file']}: expected the skeleton that 4 of 5 clips share (the first "
+                                f"{folder / 'data' / 'dataset-1_bow_active_001.bvh.gz'}), found joints ['Toe_R'] the reference "
+                                f"lacks and lacking its joints ['Toes_R']")
+    clips = [json.loads(line)["clip"] for line in (out / "clips.jsonl").read_text().splitlines()]
+    assert sorted(clips) == sorted(f"dataset-1_{name}" for name in names if name != "bow_childish_001")
+    assert "Toes_R" in json.loads((out / "skeleton.json").read_text())["joints"]

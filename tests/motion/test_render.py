@@ -6,7 +6,17 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from seqmask.motion.render import GIF_DPI, GIF_PANEL_INCHES, PNG_DPI, PNG_PANEL_INCHES, render_frames_png, render_gif
+from motion_files import run_measured
+from seqmask.motion.render import (
+    GIF_DPI,
+    GIF_PANEL_INCHES,
+    PNG_DPI,
+    PNG_PANEL_INCHES,
+    TITLE_CHARS,
+    render_frames_png,
+    render_gif,
+    short_title,
+)
 
 PARENTS = [-1, 0, 1, 0, 3]
 """Root (pelvis), spine, head, and one leg of two joints."""
@@ -66,3 +76,25 @@ def test_bad_inputs_name_the_problem(tmp_path):
     with pytest.raises(ValueError, match=r"up_axis 0, 1 or 2, found 3"):
         render_gif(tmp_path / "a.gif", [motion], parents=PARENTS, titles=["a"], up_axis=3)
     assert not list(tmp_path.iterdir())  # nothing written, no folder made
+
+
+def test_long_titles_are_cut_to_a_line_of_title_chars_with_an_ellipsis():
+    assert short_title("a person bows") == "a person bows"
+    assert short_title("x" * TITLE_CHARS) == "x" * TITLE_CHARS
+    assert short_title("x" * (TITLE_CHARS + 1)) == "x" * (TITLE_CHARS - 1) + "\u2026"
+    assert short_title("y" * 500 + "\nframe 3") == "y" * (TITLE_CHARS - 1) + "\u2026\nframe 3"
+
+
+def test_a_gif_with_a_100000_character_title_renders_without_laying_out_the_whole_title(tmp_path):
+    """Laying out the whole title took about 5 s a frame (30 frames: minutes); cut, the GIF takes about a second. The
+    timeout only catches the old behaviour, with a wide margin."""
+    path = tmp_path / "long.gif"
+    np.save(tmp_path / "walk.npy", _walker(30, 0.05))
+    measured = run_measured(f"""
+        import numpy as np
+        from seqmask.motion.render import render_gif
+        motion = np.load({str(tmp_path / 'walk.npy')!r})  # (F, J, 3)
+    """, f"result = str(render_gif({str(path)!r}, [motion], parents={PARENTS!r}, titles=['a person bows ' * 7143]))", timeout=60)
+    assert measured["result"] == str(path)
+    with Image.open(path) as gif:
+        assert gif.n_frames == 30

@@ -1,5 +1,6 @@
 """Stage ``motion-prep``: the Bandai clips read on Dask (BVH, forward kinematics, resampling), clip-level splits,
-windows of features per split, normalisation statistics from the training windows, rejects with reasons."""
+windows of features per split, normalisation statistics from the training windows (refused unless finite), rejects with
+reasons (``other_skeleton``: a clip whose skeleton differs from the one most clips share)."""
 
 from __future__ import annotations
 
@@ -13,10 +14,12 @@ from safetensors.numpy import save_file
 
 from seqmask.data.manifest import write_json, write_jsonl
 from seqmask.motion.config import SPLITS
-from seqmask.motion.features import feature_count, part_columns, to_features
+from seqmask.motion.features import feature_count, feature_names, part_columns, to_features
 from seqmask.motion.prep import (
     SKELETON_BVH,
     ClipRecord,
+    ClipResult,
+    MotionReject,
     WindowRecord,
     assign_splits,
     bandai_sources,
@@ -38,15 +41,16 @@ def build(ctx: StageContext) -> None:
     """``clips.jsonl``, ``rejects.jsonl``, ``skeleton.json``, ``windows/<split>.safetensors`` (``features`` (N, T, D) raw,
     ``lengths`` (N,)) with ``windows/<split>.jsonl``, ``normalization.safetensors`` (``mean``, ``std`` (D,)), ``summary.json``."""
     config = ctx.config
-    read = partial(read_clip, drop_joints=config.drop_joints, scale=config.scale, fps=config.fps, min_frames=config.min_frames)
-    results = ctx.executor.map(read, bandai_sources(resolve_path(config.bandai_dir)), desc="motion clips")
+    read = partial(read_clip, drop_joints=config.drop_joints, scale=config.scale, fps=config.fps, min_frames=config.min_frames,
+                   max_bytes=config.max_bvh_bytes, max_position=config.max_position)
+    sources = bandai_sources(resolve_path(config.bandai_dir))
+    results = ctx.executor.map(read, sources, desc="motion clips")
     rejects = [r.reject for r in results if r.reject is not None]
-    kept = [r for r in results if r.record is not None]
-    if not kept:
+    read_ok = [(source.bvh, r) for source, r in zip(sources, results) if r.record is not None]
+    if not read_ok:
         raise ValueError(f"motion-prep: every clip of {config.bandai_dir} was rejected, e.g. {rejects[:1]}")
-    skeletons = {(r.joints, r.parents) for r in kept}
-    if len(skeletons) > 1:
-        raise ValueError(f"motion-prep: the clips of {config.bandai_dir} have {len(skeletons)} different skeletons; expected one")
+    kept, others = one_skeleton(read_ok)
+    rejects += others
     joints, parents = kept[0].joints, kept[0].parents
     columns = part_columns(joints, {part.name: part.joints for part in config.body_parts})
     records = assign_splits([r.record for r in kept], test_clips=config.test_clips, valid_clips=config.valid_clips, seed=config.seed)
@@ -66,9 +70,7 @@ def build(ctx: StageContext) -> None:
         write_jsonl(ctx.out / "windows" / f"{split}.jsonl", rows)
         counts[split] = {"clips": sum(r.split == split for r in records), "windows": len(rows)}
         if split == "train":
-            valid = np.arange(config.window)[None, :] < np.array(lengths)[:, None]  # (N, T)
-            frames = features[valid]  # (frames, D)
-            mean, std = frames.mean(axis=0), np.maximum(frames.std(axis=0), STD_FLOOR)
+            mean, std = normalization(features, lengths, joints)
             save_file({"mean": mean.astype(np.float32), "std": std.astype(np.float32)}, str(ctx.out / "normalization.safetensors"))
     write_jsonl(ctx.out / "clips.jsonl", records)
     write_skeleton_bvh(ctx.out / SKELETON_BVH, kept[0].source_skeleton, config.fps)
@@ -87,3 +89,56 @@ def _seen_pairs(records: Sequence[ClipRecord]) -> dict[str, int]:
     """How many test and valid clips have a (content, style) pair that some training clip has."""
     train = {(r.content, r.style) for r in records if r.split == "train"}
     return {split: sum((r.content, r.style) in train for r in records if r.split == split) for split in ("valid", "test")}
+
+
+def one_skeleton(clips: Sequence[tuple[str, ClipResult]]) -> tuple[list[ClipResult], list[MotionReject]]:
+    """The clips (``(bvh file, result)`` in file order) of the reference skeleton, and an ``other_skeleton`` reject naming
+    the file and the difference for each other clip.
+
+    The reference is the skeleton (joint names and parents) that most clips share; of skeletons shared by as many clips,
+    the one of the first clip in file order.
+    """
+    counts = collections.Counter((r.joints, r.parents) for _, r in clips)  # keys in order of each skeleton's first clip
+    reference = max(counts, key=counts.__getitem__)  # the first of equal counts
+    first = next(file for file, r in clips if (r.joints, r.parents) == reference)
+    kept, rejects = [], []
+    for file, result in clips:
+        if (result.joints, result.parents) == reference:
+            kept.append(result)
+        else:
+            rejects.append(MotionReject(file=file, reason="other_skeleton", detail=(
+                f"{file}: expected the skeleton that {counts[reference]} of {len(clips)} clips share (the first {first}), found "
+                f"{_skeleton_difference((result.joints, result.parents), reference)}")))
+    return kept, rejects
+
+
+def _skeleton_difference(skeleton: tuple[tuple[str, ...], tuple[int, ...]], reference: tuple[tuple[str, ...], tuple[int, ...]]) -> str:
+    """How ``(joints, parents)`` differs from the reference: joints only in one, or joints with another parent, or order."""
+    parents, reference_parents = _parent_names(*skeleton), _parent_names(*reference)
+    extra = [name for name in parents if name not in reference_parents]
+    missing = [name for name in reference_parents if name not in parents]
+    if extra or missing:
+        return f"joints {extra} the reference lacks and lacking its joints {missing}"
+    moved = [f"{name} under {parents[name]} (reference: under {reference_parents[name]})" for name in parents
+             if parents[name] != reference_parents[name]]
+    return f"joints under other parents: {'; '.join(moved)}" if moved else "the same joints in another order"
+
+
+def _parent_names(joints: Sequence[str], parents: Sequence[int]) -> dict[str, str | None]:
+    """Each joint's parent by name (None for a root)."""
+    return {name: joints[parent] if parent >= 0 else None for name, parent in zip(joints, parents)}
+
+
+def normalization(features: np.ndarray, lengths: Sequence[int], joints: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and standard deviation ``(D,)`` of the real frames of windows ``(N, T, D)``; an error names the feature
+    columns where either is not finite, for they must not be published."""
+    valid = np.arange(features.shape[1])[None, :] < np.array(lengths)[:, None]  # (N, T)
+    frames = features[valid]  # (frames, D)
+    with np.errstate(over="ignore", invalid="ignore"):  # checked just below
+        mean, std = frames.mean(axis=0), np.maximum(frames.std(axis=0), STD_FLOOR)  # (D,) each
+    bad = np.flatnonzero(~(np.isfinite(mean) & np.isfinite(std)))
+    if bad.size:
+        names = feature_names(joints)
+        raise ValueError(f"motion-prep: normalisation statistics of the training windows: expected a finite mean and std in every "
+                         f"feature column, found NaN or inf in {bad.size} of {len(names)}: {[names[c] for c in bad[:10]]}")
+    return mean, std
