@@ -5,17 +5,26 @@ interface strings (``english<TAB>translation`` per line), two line-aligned files
 a user, and Sinhala-Tamil pairs pivoted through identical English strings. Every
 sentence is NFC-normalised with its whitespace collapsed; a line that cannot be
 used is rejected with its file, line number and reason, never dropped silently.
+
+Files are read one line at a time, each read bounded: a line too long to be a
+sentence is rejected without ever being held whole, and a gzipped file that
+inflates past a cap is refused (``too_large``) rather than inflated.
 """
 
 from __future__ import annotations
 
 import gzip
+import io
+import itertools
+import re
 import unicodedata
-from collections.abc import Iterable, Sequence
+import zlib
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
-REJECT_REASONS = ("bad_utf8", "empty", "too_short", "too_long", "wrong_script", "duplicate")
+REJECT_REASONS = ("bad_utf8", "bad_text", "empty", "too_short", "too_long", "too_large", "wrong_script", "duplicate")
 SCRIPTS = {
     "eng": ("Latin", lambda ch: ch.isascii() or "LATIN" in unicodedata.name(ch, "")),
     "sin": ("Sinhala", lambda ch: "\u0d80" <= ch <= "\u0dff"),
@@ -24,6 +33,14 @@ SCRIPTS = {
 """Languages whose script is checked: the script's name and a test for one of its letters."""
 MIN_SCRIPT_SHARE = 0.5
 """A sentence whose letters are less than this share in its language's script is rejected (``wrong_script``)."""
+UTF8_MAX_BYTES = 4
+"""Bytes of the longest UTF-8 character: a line of more than ``4 * n`` bytes holds more than ``n`` characters."""
+SKIP_CHUNK = 1 << 20
+"""Bytes read at a time while skipping the rest of a line too long to keep."""
+BOM = "\ufeff"
+"""A byte order mark: dropped from the start of a file."""
+CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f]")
+"""Control characters (Unicode ``Cc``) other than tab, which separates fields: no sentence holds one (``bad_text``)."""
 
 
 @dataclass(frozen=True)
@@ -48,10 +65,26 @@ class Reject:
 
 @dataclass(frozen=True, kw_only=True)
 class Limits:
-    """Sentence length bounds in characters (after normalisation)."""
+    """Sentence length bounds in characters, and how much text a gzipped file may inflate to."""
 
     min_chars: int = 3
+    """Shorter sentences (after normalisation) are ``too_short``."""
     max_chars: int = 400
+    """Longer sentences, as read or after normalisation, are ``too_long``."""
+    max_inflated_bytes: int = 1 << 30
+    """A ``.gz`` file inflating to more bytes is ``too_large``: left out whole."""
+
+
+class TooLarge(ValueError):
+    """A gzipped text file inflating past ``Limits.max_inflated_bytes``; ``reject`` is its ``too_large`` record."""
+
+    def __init__(self, path: Path, cap: int) -> None:
+        self.reject = Reject(
+            str(path), "too_large",
+            f"inflates to more than text_prep.max_inflated_bytes = {cap} bytes: the whole file is left out, lines read "
+            "before the cap too (raise the cap for a file you trust)",
+        )
+        super().__init__(f"{path}: {self.reject.detail}")
 
 
 def clean(text: str) -> str:
@@ -71,36 +104,110 @@ def script_share(sentence: str, language: str) -> float | None:
     return sum(1 for ch in letters if in_script(ch)) / len(letters)
 
 
-def read_lines(path: Path) -> tuple[list[str | None], list[Reject]]:
-    """The lines of a text file (gzipped when it ends in ``.gz``); a line that is not UTF-8 is None and rejected."""
-    data = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
-    lines: list[str | None] = []
-    rejects: list[Reject] = []
-    for number, raw in enumerate(data.split(b"\n"), start=1):
-        raw = raw.rstrip(b"\r")
+def control_character(text: str) -> str | None:
+    """Which control character other than tab ``text`` holds, and where (``"U+0000 at column 7"``); None if none."""
+    found = CONTROL.search(text)
+    return None if found is None else f"U+{ord(found.group()):04X} at column {found.start() + 1}"
+
+
+def read_lines(path: Path, limits: Limits, rejects: list[Reject], *, sentences: int = 1) -> Iterator[tuple[str, str | None]]:
+    """``(file:line, text)`` for each line of a UTF-8 text file (gzipped when its name ends in ``.gz``), read one at a time.
+
+    A leading BOM is dropped. A line that is not UTF-8 (``bad_utf8``), holds a control character other than tab
+    (``bad_text``) or has more bytes than ``sentences`` tab-separated sentences of ``limits.max_chars`` can take
+    (``too_long``, skipped without being held whole) gives None, its reject appended to ``rejects``. A gzipped file
+    inflating past ``limits.max_inflated_bytes`` raises :class:`TooLarge`.
+    """
+    line_chars = sentences * limits.max_chars + sentences - 1
+    max_bytes = UTF8_MAX_BYTES * line_chars + len(b"\r")
+    too_long = "too_long", (
+        f"more than {max_bytes} bytes, so more than the {line_chars} characters a line may hold (max_chars = {limits.max_chars}): "
+        "skipped unread"
+    )
+    with _open_binary(Path(path), limits.max_inflated_bytes) as binary:
+        for number, raw in enumerate(_bounded_lines(binary, max_bytes), start=1):
+            text, problem = (None, too_long) if raw is None else _decoded(raw, first=number == 1)
+            if problem is not None:
+                rejects.append(Reject(f"{path}:{number}", *problem))
+            yield f"{path}:{number}", text
+
+
+def _open_binary(path: Path, max_inflated_bytes: int) -> BinaryIO:
+    return io.BufferedReader(_Inflated(path, max_inflated_bytes)) if path.suffix == ".gz" else open(path, "rb")
+
+
+class _Inflated(io.RawIOBase):
+    """The inflated bytes of a gzipped file; reading past ``cap`` of them raises :class:`TooLarge`."""
+
+    def __init__(self, path: Path, cap: int) -> None:
+        super().__init__()
+        self._path, self._cap, self._inflated = path, cap, 0
+        self._file = gzip.open(path, "rb")
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: bytearray | memoryview) -> int:
         try:
-            lines.append(raw.decode("utf-8"))
-        except UnicodeDecodeError as err:
-            lines.append(None)
-            rejects.append(Reject(f"{path}:{number}", "bad_utf8", f"invalid byte 0x{raw[err.start]:02x} at column {err.start + 1}"))
-    if data.endswith(b"\n"):
-        lines.pop()  # the final newline ends the last line, it does not start another
-    return lines, rejects
+            count = self._file.readinto(buffer)
+        except (OSError, EOFError, zlib.error) as err:
+            raise ValueError(f"{self._path}: expected gzip-compressed text, found a stream gzip cannot read ({err})") from None
+        self._inflated += count
+        if self._inflated > self._cap:
+            raise TooLarge(self._path, self._cap)
+        return count
+
+    def close(self) -> None:
+        self._file.close()
+        super().close()
+
+
+def _bounded_lines(binary: BinaryIO, max_bytes: int) -> Iterator[bytes | None]:
+    """Each line without its ``\\n`` or ``\\r\\n``; None for one of more than ``max_bytes`` bytes, whose rest is read in
+    chunks and dropped, so that no more than ``max_bytes`` of a line are ever held."""
+    while line := binary.readline(max_bytes + 1):
+        if len(line) > max_bytes and not line.endswith(b"\n"):
+            while (rest := binary.readline(SKIP_CHUNK)) and not rest.endswith(b"\n"):
+                pass
+            yield None
+        else:
+            yield line.removesuffix(b"\n").removesuffix(b"\r")
+
+
+def _decoded(raw: bytes, *, first: bool) -> tuple[str | None, tuple[str, str] | None]:
+    """A line's text (the first line's BOM dropped), or None and why not, as (reason, detail)."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        return None, ("bad_utf8", f"invalid byte 0x{raw[err.start]:02x} at column {err.start + 1}")
+    text = text.removeprefix(BOM) if first else text
+    control = control_character(text)
+    return (None, ("bad_text", f"control character {control}")) if control else (text, None)
 
 
 def read_aligned(source_path: Path, target_path: Path, source_language: str, target_language: str, limits: Limits) -> tuple[list[Pair], list[Reject]]:
     """Two line-aligned files: line ``i`` of one translates line ``i`` of the other. Different line counts raise
     ``ValueError`` naming both files and counts."""
-    source_lines, rejects = read_lines(source_path)
-    target_lines, target_rejects = read_lines(target_path)
-    if len(source_lines) != len(target_lines):
+    rejects: list[Reject] = []
+    lines = read_lines(source_path, limits, rejects), read_lines(target_path, limits, rejects)
+    return _keep_pairs(_aligned_rows(*lines, source_path, target_path), source_language, target_language, limits, rejects)
+
+
+def _aligned_rows(
+    source_lines: Iterable[tuple[str, str | None]], target_lines: Iterable[tuple[str, str | None]], source_path: Path, target_path: Path,
+) -> Iterator[tuple[str, str | None, str | None]]:
+    """``(origin, source, target)`` of each line pair (origin: the source file's line); once both files are read, different
+    line counts raise ``ValueError``."""
+    counts = [0, 0]
+    for source, target in itertools.zip_longest(source_lines, target_lines):
+        counts[0] += source is not None
+        counts[1] += target is not None
+        if source is not None and target is not None:
+            yield source[0], source[1], target[1]
+    if counts[0] != counts[1]:
         raise ValueError(
-            f"{source_path} has {len(source_lines)} lines but {target_path} has {len(target_lines)}: "
-            "parallel files must be line-aligned"
+            f"{source_path} has {counts[0]} lines but {target_path} has {counts[1]}: parallel files must be line-aligned"
         )
-    rejects += target_rejects
-    rows = [(f"{source_path}:{i}", s, t) for i, (s, t) in enumerate(zip(source_lines, target_lines), start=1)]
-    return _keep_pairs(rows, source_language, target_language, limits, rejects)
 
 
 def read_tatoeba(tatoeba_dir: Path, language: str, limits: Limits) -> tuple[list[Pair], list[Reject]]:
@@ -117,24 +224,27 @@ def read_tatoeba(tatoeba_dir: Path, language: str, limits: Limits) -> tuple[list
 
 def read_tab_pairs(path: Path, source_language: str, target_language: str, limits: Limits) -> tuple[list[Pair], list[Reject]]:
     """``source<TAB>target`` per line (LibreOffice's ``english<TAB>translation``)."""
-    lines, rejects = read_lines(path)
-    rows = []
-    for number, line in enumerate(lines, start=1):
+    rejects: list[Reject] = []
+    rows = _tab_rows(read_lines(path, limits, rejects, sentences=2), rejects)
+    return _keep_pairs(rows, source_language, target_language, limits, rejects)
+
+
+def _tab_rows(lines: Iterable[tuple[str, str | None]], rejects: list[Reject]) -> Iterator[tuple[str, str, str]]:
+    for origin, line in lines:
         if line is None:
             continue
         fields = line.split("\t")
         if len(fields) != 2:
-            rejects.append(Reject(f"{path}:{number}", "empty", f"expected 2 tab-separated fields, found {len(fields)}"))
+            rejects.append(Reject(origin, "empty", f"expected 2 tab-separated fields, found {len(fields)}"))
             continue
-        rows.append((f"{path}:{number}", fields[0], fields[1]))
-    return _keep_pairs(rows, source_language, target_language, limits, rejects)
+        yield origin, fields[0], fields[1]
 
 
 def read_monolingual(path: Path, language: str, limits: Limits) -> tuple[list[tuple[str, str]], list[Reject]]:
     """``(sentence, file:line)`` of a file of one sentence a line; a line is kept or rejected as a side of a pair is
     (the first of identical lines is kept)."""
-    lines, rejects = read_lines(path)
-    rows = [(f"{path}:{number}", line, line) for number, line in enumerate(lines, start=1) if line is not None]
+    rejects: list[Reject] = []
+    rows = ((origin, line, line) for origin, line in read_lines(path, limits, rejects))
     kept, rejects = _keep_pairs(rows, language, language, limits, rejects)
     return [(pair.source, pair.origin) for pair in kept], rejects
 
@@ -168,9 +278,10 @@ def _keep_pairs(
     seen: set[tuple[str, str]] = set()
     for origin, source, target in rows:
         if source is None or target is None:
-            continue  # rejected as bad_utf8 when read
-        source, target = clean(source), clean(target)
-        problem = _problem(source, source_language, limits) or _problem(target, target_language, limits)
+            continue  # rejected when read
+        source, source_problem = _checked(source, source_language, limits)
+        target, target_problem = _checked(target, target_language, limits)
+        problem = source_problem or target_problem
         if problem is None and (source, target) in seen:
             problem = ("duplicate", "the same pair appears earlier")
         if problem is not None:
@@ -179,6 +290,14 @@ def _keep_pairs(
         seen.add((source, target))
         kept.append(Pair(source_language, target_language, source, target, origin))
     return kept, rejects
+
+
+def _checked(text: str, language: str, limits: Limits) -> tuple[str, tuple[str, str] | None]:
+    """``text`` cleaned and why it cannot be used (or None); its length is checked as read first, before any copy."""
+    if len(text) > limits.max_chars:
+        return text, ("too_long", f"{language}: {len(text)} characters as read > {limits.max_chars}")
+    cleaned = clean(text)
+    return cleaned, _problem(cleaned, language, limits)
 
 
 def _problem(sentence: str, language: str, limits: Limits) -> tuple[str, str] | None:

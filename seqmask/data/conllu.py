@@ -27,7 +27,7 @@ def read_conllu(path: Path) -> list[TaggedSentence]:
     data = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
     sentences: list[TaggedSentence] = []
     sent_id, text, words, tags = "", "", [], []
-    for number, line in enumerate(data.decode("utf-8").splitlines(), start=1):
+    for number, line in enumerate(data.decode("utf-8-sig").splitlines(), start=1):  # a leading BOM dropped
         if line.startswith("#"):
             key, _, value = line[1:].partition("=")
             if key.strip() == "sent_id":

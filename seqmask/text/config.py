@@ -81,7 +81,9 @@ class TextPrepConfig:
     min_chars: int = 3
     """Shorter sentences are rejected (``too_short``)."""
     max_chars: int = 400
-    """Longer sentences are rejected (``too_long``)."""
+    """Longer sentences, as read or once cleaned, are rejected (``too_long``); a longer line is never read whole."""
+    max_inflated_bytes: int = 1 << 30
+    """A ``.gz`` text file inflating to more bytes is left out whole (``too_large``): a gzip bomb is refused, not inflated."""
     seed: int = 0
     """Seed of the held-out selection."""
 
@@ -93,6 +95,7 @@ class TextPrepConfig:
         require(self.valid_pairs >= 1, "valid_pairs", ">= 1", self.valid_pairs)
         require(self.min_chars >= 1, "min_chars", ">= 1", self.min_chars)
         require(self.max_chars > self.min_chars, "max_chars", f"> min_chars = {self.min_chars}", self.max_chars)
+        require(self.max_inflated_bytes >= 1, "max_inflated_bytes", ">= 1", self.max_inflated_bytes)
         require(self.seed >= 0, "seed", ">= 0", self.seed)
 
 

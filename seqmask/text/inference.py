@@ -10,8 +10,8 @@ from transformers import XLMRobertaForMaskedLM
 
 from seqmask.data.bitext import Limits, Pair, Reject, read_aligned
 from seqmask.store import ArtifactNotFound, ArtifactStore
-from seqmask.text.mining import MiningResult, mine_both_ways
-from seqmask.text.model import LANGUAGES_FILE, embed, load_encoder
+from seqmask.text.mining import MiningResult, check_k, mine_both_ways
+from seqmask.text.model import LANGUAGES_FILE, check_layer, embed, load_encoder
 from seqmask.text.tokenizer import MODEL_FILE, XLMR_MODEL_FILE, Vocabulary
 from seqmask.text.units import encode_units
 
@@ -65,14 +65,17 @@ def mine_files(
     encoder: Encoder, source: Path, target: Path, *, source_language: str | None, target_language: str | None,
     layer: int = -1, k: int = 4, centre: bool = False,
 ) -> tuple[list[Pair], list[Reject], dict[str, MiningResult]]:
-    """Pairs kept from two line-aligned files, the lines rejected, and mining both ways (``forward``: source -> target)."""
+    """Pairs kept from two line-aligned files, the lines rejected, and mining both ways (``forward``: source -> target);
+    ``layer`` and ``k`` are checked first, their errors naming ``--layer`` and ``--k``. A progress bar shows the embedding."""
+    check_layer(encoder.model, layer, "--layer")
+    check_k(k, "--k")
     pairs, rejects = read_aligned(source, target, source_language or "src", target_language or "tgt", Limits(min_chars=1))
     if not pairs:
         raise ValueError(f"{source} and {target}: no line pair could be used ({len(rejects)} rejected)")
     ids = encoder.language_id(source_language, "--src-lang"), encoder.language_id(target_language, "--tgt-lang")
     vocab, specials = encoder.vocabulary, encoder.vocabulary.specials
     sides = []
-    for texts, language in (([p.source for p in pairs], ids[0]), ([p.target for p in pairs], ids[1])):
+    for texts, language, path in (([p.source for p in pairs], ids[0], source), ([p.target for p in pairs], ids[1], target)):
         encoded = [encode_units(text, [], vocab) for text in texts]
-        sides.append(embed(encoder.model, encoded, language, specials, layer=layer))  # (N, H)
+        sides.append(embed(encoder.model, encoded, language, specials, layer=layer, desc=f"embedding {path.name}"))  # (N, H)
     return pairs, rejects, mine_both_ways(sides[0], sides[1], k=k, centre=centre)

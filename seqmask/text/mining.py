@@ -73,8 +73,15 @@ def nearest(queries: np.ndarray, base: np.ndarray, k: int, *, backend: str = "fa
     raise ValueError(f"backend: expected 'faiss' or 'torch', found {backend!r}")
 
 
+def check_k(k: int, name: str = "k") -> None:
+    """``ValueError`` naming ``name`` unless ``k`` (neighbours in the ratio margin) is at least 1."""
+    if k < 1:
+        raise ValueError(f"{name}: expected an integer >= 1 (neighbours in the ratio margin), found {k}")
+
+
 def mine(source: np.ndarray, target: np.ndarray, *, k: int = 4, backend: str = "faiss") -> MiningResult:
     """Match every source row to a target row by ratio margin; unit-vector embeddings ``(N, D)`` aligned by row."""
+    check_k(k)
     if source.shape != target.shape:
         raise ValueError(f"source and target embeddings must have the same shape (aligned lines), got {source.shape} and {target.shape}")
     pairs = len(source)

@@ -8,14 +8,17 @@ never reaches a hub (``local_files_only``) and never unpickles.
 from __future__ import annotations
 
 import json
+import pickle
 import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import torch
+from safetensors import SafetensorError
 from safetensors.torch import load_file
 from torch import Tensor
+from tqdm.auto import tqdm
 from transformers import XLMRobertaConfig, XLMRobertaForMaskedLM
 
 from seqmask.text.batches import Specials, TextBatch, mlm_batch
@@ -71,10 +74,35 @@ def load_encoder(directory: Path) -> XLMRobertaForMaskedLM:
 
 def _weights(directory: Path) -> dict[str, Tensor]:
     if (directory / "model.safetensors").is_file():
-        return load_file(str(directory / "model.safetensors"))
+        return _safetensors_weights(directory / "model.safetensors")
     if (directory / "pytorch_model.bin").is_file():
-        return torch.load(directory / "pytorch_model.bin", map_location="cpu", weights_only=True)
+        return _checkpoint_weights(directory / "pytorch_model.bin")
     raise FileNotFoundError(f"{directory}: expected model.safetensors or pytorch_model.bin")
+
+
+def _safetensors_weights(path: Path) -> dict[str, Tensor]:
+    try:
+        return load_file(str(path))
+    except SafetensorError as err:
+        raise ValueError(f"{path}: expected a safetensors file of the model's weights, found one safetensors cannot read ({err})") from None
+
+
+def _checkpoint_weights(path: Path) -> dict[str, Tensor]:
+    """A ``pytorch_model.bin`` read weights-only: tensors by name, never other pickled objects (which could run code)."""
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, EOFError, RuntimeError):
+        raise _not_weights_only(path, "a file torch cannot load weights-only") from None  # torch's advice is to load it unsafely
+    if not isinstance(state, dict):
+        raise _not_weights_only(path, f"a {type(state).__name__}")
+    return state
+
+
+def _not_weights_only(path: Path, found: str) -> ValueError:
+    return ValueError(
+        f"{path}: expected a weights-only PyTorch checkpoint (a dict of tensors by name), found {found}; only such checkpoints "
+        "and model.safetensors are loaded: save the model's state_dict, or convert it to model.safetensors"
+    )
 
 
 def save_encoder(model: XLMRobertaForMaskedLM, directory: Path, *, vocab: Vocabulary, languages: Sequence[str]) -> None:
@@ -112,14 +140,30 @@ def masked_lm_loss(model: XLMRobertaForMaskedLM, batch: TextBatch, inputs: Tenso
     return loss, (logits.argmax(dim=-1) == targets).sum()
 
 
+def check_layer(model: XLMRobertaForMaskedLM, layer: int, name: str = "layer") -> None:
+    """``ValueError`` naming ``name`` unless ``layer`` indexes the model's hidden states (0: the embeddings, then one per
+    layer; negative from the end, as Python indexes)."""
+    layers = model.config.num_hidden_layers
+    if not -(layers + 1) <= layer <= layers:
+        raise ValueError(
+            f"{name}: expected a hidden layer of this {layers}-layer model in [{-(layers + 1)}, {layers}] "
+            f"(0: the embeddings, {layers} or -1: the last layer), found {layer}"
+        )
+
+
 @torch.no_grad()
-def embed(model: XLMRobertaForMaskedLM, sentences: Sequence[Encoded], language: int, specials: Specials, *, layer: int = -1) -> np.ndarray:
-    """Mean over each sentence's pieces (not ``<s>``/``</s>``) of hidden layer ``layer``: ``(N, H)`` float32."""
+def embed(
+    model: XLMRobertaForMaskedLM, sentences: Sequence[Encoded], language: int, specials: Specials, *, layer: int = -1,
+    desc: str | None = None,
+) -> np.ndarray:
+    """Mean over each sentence's pieces (not ``<s>``/``</s>``) of hidden layer ``layer``: ``(N, H)`` float32; with ``desc``, a
+    progress bar over the batches on stderr."""
+    check_layer(model, layer)
     was_training = model.training
     model.eval()
     device = next(model.parameters()).device
     rows = []
-    for start in range(0, len(sentences), EMBED_BATCH):
+    for start in tqdm(range(0, len(sentences), EMBED_BATCH), desc=desc, unit="batch", disable=desc is None):
         chunk = sentences[start : start + EMBED_BATCH]
         batch = mlm_batch(chunk, [language] * len(chunk), specials, max_tokens(model, specials))
         hidden = model.roberta(

@@ -23,7 +23,9 @@ from seqmask.data.bitext import (
     Limits,
     Pair,
     Reject,
+    TooLarge,
     clean,
+    control_character,
     pivot,
     read_aligned,
     read_monolingual,
@@ -83,7 +85,15 @@ class Corpus:
 
 
 def read_source(source: Source, limits: Limits) -> SourceText:
-    """Read one source (a pure function: Dask maps it)."""
+    """Read one source (a pure function: Dask maps it); a gzipped file of it that inflates past
+    ``limits.max_inflated_bytes`` leaves the whole source out, as one ``too_large`` reject."""
+    try:
+        return _read_source(source, limits)
+    except TooLarge as err:
+        return SourceText(source, rejects=[err.reject])
+
+
+def _read_source(source: Source, limits: Limits) -> SourceText:
     found = SourceText(source)
     if source.kind == "libreoffice":
         found.pairs, found.rejects = read_tab_pairs(Path(source.paths[0]), ENGLISH, source.languages[1], limits)
@@ -95,12 +105,23 @@ def read_source(source: Source, limits: Limits) -> SourceText:
         texts, found.rejects = read_monolingual(Path(source.paths[0]), source.languages[0], limits)
         found.sentences = [Sentence(source.languages[0], text, origin) for text, origin in texts]
     elif source.kind == "ud":
-        language = source.languages[0]
-        for path in source.paths:
-            found.sentences += [Sentence(language, clean(s.text), f"{path}#{s.sent_id}") for s in read_conllu(Path(path))]
+        found.sentences, found.rejects = _treebank_sentences(source)
     else:
         raise ValueError(f"unknown text source kind {source.kind!r}")
     return found
+
+
+def _treebank_sentences(source: Source) -> tuple[list[Sentence], list[Reject]]:
+    """The cleaned sentences of a language's UD files; one holding a control character other than tab is ``bad_text``."""
+    sentences, rejects = [], []
+    for path in source.paths:
+        for sentence in read_conllu(Path(path)):
+            origin = f"{path}#{sentence.sent_id}"
+            if (control := control_character(sentence.text)) is not None:
+                rejects.append(Reject(origin, "bad_text", f"control character {control}"))
+            else:
+                sentences.append(Sentence(source.languages[0], clean(sentence.text), origin))
+    return sentences, rejects
 
 
 def split_corpus(found: Sequence[SourceText], *, test_pairs: int, valid_pairs: int, seed: int) -> Corpus:

@@ -27,6 +27,8 @@ from spacy.tokens import Doc, DocBin
 
 from seqmask.data.conllu import TaggedSentence, read_conllu
 from seqmask.masking.lem import ENTITY, NOUN, OTHER, VERB
+from seqmask.paths import config_path
+from seqmask.store import record_build
 from seqmask.text.units import Word
 
 logger = logging.getLogger(__name__)
@@ -98,7 +100,8 @@ def _propn_entities(doc: Doc) -> dict[int, int]:
 
 def train_tagger(treebank: Path, language: str, out_dir: Path, *, heldout_share: float = 0.1, max_steps: int, seed: int = 0,
                  width: int = 96) -> dict[str, Any]:
-    """Train a ``tok2vec`` + ``tagger`` UPOS pipeline on a UD treebank into ``out_dir/model``; returns a summary."""
+    """Train a ``tok2vec`` + ``tagger`` UPOS pipeline on a UD treebank into ``out_dir/model``; returns a summary (and
+    records the training's seconds in ``out_dir``'s build record)."""
     if not 0 < heldout_share < 1:
         raise ValueError(f"heldout_share: expected in (0, 1), found {heldout_share}")
     if max_steps < 1:
@@ -108,14 +111,15 @@ def train_tagger(treebank: Path, language: str, out_dir: Path, *, heldout_share:
     lang = spacy_lang(language)
     train, heldout = _split(_read_treebank(Path(treebank)), heldout_share, seed)
     started = time.perf_counter()
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    out_dir = _own_dir(Path(out_dir))
     vocab = spacy.blank(lang).vocab
     with tempfile.TemporaryDirectory(dir=out_dir, prefix="corpus-") as scratch:
         paths = {"train": Path(scratch) / "train.spacy", "dev": Path(scratch) / "dev.spacy"}
         DocBin(docs=_docs(vocab, train)).to_disk(paths["train"])
         DocBin(docs=_docs(vocab, heldout)).to_disk(paths["dev"])
         nlp = _train(_config(lang, paths, max_steps=max_steps, seed=seed, width=width))
+    for corpus in paths:  # files of the scratch directory, gone: the saved config names no path and repeats byte for byte
+        nlp.config["paths"][corpus] = None
     nlp.to_disk(out_dir / "model")
     seconds = time.perf_counter() - started
     gold = [tag for sentence in heldout for tag in sentence.tags]  # (held-out words,) UPOS
@@ -123,16 +127,25 @@ def train_tagger(treebank: Path, language: str, out_dir: Path, *, heldout_share:
     majority = Counter(tag for sentence in train for tag in sentence.tags).most_common(1)[0][0]
     summary = {
         "language": language,
-        "treebank": str(treebank),
+        "treebank": config_path(treebank),
         "train_sentences": len(train),
         "heldout_sentences": len(heldout),
         "heldout_upos_accuracy": sum(p == g for p, g in zip(predicted, gold, strict=True)) / len(gold),
         "majority_baseline_accuracy": gold.count(majority) / len(gold),
         "steps": max_steps,
-        "seconds": round(seconds, 2),
     }
+    record_build(out_dir, seconds=round(seconds, 2))
     logger.info("trained %s tagger: %s", language, summary)
     return summary
+
+
+def _own_dir(out_dir: Path) -> Path:
+    """``out_dir``, made if missing; its parent must exist: a training that outlived its stage must not recreate a build
+    directory the store has removed."""
+    if not out_dir.parent.is_dir():
+        raise FileNotFoundError(f"{out_dir}: expected its parent directory to exist (it is never created), found none")
+    out_dir.mkdir(exist_ok=True)
+    return out_dir
 
 
 def _read_treebank(treebank: Path) -> list[TaggedSentence]:

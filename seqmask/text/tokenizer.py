@@ -50,7 +50,7 @@ class Vocabulary:
             ids = {"bos": processor.bos_id(), "pad": processor.pad_id(), "eos": processor.eos_id(), "unk": processor.unk_id()}
             missing = [name for name, value in ids.items() if value < 0]
             if missing:
-                raise ValueError(f"sentencepiece model: expected <s>, <pad>, </s> and <unk> pieces, found none for {missing}")
+                raise ValueError(f"sentencepiece model {self.path}: expected <s>, <pad>, </s> and <unk> pieces, found none for {missing}")
             self.specials = Specials(bos=ids["bos"], pad=ids["pad"], eos=ids["eos"], first_position=ids["pad"] + 1)
             self.unk = ids["unk"]
             self.size = processor.get_piece_size() + 1
@@ -67,7 +67,10 @@ class Vocabulary:
         path = Path(path)
         if not path.is_file():
             raise FileNotFoundError(f"sentencepiece model {path} does not exist")
-        processor = spm.SentencePieceProcessor(model_file=str(path))
+        try:
+            processor = spm.SentencePieceProcessor(model_file=str(path))
+        except RuntimeError as err:
+            raise ValueError(f"{path}: expected a sentencepiece model, found a file sentencepiece cannot load ({err})") from None
         return cls(processor, path, offset=1 if path.name == XLMR_MODEL_FILE else 0)
 
     def pieces(self, text: str) -> list[Piece]:

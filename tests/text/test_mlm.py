@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import traceback
 
 import pytest
@@ -137,3 +138,10 @@ def test_a_checkpoint_that_is_not_weights_only_is_refused_naming_it(vocab, tmp_p
         message = str(raised.value)
         assert message.startswith(f"{checkpoint}: expected a weights-only PyTorch checkpoint") and "model.safetensors" in message
         assert "weights_only=False" not in "".join(traceback.format_exception(raised.value))  # nor torch's advice, chained
+
+
+def test_an_unreadable_safetensors_file_is_named(vocab, tmp_path) -> None:
+    unit_for(vocab, "mlm").model.config.save_pretrained(tmp_path)
+    (tmp_path / "model.safetensors").write_bytes(b"not safetensors")
+    with pytest.raises(ValueError, match=rf"^{re.escape(str(tmp_path / 'model.safetensors'))}: expected a safetensors file"):
+        load_encoder(tmp_path)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import gzip
+import unicodedata
+
 import pytest
 
 from seqmask.data.bitext import Limits
 from seqmask.text.config import MonolingualFile, ParallelFiles, TextPrepConfig
-from seqmask.text.prep import read_source, sources_of, split_corpus
+from seqmask.text.prep import Source, read_source, sources_of, split_corpus
 
 
 def corpus_of(config: TextPrepConfig):
@@ -69,3 +72,34 @@ def test_parallel_files_of_different_lengths_name_both_files_and_counts(tmp_path
 def test_too_few_shared_english_strings_for_the_held_out_sets_is_an_error() -> None:
     with pytest.raises(ValueError, match="lower text_prep.test_pairs"):
         corpus_of(TextPrepConfig(test_pairs=5000))
+
+
+def test_control_characters_and_a_bom_never_reach_the_pretraining_text(tmp_path) -> None:
+    mono, ud = tmp_path / "m.eng", tmp_path / "ud"
+    mono.write_bytes("\ufeffA first sentence.\nA NUL\x00 sentence.\nA last sentence.\n".encode())
+    ud.mkdir()
+    rows = "1\tGood\tgood\tADJ\t_\t_\t0\troot\t_\t_\n2\ttext\ttext\tNOUN\t_\t_\t1\tdep\t_\t_\n"
+    treebank = f"\ufeff# sent_id = a\n# text = Good text\n{rows}\n# sent_id = b\n# text = Good\x00text\n{rows}\n"  # a BOM, and a NUL in a sentence
+    (ud / "en_x-ud-test.conllu").write_text(treebank, encoding="utf-8")
+    config = TextPrepConfig(
+        libreoffice_languages=("sin",), tatoeba_languages=(), test_pairs=5, valid_pairs=5, ud_dir=str(ud),
+        monolingual=(MonolingualFile(path=str(mono), language="eng"),),
+    )
+    corpus = corpus_of(config)
+    assert not [s.text for s in corpus.monolingual if "\ufeff" in s.text or any(unicodedata.category(ch) == "Cc" for ch in s.text)]
+    assert {"A first sentence.", "A last sentence.", "Good text"} <= {s.text for s in corpus.monolingual}
+    bad = {(r.origin.rsplit("/", 1)[-1], r.detail) for r in corpus.rejects if r.reason == "bad_text"}
+    assert bad == {("m.eng:2", "control character U+0000 at column 6"), ("en_x-ud-test.conllu#b", "control character U+0000 at column 5")}
+
+
+def test_a_gzipped_file_inflating_past_the_cap_leaves_its_source_out_as_one_reject(tmp_path) -> None:
+    big, small = tmp_path / "m.eng.gz", tmp_path / "m.fra"
+    big.write_bytes(gzip.compress(b"A sentence of English.\n" * 1000))  # 23 000 bytes inflated
+    small.write_text("Une phrase.\n" * 1000)
+    limits = Limits(max_inflated_bytes=10_000)
+    for source in (Source("monolingual", (str(big),), ("eng",)), Source("parallel", (str(small), str(big)), ("fra", "eng"))):
+        found = read_source(source, limits)
+        assert (found.sentences, found.pairs) == ([], [])
+        assert [(r.origin, r.reason) for r in found.rejects] == [(str(big), "too_large")]
+        assert "text_prep.max_inflated_bytes = 10000 bytes: the whole file is left out" in found.rejects[0].detail
+    assert len(read_source(Source("monolingual", (str(big),), ("eng",)), Limits()).sentences) == 1

@@ -4,10 +4,16 @@ from __future__ import annotations
 
 import io
 import logging
+import re
 
 import pytest
 import sentencepiece as spm
 
+from seqmask.executor import Executor
+from seqmask.stage import StageContext
+from seqmask.store import ArtifactRef
+from seqmask.text.config import TokenizerConfig
+from seqmask.text.stages import tokenizer as tokenizer_stage
 from seqmask.text.tokenizer import (
     XLMR_MODEL_FILE,
     Vocabulary,
@@ -57,5 +63,27 @@ def test_a_model_without_special_pieces_is_refused(tmp_path) -> None:
     spm.SentencePieceTrainer.train(sentence_iterator=iter(ENGLISH), model_writer=model, vocab_size=40, hard_vocab_limit=False,
                                    bos_id=-1, eos_id=-1, minloglevel=2)
     (tmp_path / "user.model").write_bytes(model.getvalue())
-    with pytest.raises(ValueError, match=r"expected <s>, <pad>, </s> and <unk> pieces, found none for \['bos', 'pad', 'eos'\]"):
+    expected = r"expected <s>, <pad>, </s> and <unk> pieces, found none for \['bos', 'pad', 'eos'\]"
+    with pytest.raises(ValueError, match=rf"^sentencepiece model {re.escape(str(tmp_path / 'user.model'))}: {expected}"):
         Vocabulary.load(tmp_path / "user.model")
+
+
+def test_an_unreadable_model_file_is_named(tmp_path) -> None:
+    (tmp_path / "user.model").write_bytes(b"not a sentencepiece model")
+    with pytest.raises(ValueError, match=rf"^{re.escape(str(tmp_path / 'user.model'))}: expected a sentencepiece model, found a file sentencepiece cannot"):
+        Vocabulary.load(tmp_path / "user.model")
+
+
+def test_the_stage_names_the_users_model_not_the_artifacts_copy(tmp_path) -> None:
+    corpus, out, given = tmp_path / "corpus", tmp_path / "store-tmp-key", tmp_path / "user.model"
+    corpus.mkdir()
+    out.mkdir()
+    (corpus / "monolingual.jsonl").write_text("")
+    given.write_bytes(b"not a sentencepiece model")
+    ctx = StageContext(
+        config={"tokenizer": TokenizerConfig(model=str(given)), "init_from": None}, out=out, executor=Executor(), stage="tokenizer",
+        inputs={"corpus": ArtifactRef(key="k", digest="d", stage="text-prep", uri=f"file://{corpus}")}, scratch=tmp_path / "scratch",
+    )
+    with pytest.raises(ValueError, match=rf"^{re.escape(str(given))}: expected a sentencepiece model") as raised:
+        tokenizer_stage.build(ctx)
+    assert str(out) not in str(raised.value)

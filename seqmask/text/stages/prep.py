@@ -18,7 +18,7 @@ def build(ctx: StageContext) -> None:
     """``monolingual.jsonl``, ``parallel.jsonl`` (training text), ``mining/{valid,test}/<pair>.jsonl``, ``rejects.jsonl``,
     ``summary.json`` and ``summary.md``."""
     config = ctx.config
-    limits = Limits(min_chars=config.min_chars, max_chars=config.max_chars)
+    limits = Limits(min_chars=config.min_chars, max_chars=config.max_chars, max_inflated_bytes=config.max_inflated_bytes)
     found = ctx.executor.map(partial(read_source, limits=limits), sources_of(config), desc="text sources")
     corpus = split_corpus(found, test_pairs=config.test_pairs, valid_pairs=config.valid_pairs, seed=config.seed)
     write_jsonl(ctx.out / "monolingual.jsonl", corpus.monolingual)

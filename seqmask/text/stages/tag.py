@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from seqmask.data.manifest import write_json
 from seqmask.masking.lem import KINDS
+from seqmask.store import record_build
 from seqmask.text.stages.inputs import TAGS_FILE, monolingual
 from seqmask.text.stages.taggers import tagger_of
 from seqmask.text.tagging import load_tagger, tag_texts
@@ -40,7 +41,8 @@ def build(ctx: StageContext) -> None:
                 counts[language].update(KINDS[kind] for _, _, kind, _ in sentence_words)
                 counts[language]["entity spans"] += len({entity for *_, entity in sentence_words if entity is not None})
                 counts[language]["sentences"] += 1
-    write_json(ctx.out / "summary.json", {"seconds": round(seconds, 2), "counts": {lang: dict(c) for lang, c in sorted(counts.items())}})
+    record_build(ctx.out, seconds=round(seconds, 2))
+    write_json(ctx.out / "summary.json", {"counts": {lang: dict(c) for lang, c in sorted(counts.items())}})
 
 
 def tag_shard(shard: tuple[str, str, list[str]]) -> list[list[list[Any]]]:

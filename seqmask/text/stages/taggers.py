@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from seqmask.data.manifest import write_json
 from seqmask.paths import resolve_path
+from seqmask.processes import run_owned
 from seqmask.text.stages.inputs import monolingual
 from seqmask.text.tagging import load_tagger
 
@@ -53,18 +52,18 @@ def _prepare(job: tuple[str, str, str, str, int, float]) -> dict[str, Any]:
     """Train one language's tagger (or check that its pipeline loads): its summary, with ``source``."""
     language, kind, where, out, steps, heldout_share = job
     if kind == "pipeline":
-        started = time.perf_counter()
-        nlp = load_tagger(where)
-        return {"source": {"pipeline": where}, "components": list(nlp.pipe_names), "seconds": round(time.perf_counter() - started, 2)}
+        return {"source": {"pipeline": where}, "components": list(load_tagger(where).pipe_names)}
     summary = _train_in_fresh_process(where, language, out, steps, heldout_share)
     return {"source": {"trained": f"{language}/model"}, **summary}
 
 
 def _train_in_fresh_process(treebank: str, language: str, out: str, steps: int, heldout_share: float) -> dict[str, Any]:
     """:func:`~seqmask.text.tagging.train_tagger` in a new Python process (one thread): a tagger trained in a process that
-    had trained another one came out different, so each training starts from a fresh process and repeats exactly."""
+    had trained another one came out different, so each training starts from a fresh process and repeats exactly. The
+    process dies with this call (:func:`~seqmask.processes.run_owned`): a cancelled task or a lost worker leaves no
+    training behind to write into the artifact's build directory."""
     command = [sys.executable, "-m", "seqmask.text.tagging", treebank, language, out, str(steps), str(heldout_share)]
-    done = subprocess.run(command, capture_output=True, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    done = run_owned(command, env={**os.environ, "OMP_NUM_THREADS": "1"})
     if done.returncode != 0:
         raise RuntimeError(f"training the {language} tagger on {treebank} failed: {done.stderr.strip()[-2000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])

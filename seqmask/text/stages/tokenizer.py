@@ -30,11 +30,10 @@ def build(ctx: StageContext) -> None:
     given = _given_model(config.model, init_from)
     if given is None:
         train_sentencepiece([s.text for s in sentences], ctx.out / MODEL_FILE, vocab_size=config.vocab_size)
-        path = ctx.out / MODEL_FILE
+        vocabulary = Vocabulary.load(ctx.out / MODEL_FILE)
     else:
-        path = ctx.out / (XLMR_MODEL_FILE if given.name == XLMR_MODEL_FILE else MODEL_FILE)
-        shutil.copyfile(given, path)
-    vocabulary = Vocabulary.load(path)
+        vocabulary = Vocabulary.load(given)  # checked where the user keeps it: its errors name that file, not the copy
+        shutil.copyfile(given, ctx.out / (XLMR_MODEL_FILE if given.name == XLMR_MODEL_FILE else MODEL_FILE))
     texts: dict[str, list[str]] = {}
     for sentence in sentences:
         texts.setdefault(sentence.language, []).append(sentence.text)
