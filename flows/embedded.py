@@ -4,7 +4,9 @@ Prefect's own temporary server outlives a killed client (it is reparented to PID
 and keeps its ~230 MB). The server started here is the same ASGI app on SQLite,
 bound to 127.0.0.1, but the kernel sends it SIGTERM when the process that started
 it dies, however it dies (``PR_SET_PDEATHSIG``), and it is stopped when the command
-ends.
+ends. Commands sharing a ``PREFECT_HOME`` share its database, so every run shows
+in one UI; their servers start one at a time (a file lock under ``PREFECT_HOME``),
+since two migrating one SQLite file at once crash.
 """
 
 from __future__ import annotations
@@ -24,17 +26,13 @@ from prefect.events.worker import EventsWorker
 from prefect.logging.handlers import APILogWorker
 from prefect.settings import PREFECT_API_URL, get_current_settings
 
-STARTUP_TIMEOUT_SECONDS = 60.0
-EXEC_WITH_PARENT_DEATH_SIGNAL = """
-import ctypes, os, signal, sys
-parent, program, args = int(sys.argv[1]), sys.argv[2], sys.argv[3:]
-if sys.platform.startswith("linux"):
-    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG, kept across exec
-if os.getppid() != parent:  # the parent died before prctl took effect
-    sys.exit(1)
-os.execv(program, [program, *args])
-"""
-"""``python -c`` program: ``PARENT_PID PROGRAM ARGS...`` runs PROGRAM, which gets SIGTERM when its parent dies."""
+from seqmask.processes import with_parent_death_signal
+from seqmask.store import exclusive
+
+STARTUP_TIMEOUT_SECONDS = 120.0
+"""From the moment this command's server may start (the startup lock held) until it answers; generous for loaded machines."""
+STARTUP_LOCK = "seqmask-server-startup.lock"
+"""File under ``PREFECT_HOME`` that a temporary server holds while it migrates the database and starts."""
 
 
 
@@ -45,23 +43,12 @@ def prefect_api() -> Iterator[str]:
     if configured:
         yield configured
         return
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}/api"
-    uvicorn = [
-        "-m", "uvicorn", "--app-dir", str(prefect.__module_path__.parent), "--factory", "prefect.server.api.server:create_app",
-        "--host", "127.0.0.1", "--port", str(port), "--log-level", "error", "--lifespan", "on",
-    ]
-    server = subprocess.Popen(
-        [sys.executable, "-c", EXEC_WITH_PARENT_DEATH_SIGNAL, str(os.getpid()), sys.executable, *uvicorn],
-        env={
-            **os.environ,
-            **get_current_settings().to_environment_variables(exclude_unset=True),
-            "PREFECT_UI_ENABLED": "0", "PREFECT__SERVER_EPHEMERAL": "1", "PREFECT__SERVER_FINAL": "1",
-        },
-    )
     previous = os.environ.get("PREFECT_API_URL")
+    home = get_current_settings().home
+    home.mkdir(parents=True, exist_ok=True)
+    with exclusive(home / STARTUP_LOCK):  # a port is picked once any earlier server holds its own
+        server, url = _start_server()
     try:
-        _wait_healthy(server, url)
         os.environ["PREFECT_API_URL"] = url  # process-wide: Prefect's log and event threads read the global settings
         refresh_global_settings_context()
         yield url
@@ -72,12 +59,40 @@ def prefect_api() -> Iterator[str]:
         else:
             os.environ["PREFECT_API_URL"] = previous
         refresh_global_settings_context()
-        server.terminate()
-        try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+        _stop(server)
+
+
+def _start_server() -> tuple[subprocess.Popen, str]:
+    """A temporary server on a free port of 127.0.0.1, once it answers, and its API URL (stopped again if it does not)."""
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}/api"
+    uvicorn = [
+        "-m", "uvicorn", "--app-dir", str(prefect.__module_path__.parent), "--factory", "prefect.server.api.server:create_app",
+        "--host", "127.0.0.1", "--port", str(port), "--log-level", "error", "--lifespan", "on",
+    ]
+    server = subprocess.Popen(
+        with_parent_death_signal([sys.executable, *uvicorn]),
+        env={
+            **os.environ,
+            **get_current_settings().to_environment_variables(exclude_unset=True),
+            "PREFECT_UI_ENABLED": "0", "PREFECT__SERVER_EPHEMERAL": "1", "PREFECT__SERVER_FINAL": "1",
+        },
+    )
+    try:
+        _wait_healthy(server, url)
+    except BaseException:
+        _stop(server)
+        raise
+    return server, url
+
+
+def _stop(server: subprocess.Popen) -> None:
+    server.terminate()
+    try:
+        server.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        server.kill()
+        server.wait()
 
 
 def _drain_prefect_workers(timeout: float = 10.0) -> None:

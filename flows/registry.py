@@ -9,9 +9,13 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+import yaml
+
 from seqmask.config import load_yaml
+from seqmask.experiment.study import PLAN_KEYS
 from seqmask.schema import ConfigError
 from seqmask.speech.options import (
     add_corpus_options,
@@ -38,11 +42,39 @@ class FlowSpec:
     """Flow parameters besides the config (JSON-able), e.g. the study plan."""
 
 
+def read_yaml_file(path: Path, what: str) -> Any:
+    """The parsed YAML of the file ``path``; the error of a missing or malformed one names ``what`` (e.g. ``study
+    plan``), the file, and for a YAML error its line, column and problem."""
+    if not path.is_file():
+        raise FileNotFoundError(f"{what} {path}: no such file")
+    try:
+        return load_yaml(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as err:
+        raise ConfigError(f"{what} {path}: expected UTF-8 text, found {err}") from err
+    except yaml.YAMLError as err:
+        raise ConfigError(f"{what} {path}: not valid YAML: {_yaml_problem(err)}") from err
+
+
+def _yaml_problem(err: yaml.YAMLError) -> str:
+    """``line L, column C: PROBLEM (CONTEXT at line L, column C)``, 1-based, of a YAML error; its text when it has no mark."""
+    if not isinstance(err, yaml.MarkedYAMLError) or err.problem_mark is None:
+        return str(err)
+    problem = f"{_position(err.problem_mark)}: {err.problem}"
+    if err.context and err.context_mark is not None:
+        return f"{problem} ({err.context} at {_position(err.context_mark)})"
+    return f"{problem} ({err.context})" if err.context else problem
+
+
+def _position(mark: yaml.Mark) -> str:
+    return f"line {mark.line + 1}, column {mark.column + 1}"
+
+
 def _study_extra(args: argparse.Namespace) -> dict[str, Any]:
     path = study_plan_path(args)
-    if not path.is_file():
-        raise ConfigError(f"study plan {path}: no such file")
-    return {"plan": load_yaml(path.read_text(encoding="utf-8"))}
+    plan = read_yaml_file(path, "study plan")
+    if not isinstance(plan, dict):
+        raise ConfigError(f"study plan {path}: expected a mapping with keys {PLAN_KEYS}, found {type(plan).__name__} {plan!r}")
+    return {"plan": plan}
 
 
 def _with_study_options(parser: argparse.ArgumentParser) -> None:

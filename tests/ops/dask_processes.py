@@ -22,8 +22,8 @@ import pytest
 from distributed import Client
 from distributed.utils import open_port
 
-from flows.embedded import EXEC_WITH_PARENT_DEATH_SIGNAL
 from seqmask.executor import GPU_RESOURCE, LOCAL_WORKER_ENV
+from seqmask.processes import with_parent_death_signal
 
 START_TIMEOUT_SECONDS = 60.0
 STOP_TIMEOUT_SECONDS = 10.0
@@ -62,7 +62,7 @@ def _start(args: list[str], log: Path, env: Mapping[str, str]) -> subprocess.Pop
     """``dask ARGS`` in a session of its own, output to ``log``, SIGTERM when this process dies."""
     with open(log, "wb") as out:
         return subprocess.Popen(
-            [sys.executable, "-c", EXEC_WITH_PARENT_DEATH_SIGNAL, str(os.getpid()), DASK, *args],
+            with_parent_death_signal([DASK, *args]),
             env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
         )
 
