@@ -7,22 +7,20 @@ sentence is NFC-normalised with its whitespace collapsed; a line that cannot be
 used is rejected with its file, line number and reason, never dropped silently.
 
 Files are read one line at a time, each read bounded: a line too long to be a
-sentence is rejected without ever being held whole, and a gzipped file that
-inflates past a cap is refused (``too_large``) rather than inflated.
+sentence is rejected without ever being held whole, and a file whose text (inflated
+when compressed) passes a cap is refused (``too_large``) rather than inflated.
 """
 
 from __future__ import annotations
 
-import gzip
-import io
 import itertools
 import re
 import unicodedata
-import zlib
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+
+from seqmask.data.compressed import MAX_TEXT_BYTES, CappedLines, open_capped
 
 REJECT_REASONS = ("bad_utf8", "bad_text", "empty", "too_short", "too_long", "too_large", "wrong_script", "duplicate")
 SCRIPTS = {
@@ -65,26 +63,14 @@ class Reject:
 
 @dataclass(frozen=True, kw_only=True)
 class Limits:
-    """Sentence length bounds in characters, and how much text a gzipped file may inflate to."""
+    """Sentence length bounds in characters, and how much text a file may hold (inflated when compressed)."""
 
     min_chars: int = 3
     """Shorter sentences (after normalisation) are ``too_short``."""
     max_chars: int = 400
     """Longer sentences, as read or after normalisation, are ``too_long``."""
-    max_inflated_bytes: int = 1 << 30
-    """A ``.gz`` file inflating to more bytes is ``too_large``: left out whole."""
-
-
-class TooLarge(ValueError):
-    """A gzipped text file inflating past ``Limits.max_inflated_bytes``; ``reject`` is its ``too_large`` record."""
-
-    def __init__(self, path: Path, cap: int) -> None:
-        self.reject = Reject(
-            str(path), "too_large",
-            f"inflates to more than text_prep.max_inflated_bytes = {cap} bytes: the whole file is left out, lines read "
-            "before the cap too (raise the cap for a file you trust)",
-        )
-        super().__init__(f"{path}: {self.reject.detail}")
+    max_inflated_bytes: int = MAX_TEXT_BYTES
+    """A file of more bytes of text (a ``.gz`` or ``.xz`` one inflated) is ``too_large``: left out whole."""
 
 
 def clean(text: str) -> str:
@@ -111,12 +97,13 @@ def control_character(text: str) -> str | None:
 
 
 def read_lines(path: Path, limits: Limits, rejects: list[Reject], *, sentences: int = 1) -> Iterator[tuple[str, str | None]]:
-    """``(file:line, text)`` for each line of a UTF-8 text file (gzipped when its name ends in ``.gz``), read one at a time.
+    """``(file:line, text)`` for each line of a UTF-8 text file (compressed when its name ends in ``.gz`` or ``.xz``), read
+    one at a time.
 
     A leading BOM is dropped. A line that is not UTF-8 (``bad_utf8``), holds a control character other than tab
     (``bad_text``) or has more bytes than ``sentences`` tab-separated sentences of ``limits.max_chars`` can take
-    (``too_long``, skipped without being held whole) gives None, its reject appended to ``rejects``. A gzipped file
-    inflating past ``limits.max_inflated_bytes`` raises :class:`TooLarge`.
+    (``too_long``, skipped without being held whole) gives None, its reject appended to ``rejects``. A file whose
+    (inflated) text passes ``limits.max_inflated_bytes`` raises :class:`~seqmask.data.compressed.TooLarge`.
     """
     line_chars = sentences * limits.max_chars + sentences - 1
     max_bytes = UTF8_MAX_BYTES * line_chars + len(b"\r")
@@ -124,7 +111,7 @@ def read_lines(path: Path, limits: Limits, rejects: list[Reject], *, sentences: 
         f"more than {max_bytes} bytes, so more than the {line_chars} characters a line may hold (max_chars = {limits.max_chars}): "
         "skipped unread"
     )
-    with _open_binary(Path(path), limits.max_inflated_bytes) as binary:
+    with open_capped(Path(path), limits.max_inflated_bytes) as binary:
         for number, raw in enumerate(_bounded_lines(binary, max_bytes), start=1):
             text, problem = (None, too_long) if raw is None else _decoded(raw, first=number == 1)
             if problem is not None:
@@ -132,37 +119,7 @@ def read_lines(path: Path, limits: Limits, rejects: list[Reject], *, sentences: 
             yield f"{path}:{number}", text
 
 
-def _open_binary(path: Path, max_inflated_bytes: int) -> BinaryIO:
-    return io.BufferedReader(_Inflated(path, max_inflated_bytes)) if path.suffix == ".gz" else open(path, "rb")
-
-
-class _Inflated(io.RawIOBase):
-    """The inflated bytes of a gzipped file; reading past ``cap`` of them raises :class:`TooLarge`."""
-
-    def __init__(self, path: Path, cap: int) -> None:
-        super().__init__()
-        self._path, self._cap, self._inflated = path, cap, 0
-        self._file = gzip.open(path, "rb")
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: bytearray | memoryview) -> int:
-        try:
-            count = self._file.readinto(buffer)
-        except (OSError, EOFError, zlib.error) as err:
-            raise ValueError(f"{self._path}: expected gzip-compressed text, found a stream gzip cannot read ({err})") from None
-        self._inflated += count
-        if self._inflated > self._cap:
-            raise TooLarge(self._path, self._cap)
-        return count
-
-    def close(self) -> None:
-        self._file.close()
-        super().close()
-
-
-def _bounded_lines(binary: BinaryIO, max_bytes: int) -> Iterator[bytes | None]:
+def _bounded_lines(binary: CappedLines, max_bytes: int) -> Iterator[bytes | None]:
     """Each line without its ``\\n`` or ``\\r\\n``; None for one of more than ``max_bytes`` bytes, whose rest is read in
     chunks and dropped, so that no more than ``max_bytes`` of a line are ever held."""
     while line := binary.readline(max_bytes + 1):

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-import gzip
 from pathlib import Path
 
+from seqmask.data.compressed import MAX_TEXT_BYTES, open_capped
 
-def tatoeba_sentences(tatoeba_dir: Path, language: str = "eng") -> list[str]:
-    """Unique, stripped, sorted sentences of every ``*.{language}.gz`` and ``*.{language}`` file.
+
+def tatoeba_sentences(tatoeba_dir: Path, language: str = "eng", *, max_bytes: int = MAX_TEXT_BYTES) -> list[str]:
+    """Unique, stripped, sorted sentences of every ``*.{language}.gz`` and ``*.{language}`` file, each read line by line
+    up to ``max_bytes`` of (inflated) text (:class:`~seqmask.data.compressed.TooLarge` past it).
 
     With the default ``"eng"`` this is the English side of every language pair.
     """
@@ -19,11 +21,11 @@ def tatoeba_sentences(tatoeba_dir: Path, language: str = "eng") -> list[str]:
         raise FileNotFoundError(f"{tatoeba_dir}: expected *.{language}.gz or *.{language} files, found none")
     sentences: set[str] = set()
     for path in files:
-        data = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
-        try:
-            text = data.decode("utf-8")
-        except UnicodeDecodeError as err:
-            raise ValueError(f"{path}: expected UTF-8 text, found an invalid byte at offset {err.start}") from None
-        sentences.update(line.strip() for line in text.splitlines())
+        with open_capped(path, max_bytes) as stream:
+            for number, raw in enumerate(stream, start=1):
+                try:
+                    sentences.add(raw.decode("utf-8").strip())
+                except UnicodeDecodeError as err:
+                    raise ValueError(f"{path}:{number}: expected UTF-8 text, found an invalid byte at column {err.start + 1}") from None
     sentences.discard("")
     return sorted(sentences)

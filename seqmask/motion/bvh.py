@@ -13,14 +13,13 @@ from __future__ import annotations
 import collections
 import gzip
 import itertools
-import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
 
 import numpy as np
 
+from seqmask.data.compressed import CappedLines, NotCompressedAsNamed, TooLarge, open_capped
 from seqmask.motion.config import MAX_BVH_BYTES
 
 POSITION_CHANNELS = ("Xposition", "Yposition", "Zposition")
@@ -152,34 +151,20 @@ class Motion:
         return 1.0 / self.frame_time
 
 
-@dataclass(frozen=True)
-class _Compression:
-    """How BVH text is stored under a file-name suffix: how to open it as a stream of bytes, and the errors of that
-    stream that mean the file is not what its name says."""
-
-    name: str
-    open: Callable[[Path], BinaryIO]
-    errors: tuple[type[Exception], ...]
-
-
-_PLAIN = _Compression("plain", lambda path: path.open("rb"), ())
-_COMPRESSIONS = {".gz": _Compression("gzip-compressed", gzip.open, (gzip.BadGzipFile, EOFError, zlib.error))}
-"""Compressed BVH by the file name's last suffix; another compression is one more entry."""
-
-
-def _lines(path: Path, stream: BinaryIO, compression: _Compression, max_bytes: int) -> Iterator[tuple[int, str]]:
-    """The decoded lines of ``stream`` with their 1-based numbers; :class:`BvhTooLarge` once they pass ``max_bytes`` bytes."""
+def _lines(path: Path, stream: CappedLines, max_bytes: int) -> Iterator[tuple[int, str]]:
+    """The decoded lines of ``stream`` (:func:`~seqmask.data.compressed.open_capped`) with their 1-based numbers;
+    :class:`BvhTooLarge` once they pass ``max_bytes`` bytes."""
     read = 0
     for number in itertools.count(1):
         try:
-            raw = stream.readline(max_bytes - read + 1)  # a line is never read further than one byte past the cap
-        except compression.errors as err:
-            raise BvhError(f"{path}: expected {compression.name} BVH text (the name ends in {path.suffix}), found {err}") from None
+            raw = stream.readline()
+        except TooLarge:
+            raise BvhTooLarge(f"{path}:{number}: expected at most {max_bytes} bytes of BVH text (the size cap), found more by this line") from None
+        except NotCompressedAsNamed as err:
+            raise BvhError(str(err)) from None
         if not raw:
             return
         read += len(raw)
-        if read > max_bytes:
-            raise BvhTooLarge(f"{path}:{number}: expected at most {max_bytes} bytes of BVH text (the size cap), found more by this line")
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError as err:
@@ -374,12 +359,11 @@ def _header_value(path: Path, entry: tuple[int, list[str]] | None, label: list[s
 
 
 def read_bvh(path: str | Path, *, max_bytes: int = MAX_BVH_BYTES) -> Motion:
-    """Read a BVH file line by line (gzip-compressed when its name ends in ``.gz``): more than ``max_bytes`` bytes of
+    """Read a BVH file line by line (compressed when its name ends in ``.gz`` or ``.xz``): more than ``max_bytes`` bytes of
     text raises :class:`BvhTooLarge`, anything malformed :class:`BvhError`."""
     path = Path(path)
-    compression = _COMPRESSIONS.get(path.suffix, _PLAIN)
-    with compression.open(path) as stream:
-        lines = _lines(path, stream, compression, max_bytes)
+    with open_capped(path, max_bytes) as stream:
+        lines = _lines(path, stream, max_bytes)
         skeleton = _HierarchyParser(_Tokens(path, lines)).parse()
         if skeleton.channel_count == 0:
             raise BvhError(f"{path}: expected channels in the hierarchy, found no joint with CHANNELS")

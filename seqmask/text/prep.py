@@ -23,7 +23,6 @@ from seqmask.data.bitext import (
     Limits,
     Pair,
     Reject,
-    TooLarge,
     clean,
     control_character,
     pivot,
@@ -32,6 +31,7 @@ from seqmask.data.bitext import (
     read_tab_pairs,
     read_tatoeba,
 )
+from seqmask.data.compressed import TooLarge
 from seqmask.data.conllu import read_conllu
 from seqmask.paths import resolve_path
 from seqmask.text.config import TextPrepConfig
@@ -85,12 +85,14 @@ class Corpus:
 
 
 def read_source(source: Source, limits: Limits) -> SourceText:
-    """Read one source (a pure function: Dask maps it); a gzipped file of it that inflates past
+    """Read one source (a pure function: Dask maps it); a file of it whose (inflated) text passes
     ``limits.max_inflated_bytes`` leaves the whole source out, as one ``too_large`` reject."""
     try:
         return _read_source(source, limits)
     except TooLarge as err:
-        return SourceText(source, rejects=[err.reject])
+        return SourceText(source, rejects=[Reject(str(err.path), "too_large", (
+            f"holds (inflated) more than text_prep.max_inflated_bytes = {err.cap} bytes: the whole source is left out, lines "
+            "read before the cap too (raise the cap for a file you trust)"))])
 
 
 def _read_source(source: Source, limits: Limits) -> SourceText:
@@ -105,17 +107,17 @@ def _read_source(source: Source, limits: Limits) -> SourceText:
         texts, found.rejects = read_monolingual(Path(source.paths[0]), source.languages[0], limits)
         found.sentences = [Sentence(source.languages[0], text, origin) for text, origin in texts]
     elif source.kind == "ud":
-        found.sentences, found.rejects = _treebank_sentences(source)
+        found.sentences, found.rejects = _treebank_sentences(source, limits)
     else:
         raise ValueError(f"unknown text source kind {source.kind!r}")
     return found
 
 
-def _treebank_sentences(source: Source) -> tuple[list[Sentence], list[Reject]]:
+def _treebank_sentences(source: Source, limits: Limits) -> tuple[list[Sentence], list[Reject]]:
     """The cleaned sentences of a language's UD files; one holding a control character other than tab is ``bad_text``."""
     sentences, rejects = [], []
     for path in source.paths:
-        for sentence in read_conllu(Path(path)):
+        for sentence in read_conllu(Path(path), max_bytes=limits.max_inflated_bytes):
             origin = f"{path}#{sentence.sent_id}"
             if (control := control_character(sentence.text)) is not None:
                 rejects.append(Reject(origin, "bad_text", f"control character {control}"))

@@ -116,7 +116,7 @@ def test_malformed_copy_of_a_real_clip_names_the_file_and_the_problem(tmp_path: 
 def test_a_broken_gzip_file_is_a_bvh_error(tmp_path: Path) -> None:
     path = tmp_path / "cut.bvh.gz"
     path.write_bytes(BOW.read_bytes()[:1000])
-    with pytest.raises(BvhError, match=re.escape(str(path)) + ": expected gzip-compressed BVH text"):
+    with pytest.raises(BvhError, match=re.escape(str(path)) + ": expected gzip-compressed text"):
         read_bvh(path)
 
 

@@ -101,5 +101,5 @@ def test_a_gzipped_file_inflating_past_the_cap_leaves_its_source_out_as_one_reje
         found = read_source(source, limits)
         assert (found.sentences, found.pairs) == ([], [])
         assert [(r.origin, r.reason) for r in found.rejects] == [(str(big), "too_large")]
-        assert "text_prep.max_inflated_bytes = 10000 bytes: the whole file is left out" in found.rejects[0].detail
+        assert "text_prep.max_inflated_bytes = 10000 bytes: the whole source is left out" in found.rejects[0].detail
     assert len(read_source(Source("monolingual", (str(big),), ("eng",)), Limits()).sentences) == 1
