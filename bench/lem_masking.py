@@ -1,20 +1,22 @@
 """LEM masking of a batch against plain MLM masking: throughput ratio (target >= 0.9).
 
-    .venv/bin/python bench/lem_masking.py [--rows 64] [--length 256] [--rounds 7] [--repeats 50]
+    .venv/bin/python bench/lem_masking.py [--rows 64] [--length 256] [--rounds 7] [--repeats 50] [--quick]
 
 Both draw with ``seqmask.masking.lem.choose_masked`` and ``replace_masked``: plain MLM
 on sub-token units (15% of the sub-tokens), LEM on word units of 1-4 pieces with a
-random mix of entities, nouns, verbs and other words. Rounds alternate the two and the
-median batches per second of each is printed, with LEM's ratio to MLM.
+random mix of entities, nouns, verbs and other words. Each side is warmed up once, then
+every round times both, the order alternating from round to round (MLM first, then LEM
+first, ...) so that load drift falls on both; the batches/s column is each side's median
+round, the ratio the median of the per-round paired ratios LEM / MLM.
 """
 
 from __future__ import annotations
 
-import argparse
 import statistics
 import time
 
 import torch
+from _common import bench_parser, median_ratio, order_note, parse_args, per_round, print_table, run_rounds  # bench/ is first on sys.path
 
 from seqmask.masking.lem import MLM, LemParams, choose_masked, replace_masked, subtoken_units
 
@@ -37,27 +39,33 @@ def batches_per_second(token_units, unit_kinds, params, tokens, repeats: int, ge
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = bench_parser(__doc__)
     parser.add_argument("--rows", type=int, default=64)
     parser.add_argument("--length", type=int, default=256)
     parser.add_argument("--rounds", type=int, default=7)
-    parser.add_argument("--repeats", type=int, default=50)
-    args = parser.parse_args()
+    parser.add_argument("--repeats", type=int, default=50, help="batches per side per round")
+    args = parse_args(parser, {"rows": 8, "length": 32, "rounds": 1, "repeats": 3})
     torch.set_num_threads(1)
     generator = torch.Generator().manual_seed(0)
     tokens = torch.randint(4, 8000, (args.rows, args.length), generator=generator)  # (N, L)
     mlm_units = subtoken_units(torch.full((args.rows,), args.length), args.length)
     lem_units = word_units(args.rows, args.length, generator)
-    rates: dict[str, list[float]] = {"MLM": [], "LEM": []}
-    for _ in range(args.rounds):
-        rates["MLM"].append(batches_per_second(*mlm_units, MLM, tokens, args.repeats, generator))
-        rates["LEM"].append(batches_per_second(*lem_units, LemParams(), tokens, args.repeats, generator))
+    sides = {
+        "MLM": lambda: batches_per_second(*mlm_units, MLM, tokens, args.repeats, generator),
+        "LEM": lambda: batches_per_second(*lem_units, LemParams(), tokens, args.repeats, generator),
+    }
+    for measure in sides.values():
+        measure()  # warm-up: first calls (allocator, dispatch caches) are not timed
+    rates = run_rounds(sides, args.rounds)
     mlm, lem = statistics.median(rates["MLM"]), statistics.median(rates["LEM"])
-    print(f"batch {args.rows} x {args.length}, 1 thread, median of {args.rounds} rounds of {args.repeats} batches")
-    print("| masking | batches/s | ratio vs MLM |")
-    print("|---|---:|---:|")
-    print(f"| plain MLM (sub-token units) | {mlm:.0f} | 1.000 |")
-    print(f"| LEM (word units, entity/noun/verb first) | {lem:.0f} | {lem / mlm:.3f} |")
+    print(f"batch {args.rows} x {args.length}, 1 thread, {args.repeats} batches per side per round"
+          f"{' (--quick: numbers mean nothing)' if args.quick else ''}")
+    print(order_note(list(sides), args.rounds))
+    print_table(("masking", "batches/s (median round)", "ratio vs MLM"), ("", "r", "r"), [
+        ("plain MLM (sub-token units)", f"{mlm:.0f}", "1.000"),
+        ("LEM (word units, entity/noun/verb first)", f"{lem:.0f}", f"{median_ratio(rates['LEM'], rates['MLM']):.3f}"),
+    ])
+    print(f"\nLEM / MLM by round: {per_round(rates['LEM'], rates['MLM'])}")
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """Where do the masks fall? Share of masked frames the scorer labels blank (silence, pauses), per masker.
 
     SEQMASK_HOME=... .venv/bin/python bench/mask_placement.py --scorer KEY_PREFIX [--corpora espeak] [--utterances 400] [--pack-seconds 3]
+    .venv/bin/python bench/mask_placement.py --quick
 
 Reads a ``scorer`` artifact and, through its lineage, the ``features`` and ``splits``
 artifacts it was trained on. For up to ``--utterances`` training utterances of the
@@ -11,16 +12,19 @@ frame confidence: ``max`` (``max_v p_t(v)``, the paper), ``nonblank`` (the blank
 out of the max) and ``speech`` (``1 - p_t(blank)``). It prints, per masker, the share of
 masked frames whose most probable class is the CTC blank, against that share over
 all frames. Each Ask2Mask mask keeps the masked count of a baseline draw (another
-draw than the random mask's here, so the masked shares differ a little).
+draw than the random mask's here, so the masked shares differ a little). It times nothing.
+
+``--quick`` reads no store: an untrained CTC scorer of the ``tiny`` preset's scorer encoder on random filterbanks of
+a few short utterances of two speakers, through the same packing, masking and table (its shares mean nothing).
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 
 import torch
 import torch.nn.functional as F
+from _common import bench_parser, parse_args  # bench/ is first on sys.path
 
 from seqmask.data.manifest import AudioRecord, read_jsonl
 from seqmask.masking.ask2mask import ask2mask_mask
@@ -39,13 +43,23 @@ BATCH = 16
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--scorer", required=True, help="scorer artifact key or unique prefix")
+    parser = bench_parser(__doc__)
+    parser.add_argument("--scorer", help="scorer artifact key or unique prefix (required unless --quick)")
     parser.add_argument("--corpora", default="espeak", help="comma-separated corpora whose train audio is sampled (the pretraining audio)")
     parser.add_argument("--utterances", type=int, default=400)
     parser.add_argument("--pack-seconds", type=float, default=3.0, help="pretraining's speech.pack_seconds")
-    args = parser.parse_args()
+    args = parse_args(parser, {"utterances": 24})
+    if args.quick:
+        scorer, utterances, described = quick_inputs(args.utterances)
+    elif args.scorer:
+        scorer, utterances, described = store_inputs(args)
+    else:
+        parser.error("--scorer is required (or --quick)")
+    placement_table(scorer, utterances, args.pack_seconds, described)
 
+
+def store_inputs(args) -> tuple[CtcScorer, list, str]:
+    """The scorer artifact ``args.scorer`` and a fixed sample of the training utterances of its features."""
     store = ArtifactStore()
     scorer_ref = store.ref(store.resolve(args.scorer))
     inputs = store.lineage(scorer_ref.key)["inputs"]
@@ -56,13 +70,35 @@ def main() -> None:
     sample = torch.randperm(len(records), generator=torch.Generator().manual_seed(0))[: args.utterances].tolist()
     utterances = load_utterances(features, [records[i] for i in sorted(sample)], index)
     scorer = CtcScorer.load(scorer_ref.path / "model.pt", torch.device("cpu"))
+    return scorer, utterances, f"scorer {scorer_ref.key[:12]}, {len(utterances)} train utterances of {args.corpora}"
 
+
+def quick_inputs(count: int) -> tuple[CtcScorer, list, str]:
+    """An untrained scorer (the ``tiny`` preset's scorer encoder, FSDD characters) and ``count`` random utterances of
+    0.5-1.5 s from two speakers."""
+    from seqmask.config import load_config
+    from seqmask.data.fsdd import DIGIT_WORDS
+    from seqmask.speech.features import Utterance
+    from seqmask.speech.model import build_asr_model
+    from seqmask.speech.vocab import Vocabulary
+
+    config = load_config("tiny").speech.scorer
+    generator = torch.Generator().manual_seed(0)
+    scorer = CtcScorer(build_asr_model(config.encoder, len(Vocabulary.chars(DIGIT_WORDS).tokens), config), torch.device("cpu"))
+    frames = torch.randint(50, 151, (count,), generator=generator).tolist()
+    utterances = [Utterance(f"q{i}", torch.randn(n, 80, generator=generator).half(), None, "train", "quick", f"s{i % 2}")
+                  for i, n in enumerate(frames)]
+    return scorer, utterances, f"--quick: untrained {config.encoder.arch} scorer, {count} random utterances (shares mean nothing)"
+
+
+def placement_table(scorer: CtcScorer, utterances: list, pack_seconds: float, described: str) -> None:
+    """Pack ``utterances`` as pretraining does, draw every mask, print the masked and blank shares."""
     frame_values = _per_utterance_frames(scorer, utterances)
     # as pretraining reads them: short utterances of a speaker concatenated to --pack-seconds, values alongside
     packed: dict[str, dict[str, torch.Tensor]] = {}
     for name in FRAME_VALUES:
         found, values = pack_short_utterances(
-            utterances, {uid: v[name] for uid, v in frame_values.items()}, min_encoder_frames=encoder_frames_in(args.pack_seconds)
+            utterances, {uid: v[name] for uid, v in frame_values.items()}, min_encoder_frames=encoder_frames_in(pack_seconds)
         )
         packed[name] = values
     lengths_by_id = {u.id: u.encoder_frames for u in found}
@@ -93,8 +129,7 @@ def main() -> None:
             masked_blank[name][0] += int((mask & is_blank).sum())
             masked_blank[name][1] += int(mask.sum())
 
-    print(f"scorer {scorer_ref.key[:12]}, {len(utterances)} train utterances of {args.corpora} ({len(found)} after packing"
-          f" to {args.pack_seconds} s), {total_frames} frames")
+    print(f"{described} ({len(found)} after packing to {pack_seconds:g} s), {total_frames} frames")
     print("| frames | masked share | blank share |")
     print("|---|---:|---:|")
     print(f"| all frames | – | {100 * blank_frames / total_frames:.1f}% |")

@@ -1,6 +1,7 @@
 """Bitext mining N x N: dense torch, chunked torch and faiss flat, time and peak memory.
 
     .venv/bin/python bench/mining.py [--sizes 10000 100000] [--dim 128] [--k 4] [--noise 2.25] [--seed 0] [--threads 2] [--dense-max-gib 4]
+                                     [--rounds 1] [--quick]
 
 Synthetic aligned embeddings: ``source`` is ``N`` random unit vectors, ``target`` is
 ``normalise(source + noise)`` with Gaussian noise of expected norm ``--noise`` (the
@@ -18,7 +19,9 @@ along both axes, run only where its ``N * N * 4`` bytes fit under ``--dense-max-
 The xSIM error of every backend must match (asserted). Ratios are against faiss at the
 same N; the memory growth from the smallest to the largest N shows that the chunked
 backends grow about linearly in N, not quadratically. torch and faiss (OpenMP) both
-use ``--threads`` threads.
+use ``--threads`` threads. Each of ``--rounds`` rounds measures every backend once at each N, the order of the
+backends rotating from one round (and one N) to the next, so that no backend always runs first; seconds and memory
+are each backend's median round, the ratios the median over rounds of the per-round paired ratios against faiss.
 """
 
 from __future__ import annotations
@@ -27,12 +30,14 @@ import argparse
 import json
 import os
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
 
 import numpy as np
+from _common import bench_parser, median_ratio, parse_args, rotated  # bench/ is first on sys.path
 
 BACKENDS = ("torch dense", "torch chunked", "faiss")
 MINE_BACKEND = {"torch chunked": "torch", "faiss": "faiss"}
@@ -118,7 +123,7 @@ def measure(backend: str, n: int, args: argparse.Namespace, matches_path: str) -
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = bench_parser(__doc__)
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
     parser.add_argument("--dim", type=int, default=128)
     parser.add_argument("--k", type=int, default=4)
@@ -126,43 +131,49 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--dense-max-gib", type=float, default=4.0, help="largest N x N float32 matrix the dense baseline may hold")
+    parser.add_argument("--rounds", type=int, default=1, help="measurements of every backend at every N (medians are reported)")
     parser.add_argument("--child", choices=BACKENDS, help=argparse.SUPPRESS)
     parser.add_argument("--matches", help=argparse.SUPPRESS)
-    args = parser.parse_args()
+    args = parse_args(parser, {"sizes": [2000], "rounds": 1})
     if args.child:
         child(args.child, args.sizes[0], args.dim, args.k, args.noise, args.seed, args.threads, args.matches)
         return
 
     started = time.perf_counter()
-    rows: dict[tuple[int, str], dict] = {}
+    measured: dict[tuple[int, str], list[dict]] = {}
     skipped: dict[int, str] = {}
+    turn = 0  # rounds over every N: the order of the backends rotates with each
     with tempfile.TemporaryDirectory(prefix="seqmask-bench-mining-") as scratch:
         for n in args.sizes:
-            matches: dict[str, np.ndarray] = {}
-            for backend in BACKENDS:
-                dense_bytes = n * n * 4
-                if backend == "torch dense" and dense_bytes > args.dense_max_gib * GIB:
-                    skipped[n] = f"needs N*N*4 B = {dense_bytes / GIB:.1f} GiB for the similarity matrix (> --dense-max-gib {args.dense_max_gib:g})"
-                    continue
-                path = os.path.join(scratch, f"{n}-{backend.replace(' ', '-')}.npy")
-                rows[n, backend] = measure(backend, n, args, path)
-                matches[backend] = np.load(path)
-            errors = {backend: rows[n, backend]["xsim_error"] for backend in matches}
-            assert len(set(errors.values())) == 1, f"xSIM error differs across backends at N={n}: {errors}"
-            for backend in matches:
-                rows[n, backend]["differing_matches"] = int(np.sum(matches[backend] != matches["faiss"]))
+            backends = list(BACKENDS)
+            dense_bytes = n * n * 4
+            if dense_bytes > args.dense_max_gib * GIB:
+                skipped[n] = f"needs N*N*4 B = {dense_bytes / GIB:.1f} GiB for the similarity matrix (> --dense-max-gib {args.dense_max_gib:g})"
+                backends.remove("torch dense")
+            for _ in range(args.rounds):
+                matches: dict[str, np.ndarray] = {}
+                for backend in rotated(backends, turn):
+                    path = os.path.join(scratch, f"{n}-{backend.replace(' ', '-')}.npy")
+                    measured.setdefault((n, backend), []).append(measure(backend, n, args, path))
+                    matches[backend] = np.load(path)
+                turn += 1
+                errors = {backend: measured[n, backend][-1]["xsim_error"] for backend in matches}
+                assert len(set(errors.values())) == 1, f"xSIM error differs across backends at N={n}: {errors}"
+                for backend in matches:
+                    measured[n, backend][-1]["differing_matches"] = int(np.sum(matches[backend] != matches["faiss"]))
     total = time.perf_counter() - started
+    rows = {key: summary(found, measured[key[0], "faiss"]) for key, found in measured.items()}
 
     print(
         f"dim {args.dim}, k {args.k}, noise norm {args.noise:g}, seed {args.seed}, {args.threads} threads (torch and faiss OpenMP), "
-        f"one fresh process per row; ratios against faiss at the same N"
+        f"one fresh process per measurement, {args.rounds} round{'s' if args.rounds > 1 else ''} (order of the backends rotating every round);"
+        f" ratios against faiss at the same N{' (--quick: numbers mean nothing)' if args.quick else ''}"
     )
-    if not all(row["peak_reset"] for row in rows.values()):
+    if not all(m["peak_reset"] for found in measured.values() for m in found):
         print("(peak RSS could not be reset: baseline is the peak after data generation)")
     print("| N | backend | seconds | peak extra MiB | xSIM error % | time / faiss | memory / faiss |")
     print("|---:|---|---:|---:|---:|---:|---:|")
     for n in args.sizes:
-        faiss_row = rows[n, "faiss"]
         for backend in BACKENDS:
             if (n, backend) not in rows:
                 print(f"| {n} | {backend} | skipped: {skipped[n]} | | | | |")
@@ -170,7 +181,7 @@ def main() -> None:
             row = rows[n, backend]
             print(
                 f"| {n} | {backend} | {row['seconds']:.2f} | {row['extra_mib']:.0f} | {row['xsim_error']:.2f} "
-                f"| {row['seconds'] / faiss_row['seconds']:.2f} | {row['extra_mib'] / max(faiss_row['extra_mib'], 1e-9):.2f} |"
+                f"| {row['time_ratio']:.2f} | {row['memory_ratio']:.2f} |"
             )
     disagreements = {f"{backend} N={n}": row["differing_matches"] for (n, backend), row in rows.items() if row["differing_matches"]}
     print(f"\nxSIM error identical across backends at every N; matches differing from faiss: {disagreements or 'none'}")
@@ -183,6 +194,18 @@ def main() -> None:
             low, high = rows[small, backend], rows[large, backend]
             print(f"| {backend} | x{high['extra_mib'] / max(low['extra_mib'], 1e-9):.1f} | x{high['seconds'] / low['seconds']:.1f} |")
     print(f"\ntotal bench wall time {total:.0f} s")
+
+
+def summary(found: list[dict], faiss: list[dict]) -> dict:
+    """One backend's rounds at one N: median seconds and memory, the median paired ratios against faiss's rounds, the
+    (identical) xSIM error and the most matches that differed from faiss's in a round."""
+    seconds, memory = [m["seconds"] for m in found], [m["extra_mib"] for m in found]
+    return {
+        "seconds": statistics.median(seconds), "extra_mib": statistics.median(memory), "xsim_error": found[0]["xsim_error"],
+        "time_ratio": median_ratio(seconds, [m["seconds"] for m in faiss]),
+        "memory_ratio": median_ratio(memory, [max(m["extra_mib"], 1e-9) for m in faiss]),
+        "differing_matches": max(m["differing_matches"] for m in found),
+    }
 
 
 if __name__ == "__main__":

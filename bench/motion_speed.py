@@ -1,68 +1,94 @@
 """MMDM speed: a training step with each mask against none (target >= 0.97 of its throughput), and DDIM against full
 DDPM sampling (motions per second, and the FID cost of the shortcut).
 
-    .venv/bin/python bench/motion_speed.py [--rounds 5] [--steps 20] [--store DIR]
+    .venv/bin/python bench/motion_speed.py [--preset small] [--rounds 5] [--steps 20] [--store DIR] [--quick]
 
-Training: the ``small`` denoiser (3 x 96) on batches of 32 real-shaped windows (60 frames,
-63 features, 5 parts), one thread; rounds alternate the masks and the median steps per
-second is printed with each mask's ratio to none. Sampling: with ``--store`` (or
-``SEQMASK_HOME``) holding a finished ``seqmask run motion``, its ``none`` denoiser
-generates one motion per test window with DDIM (50 steps) and DDPM (1,000 steps), and the
-run's evaluator scores both against the real test windows (FID with its bootstrap interval).
+Training: the preset's denoiser (``small``: 3 x 96), masks (none, time 30%, body 30%), diffusion steps, batch size
+(32) and condition dropout, on batches of real-shaped windows (60 frames, 63 features, 5 parts), one thread, the
+shared loop's ``train_step``. Each mask's unit and optimizer are built and warmed up once; every round then times
+each of them, the order rotating from round to round (none, time, body; time, body, none; ...) so that load drift
+falls on every mask alike. The steps/s column is each mask's median round, the ratio the median over rounds of its
+per-round paired ratio to none. Sampling: with ``--store`` (or ``SEQMASK_HOME``) holding a finished ``seqmask run
+motion``, its ``none`` denoiser generates one motion per test window with DDIM (50 steps) and DDPM (1,000 steps),
+and the run's evaluator scores both against the real test windows (FID with its bootstrap interval); ``--quick``
+skips sampling.
 """
 
 from __future__ import annotations
 
-import argparse
+import dataclasses
 import statistics
 import time
 from pathlib import Path
 
 import torch
+from _common import bench_parser, median_ratio, order_note, parse_args, per_round, print_table, run_rounds  # bench/ is first on sys.path
 
+from seqmask.config import load_config
 from seqmask.masking.config import MotionMaskParams
-from seqmask.motion.config import DenoiserConfig
+from seqmask.motion.config import MotionConfig
 from seqmask.motion.diffusion import cosine_alphas_cumprod
 from seqmask.motion.diffusion_unit import DiffusionUnit, sample_motions
 from seqmask.motion.models import build_denoiser
 from seqmask.motion.prep import WindowRecord
 from seqmask.motion.windows import Skeleton, Windows
-from seqmask.training.config import TrainingConfig
 from seqmask.training.loop import optimizer_for, train_step
 
 PARTS = (tuple(range(15)), tuple(range(15, 27)), tuple(range(27, 39)), tuple(range(39, 51)), tuple(range(51, 63)))
 SKELETON = Skeleton(tuple(f"j{i}" for i in range(21)), tuple(range(-1, 20)), ("torso", "left arm", "right arm", "left leg", "right leg"),
                     PARTS, 63, 20, 60)
-MASKS = {"none": MotionMaskParams(kind="none"), "time": MotionMaskParams(kind="time", ratio=0.3), "body": MotionMaskParams(kind="body", ratio=0.3)}
+WINDOWS = 256
+"""Training windows each unit draws its batches from."""
 
 
-def steps_per_second(mask: MotionMaskParams, steps: int) -> float:
-    """Optimizer steps per second of the ``small`` denoiser with ``mask``."""
-    generator = torch.Generator().manual_seed(0)
-    records = [WindowRecord(clip=str(i), start=0, length=60, content="bow", style="sad") for i in range(256)]
-    windows = Windows(torch.randn(256, 60, 63, generator=generator), torch.full((256,), 60), records)
-    torch.manual_seed(0)
-    unit = DiffusionUnit(build_denoiser(DenoiserConfig(), SKELETON, 128), windows, torch.randn(256, 3, 128, generator=generator), mask=mask,
-                         alphas_cumprod=cosine_alphas_cumprod(1000), condition_dropout=0.1, batch_size=32, seed=0, device=torch.device("cpu"))
-    config = TrainingConfig(steps=1000, warmup_steps=10)
-    optimizer, scheduler = optimizer_for(unit.model, config)
-    batches = unit.epoch(generator)
-    train_step(unit, batches[0], 1, optimizer, scheduler, config, torch.device("cpu"))  # warm-up
-    started = time.perf_counter()
-    for step in range(steps):
-        train_step(unit, batches[(step + 1) % len(batches)], step + 2, optimizer, scheduler, config, torch.device("cpu"))
-    return steps / (time.perf_counter() - started)
+class Stepper:
+    """One mask's diffusion unit on random windows, with its optimizer: each call times ``steps`` optimizer steps."""
+
+    def __init__(self, motion: MotionConfig, mask: MotionMaskParams) -> None:
+        generator = torch.Generator().manual_seed(0)
+        records = [WindowRecord(clip=str(i), start=0, length=60, content="bow", style="sad") for i in range(WINDOWS)]
+        windows = Windows(torch.randn(WINDOWS, 60, 63, generator=generator), torch.full((WINDOWS,), 60), records)
+        texts = torch.randn(WINDOWS, 3, motion.text_encoder.dim, generator=generator)  # (N, K, E): caption embeddings
+        torch.manual_seed(0)
+        diffusion = motion.diffusion
+        self.device = torch.device("cpu")
+        self.unit = DiffusionUnit(build_denoiser(motion.denoiser, SKELETON, motion.text_encoder.dim), windows, texts, mask=mask,
+                                  alphas_cumprod=cosine_alphas_cumprod(diffusion.steps), condition_dropout=diffusion.condition_dropout,
+                                  batch_size=diffusion.batch_size, seed=0, device=self.device)
+        self.config = dataclasses.replace(diffusion.train, steps=10**6, warmup_steps=10)  # a steady learning rate while timed
+        self.optimizer, self.scheduler = optimizer_for(self.unit.model, self.config)
+        self.generator = generator
+        self.batches: list[list[int]] = []
+        self.step = 0
+
+    def steps_per_second(self, steps: int) -> float:
+        started = time.perf_counter()
+        for _ in range(steps):
+            if not self.batches:
+                self.batches = self.unit.epoch(self.generator)
+            self.step += 1
+            train_step(self.unit, self.batches.pop(), self.step, self.optimizer, self.scheduler, self.config, self.device)
+        return steps / (time.perf_counter() - started)
 
 
-def training(rounds: int, steps: int) -> None:
-    found: dict[str, list[float]] = {name: [] for name in MASKS}
-    for _ in range(rounds):
-        for name, mask in MASKS.items():
-            found[name].append(steps_per_second(mask, steps))
-    base = statistics.median(found["none"])
-    print(f"| mask | steps/s (median of {rounds} rounds) | ratio to none |\n|:---|---:|---:|")
+def training(motion: MotionConfig, rounds: int, steps: int, warm_steps: int, quick: bool) -> None:
+    steppers = {mask.kind: Stepper(motion, mask) for mask in motion.masks}
+    for stepper in steppers.values():
+        stepper.steps_per_second(warm_steps)  # warm-up
+    found = run_rounds({name: lambda s=stepper: s.steps_per_second(steps) for name, stepper in steppers.items()}, rounds)
+    masks = {mask.kind: mask for mask in motion.masks}
+    parts = len(SKELETON.parts)
+    describe = {"none": "none", "time": "time ({ratio:.0%} of the frames)", "body": "body ({parts_per_frame} of %d parts in {ratio:.0%%} of the frames)" % parts}
+    print(f"denoiser {motion.denoiser.layers} x {motion.denoiser.hidden}, batches of {motion.diffusion.batch_size} windows of 60 x 63,"
+          f" 1 thread, {steps} steps per round{' (--quick: numbers mean nothing)' if quick else ''}")
+    print(order_note(list(steppers), rounds))
+    print_table(("mask", "steps/s (median round)", "ratio to none"), ("l", "r", "r"), [
+        (describe.get(name, name).format(ratio=masks[name].ratio, parts_per_frame=masks[name].parts_per_frame), f"{statistics.median(values):.2f}", f"{median_ratio(values, found['none']):.3f}")
+        for name, values in found.items()
+    ])
     for name, values in found.items():
-        print(f"| {name} | {statistics.median(values):.2f} | {statistics.median(values) / base:.3f} |")
+        if name != "none":
+            print(f"{name} / none by round: {per_round(values, found['none'])}")
 
 
 def sampling(store: Path) -> None:
@@ -103,13 +129,18 @@ def sampling(store: Path) -> None:
 def main() -> None:
     from seqmask.store import default_root
 
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = bench_parser(__doc__)
+    parser.add_argument("--preset", default="small", help="the preset whose denoiser, masks and batch size are timed")
     parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--steps", type=int, default=20)
+    parser.add_argument("--steps", type=int, default=20, help="optimizer steps per mask per round")
     parser.add_argument("--store", type=Path, default=default_root(), help="the store of a finished motion run (default: $SEQMASK_HOME)")
-    args = parser.parse_args()
+    args = parse_args(parser, {"rounds": 1, "steps": 2})
     torch.set_num_threads(1)
-    training(args.rounds, args.steps)
+    motion = load_config(args.preset).motion
+    training(motion, args.rounds, args.steps, warm_steps=1 if args.quick else 3, quick=args.quick)
+    if args.quick:
+        print("\nsampling (DDIM against DDPM): skipped (--quick)")
+        return
     sampling(args.store)
 
 

@@ -1,7 +1,7 @@
 """Prefect server under load: N tiny flow runs submitted at once to a real server and run by one process worker;
 runs per minute, failures, each run's latency and the server's (and worker's) peak memory.
 
-    .venv/bin/python bench/ops_load.py [--runs 50] [--concurrency 2] [--postgres]
+    .venv/bin/python bench/ops_load.py [--runs 50] [--concurrency 2] [--postgres] [--quick]
 
 Set-up, not timed: a real ``seqmask server start`` on a free port of 127.0.0.1 (SQLite in a temp PREFECT_HOME, or a
 throw-away Postgres cluster with ``--postgres``); ``seqmask deploy`` of one on-demand ``speech-prep`` deployment at
@@ -17,7 +17,11 @@ timestamp; a run's latency from its creation to its final state. Runs of the dep
 (a retried call whose first try did create one) count as untracked. The server process and every process under it,
 the worker alone, the worker with its flow-run processes, and the Postgres cluster are sampled with psutil every
 0.5 s during the load (summed RSS). Server, worker and Postgres are stopped (with every process under them) and the
-temp dirs removed on exit, Ctrl-C and SIGTERM included.
+temp dirs removed on exit, Ctrl-C and SIGTERM included. There are no sides taking turns here (``--postgres`` is
+another run of the bench).
+
+``--quick``: the same set-up and warm-up run, then a load of 2 flow runs (about 2 minutes on 2 cores: the warm-up run
+computes speech-prep at preset tiny, and each flow run starts a process); its numbers mean nothing.
 """
 
 from __future__ import annotations
@@ -44,6 +48,8 @@ from typing import Any, Self
 import httpx
 import prefect
 import psutil
+
+from _common import bench_parser, parse_args  # bench/ is first on sys.path
 
 from seqmask.paths import PROJECT_ROOT
 from seqmask.runlog import latest_runs
@@ -306,19 +312,30 @@ def run_load(args: argparse.Namespace, tmp: Path) -> None:
     port = free_port()
     api_url = f"http://127.0.0.1:{port}/api"
     client_env = env | {"PREFECT_API_URL": api_url}
+    setup: dict[str, float] = {}
+    mark = time.perf_counter()
+
+    def lap(name: str) -> None:
+        nonlocal mark
+        setup[name], mark = time.perf_counter() - mark, time.perf_counter()
+
     with contextlib.ExitStack() as stack:
         db_env, postmaster = stack.enter_context(database(args.postgres))
         server = stack.enter_context(started([sys.executable, "-m", "seqmask.cli", "server", "start", "--port", str(port)],
                                              env | db_env, tmp / "server.log"))
         client = stack.enter_context(httpx.Client(base_url=api_url, timeout=60))
         wait_healthy(client, server, tmp / "server.log")
+        lap("database and server")
         deployment_id = register(client_env, tmp, client, args.concurrency)
+        lap("seqmask deploy")
         worker = stack.enter_context(started([str(BIN / "prefect"), "worker", "start", "--pool", POOL, "--type", "process"],
                                              client_env | {"PREFECT_WORKER_QUERY_SECONDS": "1"}, tmp / "worker.log"))
         warm = wait_final(client, [api(client, "POST", f"/deployments/{deployment_id}/create_flow_run", {})["id"]], WARM_TIMEOUT_S)[0]
         if warm["state_type"] != "COMPLETED":  # the one run of the deployment before the load
             raise RuntimeError(f"the warm-up run ended {warm['state']['name']}: {warm['state'].get('message')}")
+        lap("worker and warm-up run")
         wait_idle(worker.pid)
+        lap("worker idle")
         roots = {"server (+ children)": (server.pid, True), "worker": (worker.pid, False), "worker + flow runs": (worker.pid, True)}
         if postmaster is not None:
             roots["postgres (+ backends)"] = (postmaster, True)
@@ -331,6 +348,7 @@ def run_load(args: argparse.Namespace, tmp: Path) -> None:
         untracked = on_server - 1 - len(submission.ids)  # created by a call that failed or was retried after all
         row = load_row(args, submission, runs, fully_reused(tmp / "store", submission.ids), untracked)
         print_report(row, rss, failures(client, runs), submission.errors)
+        print(f"\nset-up, not timed: {', '.join(f'{name} {value:.1f} s' for name, value in setup.items())}")
 
 
 def print_settings(args: argparse.Namespace) -> None:
@@ -345,15 +363,17 @@ def print_settings(args: argparse.Namespace) -> None:
         f"API calls retried as Prefect's client does: {retries} (jitter seed {JITTER_SEED})",
     ):
         print(line)
+    if args.quick:
+        print(f"--quick: a load of {args.runs} flow run{'s' if args.runs != 1 else ''}; numbers mean nothing")
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = bench_parser(__doc__)
     parser.add_argument("--runs", type=int, default=50, help="flow runs submitted at once (default: 50)")
     parser.add_argument("--concurrency", type=int, default=2, help="concurrency limit of the cpu work pool (default: 2)")
     parser.add_argument("--postgres", action="store_true", help="the server on a throw-away Postgres cluster (default: SQLite)")
     parser.add_argument("--timeout", type=float, default=1200, help="seconds to wait for every run to be final (default: 1200)")
-    args = parser.parse_args()
+    args = parse_args(parser, {"runs": 2, "timeout": 600})
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # SystemExit: the same clean-up as Ctrl-C
     print_settings(args)
     with tempfile.TemporaryDirectory(prefix="seqmask-ops-load-") as tmp:
