@@ -26,7 +26,7 @@ from prefect.events.worker import EventsWorker
 from prefect.logging.handlers import APILogWorker
 from prefect.settings import PREFECT_API_URL, get_current_settings
 
-from seqmask.processes import with_parent_death_signal
+from seqmask.processes import stop, with_parent_death_signal
 from seqmask.store import exclusive
 
 STARTUP_TIMEOUT_SECONDS = 120.0
@@ -59,7 +59,7 @@ def prefect_api() -> Iterator[str]:
         else:
             os.environ["PREFECT_API_URL"] = previous
         refresh_global_settings_context()
-        _stop(server)
+        stop(server)
 
 
 def _start_server() -> tuple[subprocess.Popen, str]:
@@ -81,18 +81,9 @@ def _start_server() -> tuple[subprocess.Popen, str]:
     try:
         _wait_healthy(server, url)
     except BaseException:
-        _stop(server)
+        stop(server)
         raise
     return server, url
-
-
-def _stop(server: subprocess.Popen) -> None:
-    server.terminate()
-    try:
-        server.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        server.kill()
-        server.wait()
 
 
 def _drain_prefect_workers(timeout: float = 10.0) -> None:

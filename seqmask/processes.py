@@ -56,3 +56,13 @@ def kill_group(child: subprocess.Popen) -> None:
     with contextlib.suppress(ProcessLookupError):
         os.killpg(child.pid, signal.SIGKILL)
     child.wait()
+
+
+def stop(process: subprocess.Popen, *, timeout: float = 10.0) -> None:
+    """SIGTERM ``process``, SIGKILL it if it has not ended within ``timeout`` seconds, and reap it."""
+    process.terminate()
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()

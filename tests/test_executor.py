@@ -22,20 +22,20 @@ def _wait_until(condition) -> None:
         time.sleep(0.005)
 
 
-def _order_of_waiters_queued_behind_a_held_slot(gate: PriorityGate, priorities: list[int]) -> list[int]:
-    """Hold the gate's one slot, queue one waiter per priority (each queued before the next starts), release; the order in
-    which the waiters got the slot."""
-    order: list[int] = []
+def _order_behind_a_held_slot(gate: PriorityGate, waiters: list[tuple[str, int]]) -> list[str]:
+    """Hold the gate's one slot, queue the ``(name, priority)`` waiters in list order (each queued before the next
+    starts), release; the names in the order the waiters got the slot."""
+    order: list[str] = []
     gate.acquire(0)
 
-    def waiter(priority: int) -> None:
+    def waiter(name: str, priority: int) -> None:
         gate.acquire(priority)
-        order.append(priority)
+        order.append(name)
         gate.release()
 
     threads = []
-    for queued, priority in enumerate(priorities, start=1):
-        threads.append(threading.Thread(target=waiter, args=(priority,)))
+    for queued, (name, priority) in enumerate(waiters, start=1):
+        threads.append(threading.Thread(target=waiter, args=(name, priority)))
         threads[-1].start()
         _wait_until(lambda: gate.waiting == queued)
     gate.release()
@@ -45,28 +45,12 @@ def _order_of_waiters_queued_behind_a_held_slot(gate: PriorityGate, priorities: 
 
 
 def test_waiters_get_a_freed_slot_by_priority() -> None:
-    assert _order_of_waiters_queued_behind_a_held_slot(PriorityGate(1, settle=0.01), [1, 2, 0, 4, 3]) == [4, 3, 2, 1, 0]
+    waiters = [(str(priority), priority) for priority in (1, 2, 0, 4, 3)]
+    assert _order_behind_a_held_slot(PriorityGate(1, settle=0.01), waiters) == ["4", "3", "2", "1", "0"]
 
 
 def test_equal_priorities_keep_their_arrival_order() -> None:
-    gate = PriorityGate(1, settle=0.01)
-    arrived: list[str] = []
-    gate.acquire(0)
-
-    def waiter(name: str) -> None:
-        gate.acquire(0)
-        arrived.append(name)
-        gate.release()
-
-    threads = []
-    for queued, name in enumerate("abcd", start=1):
-        threads.append(threading.Thread(target=waiter, args=(name,)))
-        threads[-1].start()
-        _wait_until(lambda: gate.waiting == queued)
-    gate.release()
-    for thread in threads:
-        thread.join(timeout=WAIT_SECONDS)
-    assert arrived == list("abcd")
+    assert _order_behind_a_held_slot(PriorityGate(1, settle=0.01), [(name, 0) for name in "abcd"]) == list("abcd")
 
 
 def test_a_free_slot_is_granted_only_after_settle_seconds_without_arrivals() -> None:

@@ -30,6 +30,8 @@ import httpx
 import pytest
 from processes import free_port, prefect_free_env
 
+from seqmask.processes import stop
+
 DEBIAN_BIN_DIRS = "/usr/lib/postgresql/*/bin"
 SERVICE_USER = "postgres"
 """The system user that runs initdb and postgres when the tests run as root."""
@@ -216,9 +218,4 @@ def postgres_prefect_server(postgres: ThrowawayPostgres, tmp_path_factory: pytes
         wait_for_health(api_url, server, log)
         yield api_url
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+        stop(server, timeout=30)
