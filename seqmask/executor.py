@@ -227,9 +227,11 @@ class Executor:
             return self._map_on_dask(fn, items, bar, desc)
 
     def _map_on_dask(self, fn: Callable[[T], R], items: Sequence[T], bar: tqdm, desc: str) -> list[R]:
+        from dask.utils import funcname
         from distributed import KilledWorker, as_completed
 
-        futures = self.client.map(functools.partial(run_item_on_worker, fn), items, pure=False)
+        # tasks keep the mapped function's name (``key``) on the dashboard and in task streams, not the wrapper's
+        futures = self.client.map(functools.partial(run_item_on_worker, fn), items, key=funcname(fn), pure=False)
         index = {future.key: i for i, future in enumerate(futures)}
         results: list[Any] = [None] * len(items)
         try:
