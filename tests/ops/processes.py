@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import socket
+import sys
 
 import psutil
 
@@ -14,6 +15,17 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+EXEC_WITH_DEFAULT_SIGINT = "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); os.execv(sys.argv[1], sys.argv[1:])"
+"""``python -c`` program: ``PROGRAM ARGS...`` runs PROGRAM with SIGINT at its default action."""
+
+
+def with_default_sigint(command: list[str]) -> list[str]:
+    """``command`` (its program an absolute path) run with SIGINT at its default action, whatever this process inherited:
+    a suite started as a background job of a non-interactive shell ignores SIGINT, and so would every child, which then
+    never stops on the SIGINT a Prefect worker sends itself on SIGTERM."""
+    return [sys.executable, "-c", EXEC_WITH_DEFAULT_SIGINT, *command]
 
 
 def prefect_free_env(**extra: str) -> dict[str, str]:

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 from postgres_cluster import postgres, postgres_prefect_server  # noqa: F401
-from processes import prefect_free_env, signal_tree
+from processes import prefect_free_env, signal_tree, with_default_sigint
 
 from flows.deploy import DEFAULT_FILE, deploy_all, pool_for, read_deployments, resolve_deployments
 from seqmask.config import load_config
@@ -183,7 +183,7 @@ def worker(server: dict, pool: str) -> Iterator[subprocess.Popen]:
     """A real ``prefect worker start --pool POOL --type process``; on exit it and every process under it are stopped."""
     env = {**server["env"], "PREFECT_WORKER_QUERY_SECONDS": "1", "PREFECT_WORKER_PREFETCH_SECONDS": "1"}
     with open(server["tmp"] / f"worker-{pool}.log", "a") as log:
-        process = subprocess.Popen([str(BIN / "prefect"), "worker", "start", "--pool", pool, "--type", "process"], env=env,
+        process = subprocess.Popen(with_default_sigint([str(BIN / "prefect"), "worker", "start", "--pool", pool, "--type", "process"]), env=env,
                                    stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     try:
         yield process

@@ -97,7 +97,9 @@ def test_a_training_dies_with_the_stage_process_and_writes_nothing_after(tmp_pat
 
 def test_an_interrupted_call_kills_the_whole_process_group(tmp_path) -> None:
     pid_file = tmp_path / "grandchild.pid"
-    caller = "import sys; from seqmask.processes import run_owned; run_owned(['/bin/sh', '-c', sys.argv[1]], env={})"
+    caller = ("import signal, sys; from seqmask.processes import run_owned\n"
+              "signal.signal(signal.SIGINT, signal.default_int_handler)  # even where the suite's launcher ignores SIGINT\n"
+              "run_owned(['/bin/sh', '-c', sys.argv[1]], env={})")
     shell = f"sleep 600 & echo $! > {pid_file}; wait"
     process = subprocess.Popen([sys.executable, "-c", caller, shell], stderr=subprocess.DEVNULL)
     try:
