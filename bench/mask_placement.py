@@ -26,9 +26,10 @@ import torch
 import torch.nn.functional as F
 from _common import bench_parser, parse_args  # bench/ is first on sys.path
 
-from seqmask.data.manifest import AudioRecord, read_jsonl
+from seqmask.files import read_jsonl
+from seqmask.data.manifest import AudioRecord
 from seqmask.masking.ask2mask import ask2mask_mask
-from seqmask.masking.config import Ask2MaskParams
+from seqmask.masking.params.spans import Ask2MaskParams
 from seqmask.masking.spans import random_span_mask
 from seqmask.speech.decode import inference_batches
 from seqmask.speech.features import encoder_frames_in, load_utterances

@@ -25,7 +25,7 @@ import torch
 from _common import bench_parser, median_ratio, order_note, parse_args, per_round, print_table, run_rounds  # bench/ is first on sys.path
 
 from seqmask.config import load_config
-from seqmask.masking.config import MotionMaskParams
+from seqmask.masking.params.motion import MotionMaskParams
 from seqmask.motion.config import MotionConfig
 from seqmask.motion.diffusion import cosine_alphas_cumprod
 from seqmask.motion.diffusion_unit import DiffusionUnit, sample_motions

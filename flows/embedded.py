@@ -26,14 +26,14 @@ from prefect.events.worker import EventsWorker
 from prefect.logging.handlers import APILogWorker
 from prefect.settings import PREFECT_API_URL, get_current_settings
 
+from seqmask.files import exclusive
 from seqmask.processes import stop, with_parent_death_signal
-from seqmask.store import exclusive
+
 
 STARTUP_TIMEOUT_SECONDS = 120.0
 """From the moment this command's server may start (the startup lock held) until it answers; generous for loaded machines."""
 STARTUP_LOCK = "seqmask-server-startup.lock"
 """File under ``PREFECT_HOME`` that a temporary server holds while it migrates the database and starts."""
-
 
 
 @contextlib.contextmanager

@@ -26,10 +26,11 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any, Callable, Collection, Mapping, Sequence
 
+from seqmask.files import exclusive
 from seqmask.codehash import code_hash
 from seqmask.executor import Executor
 from seqmask.runlog import RunLog
-from seqmask.store import ArtifactRef, ArtifactStore, exclusive, make_key
+from seqmask.store import ArtifactRef, ArtifactStore, make_key
 
 log = logging.getLogger("seqmask")
 

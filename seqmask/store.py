@@ -34,18 +34,22 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager, nullcontext
 from dataclasses import asdict, dataclass, fields
 from datetime import datetime, timezone
-from pathlib import Path, PurePath
+from pathlib import Path
 from typing import Any
+
+from seqmask.files import (
+    BUILD_RECORD_FILE,
+    LINEAGE_FILE,
+    PARTIAL_WRITE,
+    exclusive,
+    json_default,
+    read_json_object,
+    write_json_sorted,
+)
 
 logger = logging.getLogger(__name__)
 
 DIGESTS_FILE = "digests.json"
-LINEAGE_FILE = "lineage.json"
-BUILD_RECORD_FILE = "build.json"
-"""What a build measured about itself rather than what it made: wall-clock times and speeds, the step a training resumed
-from, threads. Two builds of one artifact differ there, so such a file (:func:`record_build`, at any depth) is not
-part of the artifact: at publish the store moves each into ``lineage.json``'s ``build`` (by its directory, ``.`` for
-the top), outside the digest, and artifacts built twice get one digest (and downstream keys stay the same)."""
 _RESERVED = frozenset({DIGESTS_FILE, LINEAGE_FILE})
 _SUMMARY_FIELDS = {"stage": str, "digest": str, "created": str, "bytes": int, "files": int}
 """Lineage fields :meth:`ArtifactStore.list` shows, with their types."""
@@ -60,16 +64,10 @@ def default_root() -> Path:
     return Path(home) if home else Path.home() / ".cache" / "seqmask"
 
 
-def _json_default(obj: Any) -> str:
-    if isinstance(obj, PurePath):
-        return str(obj)
-    raise TypeError(f"cannot encode {type(obj).__name__} as JSON: {obj!r}")
-
-
 def canonical_json(obj: Any) -> str:
     """Serialize ``obj`` deterministically (sorted keys, no whitespace, Paths as str)."""
     return json.dumps(
-        obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_json_default
+        obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=json_default
     )
 
 
@@ -167,42 +165,12 @@ def _sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-_PARTIAL_WRITE = re.compile(r"\..+\.tmp-\d+(\.\w+)?")
-"""Names :func:`partial_path` gives."""
-
-
-def partial_path(path: Path, suffix: str = "") -> Path:
-    """Where a stage writes ``path`` before renaming it into place (``suffix``: a file type for writers that read it off
-    the name). A Dask worker killed between the write and the rename leaves such a file behind, and the rerun of its
-    task (another process) writes its own; the store drops these leftovers before it publishes."""
-    return path.with_name(f".{path.name}.tmp-{os.getpid()}{suffix}")
-
-
-def record_build(directory: Path, **facts: Any) -> None:
-    """Add ``facts`` (JSON values) to the build record of ``directory``, a directory of an artifact being built."""
-    path = Path(directory) / BUILD_RECORD_FILE
-    record = _read_json_object(path) if path.is_file() else {}
-    tmp = partial_path(path)
-    _write_json(tmp, {**record, **facts})
-    os.replace(tmp, path)
-
-
-def read_build_record(artifact: Path, directory: str = ".") -> dict[str, Any]:
-    """The build record of ``directory`` (relative posix path) of an artifact: from its lineage once published, from
-    its ``build.json`` while being built; empty when none was recorded."""
-    artifact = Path(artifact)
-    if (artifact / LINEAGE_FILE).is_file():
-        return dict(_read_json_object(artifact / LINEAGE_FILE).get("build", {}).get(directory, {}))
-    path = artifact / directory / BUILD_RECORD_FILE
-    return _read_json_object(path) if path.is_file() else {}
-
-
 def _take_build_records(root: Path) -> dict[str, dict[str, Any]]:
     """Remove every build record under ``root``; their contents by directory (relative posix path, ``.`` for ``root``)."""
     records = {}
     for path in sorted(root.rglob(BUILD_RECORD_FILE)):
         if path.is_file() and not path.is_symlink():
-            records[path.parent.relative_to(root).as_posix()] = _read_json_object(path)
+            records[path.parent.relative_to(root).as_posix()] = read_json_object(path)
             path.unlink()
     return records
 
@@ -211,7 +179,7 @@ def _drop_partial_writes(root: Path) -> list[str]:
     """Remove files under ``root`` named by :func:`partial_path`; their relative paths."""
     dropped = []
     for path in sorted(root.rglob(".*.tmp-*")):
-        if path.is_file() and _PARTIAL_WRITE.fullmatch(path.name):
+        if path.is_file() and PARTIAL_WRITE.fullmatch(path.name):
             path.unlink()
             dropped.append(path.relative_to(root).as_posix())
     return dropped
@@ -243,43 +211,12 @@ def _fsync_path(path: Path) -> None:
         os.close(fd)
 
 
-def _write_json(path: Path, obj: Any) -> None:
-    """Write human-readable JSON (sorted keys, Paths as str)."""
-    with open(path, "w", encoding="utf-8") as f:
-        json.dump(obj, f, indent=2, sort_keys=True, ensure_ascii=False, default=_json_default)
-        f.write("\n")
-
-
-def _read_json_object(path: Path) -> dict[str, Any]:
-    """Parse a JSON object file; ValueError names the file and what was wrong."""
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ValueError(f"{path.name}: missing") from None
-    except (OSError, ValueError) as exc:
-        raise ValueError(f"{path.name}: unreadable ({exc})") from None
-    if not isinstance(data, dict):
-        raise ValueError(f"{path.name}: expected a JSON object, found {type(data).__name__}")
-    return data
-
-
 def _remove(path: Path) -> None:
     """Delete a file, symlink or directory tree."""
     if path.is_dir() and not path.is_symlink():
         shutil.rmtree(path)
     else:
         path.unlink()
-
-
-@contextmanager
-def exclusive(path: Path) -> Iterator[None]:
-    """Hold an exclusive flock on ``path`` (created when missing), waiting for it; the kernel releases it if the process dies."""
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(fd)  # closing the descriptor releases the flock
 
 
 class ArtifactStore:
@@ -355,7 +292,7 @@ class ArtifactStore:
         if not obj.is_dir():
             raise ArtifactNotFound(f"no published artifact {key} in {self.objects}")
         try:
-            return _read_json_object(obj / LINEAGE_FILE)
+            return read_json_object(obj / LINEAGE_FILE)
         except ValueError as exc:
             raise ArtifactCorrupt(key, [str(exc)]) from None
 
@@ -379,11 +316,11 @@ class ArtifactStore:
         problems: builtins.list[str] = []
         expected: dict[str, Any] | None = None
         try:
-            expected = _read_json_object(obj / DIGESTS_FILE)
+            expected = read_json_object(obj / DIGESTS_FILE)
         except ValueError as exc:
             problems.append(str(exc))
         try:
-            lineage = _read_json_object(obj / LINEAGE_FILE)
+            lineage = read_json_object(obj / LINEAGE_FILE)
         except ValueError as exc:
             problems.append(str(exc))
         else:
@@ -544,8 +481,8 @@ class ArtifactStore:
                 )
             file_digests = {rel: _sha256_file(tmp_dir / rel) for rel in files}
             digest = _tree_digest(file_digests)
-            _write_json(tmp_dir / DIGESTS_FILE, file_digests)
-            _write_json(
+            write_json_sorted(tmp_dir / DIGESTS_FILE, file_digests)
+            write_json_sorted(
                 tmp_dir / LINEAGE_FILE,
                 {
                     **lineage,

@@ -15,17 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from seqmask.store import (
-    ArtifactNotFound,
-    ArtifactRef,
-    ArtifactStore,
-    canonical_json,
-    default_root,
-    make_key,
-    partial_path,
-    read_build_record,
-    record_build,
-)
+from seqmask.files import partial_path, read_build_record, record_build
+from seqmask.store import ArtifactNotFound, ArtifactRef, ArtifactStore, canonical_json, default_root, make_key
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 KEY_ARGS = dict(

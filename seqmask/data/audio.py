@@ -32,9 +32,11 @@ import torchaudio.functional
 from safetensors import safe_open
 from safetensors.numpy import save_file
 
+from seqmask.files import partial_path
+from seqmask.data.rejects import Reject
 from seqmask.data.config import AudioChecks
-from seqmask.data.manifest import AudioRecord, RawAudio, Reject
-from seqmask.store import partial_path
+from seqmask.data.manifest import AudioRecord, RawAudio
+
 
 REJECT_REASONS = (
     "unreadable", "truncated", "empty", "silence", "channels", "too_short", "too_long",
@@ -290,4 +292,4 @@ def _estimated_seconds(path: str) -> float:
 
 
 def _reject(record: RawAudio, err: AudioError) -> Reject:
-    return Reject(id=record.id, audio=record.audio, reason=err.reason, detail=err.detail, source=record.source)
+    return Reject(origin=record.audio, id=record.id, reason=err.reason, detail=err.detail, source=record.source)

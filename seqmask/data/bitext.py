@@ -20,6 +20,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from seqmask.data.rejects import Reject
 from seqmask.data.compressed import MAX_TEXT_BYTES, CappedLines, open_capped
 
 REJECT_REASONS = ("bad_utf8", "bad_text", "empty", "too_short", "too_long", "too_large", "wrong_script", "duplicate")
@@ -50,15 +51,6 @@ class Pair:
     source: str
     target: str
     origin: str
-
-
-@dataclass(frozen=True)
-class Reject:
-    """A line that was not kept: where it was, why, and what it held (cut short)."""
-
-    origin: str
-    reason: str
-    detail: str
 
 
 @dataclass(frozen=True, kw_only=True)

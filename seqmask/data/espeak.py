@@ -22,9 +22,9 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
+from seqmask.files import partial_path
 from seqmask.data.manifest import RawAudio
 from seqmask.data.text import sentence_key
-from seqmask.store import partial_path
 
 
 @dataclass(frozen=True, kw_only=True)

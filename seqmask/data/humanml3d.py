@@ -9,7 +9,7 @@ The layout (Guo et al. 2022)::
 
 A caption with a time span (``start``/``end`` not both 0) describes part of the clip; as in the reference loader it
 becomes a clip of its own, ``<id>@<start>-<end>``, holding those frames. A clip that cannot be used is returned as a
-reject ``{"id", "file", "reason"}``, never dropped silently; ``reason`` starts with a code from
+:class:`~seqmask.data.rejects.Reject` naming it by ``id``, never dropped silently; its ``reason`` is one of
 :data:`REJECT_REASONS`.
 """
 
@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from seqmask.data.rejects import Reject
 
 FEATURES = 263
 FPS = 20.0
@@ -37,12 +39,13 @@ class HumanML3DClip:
 
 
 class _Rejected(Exception):
-    """A clip that cannot be used: ``file`` and ``reason`` (a code and details)."""
+    """A clip that cannot be used: the file at fault, why (a code) and what was found."""
 
     def __init__(self, file: Path, code: str, detail: str) -> None:
         super().__init__(f"{code}: {detail}")
         self.file = file
-        self.reason = f"{code}: {detail}"
+        self.code = code
+        self.detail = detail
 
 
 def _existing(path: Path, what: str) -> Path:
@@ -100,7 +103,7 @@ def _features(path: Path) -> np.ndarray:
     return features
 
 
-def _clip_parts(clip_id: str, root: Path, min_frames: int) -> list[HumanML3DClip | dict]:
+def _clip_parts(clip_id: str, root: Path, min_frames: int) -> list[HumanML3DClip | Reject]:
     """The clip (whole-clip captions) and one clip per captioned span, or rejects for those that cannot be used."""
     feature_path = root / "new_joint_vecs" / f"{clip_id}.npy"
     text_path = root / "texts" / f"{clip_id}.txt"
@@ -115,34 +118,34 @@ def _clip_parts(clip_id: str, root: Path, min_frames: int) -> list[HumanML3DClip
         if not captions:
             raise _Rejected(text_path, "no_captions", "the text file holds no caption lines")
     except _Rejected as rejected:
-        return [{"id": clip_id, "file": str(rejected.file), "reason": rejected.reason}]
+        return [Reject(origin=str(rejected.file), reason=rejected.code, detail=rejected.detail, id=clip_id)]
 
     spans: dict[tuple[float, float], list[str]] = {}
     for caption, start, end in captions:
         spans.setdefault((start, end), []).append(caption)
-    parts: list[HumanML3DClip | dict] = []
+    parts: list[HumanML3DClip | Reject] = []
     for (start, end), texts in spans.items():
         whole = start == 0.0 and end == 0.0
         part_id = clip_id if whole else f"{clip_id}@{start:g}-{end:g}"
         part = features if whole else features[int(start * FPS): int(end * FPS)]  # (T', 263)
         if len(part) < min_frames:
             span = "" if whole else f" between {start:g} s and {end:g} s"
-            reason = f"too_short: {len(part)} frames{span}, expected at least {min_frames}"
-            parts.append({"id": part_id, "file": str(feature_path), "reason": reason})
+            detail = f"{len(part)} frames{span}, expected at least {min_frames}"
+            parts.append(Reject(origin=str(feature_path), reason="too_short", detail=detail, id=part_id))
         else:
             parts.append(HumanML3DClip(part_id, part, tuple(texts)))
     return parts
 
 
-def read_humanml3d(root: str | Path, split: str, *, min_frames: int = 40) -> tuple[list[HumanML3DClip], list[dict]]:
-    """The clips of one split (whole clips and captioned spans) and the rejects ``{"id", "file", "reason"}``.
+def read_humanml3d(root: str | Path, split: str, *, min_frames: int = 40) -> tuple[list[HumanML3DClip], list[Reject]]:
+    """The clips of one split (whole clips and captioned spans) and the rejects (each naming the clip by ``id``).
 
     ``min_frames`` (at 20 fps; the reference loader's 40 is 2 s) rejects shorter clips as ``too_short``.
     """
     ids = read_split(root, split)
     root = Path(root)
     clips: list[HumanML3DClip] = []
-    rejects: list[dict] = []
+    rejects: list[Reject] = []
     for clip_id in ids:
         for part in _clip_parts(clip_id, root, min_frames):
             (clips if isinstance(part, HumanML3DClip) else rejects).append(part)

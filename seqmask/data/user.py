@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from seqmask.files import json_objects
 from seqmask.data.files import audio_files, existing_dir
-from seqmask.data.manifest import SPLITS, RawAudio, json_objects
+from seqmask.data.manifest import SPLITS, RawAudio
 
 
 def collect_user_manifest(path: Path) -> list[RawAudio]:

@@ -49,7 +49,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from seqmask.masking.config import Ask2MaskParams
+from seqmask.masking.params.spans import Ask2MaskParams
 from seqmask.masking.spans import batch_num_spans, check_lengths, random_span_mask
 
 _NEW_FRAME_BONUS = 1e-3

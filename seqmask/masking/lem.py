@@ -23,7 +23,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from seqmask.masking.config import LemParams
+from seqmask.masking.params.lem import LemParams
 
 OTHER, ENTITY, NOUN, VERB = 0, 1, 2, 3
 KINDS = ("other", "entity", "noun", "verb")

@@ -27,7 +27,7 @@ import torch
 from fairseq2.nn.utils.mask import compute_row_mask
 from torch import Tensor
 
-from seqmask.masking.config import check_span_args
+from seqmask.masking.params.spans import check_span_args
 
 
 def check_lengths(lengths: Tensor, seq_len: int) -> None:

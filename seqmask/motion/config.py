@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from seqmask.masking.config import MotionMaskParams
+from seqmask.masking.params.motion import MotionMaskParams
 from seqmask.schema import PATH, require
 from seqmask.training.config import TrainingConfig
 

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch import Tensor
 
-from seqmask.masking.config import MotionMaskParams
+from seqmask.masking.params.motion import MotionMaskParams
 from seqmask.masking.motion import motion_mask
 from seqmask.motion.denoiser import MotionDenoiser
 from seqmask.motion.diffusion import cosine_alphas_cumprod, guided, q_sample, sample

@@ -16,7 +16,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from seqmask.masking.config import MotionMaskParams
+from seqmask.masking.params.motion import MotionMaskParams
 from seqmask.motion.captions import WordVocabulary
 from seqmask.motion.config import DenoiserConfig, EvaluatorConfig
 from seqmask.motion.contrastive import embed_texts

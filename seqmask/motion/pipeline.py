@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 from seqmask.config import ExperimentConfig
 from seqmask.experiment.runs import Run, offset_seed
-from seqmask.masking.config import MotionMaskParams
+from seqmask.masking.params.motion import MotionMaskParams
 from seqmask.motion.stages import evaluate, evaluator, prep, render, report, text_encoder, train
 from seqmask.motion.stages.inputs import EVALUATOR, MODEL, PREP, TEXT
 from seqmask.paths import resolve_path

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from seqmask.data.rejects import Reject
 from seqmask.motion.bvh import BvhError, BvhTooLarge, Motion, Skeleton, read_bvh, write_bvh
 from seqmask.motion.captions import ACTIONS, STYLES
 from seqmask.motion.kinematics import joint_positions, resample
@@ -37,15 +38,6 @@ class ClipRecord:
     style: str
     frames: int
     split: str = ""
-
-
-@dataclass(frozen=True, kw_only=True)
-class MotionReject:
-    """A clip left out, with why."""
-
-    file: str
-    reason: str
-    detail: str
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -77,7 +69,7 @@ class ClipResult:
     positions: np.ndarray | None
     joints: tuple[str, ...]
     parents: tuple[int, ...]
-    reject: MotionReject | None
+    reject: Reject | None
     source_skeleton: Skeleton | None = None
     """The BVH hierarchy the clip was read from (generated motions are exported onto it)."""
 
@@ -111,7 +103,7 @@ def read_clip(source: ClipSource, *, drop_joints: Sequence[str], scale: float, f
     The BVH may hold at most ``max_bytes`` bytes of text (``too_large``), and every joint coordinate must be finite as
     float32 (``not_finite``) and no farther than ``max_position`` metres from the origin along any axis (``implausible``)."""
     def reject(reason: str, detail: str) -> ClipResult:
-        return ClipResult(None, None, (), (), MotionReject(file=source.bvh, reason=reason, detail=detail))
+        return ClipResult(None, None, (), (), Reject(origin=source.bvh, reason=reason, detail=detail))
 
     try:
         content, style = _labels(source)

@@ -10,7 +10,8 @@ import torch
 from safetensors.torch import load_file
 from torch import Tensor
 
-from seqmask.data.manifest import read_jsonl
+
+from seqmask.files import read_jsonl
 from seqmask.motion.captions import TEMPLATES, captions
 from seqmask.motion.prep import WindowRecord
 

@@ -6,7 +6,7 @@ import math
 from dataclasses import dataclass, field
 
 from seqmask.data.config import AudioChecks
-from seqmask.masking.config import Ask2MaskParams, SpanMask
+from seqmask.masking.params.spans import Ask2MaskParams, SpanMask
 from seqmask.schema import PATH, require
 from seqmask.speech.archs import ARCHS
 from seqmask.training.config import TrainingConfig

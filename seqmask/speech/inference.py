@@ -11,8 +11,9 @@ from typing import Any, Sequence
 
 from fairseq2.models.wav2vec2.asr import Wav2Vec2AsrModel
 
+from seqmask.files import json_objects
 from seqmask.data.audio import AudioChecks, AudioError, decode
-from seqmask.data.manifest import json_objects
+
 from seqmask.eval.wer import evaluate_groups
 from seqmask.speech.decode import transcribe
 from seqmask.speech.features import Utterance, fbank

@@ -10,7 +10,7 @@ from torch import Tensor
 from torch.nn import Parameter
 
 from seqmask.masking.ask2mask import ask2mask_mask, fit_scorer_frames
-from seqmask.masking.config import Ask2MaskParams
+from seqmask.masking.params.spans import Ask2MaskParams
 
 
 class Ask2MaskMasker(Wav2Vec2Masker):

@@ -19,7 +19,7 @@ from seqmask.data.manifest import SPLITS
 from seqmask.data.user import collect_user_manifest
 from seqmask.experiment.runs import Run, expand, offset_seed
 from seqmask.experiment.study import StudyPlan, plan_from_dict, point_configs
-from seqmask.masking.config import Ask2MaskParams
+from seqmask.masking.params.spans import Ask2MaskParams
 from seqmask.paths import resolve_path
 from seqmask.speech.config import (
     BASELINE,

@@ -35,15 +35,16 @@ from fairseq2.nn import BatchLayout
 from torch import Tensor
 from torch.nn.functional import cross_entropy
 
+from seqmask.files import read_build_record, record_build
 from seqmask.masking.ask2mask import fit_scorer_frames, utterance_weights
-from seqmask.masking.config import Ask2MaskParams
+from seqmask.masking.params.spans import Ask2MaskParams
 from seqmask.masking.spans import num_masked_spans
 from seqmask.speech.archs import arch_sizes
 from seqmask.speech.config import MASKERS, EncoderConfig, PretrainConfig
 from seqmask.speech.features import Utterance, collate, length_batches
 from seqmask.speech.masker import Ask2MaskMasker
 from seqmask.speech.model import build_pretrain_model, load_pretrained
-from seqmask.store import read_build_record, record_build
+
 from seqmask.training.checkpoint import save_checkpoint
 from seqmask.training.device import default_device
 from seqmask.training.loop import ProgressFn, train

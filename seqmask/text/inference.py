@@ -8,7 +8,8 @@ from pathlib import Path
 
 from transformers import XLMRobertaForMaskedLM
 
-from seqmask.data.bitext import Limits, Pair, Reject, read_aligned
+from seqmask.data.rejects import Reject
+from seqmask.data.bitext import Limits, Pair, read_aligned
 from seqmask.store import ArtifactNotFound, ArtifactStore
 from seqmask.text.mining import MiningResult, check_k, mine_both_ways
 from seqmask.text.model import LANGUAGES_FILE, check_layer, embed, load_encoder

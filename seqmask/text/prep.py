@@ -19,18 +19,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from seqmask.data.bitext import (
-    Limits,
-    Pair,
-    Reject,
-    clean,
-    control_character,
-    pivot,
-    read_aligned,
-    read_monolingual,
-    read_tab_pairs,
-    read_tatoeba,
-)
+from seqmask.data.rejects import Reject
+from seqmask.data.bitext import Limits, Pair, clean, control_character, pivot, read_aligned, read_monolingual, read_tab_pairs, read_tatoeba
 from seqmask.data.compressed import TooLarge
 from seqmask.data.conllu import read_conllu
 from seqmask.paths import resolve_path

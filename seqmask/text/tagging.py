@@ -25,10 +25,11 @@ from typing import Any
 import spacy
 from spacy.tokens import Doc, DocBin
 
+from seqmask.files import record_build
 from seqmask.data.conllu import TaggedSentence, read_conllu
 from seqmask.masking.lem import ENTITY, NOUN, OTHER, VERB
 from seqmask.paths import config_path
-from seqmask.store import record_build
+
 from seqmask.text.units import Word
 
 logger = logging.getLogger(__name__)

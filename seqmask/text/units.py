@@ -23,7 +23,6 @@ if TYPE_CHECKING:
     from seqmask.text.tokenizer import Vocabulary
 
 
-
 @dataclass(frozen=True)
 class Word:
     """A tagged word: characters ``[start, end)`` of the sentence, its kind, and its entity span (None outside one)."""

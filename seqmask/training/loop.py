@@ -42,7 +42,8 @@ from torch import Tensor, nn
 from torch.optim import AdamW
 from tqdm.auto import tqdm
 
-from seqmask.store import record_build
+
+from seqmask.files import record_build
 from seqmask.training.checkpoint import read_checkpoint, save_checkpoint, set_torch_rng_state, torch_rng_state
 from seqmask.training.config import TrainingConfig
 from seqmask.training.device import autocast

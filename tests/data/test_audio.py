@@ -11,6 +11,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from seqmask.files import read_jsonl, write_jsonl
+from seqmask.data.rejects import Reject
 from seqmask.data.audio import (
     AudioError,
     decode,
@@ -22,7 +24,7 @@ from seqmask.data.audio import (
 from seqmask.data.config import AudioChecks
 from seqmask.data.fsdd import collect_fsdd
 from seqmask.data.ljspeech import collect_ljspeech
-from seqmask.data.manifest import AudioRecord, RawAudio, Reject, read_jsonl, write_jsonl
+from seqmask.data.manifest import AudioRecord, RawAudio
 from seqmask.data.user import collect_user_dir, collect_user_manifest
 
 DATA = Path(__file__).resolve().parents[2] / "data"
@@ -157,7 +159,7 @@ def test_split_duplicates():
     records = [raw("/a/x.wav", id="x"), raw("/b/y.wav", id="y"), raw("/c/x.wav", id="x")]
     unique, rejects = split_duplicates(records)
     assert unique == records[:2]
-    assert [(r.id, r.audio, r.reason) for r in rejects] == [("x", "/c/x.wav", "duplicate_id")]
+    assert [(r.id, r.origin, r.reason) for r in rejects] == [("x", "/c/x.wav", "duplicate_id")]
     assert "/a/x.wav" in rejects[0].detail
 
 
@@ -316,7 +318,7 @@ def test_jsonl_round_trip(tmp_path):
     ]
     assert write_jsonl(tmp_path / "m.jsonl", records) == 2
     assert read_jsonl(tmp_path / "m.jsonl", AudioRecord) == records
-    rejects = [Reject(id="c", audio="/x/c.wav", reason="silence", detail="peak", source="user")]
+    rejects = [Reject(origin="/x/c.wav", id="c", reason="silence", detail="peak", source="user")]
     write_jsonl(tmp_path / "r.jsonl", rejects)
     assert read_jsonl(tmp_path / "r.jsonl", Reject) == rejects
 

@@ -10,16 +10,7 @@ import sys
 
 import pytest
 
-from seqmask.data.bitext import (
-    Limits,
-    clean,
-    pivot,
-    read_aligned,
-    read_monolingual,
-    read_tab_pairs,
-    read_tatoeba,
-    script_share,
-)
+from seqmask.data.bitext import Limits, clean, pivot, read_aligned, read_monolingual, read_tab_pairs, read_tatoeba, script_share
 from seqmask.data.conllu import read_conllu
 from seqmask.paths import PROJECT_ROOT
 

@@ -61,7 +61,7 @@ def test_clips_captions_and_spans(humanml3d: Path) -> None:
 
 def test_rejects_name_the_clip_file_and_reason(humanml3d: Path) -> None:
     _, rejects = read_humanml3d(humanml3d, "train", min_frames=20)
-    reasons = {reject["id"]: (Path(reject["file"]).relative_to(humanml3d).as_posix(), reject["reason"]) for reject in rejects}
+    reasons = {reject.id: (Path(reject.origin).relative_to(humanml3d).as_posix(), f"{reject.reason}: {reject.detail}") for reject in rejects}
     assert sorted(reasons) == ["000003", "000004", "000005", "000006", "000007", "000008", "000009"]
     assert reasons["000003"] == ("new_joint_vecs/000003.npy", f"wrong_width: expected (T, {FEATURES}) features, found shape (60, 200)")
     assert reasons["000004"] == ("new_joint_vecs/000004.npy", "not_finite: NaN or infinite features in 1 of 60 frames, first frame 17")
@@ -72,14 +72,14 @@ def test_rejects_name_the_clip_file_and_reason(humanml3d: Path) -> None:
     file, reason = reasons["000009"]
     assert file == "texts/000009.txt" and reason.startswith("bad_caption: ")
     assert "000009.txt:1: expected 'caption#tokens#start#end', found 1 '#'-separated fields" in reason
-    assert all(reject["reason"].split(":")[0] in REJECT_REASONS for reject in rejects)
+    assert all(reject.reason in REJECT_REASONS for reject in rejects)
 
 
 def test_min_frames_applies_to_spans_too(humanml3d: Path) -> None:
     clips, rejects = read_humanml3d(humanml3d, "train")  # default 40 frames, the reference loader's 2 s
     assert [clip.id for clip in clips] == ["000001", "000002"]
-    span = next(reject for reject in rejects if reject["id"] == "000001@1-2.5")
-    assert span["reason"] == "too_short: 30 frames between 1 s and 2.5 s, expected at least 40"
+    span = next(reject for reject in rejects if reject.id == "000001@1-2.5")
+    assert (span.reason, span.detail) == ("too_short", "30 frames between 1 s and 2.5 s, expected at least 40")
 
 
 def test_other_split_and_statistics(humanml3d: Path) -> None:

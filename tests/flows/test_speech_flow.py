@@ -10,6 +10,7 @@ import sys
 
 import pytest
 
+from seqmask.files import read_build_record
 from seqmask.cli import main
 from seqmask.config import load_config, load_yaml, to_dict
 from seqmask.paths import resolve_path
@@ -17,7 +18,7 @@ from seqmask.runlog import latest_runs
 from seqmask.schema import ConfigError
 from seqmask.speech.config import EncoderConfig
 from seqmask.speech.model import build_pretrain_model
-from seqmask.store import ArtifactStore, read_build_record
+from seqmask.store import ArtifactStore
 from seqmask.training.checkpoint import save_checkpoint
 
 pytestmark = pytest.mark.usefixtures("prefect_api")

@@ -11,9 +11,11 @@ import time
 
 import pytest
 
+from seqmask.files import read_jsonl
+from seqmask.data.rejects import Reject
 from seqmask.cli import main
 from seqmask.config import load_config, to_dict
-from seqmask.data.manifest import AudioRecord, Reject, read_jsonl
+from seqmask.data.manifest import AudioRecord
 from seqmask.runlog import latest_runs
 from seqmask.stage import StageFailed
 from seqmask.store import ArtifactStore

@@ -8,10 +8,11 @@ import sys
 
 import pytest
 
+from seqmask.files import read_build_record
 from seqmask.cli import main
 from seqmask.config import load_config, to_dict
 from seqmask.runlog import latest_runs
-from seqmask.store import ArtifactStore, read_build_record
+from seqmask.store import ArtifactStore
 
 pytestmark = pytest.mark.usefixtures("prefect_api")
 

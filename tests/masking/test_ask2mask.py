@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from seqmask.masking.ask2mask import ask2mask_mask, frame_confidence, utterance_weights
-from seqmask.masking.config import Ask2MaskParams
+from seqmask.masking.params.spans import Ask2MaskParams
 from seqmask.masking.spans import batch_num_spans, random_span_mask
 
 LENGTHS = torch.tensor([500, 480, 460, 440, 420, 400, 380, 360])

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from seqmask.masking.config import MotionMaskParams
+from seqmask.masking.params.motion import MotionMaskParams
 from seqmask.motion.config import DenoiserConfig
 from seqmask.motion.denoiser import MotionDenoiser
 from seqmask.motion.diffusion import cosine_alphas_cumprod, guided, q_sample, sample, timesteps

@@ -9,7 +9,7 @@ import pytest
 
 from motion_files import bandai_copy, build_prep
 from seqmask.cli import main
-from seqmask.masking.config import MotionMaskParams
+from seqmask.masking.params.motion import MotionMaskParams
 from seqmask.motion.bvh import read_bvh
 from seqmask.motion.captions import WordVocabulary
 from seqmask.motion.config import DenoiserConfig

@@ -66,7 +66,7 @@ def _nan_row(text: str) -> str:
 def test_bad_clips_are_rejected_with_the_file_and_the_reason(tmp_path, name, edit, label, reason, detail) -> None:
     result = read_clip(copy_clip(tmp_path, name, edit, label), **READ)
     assert result.record is None and result.reject.reason == reason
-    assert detail in result.reject.detail and (name in result.reject.detail or name in result.reject.file)
+    assert detail in result.reject.detail and (name in result.reject.detail or name in result.reject.origin)
 
 
 def test_a_clip_under_min_frames_is_rejected_and_a_missing_label_is_named(tmp_path) -> None:
@@ -211,12 +211,12 @@ def _result(file: str, joints: tuple[str, ...], parents: tuple[int, ...]) -> tup
 def test_the_reference_skeleton_is_the_one_most_clips_share_ties_going_to_the_first_file() -> None:
     a, b = (("Hips", "Spine", "Head"), (-1, 0, 1)), (("Hips", "Spine", "Neck"), (-1, 0, 1))
     kept, rejects = one_skeleton([_result("1.bvh", *b), _result("2.bvh", *a), _result("3.bvh", *a)])
-    assert [r.record.file for r in kept] == ["2.bvh", "3.bvh"] and [r.file for r in rejects] == ["1.bvh"]
+    assert [r.record.file for r in kept] == ["2.bvh", "3.bvh"] and [r.origin for r in rejects] == ["1.bvh"]
     assert rejects[0].reason == "other_skeleton" and rejects[0].detail == (
         "1.bvh: expected the skeleton that 2 of 3 clips share (the first 2.bvh), found joints ['Neck'] the reference lacks and "
         "lacking its joints ['Head']")
     kept, rejects = one_skeleton([_result("1.bvh", *b), _result("2.bvh", *a)])
-    assert [r.record.file for r in kept] == ["1.bvh"] and [r.file for r in rejects] == ["2.bvh"]
+    assert [r.record.file for r in kept] == ["1.bvh"] and [r.origin for r in rejects] == ["2.bvh"]
     moved = (("Hips", "Spine", "Head"), (-1, 0, 0))
     _, rejects = one_skeleton([_result("1.bvh", *a), _result("2.bvh", *a), _result("3.bvh", *moved)])
     assert rejects[0].detail.endswith("found joints under other parents: Head under Hips (reference: under Spine)")
@@ -233,8 +233,8 @@ def test_prep_rejects_a_clip_of_another_skeleton_and_keeps_going(tmp_path) -> No
     rejects = [json.loads(line) for line in (out / "rejects.jsonl").read_text().splitlines()]
     assert json.loads((out / "summary.json").read_text())["rejects"] == {"other_skeleton": 1}
     [reject] = rejects
-    assert reject["file"] == str(folder / "data" / "dataset-1_bow_childish_001.bvh") and reject["reason"] == "other_skeleton"
-    assert reject["detail"] == (f"{reject['file']}: expected the skeleton that 4 of 5 clips share (the first "
+    assert reject["origin"] == str(folder / "data" / "dataset-1_bow_childish_001.bvh") and reject["reason"] == "other_skeleton"
+    assert reject["detail"] == (f"{reject['origin']}: expected the skeleton that 4 of 5 clips share (the first "
                                 f"{folder / 'data' / 'dataset-1_bow_active_001.bvh.gz'}), found joints ['Toe_R'] the reference "
                                 f"lacks and lacking its joints ['Toes_R']")
     clips = [json.loads(line)["clip"] for line in (out / "clips.jsonl").read_text().splitlines()]

@@ -23,12 +23,13 @@ from postgres_cluster import postgres, postgres_prefect_server  # noqa: F401
 from processes import prefect_free_env, signal_tree, with_default_sigint
 
 from flows.deploy import DEFAULT_FILE, deploy_all, pool_for, read_deployments, resolve_deployments
+from seqmask.files import read_build_record
 from seqmask.config import load_config
 from seqmask.motion.pipeline import motion_plan
 from seqmask.runlog import latest_runs
 from seqmask.schema import ConfigError
 from seqmask.speech.pipeline import speech_prep_plan
-from seqmask.store import read_build_record
+
 
 BIN = Path(sys.executable).parent
 MOTION_STEPS = 400

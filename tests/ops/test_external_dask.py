@@ -19,7 +19,8 @@ from dask_processes import external_dask_cluster  # noqa: F401
 from distributed import Client, get_task_stream
 from distributed.utils import key_split
 
-from seqmask.data.manifest import AudioRecord, read_jsonl
+from seqmask.files import read_jsonl
+from seqmask.data.manifest import AudioRecord
 from seqmask.runlog import latest_runs
 from seqmask.store import DIGESTS_FILE, ArtifactStore
 

@@ -11,7 +11,7 @@ import torch
 from seqmask.config import validate
 from seqmask.data.text import normalize_text
 from seqmask.schema import ConfigError
-from seqmask.masking.config import SpanMask
+from seqmask.masking.params.spans import SpanMask
 from seqmask.speech.config import EncoderConfig, FinetuneConfig
 from seqmask.speech.ctc import ctc_frames_needed, train_ctc
 from seqmask.speech.decode import greedy_decode, transcribe

@@ -12,7 +12,7 @@ from fairseq2.models.wav2vec2.model import Wav2Vec2Model
 from fairseq2.nn import BatchLayout
 
 from seqmask.masking.ask2mask import ask2mask_mask
-from seqmask.masking.config import Ask2MaskParams
+from seqmask.masking.params.spans import Ask2MaskParams
 from seqmask.masking.spans import lenient_row_mask
 from seqmask.speech.masker import Ask2MaskMasker
 from seqmask.speech.pretrain import masked_features

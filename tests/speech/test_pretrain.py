@@ -12,6 +12,7 @@ import pytest
 import torch
 from fairseq2.nn import BatchLayout
 
+from seqmask.files import read_build_record
 from seqmask.config import validate
 from seqmask.schema import ConfigError
 from seqmask.speech.archs import ARCHS
@@ -20,7 +21,7 @@ from seqmask.speech.features import Utterance, collate
 from seqmask.speech.masker import Ask2MaskMasker
 from seqmask.speech.model import build_pretrain_model, load_pretrained
 from seqmask.speech.pretrain import masked_features, pretrain, pretrain_loss, utterance_contrastive_loss
-from seqmask.store import read_build_record
+
 from seqmask.training.checkpoint import read_checkpoint, save_checkpoint
 from seqmask.training.loop import NanLossError
 

@@ -10,8 +10,9 @@ import traceback
 import pytest
 import torch
 
+from seqmask.files import read_build_record
 from seqmask.masking.lem import ENTITY, MLM, NOUN, OTHER, LemParams
-from seqmask.store import read_build_record
+
 from seqmask.text.config import EncoderConfig
 from seqmask.text.mlm import MaskedLMUnit, choose, make_batch, masked_accuracy
 from seqmask.text.model import build_encoder, embed, load_encoder, save_encoder

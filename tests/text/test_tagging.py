@@ -9,9 +9,10 @@ import pytest
 import spacy
 from spacy.tokens import Doc
 
+from seqmask.files import read_build_record
 from seqmask.data.conllu import read_conllu
 from seqmask.masking.lem import ENTITY, NOUN, OTHER, VERB
-from seqmask.store import read_build_record
+
 from seqmask.text.tagging import (
     _spaces,
     _split,

@@ -9,14 +9,15 @@ from typing import TYPE_CHECKING
 
 import torch
 
-from seqmask.data.manifest import write_json
+
+from seqmask.files import record_build, write_json
 from seqmask.eval.motion import multimodality
 from seqmask.motion.contrastive import embed_motions
 from seqmask.motion.diffusion_unit import sample_motions
 from seqmask.motion.scoring import score_groups
 from seqmask.motion.stages.evaluator import EVAL_SPLITS, embed_real, seen_pairs
 from seqmask.motion.stages.inputs import denoiser, evaluator, skeleton, text_encoder, windows
-from seqmask.store import record_build
+
 from seqmask.training.device import default_device
 
 if TYPE_CHECKING:

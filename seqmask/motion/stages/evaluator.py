@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
-from seqmask.data.manifest import write_json
+
+from seqmask.files import write_json
 from seqmask.eval.motion import diversity, matching_distance
 from seqmask.motion.captions import WordVocabulary
 from seqmask.motion.contrastive import ContrastiveUnit, embed_motions, embed_texts

@@ -12,14 +12,15 @@ from typing import TYPE_CHECKING
 import numpy as np
 from safetensors.numpy import save_file
 
-from seqmask.data.manifest import write_json, write_jsonl
+
+from seqmask.data.rejects import Reject
+from seqmask.files import write_json, write_jsonl
 from seqmask.motion.config import SPLITS
 from seqmask.motion.features import feature_count, feature_names, part_columns, to_features
 from seqmask.motion.prep import (
     SKELETON_BVH,
     ClipRecord,
     ClipResult,
-    MotionReject,
     WindowRecord,
     assign_splits,
     bandai_sources,
@@ -91,7 +92,7 @@ def _seen_pairs(records: Sequence[ClipRecord]) -> dict[str, int]:
     return {split: sum((r.content, r.style) in train for r in records if r.split == split) for split in ("valid", "test")}
 
 
-def one_skeleton(clips: Sequence[tuple[str, ClipResult]]) -> tuple[list[ClipResult], list[MotionReject]]:
+def one_skeleton(clips: Sequence[tuple[str, ClipResult]]) -> tuple[list[ClipResult], list[Reject]]:
     """The clips (``(bvh file, result)`` in file order) of the reference skeleton, and an ``other_skeleton`` reject naming
     the file and the difference for each other clip.
 
@@ -106,7 +107,7 @@ def one_skeleton(clips: Sequence[tuple[str, ClipResult]]) -> tuple[list[ClipResu
         if (result.joints, result.parents) == reference:
             kept.append(result)
         else:
-            rejects.append(MotionReject(file=file, reason="other_skeleton", detail=(
+            rejects.append(Reject(origin=file, reason="other_skeleton", detail=(
                 f"{file}: expected the skeleton that {counts[reference]} of {len(clips)} clips share (the first {first}), found "
                 f"{_skeleton_difference((result.joints, result.parents), reference)}")))
     return kept, rejects

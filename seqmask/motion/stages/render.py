@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from seqmask.data.manifest import write_json
+
+from seqmask.files import write_json
 from seqmask.motion.diffusion_unit import sample_motions
 from seqmask.motion.export import export_bvh, positions_of
 from seqmask.motion.prep import SKELETON_BVH

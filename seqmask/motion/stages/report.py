@@ -10,7 +10,8 @@ import statistics
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from seqmask.data.manifest import write_json
+
+from seqmask.files import write_json
 from seqmask.eval.report import ratio_plot
 from seqmask.experiment.gates import Gate, all_hold, gates_markdown
 from seqmask.experiment.runs import Run

@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING
 
 import torch
 
-from seqmask.data.manifest import write_json
+
+from seqmask.files import write_json
 from seqmask.eval.motion import r_precision
 from seqmask.motion.captions import WordVocabulary
 from seqmask.motion.contrastive import ContrastiveUnit, embed_motions

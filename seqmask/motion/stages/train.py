@@ -9,14 +9,15 @@ from typing import TYPE_CHECKING
 
 import torch
 
-from seqmask.data.manifest import write_json
+
+from seqmask.files import record_build, write_json
 from seqmask.motion.diffusion import cosine_alphas_cumprod
 from seqmask.motion.diffusion_unit import DiffusionUnit
 from seqmask.motion.models import build_denoiser, save_denoiser
 from seqmask.motion.prep import SKELETON_BVH
 from seqmask.motion.stages.inputs import PREP, TEXT, skeleton, text_encoder, windows
 from seqmask.motion.windows import TEMPLATE_COUNT
-from seqmask.store import record_build
+
 from seqmask.training.device import default_device
 from seqmask.training.loop import train
 

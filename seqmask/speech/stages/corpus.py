@@ -9,9 +9,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from seqmask.files import write_jsonl
+from seqmask.data.rejects import Reject
 from seqmask.data.audio import prepare_shard, shard_batches, split_duplicates
 from seqmask.data.config import AudioChecks
-from seqmask.data.manifest import AudioRecord, RawAudio, Reject, write_jsonl
+from seqmask.data.manifest import AudioRecord, RawAudio
 
 if TYPE_CHECKING:
     from seqmask.stage import StageContext

@@ -5,7 +5,8 @@ from __future__ import annotations
 import dataclasses
 from typing import TYPE_CHECKING
 
-from seqmask.data.manifest import RawAudio, read_jsonl
+from seqmask.files import read_jsonl
+from seqmask.data.manifest import RawAudio
 from seqmask.speech.stages.corpus import prepare_corpus
 
 if TYPE_CHECKING:

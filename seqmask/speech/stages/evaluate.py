@@ -7,7 +7,8 @@ import json
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from seqmask.data.manifest import write_json
+
+from seqmask.files import write_json
 from seqmask.eval.wer import WER, evaluate_groups
 from seqmask.experiment.tables import ALL, results_table
 from seqmask.speech.decode import transcribe

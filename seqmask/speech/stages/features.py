@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from seqmask.data.manifest import AudioRecord, read_jsonl, write_json
+from seqmask.files import read_jsonl, write_json
+from seqmask.data.manifest import AudioRecord
 from seqmask.speech.features import featurize_shard
 
 if TYPE_CHECKING:

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from seqmask.data.manifest import write_json
+
+from seqmask.files import write_json
 from seqmask.speech.ctc import train_ctc
 from seqmask.speech.model import load_pretrained
 from seqmask.speech.stages.inputs import labelled, labelled_subset, utterances

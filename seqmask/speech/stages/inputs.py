@@ -6,7 +6,8 @@ import json
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from seqmask.data.manifest import AudioRecord, read_jsonl
+from seqmask.files import read_jsonl
+from seqmask.data.manifest import AudioRecord
 from seqmask.speech.features import Utterance, load_utterances
 
 if TYPE_CHECKING:

@@ -7,8 +7,9 @@ import json
 from collections import Counter, defaultdict
 from typing import TYPE_CHECKING
 
+from seqmask.files import write_json
 from seqmask.data.audio import record_rng
-from seqmask.data.manifest import AudioRecord, write_json
+from seqmask.data.manifest import AudioRecord
 from seqmask.speech.stages.inputs import records
 
 if TYPE_CHECKING:

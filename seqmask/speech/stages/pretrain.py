@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING
 
 from safetensors.torch import load_file
 
-from seqmask.data.manifest import write_json
+
+from seqmask.files import write_json
 from seqmask.speech.features import encoder_frames_in
 from seqmask.speech.packing import pack_short_utterances
 from seqmask.speech.pretrain import pretrain

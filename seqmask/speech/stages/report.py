@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING, Any
 import torch
 from safetensors.torch import load_file
 
-from seqmask.data.manifest import write_json
+
+from seqmask.files import write_json
 from seqmask.eval.report import loss_curves_plot, mask_plot
 from seqmask.eval.wer import METRICS
 from seqmask.experiment.gates import (

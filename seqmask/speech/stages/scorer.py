@@ -5,7 +5,8 @@ from __future__ import annotations
 import shutil
 from typing import TYPE_CHECKING
 
-from seqmask.data.manifest import write_json
+
+from seqmask.files import write_json
 from seqmask.eval.wer import evaluate_groups
 from seqmask.experiment.tables import ALL
 from seqmask.paths import resolve_path

@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING
 import torch
 from safetensors.torch import save_file
 
-from seqmask.data.manifest import write_json
+
+from seqmask.files import write_json
 from seqmask.speech.scorer import CtcScorer, score_utterances
 from seqmask.speech.stages.inputs import PRETRAIN_SPLITS, utterances
 

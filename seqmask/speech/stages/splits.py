@@ -10,7 +10,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from seqmask.data.manifest import SPLITS, AudioRecord, Reject, read_jsonl, write_jsonl
+from seqmask.files import read_jsonl, write_jsonl
+from seqmask.data.rejects import Reject
+from seqmask.data.manifest import SPLITS, AudioRecord
 from seqmask.speech.stages.corpus import write_summary
 
 if TYPE_CHECKING:
@@ -30,7 +32,7 @@ def build(ctx: StageContext) -> None:
         for record in read_jsonl(ref.path / "manifest.jsonl", AudioRecord):
             if record.id in first_source:
                 detail = f"id already used by corpus {first_source[record.id]!r}"
-                rejects.append(Reject(id=record.id, audio=record.audio, reason="duplicate_id", detail=detail, source=record.source))
+                rejects.append(Reject(origin=record.audio, id=record.id, reason="duplicate_id", detail=detail, source=record.source))
                 continue
             first_source[record.id] = name
             shard = f"shards/{name}/{Path(record.shard).name}"

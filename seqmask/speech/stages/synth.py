@@ -6,8 +6,9 @@ import dataclasses
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from seqmask.files import write_jsonl
 from seqmask.data.espeak import check_voices, plan_synthesis, synthesize
-from seqmask.data.manifest import RawAudio, write_jsonl
+from seqmask.data.manifest import RawAudio
 from seqmask.data.tatoeba import tatoeba_sentences
 from seqmask.paths import resolve_path
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from seqmask.data.manifest import write_json
+
+from seqmask.files import write_json
 from seqmask.masking.lem import MLM
 from seqmask.paths import resolve_path
 from seqmask.text.mlm import MaskedLMUnit, masked_accuracy

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from seqmask.data.manifest import write_json
+
+from seqmask.files import write_json
 from seqmask.text.mlm import MaskedLMUnit, masked_accuracy
 from seqmask.text.model import load_encoder, save_encoder
 from seqmask.text.stages.inputs import (

@@ -7,8 +7,9 @@ import json
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from seqmask.files import read_jsonl
 from seqmask.data.bitext import Pair
-from seqmask.data.manifest import read_jsonl
+
 from seqmask.text.mlm import Row
 from seqmask.text.model import LANGUAGES_FILE
 from seqmask.text.prep import Sentence

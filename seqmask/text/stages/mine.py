@@ -8,8 +8,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from seqmask.files import write_json
 from seqmask.data.bitext import Pair
-from seqmask.data.manifest import write_json
+
 from seqmask.text.mining import mine_both_ways
 from seqmask.text.model import embed, load_encoder
 from seqmask.text.ngrams import tfidf_vectors

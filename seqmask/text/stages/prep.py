@@ -6,8 +6,9 @@ import collections
 from functools import partial
 from typing import TYPE_CHECKING
 
+from seqmask.files import write_json, write_jsonl
 from seqmask.data.bitext import Limits
-from seqmask.data.manifest import write_json, write_jsonl
+
 from seqmask.text.prep import read_source, sources_of, split_corpus
 
 if TYPE_CHECKING:

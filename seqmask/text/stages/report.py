@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
-from seqmask.data.manifest import write_json
+
+from seqmask.files import write_json
 from seqmask.eval.report import error_bars_plot
 from seqmask.experiment.gates import Gate, all_hold, gates_markdown
 from seqmask.experiment.runs import Run

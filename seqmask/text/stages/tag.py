@@ -8,9 +8,10 @@ import json
 import time
 from typing import TYPE_CHECKING, Any
 
-from seqmask.data.manifest import write_json
+
+from seqmask.files import record_build, write_json
 from seqmask.masking.lem import KINDS
-from seqmask.store import record_build
+
 from seqmask.text.stages.inputs import TAGS_FILE, monolingual
 from seqmask.text.stages.taggers import tagger_of
 from seqmask.text.tagging import load_tagger, tag_texts

@@ -9,7 +9,8 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from seqmask.data.manifest import write_json
+
+from seqmask.files import write_json
 from seqmask.paths import resolve_path
 from seqmask.processes import run_owned
 from seqmask.text.stages.inputs import monolingual

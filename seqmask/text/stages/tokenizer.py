@@ -7,7 +7,8 @@ import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from seqmask.data.manifest import write_json
+
+from seqmask.files import write_json
 from seqmask.paths import resolve_path
 from seqmask.text.model import LANGUAGES_FILE
 from seqmask.text.stages.inputs import mining_sets, monolingual
