@@ -16,10 +16,12 @@ import functools
 import hashlib
 import importlib.util
 import threading
+from importlib import metadata
 from pathlib import Path
 
 PROJECT_PACKAGES = ("seqmask", "flows")
-"""Top-level packages whose modules count as a stage's code (third-party code is pinned by the lineage's versions)."""
+"""Top-level packages whose modules count as a stage's code by their sources; third-party code counts by the versions
+of its distributions (:func:`closure_packages`)."""
 
 
 def import_closure(module: str) -> tuple[str, ...]:
@@ -41,6 +43,35 @@ def code_hash(module: str) -> str:
     for name in import_closure(module):
         digest.update(name.encode() + b"\0" + _source_digest(name).encode() + b"\0")
     return digest.hexdigest()
+
+
+def closure_packages(module: str) -> tuple[str, ...]:
+    """The installed distributions (``torch``, ``fairseq2``, ``spacy``, ...) whose packages a module of
+    :func:`import_closure` of ``module`` imports, sorted; the standard library and the project are not among them."""
+    found: set[str] = set()
+    for name in import_closure(module):
+        for top in _imported_tops(name):
+            found.update(_distributions().get(top, ()))
+    return tuple(sorted(found - {"seqmask"}))
+
+
+@functools.lru_cache(maxsize=1)
+def _distributions() -> dict[str, tuple[str, ...]]:
+    """Top-level import name -> the installed distributions that provide it."""
+    return {top: tuple(dists) for top, dists in metadata.packages_distributions().items()}
+
+
+@functools.lru_cache(maxsize=None)
+def _imported_tops(module: str) -> frozenset[str]:
+    """The top-level names of every absolute import in a project module (project, third-party and standard library)."""
+    path, source = _source(module)
+    tops: set[str] = set()
+    for node in _runtime_nodes(_parse(source, path)):
+        if isinstance(node, ast.Import):
+            tops.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and not node.level and node.module:
+            tops.add(node.module.split(".")[0])
+    return frozenset(tops)
 
 
 @functools.lru_cache(maxsize=None)

@@ -24,17 +24,20 @@ import time
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
+from types import ModuleType
 from typing import Any, Callable, Collection, Mapping, Sequence
 
 from seqmask.files import exclusive
-from seqmask.codehash import code_hash
+from seqmask.codehash import closure_packages, code_hash
 from seqmask.executor import Executor
 from seqmask.runlog import RunLog
 from seqmask.store import ArtifactRef, ArtifactStore, make_key
 
 log = logging.getLogger("seqmask")
 
-TRACKED_PACKAGES = ("seqmask", "torch", "torchaudio", "fairseq2", "numpy", "soundfile", "dask", "distributed", "prefect")
+RUNTIME_PACKAGES = ("seqmask", "dask", "distributed", "prefect")
+"""Packages that run every stage (the store, the executor, the orchestrator): recorded in each lineage beside the
+packages of the stage's own code (:func:`seqmask.codehash.closure_packages`), which its key covers."""
 ProgressFn = Callable[[str, int, int], None]
 """``(what, done, total)``: progress of long work inside a stage (training steps, scored utterances)."""
 
@@ -103,6 +106,49 @@ class Stage:
     gpu: bool = False
     """Wants a GPU (training, sampling): a deployment of a flow with such a stage goes to the ``gpu`` work pool, and on
     a Dask cluster where some workers advertise a ``GPU`` resource it builds on one of those. Runs anywhere otherwise."""
+    writes: tuple[str, ...] = ()
+    """Files the build must leave in its output (its module's ``WRITES``): a build that leaves one out fails."""
+
+    @property
+    def module(self) -> str:
+        """The module the stage's build function lives in (what ``--dry-run`` prints beside its key)."""
+        return self.build.__module__
+
+
+def training(priority: int, *, gpu: bool = True) -> dict[str, Any]:
+    """The flags of a training stage (``stage_of(..., **training(2))``): built alone on a worker process of the run's
+    cluster, on a GPU where there is one, ``priority`` ranking it among the training stages waiting for a worker."""
+    return {"worker": True, "gpu": gpu, "priority": priority}
+
+
+def stage_name(module: ModuleType, instance: str | None = None) -> str:
+    """``seqmask.speech.stages.espeak_synth`` -> ``speech-espeak-synth``; ``-INSTANCE`` after it for a stage run once
+    per run of a comparison (``speech-finetune-ask2mask-s0``)."""
+    parts = module.__name__.split(".")
+    if len(parts) != 4 or parts[0] != "seqmask" or parts[2] != "stages":
+        raise ValueError(f"module {module.__name__!r}: expected a stage module seqmask.PIPELINE.stages.NAME")
+    name = f"{parts[1]}-{parts[3].replace('_', '-')}"
+    return f"{name}-{instance}" if instance else name
+
+
+def stage_of(
+    module: ModuleType,
+    instance: str | None = None,
+    *,
+    config_of: Callable[[Any], Any],
+    inputs: Mapping[str, str] | None = None,
+    **options: Any,
+) -> Stage:
+    """The stage a stage module declares: its ``build``, ``VERSION``, input ``ROLES``, the files it ``WRITES`` and a
+    name from the module's (:func:`stage_name`). ``config_of`` gives its typed slice (the module's ``Config``),
+    ``inputs`` fills roles with upstream stage names, and ``options`` are the other :class:`Stage` fields (``sources``,
+    ``enabled``, :func:`training`'s flags)."""
+    name = stage_name(module, instance)
+    inputs = dict(inputs or {})
+    unknown = sorted(set(inputs) - set(module.ROLES))
+    if unknown:
+        raise ValueError(f"stage {name!r}: roles {unknown} are not among the roles {module.__name__} reads: {list(module.ROLES)}")
+    return Stage(name, module.VERSION, module.build, config_of=config_of, inputs=inputs, writes=tuple(module.WRITES), **options)
 
 
 @dataclass(frozen=True)
@@ -179,14 +225,21 @@ def fingerprint_sources(paths: Sequence[Path]) -> str:
     return digest.hexdigest()
 
 
-def package_versions() -> dict[str, str]:
+def package_versions(names: Collection[str]) -> dict[str, str]:
+    """Python's version and that of each installed distribution among ``names``."""
     versions = {"python": platform.python_version()}
-    for name in TRACKED_PACKAGES:
+    for name in sorted(names):
         try:
             versions[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
             continue
     return versions
+
+
+def stage_packages(stage: Stage) -> dict[str, str]:
+    """The versions of Python and of the installed packages the stage's code imports (:func:`closure_packages`): part
+    of its key, so an upgrade of one of them recomputes what it made."""
+    return package_versions(closure_packages(stage.module))
 
 
 class Runner:
@@ -222,6 +275,7 @@ class Runner:
             },
             code_hash=code_hash(stage.build.__module__),
             inputs={role: ref.digest for role, ref in sorted(inputs.items())},
+            packages=stage_packages(stage),
         )
 
     def reusable_key(self, stage: Stage, config: Any, inputs: Mapping[str, ArtifactRef]) -> str | None:
@@ -257,7 +311,7 @@ class Runner:
                 "config": plain(slice_),
                 "stage_version": stage.version,
                 "code_hash": code_hash(stage.build.__module__),
-                "packages": package_versions(),
+                "packages": {**package_versions(RUNTIME_PACKAGES), **stage_packages(stage)},
                 "argv": sys.argv,
                 "cwd": os.getcwd(),
                 "processes": self.processes,
@@ -271,12 +325,15 @@ class Runner:
                         build_alone, stage.build, slice_, dict(inputs), out, stage.name, scratch, self.store.builder_lock_path(key),
                         priority=stage.priority, gpu=stage.gpu,
                     )
-                    return
-                progress = self.progress or (lambda what, done, total: None)
-                stage.build(StageContext(
-                    config=slice_, inputs=dict(inputs), out=out, executor=self.executor, stage=stage.name, scratch=scratch,
-                    progress=progress,
-                ))
+                else:
+                    progress = self.progress or (lambda what, done, total: None)
+                    stage.build(StageContext(
+                        config=slice_, inputs=dict(inputs), out=out, executor=self.executor, stage=stage.name, scratch=scratch,
+                        progress=progress,
+                    ))
+                missing = [name for name in stage.writes if not (out / name).exists()]
+                if missing:
+                    raise RuntimeError(f"{stage.module}.build wrote no {', '.join(missing)} (its WRITES), found {sorted(p.name for p in out.iterdir())}")
 
             ref, reused = self.store.get_or_build(
                 key, stage=stage.name, build=build, lineage=lineage, force=stage.name in self.force
@@ -354,6 +411,8 @@ class PlannedStage:
 
     pipeline: str
     stage: str
+    module: str
+    """Where the stage is built (its build function's module)."""
     key: str | None
     """None when an input is computed first: the key follows from that input's digest."""
     action: str
@@ -388,6 +447,6 @@ def dry_run(plan: Plan, runner: Runner, *, from_stage: str | None = None) -> lis
                 key = runner.key(stage, config, inputs)
                 ref = None if stage.name in force else runner.store.find(key)
                 action, known[stage.name] = ("reuse", ref) if ref is not None else ("compute", frozenset({stage.name}))
-            planned.append(PlannedStage(pipeline.name, stage.name, key, action))
+            planned.append(PlannedStage(pipeline.name, stage.name, stage.module, key, action))
         done[pipeline.name] = known
     return planned

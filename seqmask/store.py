@@ -82,11 +82,13 @@ def make_key(
     config: Mapping[str, Any],
     code_hash: str,
     inputs: Mapping[str, str],
+    packages: Mapping[str, str],
 ) -> str:
     """Return the cache key of a stage run.
 
-    ``inputs`` maps each input name to the digest of the artifact fed in, so a
-    key changes whenever the stage, its version, config, code or inputs change.
+    ``inputs`` maps each input name to the digest of the artifact fed in, and ``packages`` each package the stage's
+    code imports to its version, so a key changes whenever the stage, its version, config, code, inputs or the
+    versions of the packages it runs change.
     """
     return _sha256_text(
         canonical_json(
@@ -96,6 +98,7 @@ def make_key(
                 "config": config,
                 "code_hash": code_hash,
                 "inputs": inputs,
+                "packages": packages,
             }
         )
     )

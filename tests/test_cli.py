@@ -20,7 +20,7 @@ def store(tmp_path, monkeypatch) -> ArtifactStore:
 
 
 def publish(store: ArtifactStore, name: str) -> str:
-    key = make_key(stage=name, version=1, config={}, code_hash="h", inputs={})
+    key = make_key(stage=name, version=1, config={}, code_hash="h", inputs={}, packages={})
 
     def build(out: Path) -> None:
         (out / f"{name}.txt").write_text(name)

@@ -124,7 +124,7 @@ BAD_VALUES = {
     "speech.pretrain.num_distractors": 0, "speech.pretrain.gumbel_temperature": [0.5, 2.0],
     "speech.data.target": ["timit"], "speech.data.pretrain": [], "speech.data.labelled_per_speaker": 0, "speech.data.labelled_seed": -1,
     "speech.references": [{"corpus": "fsdd"}, {"corpus": "fsdd"}],
-    "speech.pack_seconds": 0.0, "speech.variants": ["best"], "speech.compare_variants": [], "speech.seeds": [0, 0],
+    "speech.pack_seconds": 0.0, "speech.comparison.variants": ["none", "random", "ask2mask", "ask2mask+utt", "best"], "speech.comparison.main": ["best"], "speech.comparison.seeds": [0, 0], "speech.comparison.baseline": "best",
     "orchestration.dask_workers": 0, "orchestration.dask_address": "localhost", "orchestration.retries": -1,
     "orchestration.retry_delay_seconds": -5.0,
 }
@@ -151,7 +151,7 @@ BAD_VALUES |= {
     "text.continual.units": "sentence", "text.continual.lem.mask_prob": 1.5, "text.continual.lem.entity": -1, "text.continual.lem.noun": -1,
     "text.continual.lem.verb": -1, "text.continual.lem.replace_mask": 0.95, "text.continual.lem.replace_random": -0.1,
     "text.mine.layer": -2, "text.mine.k": 0, "text.gates.min_gain": -1.0, "text.gates.gated_pairs": [], "text.gates.min_mlm_accuracy": 1.5,
-    "text.strategies": ["best"], "text.seeds": [0, 0],
+    "text.comparison.variants": ["mlm", "lem", "best"], "text.comparison.main": ["best"], "text.comparison.seeds": [0, 0], "text.comparison.baseline": "best",
 }
 for _section in ("text.base.train", "text.continual.mlm", "text.continual.tlm"):
     BAD_VALUES |= {f"{_section}.{name}": value for name, value in TRAINING_BAD_VALUES.items()}
@@ -167,8 +167,8 @@ BAD_VALUES |= {
     "motion.sampling.guidance": 0.5, "motion.sampling.sampler": "euler", "motion.sampling.ddim_steps": 0, "motion.sampling.sampling_seeds": [0, 0],
     "motion.sampling.multimodality_captions": 0, "motion.sampling.multimodality_samples": 1, "motion.sampling.r_precision_batch": 1,
     "motion.sampling.bootstrap": 5, "motion.gates.evaluator_r3": 1.5, "motion.gates.static_floor_share": 0.0,
-    "motion.gates.other_caption_share": 0.0, "motion.gates.generated_r3": -0.1, "motion.masks": [{"kind": "time"}],
-    "motion.ratio_study": [1.5], "motion.render_captions": 0, "motion.seeds": [0, 0],
+    "motion.gates.other_caption_share": 0.0, "motion.gates.generated_r3": -0.1, "motion.masks": [{"kind": "time"}, {"kind": "time"}],
+    "motion.ratio_study": [1.5], "motion.render_captions": 0, "motion.comparison.variants": ["none", "time", "body", "best"], "motion.comparison.main": ["best"], "motion.comparison.seeds": [0, 0], "motion.comparison.baseline": "best",
 }
 for _section in ("motion.text_encoder.train", "motion.diffusion.train", "motion.evaluator.train"):
     BAD_VALUES |= {f"{_section}.{name}": value for name, value in TRAINING_BAD_VALUES.items()}
@@ -194,9 +194,9 @@ NOT_IN_ANY_KEY = {
     "orchestration.dask_address": "how stages run",
     "orchestration.retries": "how stages run",
     "orchestration.retry_delay_seconds": "how stages run",
-    "speech.variants": "which pipelines run, not what a stage computes",
-    "speech.compare_variants": "which pipelines run",
-    "speech.seeds": "which pipelines run",
+    "speech.comparison.variants": "which pipelines run, not what a stage computes",
+    "speech.comparison.main": "which pipelines run",
+    "speech.comparison.seeds": "which pipelines run",
     "speech_prep.user.manifest": "enables the user corpus (a user corpus is tested in the flow tests)",
     "speech_prep.user.audio_dir": "enables the user corpus",
     "speech_prep.user.transcripts": "only with audio_dir",
@@ -205,8 +205,9 @@ NOT_IN_ANY_KEY = {
     "speech_prep.fsdd_dir": "a path, as above",
     "speech_prep.ljspeech_dir": "a path, as above",
     "speech_prep.tatoeba_dir": "a path, as above",
-    "text.strategies": "which pipelines run",
-    "text.seeds": "which pipelines run",
+    "text.comparison.variants": "which pipelines run",
+    "text.comparison.main": "which pipelines run",
+    "text.comparison.seeds": "which pipelines run",
     "text_prep.libreoffice_dir": "a path, as above",
     "text_prep.tatoeba_dir": "a path, as above",
     "text_prep.ud_dir": "a path, as above",
@@ -217,7 +218,9 @@ NOT_IN_ANY_KEY = {
     "motion_prep.bandai_dir": "a path, as above",
     "motion.text_encoder.clip": "a path, as above",
     "motion.ratio_study": "which pipelines run",
-    "motion.seeds": "which pipelines run",
+    "motion.comparison.variants": "which pipelines run",
+    "motion.comparison.main": "which pipelines run",
+    "motion.comparison.seeds": "which pipelines run",
 }
 
 
@@ -255,6 +258,8 @@ def test_every_field_is_read_by_some_stage(key):
     overrides = {key: _changed(value)}
     if key == "speech.pretrain.gumbel_temperature":
         overrides = {key: [1.0, 0.5]}
+    if key == "motion.masks":  # one entry per kind the comparison names: change a ratio instead
+        overrides = {key: [{"kind": "none"}, {"kind": "time", "ratio": 0.4}, {"kind": "body", "ratio": 0.3}]}
     if key in ("text.encoder.hidden", "text.encoder.heads", "motion.denoiser.hidden", "motion.denoiser.heads"):  # the width must stay a multiple of the heads
         overrides = {key: value * 2}
     changed = with_overrides(base, overrides, origin="test")

@@ -9,7 +9,18 @@ from dataclasses import dataclass
 import pytest
 
 from seqmask.runlog import RunLog, latest_runs
-from seqmask.stage import Pipeline, Runner, Stage, StageFailed, dry_run, run_pipeline, run_plan
+from seqmask.stage import (
+    RUNTIME_PACKAGES,
+    Pipeline,
+    Runner,
+    Stage,
+    StageFailed,
+    dry_run,
+    package_versions,
+    run_pipeline,
+    run_plan,
+    stage_packages,
+)
 from seqmask.store import ArtifactStore
 
 CALLS: list[str] = []
@@ -142,7 +153,8 @@ def test_lineage_records_inputs_config_and_packages(setup):
     outcomes = run_pipeline(PIPE, params, Runner(store).run)
     lineage = store.lineage(outcomes["count"].ref.key)
     assert lineage["inputs"]["words"]["digest"] == outcomes["words"].ref.digest
-    assert "torch" in lineage["packages"] and lineage["code_hash"]
+    assert lineage["packages"] == {**package_versions(RUNTIME_PACKAGES), **stage_packages(COUNT)} and lineage["code_hash"]
+    assert {"python", "prefect", "pytest"} <= set(lineage["packages"])  # the runtime's, and what this module imports
     assert store.lineage(outcomes["words"].ref.key)["config"] == {"words": 3, "source_dir": params.source_dir}
 
 

@@ -25,6 +25,7 @@ KEY_ARGS = dict(
     config={"vocab": 8000, "lang": "en"},
     code_hash="c0de",
     inputs={"corpus": "d1"},
+    packages={"python": "3.11.7", "numpy": "2.1.0"},
 )
 
 
@@ -78,6 +79,7 @@ def test_make_key_is_stable_and_sensitive_to_every_field():
         "config": {"vocab": 16000, "lang": "en"},
         "code_hash": "c0df",
         "inputs": {"corpus": "d2"},
+        "packages": {"python": "3.11.7", "numpy": "2.2.0"},
     }
     for field, value in changes.items():
         assert make_key(**{**KEY_ARGS, field: value}) != key, field
@@ -271,7 +273,7 @@ def test_concurrent_builders_of_one_key_build_once(store, tmp_path):
 
 def test_gc_keeps_transitive_inputs_and_removes_the_rest(store):
     def publish(name: str, inputs: dict[str, str]) -> str:
-        key = make_key(stage=name, version=1, config={}, code_hash="h", inputs=inputs)
+        key = make_key(stage=name, version=1, config={}, code_hash="h", inputs=inputs, packages={})
         refs = {n: {"key": k, "digest": store.ref(k).digest} for n, k in inputs.items()}
         build = write_files({name: name.encode()})
         store.get_or_build(key, stage=name, build=build, lineage={"inputs": refs})

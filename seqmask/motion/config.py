@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from seqmask.masking.params.motion import MotionMaskParams
+from seqmask.experiment.comparison import ComparisonConfig
+from seqmask.masking.params.motion import MOTION_MASKS, MotionMaskParams
 from seqmask.schema import PATH, require
 from seqmask.training.config import TrainingConfig
 
@@ -232,17 +233,17 @@ class MotionConfig:
     masks: tuple[MotionMaskParams, ...] = (
         MotionMaskParams(kind="none"), MotionMaskParams(kind="time", ratio=0.3), MotionMaskParams(kind="body", ratio=0.3),
     )
-    """The masks ``motion`` and ``motion-compare`` train (one per kind; ``none`` is the baseline)."""
+    """Each mask kind's parameters (one entry per kind); the comparison names the kinds it trains."""
     ratio_study: tuple[float, ...] = (0.15, 0.5)
     """Further ratios of every masked kind that ``motion-compare`` trains with seed 0 (the FID-by-ratio plot)."""
     render_captions: int = 3
     """Test captions rendered (generated beside real) per run."""
-    seeds: tuple[int, ...] = (0, 1, 2)
-    """Seeds of ``motion-compare`` (``motion`` runs seed 0)."""
+    comparison: ComparisonConfig = field(default_factory=lambda: ComparisonConfig(variants=MOTION_MASKS, baseline=BASELINE))
+    """The mask kinds ``motion-compare`` trains over its seeds (``motion``: the ``main`` ones, seed 0)."""
 
     def validate(self) -> None:
         kinds = [mask.kind for mask in self.masks]
-        require(len(set(kinds)) == len(kinds) and BASELINE in kinds, "masks", f"one entry per kind, {BASELINE!r} among them", kinds)
+        require(len(set(kinds)) == len(kinds), "masks", "one entry per kind", kinds)
+        self.comparison.check_variants(kinds)
         require(all(0 < r < 1 for r in self.ratio_study), "ratio_study", "ratios in (0, 1)", list(self.ratio_study))
         require(self.render_captions >= 1, "render_captions", ">= 1", self.render_captions)
-        require(bool(self.seeds) and len(set(self.seeds)) == len(self.seeds), "seeds", "distinct seeds", list(self.seeds))

@@ -11,7 +11,7 @@ import dataclasses
 from collections.abc import Sequence
 
 from seqmask.config import ExperimentConfig
-from seqmask.experiment.runs import Run, offset_seed
+from seqmask.experiment.runs import Run, expand, offset_seed
 from seqmask.masking.params.motion import MotionMaskParams
 from seqmask.motion.stages import evaluate, evaluator, prep, render, report, text_encoder, train
 from seqmask.motion.stages.inputs import EVALUATOR, MODEL, PREP, TEXT
@@ -29,9 +29,10 @@ def variant_name(mask: MotionMaskParams, default: bool) -> str:
 
 def variants(config: ExperimentConfig, *, study: bool) -> dict[str, MotionMaskParams]:
     """Variant name -> mask: the configured masks, and with ``study`` every masked kind at every ``ratio_study`` ratio."""
-    found = {variant_name(mask, True): mask for mask in config.motion.masks}
+    masks = [mask for kind in config.motion.comparison.variants for mask in config.motion.masks if mask.kind == kind]
+    found = {variant_name(mask, True): mask for mask in masks}
     if study:
-        for mask in config.motion.masks:
+        for mask in masks:
             for ratio in config.motion.ratio_study:
                 if mask.kind != "none" and ratio != mask.ratio:
                     found[variant_name(dataclasses.replace(mask, ratio=ratio), False)] = dataclasses.replace(mask, ratio=ratio)
@@ -74,7 +75,7 @@ def motion_pipeline(runs: Sequence[Run], masks: dict[str, MotionMaskParams], *, 
                                     "sampling": c.motion.sampling, "captions": c.motion.render_captions, "scale": c.motion_prep.scale}))
             report_inputs[f"motion-render-{run.name}"] = f"motion-render-{run.name}"
     stages.append(Stage("motion-report", 1, report.build, inputs=report_inputs, config_of=lambda c: {
-        "runs": [[run.variant, run.seed] for run in runs], "variants": [[v, m.kind, m.ratio] for v, m in masks.items()],
+        "runs": [[run.variant, run.seed] for run in runs], "baseline": c.motion.comparison.baseline, "variants": [[v, m.kind, m.ratio] for v, m in masks.items()],
         "default_ratio": {mask.kind: mask.ratio for mask in c.motion.masks}, "gates": c.motion.gates,
     }))
     return Pipeline(name, tuple(stages))
@@ -91,12 +92,14 @@ def motion_prep_plan(config: ExperimentConfig) -> Plan:
 def motion_plan(config: ExperimentConfig) -> Plan:
     """Every configured mask, seed 0: the motion job of ``make run``."""
     masks = variants(config, study=False)
-    return [(motion_pipeline([Run(v, 0) for v in masks], masks, name="motion"), config)]
+    main = config.motion.comparison.main_runs()
+    return [(motion_pipeline(main, masks, name="motion"), config)]
 
 
 def motion_compare_plan(config: ExperimentConfig) -> Plan:
     """Every configured mask over every seed, and each masked kind at the study ratios with the first seed."""
     masks = variants(config, study=True)
-    seeds = config.motion.seeds
-    runs = [Run(v, seed) for v in masks for seed in (seeds if "@" not in v else seeds[:1])]
+    comparison = config.motion.comparison
+    ratio_study = [v for v in masks if "@" in v]
+    runs = [*comparison.runs(), *expand(ratio_study, comparison.seeds[:1])]
     return [(motion_pipeline(runs, masks, name="motion-compare"), config)]

@@ -6,6 +6,7 @@ import math
 from dataclasses import dataclass, field
 
 from seqmask.data.config import AudioChecks
+from seqmask.experiment.comparison import ComparisonConfig
 from seqmask.masking.params.spans import Ask2MaskParams, SpanMask
 from seqmask.schema import PATH, require
 from seqmask.speech.archs import ARCHS
@@ -329,19 +330,14 @@ class SpeechConfig:
     """Supervised references, printed beside the variants; a comparison is not meaningful while one fails its gate."""
     pack_seconds: float = 3.0
     """Short pretraining utterances of one speaker (FSDD digits) are concatenated up to this length."""
-    variants: tuple[str, ...] = ("none", "random", "ask2mask+utt")
-    """Masking variants the ``speech`` flow runs (seed 0)."""
-    compare_variants: tuple[str, ...] = ("none", "random", "ask2mask", "ask2mask+utt")
-    """Variants of the ``compare`` experiment; ``none`` fine-tunes without pretraining."""
-    seeds: tuple[int, ...] = (0, 1, 2)
-    """Seeds of the ``compare`` experiment."""
+    comparison: ComparisonConfig = field(default_factory=lambda: ComparisonConfig(
+        variants=(NO_PRETRAINING, BASELINE, "ask2mask", "ask2mask+utt"), baseline=BASELINE, main=(NO_PRETRAINING, BASELINE, "ask2mask+utt"),
+    ))
+    """Variants of ``speech-compare`` over its seeds (``none`` fine-tunes without pretraining) and the ``main`` ones
+    ``speech`` runs with seed 0."""
 
     def validate(self) -> None:
         corpora = [reference.corpus for reference in self.references]
         require(len(set(corpora)) == len(corpora), "references", "one reference per corpus", corpora)
         require(self.pack_seconds > 0, "pack_seconds", "> 0", self.pack_seconds)
-        for name in ("variants", "compare_variants"):
-            variants = getattr(self, name)
-            unknown = sorted(set(variants) - set(VARIANTS))
-            require(bool(variants) and not unknown, name, f"variants among {VARIANTS}", list(variants))
-        require(bool(self.seeds) and min(self.seeds) >= 0 and len(set(self.seeds)) == len(self.seeds), "seeds", "distinct seeds >= 0", list(self.seeds))
+        self.comparison.check_variants(VARIANTS)

@@ -146,7 +146,7 @@ def speech_pipeline(runs: Sequence[Run], *, name: str) -> Pipeline:
     stages.append(Stage(
         "report", 1, report.build, inputs=report_inputs,
         config_of=lambda c: {
-            "runs": [[run.variant, run.seed] for run in runs], "mask": c.speech.pretrain.mask, "data": c.speech.data,
+            "runs": [[run.variant, run.seed] for run in runs], "baseline": c.speech.comparison.baseline, "mask": c.speech.pretrain.mask, "data": c.speech.data,
             "references": [ref for ref in c.speech.references if _corpus_enabled(c, ref.corpus)],
         },
     ))
@@ -243,12 +243,12 @@ def speech_prep_plan(config: ExperimentConfig) -> Plan:
 
 def speech_plan(config: ExperimentConfig) -> Plan:
     """The configured variants, seed 0: the main job."""
-    return [(speech_pipeline(expand(config.speech.variants, (0,)), name="speech"), config)]
+    return [(speech_pipeline(config.speech.comparison.main_runs(), name="speech"), config)]
 
 
 def compare_plan(config: ExperimentConfig) -> Plan:
     """Every comparison variant over every seed."""
-    return [(speech_pipeline(expand(config.speech.compare_variants, config.speech.seeds), name="compare"), config)]
+    return [(speech_pipeline(config.speech.comparison.runs(), name="compare"), config)]
 
 
 def study_plan(config: ExperimentConfig, plan: Mapping[str, Any]) -> Plan:

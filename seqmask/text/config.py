@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from seqmask.experiment.comparison import ComparisonConfig
 from seqmask.masking.params.lem import LemParams
 from seqmask.schema import PATH, require
 from seqmask.training.config import TrainingConfig
@@ -267,12 +268,8 @@ class TextConfig:
     continual: ContinualConfig = field(default_factory=ContinualConfig)
     mine: MineConfig = field(default_factory=MineConfig)
     gates: TextGates = field(default_factory=TextGates)
-    strategies: tuple[str, ...] = STRATEGIES
-    """What ``text`` and ``text-compare`` run."""
-    seeds: tuple[int, ...] = (0, 1, 2)
-    """Seeds of ``text-compare`` (``text`` runs seed 0)."""
+    comparison: ComparisonConfig = field(default_factory=lambda: ComparisonConfig(variants=STRATEGIES, baseline=BASELINE))
+    """The strategies ``text-compare`` runs over its seeds (``text``: the ``main`` ones, seed 0)."""
 
     def validate(self) -> None:
-        require(bool(self.strategies) and set(self.strategies) <= set(STRATEGIES), "strategies", f"some of {STRATEGIES}", list(self.strategies))
-        require(BASELINE in self.strategies, "strategies", f"to include the baseline {BASELINE!r}", list(self.strategies))
-        require(bool(self.seeds) and len(set(self.seeds)) == len(self.seeds), "seeds", "distinct seeds", list(self.seeds))
+        self.comparison.check_variants(STRATEGIES)

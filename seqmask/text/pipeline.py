@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from seqmask.config import ExperimentConfig
-from seqmask.experiment.runs import Run, expand, offset_seed
+from seqmask.experiment.runs import Run, offset_seed
 from seqmask.paths import resolve_path
 from seqmask.stage import Pipeline, Plan, Stage
 from seqmask.text.stages import (
@@ -96,7 +96,7 @@ def text_pipeline(runs: Sequence[Run], *, name: str) -> Pipeline:
     stages.append(Stage(
         "text-report", 1, report.build, inputs=report_inputs,
         config_of=lambda c: {
-            "runs": [[run.variant, run.seed] for run in runs], "centre": c.text.mine.centre, "k": c.text.mine.k, "gates": c.text.gates,
+            "runs": [[run.variant, run.seed] for run in runs], "baseline": c.text.comparison.baseline, "centre": c.text.mine.centre, "k": c.text.mine.k, "gates": c.text.gates,
             "units": c.text.continual.units, "lem": c.text.continual.lem,
         },
     ))
@@ -113,10 +113,10 @@ def text_prep_plan(config: ExperimentConfig) -> Plan:
 
 def text_plan(config: ExperimentConfig) -> Plan:
     """The configured strategies, seed 0: the text job of ``make run``."""
-    return [(text_pipeline(expand(config.text.strategies, (0,)), name="text"), config)]
+    return [(text_pipeline(config.text.comparison.main_runs(), name="text"), config)]
 
 
 def text_compare_plan(config: ExperimentConfig) -> Plan:
     """Every strategy over every seed."""
-    return [(text_pipeline(expand(config.text.strategies, config.text.seeds), name="text-compare"), config)]
+    return [(text_pipeline(config.text.comparison.runs(), name="text-compare"), config)]
 

@@ -98,7 +98,7 @@ def test_seqmask_generate_writes_a_bvh_and_a_gif(motion_run, tmp_path, capsys) -
 def test_kill_during_training_resumes_to_the_same_step(tmp_path, prefect_api, motion_run, kill_then_rerun) -> None:
     home = tmp_path / "store"
     env = {**os.environ, "SEQMASK_HOME": str(home), "PREFECT_API_URL": prefect_api}
-    cmd = [sys.executable, "-m", "seqmask.cli", "run", "motion", "--preset", "tiny", "--set", "motion.masks=[{kind: none}]",
+    cmd = [sys.executable, "-m", "seqmask.cli", "run", "motion", "--preset", "tiny", "--set", "motion.comparison.variants=[none]",
            "--set", "motion.diffusion.train.steps=400", "--set", "motion.diffusion.train.checkpoint_every=5"]
     kill_then_rerun(cmd, env, lambda: _denoiser_checkpoint(home))
     [record] = latest_runs(home / "runs", 1)

@@ -119,7 +119,7 @@ def test_cli_eval_and_transcribe(speech_run, tmp_path, capsys):
 
 
 def test_compare_gives_mean_and_std_over_seeds(store_home, dask_address):
-    result = run("compare", dask_address, "speech.compare_variants=[none, random, ask2mask+utt]", "speech.seeds=[0, 1]")
+    result = run("compare", dask_address, "speech.comparison.variants=[none, random, ask2mask+utt]", "speech.comparison.seeds=[0, 1]")
     report = ArtifactStore().ref(result["report"]["key"]).path
     table = (report / "report.md").read_text()
     assert "±" in table and "rel. vs random" in table and "none" in table
@@ -128,7 +128,7 @@ def test_compare_gives_mean_and_std_over_seeds(store_home, dask_address):
 
 
 def test_sentencepiece_units_fine_tune_and_evaluate(store_home, dask_address, speech_run):
-    result = run("speech", dask_address, "speech.finetune.units=sentencepiece", "speech.variants=[random]")
+    result = run("speech", dask_address, "speech.finetune.units=sentencepiece", "speech.comparison.main=[random]")
     store = ArtifactStore()
     assert result["pretrain-random-s0"] == speech_run["pretrain-random-s0"]  # units only change fine-tuning
     vocab = store.lineage(result["finetune-random-s0"]["key"])["config"]["finetune"]["units"]
@@ -139,11 +139,11 @@ def test_sentencepiece_units_fine_tune_and_evaluate(store_home, dask_address, sp
 def test_continue_pretraining_from_a_local_checkpoint(store_home, dask_address, tmp_path, speech_run):
     checkpoint = tmp_path / "w2v.pt"
     save_checkpoint(checkpoint, build_pretrain_model(EncoderConfig(arch="tiny")), kind="wav2vec2", arch="tiny")
-    result = run("speech", dask_address, f"speech.pretrain.init_checkpoint={checkpoint}", "speech.variants=[random]")
+    result = run("speech", dask_address, f"speech.pretrain.init_checkpoint={checkpoint}", "speech.comparison.main=[random]")
     lineage = ArtifactStore().lineage(result["pretrain-random-s0"]["key"])
     assert lineage["config"]["pretrain"]["init_checkpoint"] == str(checkpoint)
     with pytest.raises(ConfigError, match=r"speech\.pretrain\.init_checkpoint: expected an existing file .*missing\.pt"):
-        run("speech", dask_address, f"speech.pretrain.init_checkpoint={tmp_path / 'missing.pt'}", "speech.variants=[random]")
+        run("speech", dask_address, f"speech.pretrain.init_checkpoint={tmp_path / 'missing.pt'}", "speech.comparison.main=[random]")
 
 
 def test_kill_during_pretraining_resumes_to_the_same_step_count(tmp_path, prefect_api, speech_run, kill_then_rerun):
@@ -151,7 +151,7 @@ def test_kill_during_pretraining_resumes_to_the_same_step_count(tmp_path, prefec
     env = {**os.environ, "SEQMASK_HOME": str(home), "PREFECT_API_URL": prefect_api}
     # the run's own LocalCluster: its workers die with it (a shared cluster would finish the orphaned training first)
     cmd = [sys.executable, "-m", "seqmask.cli", "run", "speech", "--preset", "tiny",
-           "--set", "speech.variants=[random]", "--set", "speech.pretrain.train.steps=60", "--set", "speech.pretrain.train.checkpoint_every=5"]
+           "--set", "speech.comparison.main=[random]", "--set", "speech.pretrain.train.steps=60", "--set", "speech.pretrain.train.checkpoint_every=5"]
     kill_then_rerun(cmd, env, lambda: next((p for p in (home / "scratch").glob("*/last.pt") if _is_pretrain_state(p)), None))
     [record] = latest_runs(home / "runs", 1)
     pretrain = ArtifactStore(home).ref(record["stages"]["pretrain-random-s0"]["key"]).path

@@ -131,7 +131,7 @@ def test_init_from_a_local_hugging_face_xlmr(store_home, dask_address, tmp_path)
     config = XLMRobertaConfig(vocab_size=pieces + 2, hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=64,
                               max_position_embeddings=130, type_vocab_size=1, pad_token_id=1, bos_token_id=0, eos_token_id=2)
     XLMRobertaForMaskedLM(config).save_pretrained(directory)
-    result = run("text", dask_address, f"text.base.init_from={directory}", "text.strategies=[mlm]")
+    result = run("text", dask_address, f"text.base.init_from={directory}", "text.comparison.variants=[mlm]")
     base = json.loads((artifact(result, "text-base") / "summary.json").read_text())
     assert base["init_from"] == str(directory) and base["steps"] == 0
     assert "mine-untrained" not in result  # no random init of its own: the gate reads the base
@@ -142,7 +142,7 @@ def test_init_from_a_local_hugging_face_xlmr(store_home, dask_address, tmp_path)
 def test_kill_during_continual_training_resumes_to_the_same_step(tmp_path, prefect_api, text_run, kill_then_rerun) -> None:
     home = tmp_path / "store"
     env = {**os.environ, "SEQMASK_HOME": str(home), "PREFECT_API_URL": prefect_api}
-    cmd = [sys.executable, "-m", "seqmask.cli", "run", "text", "--preset", "tiny", "--set", "text.strategies=[mlm]",
+    cmd = [sys.executable, "-m", "seqmask.cli", "run", "text", "--preset", "tiny", "--set", "text.comparison.variants=[mlm]",
            "--set", "text.continual.tlm.steps=300", "--set", "text.continual.tlm.checkpoint_every=5"]
     kill_then_rerun(cmd, env, lambda: next(iter((home / "scratch").glob("*/tlm/last.pt")), None))
     [record] = latest_runs(home / "runs", 1)
