@@ -135,11 +135,11 @@ def _check_values(spec: DeploymentSpec, where: str) -> None:
 
 
 def _deployable_flows() -> list[str]:
-    """The flows a deployment may name: every flow of ``seqmask run`` but ``study``, whose study plan a
+    """The flows a deployment may name: every flow of ``seqmask run`` but ``speech-study``, whose study plan a
     deployment does not pass."""
     from flows.registry import FLOWS
 
-    return sorted(set(FLOWS) - {"study"})
+    return sorted(set(FLOWS) - {"speech-study"})
 
 
 def _resolve(spec: DeploymentSpec, where: str, dask_address: str | None) -> Deployment:

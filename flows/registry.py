@@ -91,12 +91,12 @@ FLOWS: dict[str, FlowSpec] = {
         "flows.speech:speech", "seqmask.speech.pipeline:speech_plan",
         "Ask2Mask: scorer, pretraining per variant, CTC fine-tuning and WER (seed 0)", add_corpus_options, corpus_overrides,
     ),
-    "compare": FlowSpec(
-        "flows.speech:compare", "seqmask.speech.pipeline:compare_plan",
+    "speech-compare": FlowSpec(
+        "flows.speech:speech_compare", "seqmask.speech.pipeline:speech_compare_plan",
         "no pretraining / random / ask2mask / ask2mask+utt over seeds: mean ± std", add_corpus_options, corpus_overrides,
     ),
-    "study": FlowSpec(
-        "flows.speech:study", "seqmask.speech.pipeline:study_plan",
+    "speech-study": FlowSpec(
+        "flows.speech:speech_study", "seqmask.speech.pipeline:speech_study_plan",
         "the same experiment at several settings, read on valid", _with_study_options, corpus_overrides, _study_extra,
     ),
     "text-prep": FlowSpec(

@@ -1,5 +1,5 @@
-"""Speech flows: ``speech-prep`` (corpora to shards), ``speech`` (Ask2Mask vs random, one seed), ``compare`` (all
-variants, N seeds), ``study`` (a sweep of settings read on the validation split).
+"""Speech flows: ``speech-prep`` (corpora to shards), ``speech`` (Ask2Mask vs random, one seed), ``speech-compare``
+(all variants, N seeds), ``speech-study`` (a sweep of settings read on the validation split).
 
 Each takes the resolved config (``seqmask.config.to_dict``): the command line or the
 deployment resolves presets and overrides once, and the flow runs exactly that.
@@ -15,10 +15,10 @@ from prefect.task_runners import ThreadPoolTaskRunner
 from flows.runtime import STAGE_THREADS, final_refs, run_plan_flow
 from seqmask.config import config_from_dict
 from seqmask.speech.pipeline import (
-    compare_plan,
+    speech_compare_plan,
     speech_plan,
     speech_prep_plan,
-    study_plan,
+    speech_study_plan,
 )
 
 
@@ -34,13 +34,13 @@ def speech(config: dict[str, Any], from_stage: str | None = None) -> dict:
     return final_refs(run_plan_flow(speech_plan(config_from_dict(config)), from_stage=from_stage))
 
 
-@flow(name="compare", log_prints=True, task_runner=ThreadPoolTaskRunner(max_workers=STAGE_THREADS))
-def compare(config: dict[str, Any], from_stage: str | None = None) -> dict:
+@flow(name="speech-compare", log_prints=True, task_runner=ThreadPoolTaskRunner(max_workers=STAGE_THREADS))
+def speech_compare(config: dict[str, Any], from_stage: str | None = None) -> dict:
     """No pretraining / random / ask2mask / ask2mask+utt over N seeds at equal compute: one table and plots."""
-    return final_refs(run_plan_flow(compare_plan(config_from_dict(config)), from_stage=from_stage))
+    return final_refs(run_plan_flow(speech_compare_plan(config_from_dict(config)), from_stage=from_stage))
 
 
-@flow(name="study", log_prints=True, task_runner=ThreadPoolTaskRunner(max_workers=STAGE_THREADS))
-def study(config: dict[str, Any], plan: dict[str, Any], from_stage: str | None = None) -> dict:
+@flow(name="speech-study", log_prints=True, task_runner=ThreadPoolTaskRunner(max_workers=STAGE_THREADS))
+def speech_study(config: dict[str, Any], plan: dict[str, Any], from_stage: str | None = None) -> dict:
     """Every point of the study plan (variants x seeds), then one table of the points on the validation split."""
-    return final_refs(run_plan_flow(study_plan(config_from_dict(config), plan), from_stage=from_stage))
+    return final_refs(run_plan_flow(speech_study_plan(config_from_dict(config), plan), from_stage=from_stage))

@@ -250,7 +250,7 @@ def _changed(value):
 def test_every_field_is_read_by_some_stage(key):
     """Changing any field changes the config slice (and so the key) of at least one stage of the compare flows."""
     from seqmask.motion.pipeline import motion_compare_plan
-    from seqmask.speech.pipeline import compare_plan
+    from seqmask.speech.pipeline import speech_compare_plan as compare_plan
     from seqmask.stage import plain
     from seqmask.text.pipeline import text_compare_plan
 

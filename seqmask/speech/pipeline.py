@@ -2,8 +2,8 @@
 
 Stage builders live one per module in :mod:`seqmask.speech.stages`, so a stage's code
 hash covers only what it runs. The plans at the end are what the flows (and
-``seqmask run FLOW --dry-run``) run: ``speech-prep``, ``speech``, ``compare`` and
-``study``.
+``seqmask run FLOW --dry-run``) run: ``speech-prep``, ``speech``, ``speech-compare`` and
+``speech-study``.
 """
 
 from __future__ import annotations
@@ -246,12 +246,12 @@ def speech_plan(config: ExperimentConfig) -> Plan:
     return [(speech_pipeline(config.speech.comparison.main_runs(), name="speech"), config)]
 
 
-def compare_plan(config: ExperimentConfig) -> Plan:
+def speech_compare_plan(config: ExperimentConfig) -> Plan:
     """Every comparison variant over every seed."""
-    return [(speech_pipeline(config.speech.comparison.runs(), name="compare"), config)]
+    return [(speech_pipeline(config.speech.comparison.runs(), name="speech-compare"), config)]
 
 
-def study_plan(config: ExperimentConfig, plan: Mapping[str, Any]) -> Plan:
+def speech_study_plan(config: ExperimentConfig, plan: Mapping[str, Any]) -> Plan:
     """Every point of the study plan (its variants x seeds), then the study table; ``plan`` as parsed YAML."""
     plan = read_study(plan)
     runs = expand(plan.variants, plan.seeds)

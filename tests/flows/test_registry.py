@@ -24,7 +24,7 @@ from seqmask.cli import main
 def test_a_malformed_study_plan_names_the_file_line_and_column(tmp_path, capsys, text, message) -> None:
     plan = tmp_path / "plan.yaml"
     plan.write_text(text)
-    assert main(["run", "study", "--preset", "tiny", "--plan", str(plan), "--dry-run"]) == 2
+    assert main(["run", "speech-study", "--preset", "tiny", "--plan", str(plan), "--dry-run"]) == 2
     err = capsys.readouterr().err
     assert err.startswith(f"seqmask: error: study plan {plan}: ") and "Traceback" not in err
     assert err.count("\n") == 1, err  # one line: no traceback, no YAML excerpt
@@ -34,10 +34,10 @@ def test_a_malformed_study_plan_names_the_file_line_and_column(tmp_path, capsys,
 def test_a_study_plan_that_is_not_utf8_is_named(tmp_path, capsys) -> None:
     plan = tmp_path / "plan.yaml"
     plan.write_bytes(b"points: {caf\xe9: {}}\n")
-    assert main(["run", "study", "--preset", "tiny", "--plan", str(plan), "--dry-run"]) == 2
+    assert main(["run", "speech-study", "--preset", "tiny", "--plan", str(plan), "--dry-run"]) == 2
     assert f"study plan {plan}: expected UTF-8 text" in capsys.readouterr().err
 
 
 def test_a_missing_study_plan_is_named(tmp_path, capsys) -> None:
-    assert main(["run", "study", "--preset", "tiny", "--plan", str(tmp_path / "nope.yaml"), "--dry-run"]) == 2
+    assert main(["run", "speech-study", "--preset", "tiny", "--plan", str(tmp_path / "nope.yaml"), "--dry-run"]) == 2
     assert f"study plan {tmp_path / 'nope.yaml'}: no such file" in capsys.readouterr().err

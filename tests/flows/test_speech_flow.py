@@ -119,7 +119,7 @@ def test_cli_eval_and_transcribe(speech_run, tmp_path, capsys):
 
 
 def test_compare_gives_mean_and_std_over_seeds(store_home, dask_address):
-    result = run("compare", dask_address, "speech.comparison.variants=[none, random, ask2mask+utt]", "speech.comparison.seeds=[0, 1]")
+    result = run("speech-compare", dask_address, "speech.comparison.variants=[none, random, ask2mask+utt]", "speech.comparison.seeds=[0, 1]")
     report = ArtifactStore().ref(result["report"]["key"]).path
     table = (report / "report.md").read_text()
     assert "±" in table and "rel. vs random" in table and "none" in table
@@ -172,7 +172,7 @@ def _is_pretrain_state(path):
 
 def test_study_tabulates_points_on_valid_and_reuses_the_random_baseline(store_home, dask_address, speech_run, tmp_path):
     plan = load_yaml("seeds: [0]\npoints:\n  paper: {}\n  nonblank: {speech.scores.confidence: nonblank}\n")
-    result = run("study", dask_address, plan=plan)
+    result = run("speech-study", dask_address, plan=plan)
     study = ArtifactStore().ref(result["study"]["key"]).path
     table = (study / "study.md").read_text()
     assert "| paper | (preset) |" in table and "| nonblank | speech.scores.confidence=nonblank |" in table
@@ -190,7 +190,7 @@ def test_study_tabulates_points_on_valid_and_reuses_the_random_baseline(store_ho
 def test_study_cli_refuses_a_plan_on_a_test_split(tmp_path, capsys):
     plan = tmp_path / "plan.yaml"
     plan.write_text("split: test_mismatched\npoints: {paper: {}}\n")
-    assert main(["run", "study", "--preset", "tiny", "--plan", str(plan)]) == 2
+    assert main(["run", "speech-study", "--preset", "tiny", "--plan", str(plan)]) == 2
     assert "never a test split" in capsys.readouterr().err
 
 
