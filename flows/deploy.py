@@ -39,7 +39,7 @@ class DeploymentSpec:
     """One entry of the deployments file."""
 
     flow: str
-    """A flow of ``seqmask run`` (flows/registry.py)."""
+    """A flow of ``seqmask run`` (seqmask/app/root.py)."""
     cron: str | None = None
     """Schedule (five-field cron); None: run on demand only."""
     preset: str = "small"
@@ -75,7 +75,7 @@ def resolve_deployments(path: Path, *, dask_address: str | None = None) -> list[
 
 def _read_entries(path: Path) -> list[tuple[str, DeploymentSpec]]:
     """``(where, spec)`` of every entry, each checked; ``where`` (``FILE: entry N (flow/name)``) starts its errors."""
-    from flows.registry import read_yaml_file
+    from seqmask.config import read_yaml_file
 
     data = read_yaml_file(path, "deployments file") or {}
     entries = data.get("deployments") if isinstance(data, dict) else None
@@ -137,14 +137,14 @@ def _check_values(spec: DeploymentSpec, where: str) -> None:
 def _deployable_flows() -> list[str]:
     """The flows a deployment may name: every flow of ``seqmask run`` but ``speech-study``, whose study plan a
     deployment does not pass."""
-    from flows.registry import FLOWS
+    from seqmask.app.root import FLOWS
 
     return sorted(set(FLOWS) - {"speech-study"})
 
 
 def _resolve(spec: DeploymentSpec, where: str, dask_address: str | None) -> Deployment:
     """The entry's config (its preset and overrides, and the Dask address) and its pool; errors start with ``where``."""
-    from flows.registry import FLOWS, load
+    from seqmask.app.root import FLOWS, load
 
     overrides = {**spec.overrides, **({"orchestration.dask_address": dask_address} if dask_address else {})}
     try:
@@ -178,7 +178,7 @@ def register(deployment: Deployment) -> str:
     from prefect import flow
     from prefect.client.schemas.schedules import CronSchedule
 
-    from flows.registry import FLOWS
+    from seqmask.app.root import FLOWS
 
     spec = deployment.spec
     ensure_work_pool(deployment.pool)

@@ -13,7 +13,7 @@ from prefect.task_runners import ThreadPoolTaskRunner
 
 from flows.runtime import STAGE_THREADS, final_refs, run_plan_flow
 from seqmask.config import config_from_dict
-from seqmask.experiment.pipeline import pipeline_plan
+from seqmask.app.pipeline import pipeline_plan
 
 
 @flow(name="pipeline", log_prints=True, task_runner=ThreadPoolTaskRunner(max_workers=STAGE_THREADS))

@@ -10,8 +10,9 @@ import sys
 from pathlib import Path
 from typing import Any, Sequence
 
-from flows.registry import FLOWS, FlowSpec, load
-from seqmask.config import ExperimentConfig, absolute_paths, load_config, parse_overrides, to_dict
+from seqmask.app.root import COMMANDS, FLOWS, FlowSpec, load, load_experiment
+from seqmask.config import ExperimentConfig, absolute_paths, parse_overrides, to_dict
+from seqmask.experiment.comparison import SUMMARY
 from seqmask.runlog import latest_runs
 from seqmask.schema import ConfigError
 from seqmask.stage import Plan, Runner, StageFailed, dry_run
@@ -38,34 +39,8 @@ def _parser() -> argparse.ArgumentParser:
     rerun = commands.add_parser("rerun", help="run the latest (or given) run's command again: only failed and changed stages run")
     rerun.add_argument("run_id", nargs="?", help="run id from `seqmask status` (default: the latest run)")
 
-    evaluate = commands.add_parser("eval", help="WER and CER of a fine-tuned model on a manifest")
-    evaluate.add_argument("--model", required=True, help="finetune artifact key (prefix), a directory with model.pt, or a checkpoint")
-    evaluate.add_argument("--manifest", required=True, help="JSONL with id, audio and text per line")
-    evaluate.add_argument("--hypotheses", help="also write id<TAB>hypothesis lines to this file")
-
-    transcribe = commands.add_parser("transcribe", help="greedy CTC transcripts of audio files")
-    transcribe.add_argument("--model", required=True, help="as for eval")
-    transcribe.add_argument("audio", nargs="+")
-
-    mine = commands.add_parser("mine", help="bitext mining of two line-aligned files: xSIM error both ways and P@1")
-    mine.add_argument("--model", required=True, help="continual-*/text-base artifact key (prefix) or a model directory")
-    mine.add_argument("--src", required=True, type=Path, help="one sentence a line")
-    mine.add_argument("--tgt", required=True, type=Path, help="line i translates line i of --src")
-    mine.add_argument("--src-lang", help="language of --src (e.g. eng), for a model with language embeddings")
-    mine.add_argument("--tgt-lang", help="language of --tgt")
-    mine.add_argument("--centre", action="store_true", help="subtract each side's mean embedding before scoring")
-    mine.add_argument("--layer", type=int, default=-1, help="hidden layer to mean-pool (default: the last)")
-    mine.add_argument("--k", type=int, default=4, help="neighbours in the ratio margin (default: 4)")
-    mine.add_argument("--out", type=Path, help="write source<TAB>mined target<TAB>is it the gold line, per source line")
-
-    generate = commands.add_parser("generate", help="a motion for a caption: BVH and stick-figure GIF")
-    generate.add_argument("--model", required=True, help="motion-train-* artifact key (prefix) or its directory")
-    generate.add_argument("--text", required=True, help='a caption, e.g. "a person waves happily"')
-    generate.add_argument("--out", type=Path, default=Path("generated"), help="output path without suffix (default: ./generated)")
-    generate.add_argument("--seed", type=int, default=0, help="sampling seed (default: 0)")
-    generate.add_argument("--guidance", type=float, default=2.5, help="classifier-free guidance scale (default: 2.5)")
-    generate.add_argument("--steps", type=int, default=None,
-                          help="DDIM steps, at most the model's diffusion steps (default: 50, or all of them when fewer)")
+    for add_commands in dict.fromkeys(add for add, _ in COMMANDS.values()):
+        add_commands(commands)
 
     deploy = commands.add_parser("deploy", help="register the scheduled deployments of a YAML file on the Prefect server (cpu/gpu pools)")
     deploy.add_argument("--file", type=Path, help="deployments file (default: configs/deployments/default.yaml)")
@@ -125,12 +100,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _train(args)
         if args.command == "status":
             return _status(args)
-        if args.command in ("eval", "transcribe"):
-            return _speech_inference(args)
-        if args.command == "mine":
-            return _mine(args)
-        if args.command == "generate":
-            return _generate(args)
+        if args.command in COMMANDS:
+            return COMMANDS[args.command][1](args)
         if args.command == "deploy":
             from flows.deploy import DEFAULT_FILE, deploy_all, print_rows
 
@@ -154,7 +125,7 @@ def resolve_run(args: argparse.Namespace) -> tuple[FlowSpec, ExperimentConfig, d
     if getattr(args, "dask_address", None) is not None:
         overrides["orchestration.dask_address"] = args.dask_address
     labelled = [f"{key}={json.dumps(value)}" for key, value in absolute_paths(overrides, Path.cwd()).items()]
-    config = load_config(args.preset, labelled)
+    config = load_experiment(args.preset, labelled)
     extra = spec.extra(args)
     plan = load(spec.plan)(config, **extra)
     if getattr(args, "from_stage", None) is not None and not any(args.from_stage in pipeline.stage_names() for pipeline, _ in plan):
@@ -179,8 +150,8 @@ def _run(args: argparse.Namespace) -> int:
         return 1
     final = ArtifactRef.from_dict(list(refs.values())[-1])
     print(f"\n{args.flow}: results in {final.path}")
-    if (final.path / "summary.md").is_file():
-        print((final.path / "summary.md").read_text(encoding="utf-8"))
+    if (final.path / SUMMARY).is_file():
+        print((final.path / SUMMARY).read_text(encoding="utf-8"))
     return 0
 
 
@@ -199,8 +170,9 @@ def _train(args: argparse.Namespace) -> int:
 def _print_dry_run(plan: Plan, from_stage: str | None) -> int:
     rows = dry_run(plan, Runner(ArtifactStore()), from_stage=from_stage)
     width = max(len(f"{row.pipeline}/{row.stage}") for row in rows)
+    module_width = max(len(row.module) for row in rows)
     for row in rows:
-        print(f"{row.pipeline + '/' + row.stage:<{width}}  {(row.key or '?')[:12]:<12}  {row.action}")
+        print(f"{row.pipeline + '/' + row.stage:<{width}}  {row.module:<{module_width}}  {(row.key or '?')[:12]:<12}  {row.action}")
     computed = sum(row.action != "reuse" for row in rows)
     print(f"{len(rows) - computed} of {len(rows)} stages would be reused, {computed} computed")
     return 0
@@ -222,70 +194,6 @@ def _rerun(args: argparse.Namespace) -> int:
     print(f"seqmask: rerunning {chosen['run_id']} in {cwd}: seqmask {' '.join(argv)}")
     os.chdir(cwd)  # the run's relative paths meant what they meant there
     return main(argv)
-
-
-def _speech_inference(args: argparse.Namespace) -> int:
-    """Transcripts or WER/CER; a file that cannot be decoded gets a line on stderr and the exit status 1."""
-    from seqmask.eval.wer import WER
-    from seqmask.experiment.tables import results_table
-    from seqmask.speech.inference import evaluate_manifest, load_model, resolve_model, transcribe_files
-
-    model, vocab = load_model(resolve_model(args.model, ArtifactStore()))  # checked before any audio is decoded
-    if args.command == "transcribe":
-        texts, failures = transcribe_files(model, vocab, [Path(a) for a in args.audio])
-        for path, text in texts.items():
-            print(f"{path}\t{text}")
-    else:
-        if not Path(args.manifest).is_file():
-            raise FileNotFoundError(f"--manifest {args.manifest}: no such file")
-        results, hyps, failures = evaluate_manifest(model, vocab, Path(args.manifest))
-        if results:
-            print(results_table({str(args.model): results}, WER))
-        if args.hypotheses:
-            Path(args.hypotheses).write_text("".join(f"{uid}\t{text}\n" for uid, text in hyps.items()), encoding="utf-8")
-    for name, error in failures.items():
-        print(f"seqmask: skipped {name}: {error}", file=sys.stderr)
-    if failures:
-        print(f"seqmask: {len(failures)} audio file(s) could not be decoded", file=sys.stderr)
-    return 1 if failures else 0
-
-
-def _mine(args: argparse.Namespace) -> int:
-    """xSIM error both ways and P@1 of the model on two line-aligned files; rejected lines on stderr."""
-    from seqmask.text.inference import load_for_mining, mine_files, resolve_encoder
-
-    for option, path in (("--src", args.src), ("--tgt", args.tgt)):
-        if not path.is_file():
-            raise FileNotFoundError(f"{option} {path}: no such file")
-    encoder = load_for_mining(resolve_encoder(args.model, ArtifactStore()))
-    pairs, rejects, results = mine_files(
-        encoder, args.src, args.tgt, source_language=args.src_lang, target_language=args.tgt_lang, layer=args.layer, k=args.k,
-        centre=args.centre,
-    )
-    names = (args.src_lang or "src", args.tgt_lang or "tgt")
-    print("| direction | pairs | xSIM error % | P@1 % |\n|:---|---:|---:|---:|")
-    for way, (first, second) in (("forward", names), ("backward", names[::-1])):
-        row = results[way]
-        print(f"| {first}→{second} | {row.pairs} | {row.xsim_error:.2f} | {row.p_at_1:.2f} |")
-    if args.out:
-        matches = results["forward"].matches
-        args.out.write_text(
-            "".join(f"{p.source}\t{pairs[m].target}\t{int(m == i)}\n" for i, (p, m) in enumerate(zip(pairs, matches))), encoding="utf-8"
-        )
-    for reject in rejects:
-        print(f"seqmask: skipped {reject.origin}: {reject.reason}: {reject.detail}", file=sys.stderr)
-    return 0
-
-
-def _generate(args: argparse.Namespace) -> int:
-    """A BVH and a GIF of one generated motion."""
-    from seqmask.motion.inference import generate_files, resolve_model
-
-    store = ArtifactStore()
-    for path in generate_files(resolve_model(args.model, store), args.text, args.out, store=store, seed=args.seed, guidance=args.guidance,
-                               steps=args.steps):
-        print(path)
-    return 0
 
 
 def _status(args: argparse.Namespace) -> int:

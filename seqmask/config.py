@@ -64,6 +64,33 @@ def load_yaml(text: str) -> Any:
     return yaml.load(text, Loader=_Yaml12Loader)
 
 
+def read_yaml_file(path: Path, what: str) -> Any:
+    """The parsed YAML of the file ``path``; the error of a missing or malformed one names ``what`` (e.g. ``study
+    plan``), the file, and for a YAML error its line, column and problem."""
+    if not path.is_file():
+        raise FileNotFoundError(f"{what} {path}: no such file")
+    try:
+        return load_yaml(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as err:
+        raise ConfigError(f"{what} {path}: expected UTF-8 text, found {err}") from err
+    except yaml.YAMLError as err:
+        raise ConfigError(f"{what} {path}: not valid YAML: {_yaml_problem(err)}") from err
+
+
+def _yaml_problem(err: yaml.YAMLError) -> str:
+    """``line L, column C: PROBLEM (CONTEXT at line L, column C)``, 1-based, of a YAML error; its text when it has no mark."""
+    if not isinstance(err, yaml.MarkedYAMLError) or err.problem_mark is None:
+        return str(err)
+    problem = f"{_position(err.problem_mark)}: {err.problem}"
+    if err.context and err.context_mark is not None:
+        return f"{problem} ({err.context} at {_position(err.context_mark)})"
+    return f"{problem} ({err.context})" if err.context else problem
+
+
+def _position(mark: yaml.Mark) -> str:
+    return f"line {mark.line + 1}, column {mark.column + 1}"
+
+
 def load_config(preset: str | Path = "small", overrides: Mapping[str, Any] | Sequence[str] = ()) -> ExperimentConfig:
     """Load a preset (name in ``configs/`` or a YAML path) and apply ``key.sub=value`` overrides.
 

@@ -8,10 +8,8 @@ import threading
 import uuid
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import Any, Sequence
 
-if TYPE_CHECKING:
-    from seqmask.stage import Outcome
 
 
 def _now() -> str:
@@ -44,9 +42,9 @@ class RunLog:
     def stage_started(self, name: str, key: str) -> None:
         self._update_stage(name, state="running", key=key, started=_now(), seconds=None, error=None)
 
-    def stage_finished(self, name: str, outcome: "Outcome") -> None:
-        state = "reused" if outcome.reused else "computed"
-        self._update_stage(name, state=state, key=outcome.ref.key, seconds=round(outcome.seconds, 3))
+    def stage_finished(self, name: str, key: str, *, reused: bool, seconds: float) -> None:
+        """The stage published (or reused) the artifact ``key`` after ``seconds``."""
+        self._update_stage(name, state="reused" if reused else "computed", key=key, seconds=round(seconds, 3))
 
     def stage_failed(self, name: str, error: str, seconds: float) -> None:
         self._update_stage(name, state="failed", error=error, seconds=round(seconds, 3))

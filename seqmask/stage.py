@@ -348,7 +348,7 @@ class Runner:
             stage.name, "reused verified" if reused else "published", ref.key[:12], outcome.seconds,
         )
         if self.run_log:
-            self.run_log.stage_finished(stage.name, outcome)
+            self.run_log.stage_finished(stage.name, outcome.ref.key, reused=outcome.reused, seconds=outcome.seconds)
         return outcome
 
     def record_reused(self, stage: Stage, outcome: Outcome, seconds: float) -> Outcome:
@@ -356,7 +356,7 @@ class Runner:
         reused = dataclasses.replace(outcome, reused=True, seconds=seconds)
         log.info("stage %s: reused verified artifact %s (orchestrator cache)", stage.name, outcome.ref.key[:12])
         if self.run_log:
-            self.run_log.stage_finished(stage.name, reused)
+            self.run_log.stage_finished(stage.name, reused.ref.key, reused=True, seconds=reused.seconds)
         return reused
 
 

@@ -128,7 +128,7 @@ def test_a_stage_that_ends_after_its_run_was_stopped_stays_interrupted(setup):
     log.stage_started("words", "k" * 64)
     log.finish("failed")  # SIGTERM: the flow stops while a stage thread still works
     outcomes = run_pipeline(Pipeline("demo", (WORDS,)), params, Runner(store).run)
-    log.stage_finished("words", outcomes["words"])  # that thread ends later
+    log.stage_finished("words", outcomes["words"].ref.key, reused=False, seconds=1.0)  # that thread ends later
     log.stage_started("count", "c" * 64)
     [record] = latest_runs(store.root / "runs", 5)
     assert record["state"] == "failed" and list(record["stages"]) == ["words"]

@@ -9,7 +9,7 @@ from seqmask.experiment.study import load_study, point_configs
 from seqmask.paths import resolve_path
 from seqmask.schema import ConfigError
 from seqmask.speech.config import BASELINE, VARIANTS
-from seqmask.speech.options import DEFAULT_STUDY_PLAN
+from seqmask.app.speech import DEFAULT_STUDY_PLAN
 
 SPEECH = dict(variants=VARIANTS, baseline=BASELINE, default_variants=(BASELINE, "ask2mask+utt"))
 

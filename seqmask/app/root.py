@@ -1,28 +1,36 @@
-"""The flows users run by name: each one's Prefect flow, the library plan it runs, and its own command-line options.
+"""The composition root: the root config (its fields are the sections the preset loader reads), the flows users run
+by name, and the commands each pipeline adds to ``seqmask``.
 
-Importing this module imports neither Prefect nor torch: the CLI reads it to build
-its parser, and imports a flow's module only to run it.
+Importing this module imports neither Prefect nor torch: the CLI reads it to build its parser, and imports a flow's
+module only to run it.
 """
 
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
+from seqmask.app import motion, speech, text
+from seqmask.app.speech import add_corpus_options, add_study_options, corpus_overrides, study_extra
+from seqmask.config import ExperimentConfig, config_from_dict, load_config, with_overrides
 
-from seqmask.config import load_yaml
-from seqmask.experiment.study import PLAN_KEYS
-from seqmask.schema import ConfigError
-from seqmask.speech.options import (
-    add_corpus_options,
-    add_study_options,
-    corpus_overrides,
-    study_plan_path,
-)
+
+def load_experiment(preset: str | Path = "small", overrides: Mapping[str, Any] | Sequence[str] = ()) -> ExperimentConfig:
+    """The experiment config of a preset (a name in ``configs/`` or a YAML path) with ``key.sub=value`` overrides."""
+    return load_config(preset, overrides)
+
+
+def experiment_from_dict(data: Mapping[str, Any]) -> ExperimentConfig:
+    """The experiment config :func:`seqmask.config.to_dict` wrote (a flow's parameter), checked again."""
+    return config_from_dict(data)
+
+
+def experiment_with_overrides(config: ExperimentConfig, overrides: Mapping[str, Any], *, origin: str) -> ExperimentConfig:
+    """``config`` with ``{"a.b": value}`` overrides applied and checked; errors are blamed on ``origin``."""
+    return with_overrides(config, overrides, origin=origin)
 
 
 @dataclass(frozen=True)
@@ -42,46 +50,6 @@ class FlowSpec:
     """Flow parameters besides the config (JSON-able), e.g. the study plan."""
 
 
-def read_yaml_file(path: Path, what: str) -> Any:
-    """The parsed YAML of the file ``path``; the error of a missing or malformed one names ``what`` (e.g. ``study
-    plan``), the file, and for a YAML error its line, column and problem."""
-    if not path.is_file():
-        raise FileNotFoundError(f"{what} {path}: no such file")
-    try:
-        return load_yaml(path.read_text(encoding="utf-8"))
-    except UnicodeDecodeError as err:
-        raise ConfigError(f"{what} {path}: expected UTF-8 text, found {err}") from err
-    except yaml.YAMLError as err:
-        raise ConfigError(f"{what} {path}: not valid YAML: {_yaml_problem(err)}") from err
-
-
-def _yaml_problem(err: yaml.YAMLError) -> str:
-    """``line L, column C: PROBLEM (CONTEXT at line L, column C)``, 1-based, of a YAML error; its text when it has no mark."""
-    if not isinstance(err, yaml.MarkedYAMLError) or err.problem_mark is None:
-        return str(err)
-    problem = f"{_position(err.problem_mark)}: {err.problem}"
-    if err.context and err.context_mark is not None:
-        return f"{problem} ({err.context} at {_position(err.context_mark)})"
-    return f"{problem} ({err.context})" if err.context else problem
-
-
-def _position(mark: yaml.Mark) -> str:
-    return f"line {mark.line + 1}, column {mark.column + 1}"
-
-
-def _study_extra(args: argparse.Namespace) -> dict[str, Any]:
-    path = study_plan_path(args)
-    plan = read_yaml_file(path, "study plan")
-    if not isinstance(plan, dict):
-        raise ConfigError(f"study plan {path}: expected a mapping with keys {PLAN_KEYS}, found {type(plan).__name__} {plan!r}")
-    return {"plan": plan}
-
-
-def _with_study_options(parser: argparse.ArgumentParser) -> None:
-    add_corpus_options(parser)
-    add_study_options(parser)
-
-
 FLOWS: dict[str, FlowSpec] = {
     "speech-prep": FlowSpec(
         "flows.speech:speech_prep", "seqmask.speech.pipeline:speech_prep_plan",
@@ -97,7 +65,7 @@ FLOWS: dict[str, FlowSpec] = {
     ),
     "speech-study": FlowSpec(
         "flows.speech:speech_study", "seqmask.speech.pipeline:speech_study_plan",
-        "the same experiment at several settings, read on valid", _with_study_options, corpus_overrides, _study_extra,
+        "the same experiment at several settings, read on valid", add_study_options, corpus_overrides, study_extra,
     ),
     "text-prep": FlowSpec(
         "flows.text:text_prep", "seqmask.text.pipeline:text_prep_plan",
@@ -124,10 +92,22 @@ FLOWS: dict[str, FlowSpec] = {
         "none / time / body over seeds and the mask-ratio study: motion metrics mean ± std",
     ),
     "pipeline": FlowSpec(
-        "flows.pipeline:pipeline", "seqmask.experiment.pipeline:pipeline_plan",
+        "flows.pipeline:pipeline", "seqmask.app.pipeline:pipeline_plan",
         "speech, text and motion (each at seed 0) in one flow run: what the nightly deployment runs", add_corpus_options, corpus_overrides,
     ),
 }
+
+
+
+PipelineCommand = tuple[Callable[[Any], None], Callable[[argparse.Namespace], int]]
+"""``(add_parsers, run)``: adds a pipeline's inference commands to ``seqmask``'s subparsers, and runs one of them."""
+
+COMMANDS: dict[str, PipelineCommand] = {
+    **{name: (speech.add_commands, speech.run_command) for name in speech.COMMANDS},
+    **{name: (text.add_commands, text.run_command) for name in text.COMMANDS},
+    **{name: (motion.add_commands, motion.run_command) for name in motion.COMMANDS},
+}
+"""Each pipeline's inference commands by name: ``eval`` and ``transcribe`` (speech), ``mine`` (text), ``generate`` (motion)."""
 
 
 def load(target: str) -> Any:
