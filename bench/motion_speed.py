@@ -94,11 +94,11 @@ def training(motion: MotionConfig, rounds: int, steps: int, warm_steps: int, qui
 def sampling(store: Path) -> None:
     import numpy as np
 
+    from seqmask.motion.artifacts import MODEL_DIR, TEXT_ENCODER_DIR, read_skeleton, read_windows
     from seqmask.motion.contrastive import embed_motions
     from seqmask.motion.models import load_denoiser, load_evaluator, load_text_encoder
     from seqmask.motion.scoring import fid_with_interval
     from seqmask.motion.stages.evaluator import embed_real
-    from seqmask.motion.windows import load_windows
     from seqmask.runlog import latest_runs
     from seqmask.store import ArtifactStore
 
@@ -109,11 +109,11 @@ def sampling(store: Path) -> None:
         return
     path = {name: artifacts.ref(stage["key"]).path for name, stage in record["stages"].items() if stage.get("key")}
     prep, model_dir = path["motion-prep"], path["motion-train-none-s0"]
-    skeleton = Skeleton.load(prep)
-    encoder = load_text_encoder(model_dir / "text_encoder", skeleton.features)
-    trained = load_denoiser(model_dir / "model", skeleton)
-    judge, vocabulary = load_evaluator(path["motion-evaluator"] / "model", skeleton)
-    test = load_windows(prep, "test")
+    skeleton = read_skeleton(prep)
+    encoder = load_text_encoder(model_dir / TEXT_ENCODER_DIR, skeleton.features)
+    trained = load_denoiser(model_dir / MODEL_DIR, skeleton)
+    judge, vocabulary = load_evaluator(path["motion-evaluator"] / MODEL_DIR, skeleton)
+    test = read_windows(prep, "test")
     conditions = encoder.embed([test.caption(i) for i in range(len(test.records))])
     real, _ = embed_real(judge, vocabulary, test)
     print(f"\n| sampler | steps | motions/s | FID (95% interval), {len(real)} test windows |\n|:---|---:|---:|---:|")

@@ -5,12 +5,20 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+from seqmask.motion.artifacts import (
+    MODEL_DIR,
+    MODEL_WEIGHTS,
+    PREP_DIR,
+    SKELETON,
+    SKELETON_BVH,
+    TEXT_ENCODER_DIR,
+    read_normalizer,
+    read_skeleton,
+)
 from seqmask.motion.diffusion_unit import sample_motions
 from seqmask.motion.export import export_bvh, positions_of
 from seqmask.motion.models import load_denoiser, load_text_encoder
-from seqmask.motion.prep import SKELETON_BVH
 from seqmask.motion.render import render_gif
-from seqmask.motion.windows import Normalizer, Skeleton
 from seqmask.store import ArtifactNotFound, ArtifactStore
 from seqmask.training.device import default_device
 
@@ -26,8 +34,9 @@ def resolve_model(spec: str, store: ArtifactStore) -> Path:
         if ref is None:
             raise ValueError(f"artifact {spec} does not verify; rerun the flow that makes it")
         path = ref.path
-    if not (path / "model" / "model.pt").is_file() or not (path / "prep" / "skeleton.json").is_file():
-        raise ValueError(f"--model {spec}: expected a motion-train artifact (model/, text_encoder/, prep/), found {sorted(p.name for p in path.iterdir())}")
+    if not (path / MODEL_WEIGHTS).is_file() or not (path / PREP_DIR / SKELETON).is_file():
+        layout, found = f"{MODEL_DIR}/, {TEXT_ENCODER_DIR}/, {PREP_DIR}/", sorted(p.name for p in path.iterdir())
+        raise ValueError(f"--model {spec}: expected a motion-train artifact ({layout}), found {found}")
     return path
 
 
@@ -68,16 +77,17 @@ def generate_files(folder: Path, text: str, out: Path, *, store: ArtifactStore, 
     """``<out>.bvh`` and ``<out>.gif`` of one motion for ``text`` (DDIM with ``steps`` steps, see :func:`sampling_steps`,
     classifier-free guided); the request is checked first (:func:`check_request`)."""
     check_request(text, guidance, out, store)
-    skeleton = Skeleton.load(folder / "prep")
-    encoder = load_text_encoder(folder / "text_encoder", skeleton.features)
-    trained = load_denoiser(folder / "model", skeleton, text=encoder.identity)
+    skeleton = read_skeleton(folder / PREP_DIR)
+    encoder = load_text_encoder(folder / TEXT_ENCODER_DIR, skeleton.features)
+    trained = load_denoiser(folder / MODEL_DIR, skeleton, text=encoder.identity)
     steps = sampling_steps(steps, trained.diffusion_steps)
     if encoder.vocabulary is not None and encoder.vocabulary.unknown([text]):
         print(f"seqmask: words the text encoder never saw (read as unknown): {', '.join(encoder.vocabulary.unknown([text]))}")
     device = default_device()
     motion = sample_motions(trained, encoder.embed([text]), skeleton.window, guidance=guidance, steps=steps, eta=0.0, seed=seed, device=device)
-    positions = positions_of(motion, Normalizer.load(folder / "prep"))[0]  # (T, J, 3)
+    positions = positions_of(motion, read_normalizer(folder / PREP_DIR))[0]  # (T, J, 3)
     out.parent.mkdir(parents=True, exist_ok=True)
-    bvh = export_bvh(out.with_suffix(".bvh"), positions, skeleton.joints, folder / "prep" / SKELETON_BVH, fps=skeleton.fps, scale=scale)
+    bvh = export_bvh(out.with_suffix(".bvh"), positions, skeleton.joints, folder / PREP_DIR / SKELETON_BVH,
+                     fps=skeleton.fps, scale=scale)
     gif = render_gif(out.with_suffix(".gif"), [positions], parents=skeleton.parents, titles=[text], fps=skeleton.fps)
     return [bvh, gif]

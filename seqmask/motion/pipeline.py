@@ -13,10 +13,10 @@ from collections.abc import Sequence
 from seqmask.config import ExperimentConfig
 from seqmask.experiment.runs import Run, expand, offset_seed
 from seqmask.masking.params.motion import MotionMaskParams
+from seqmask.motion.artifacts import EVALUATE, EVALUATOR, MODEL, PREP, RENDER, TEXT, run_role
 from seqmask.motion.stages import evaluate, evaluator, prep, render, report, text_encoder, train
-from seqmask.motion.stages.inputs import EVALUATOR, MODEL, PREP, TEXT
 from seqmask.paths import resolve_path
-from seqmask.stage import Pipeline, Plan, Stage
+from seqmask.stage import Pipeline, Plan, stage_name, stage_of, training
 
 PRIORITY = {"evaluator": 3, "text-encoder": 3, "train": 2, "evaluate": 1, "render": 0}
 """What others wait for first: the shared encoders, then the trainings."""
@@ -40,45 +40,54 @@ def variants(config: ExperimentConfig, *, study: bool) -> dict[str, MotionMaskPa
 
 
 PREP_STAGES = (
-    Stage("motion-prep", 1, prep.build, config_of=lambda c: c.motion_prep, sources=lambda c: [resolve_path(c.motion_prep.bandai_dir)]),
+    stage_of(prep, config_of=lambda c: c.motion_prep, sources=lambda c: [resolve_path(c.motion_prep.bandai_dir)]),
 )
 
 
 def motion_pipeline(runs: Sequence[Run], masks: dict[str, MotionMaskParams], *, name: str) -> Pipeline:
     """Prep, the text encoder and the evaluator, a denoiser per run with its evaluation (and seed-0 renders), the report."""
-    on_prep = {PREP: "motion-prep"}
-    models = {**on_prep, TEXT: "motion-text-encoder"}
+    on_prep = {PREP: stage_name(prep)}
+    models = {**on_prep, TEXT: stage_name(text_encoder)}
     stages = [
         *PREP_STAGES,
-        Stage("motion-text-encoder", 1, text_encoder.build, inputs=on_prep, worker=True, priority=PRIORITY["text-encoder"], gpu=True,
-              config_of=lambda c: c.motion.text_encoder,
-              sources=lambda c: [resolve_path(c.motion.text_encoder.clip)] if c.motion.text_encoder.clip else []),
-        Stage("motion-evaluator", 1, evaluator.build, inputs=on_prep, worker=True, priority=PRIORITY["evaluator"], gpu=True,
-              config_of=lambda c: {"evaluator": c.motion.evaluator, "sampling": c.motion.sampling}),
+        stage_of(text_encoder, inputs=on_prep, **training(PRIORITY["text-encoder"]),
+                 config_of=lambda c: c.motion.text_encoder,
+                 sources=lambda c: [resolve_path(c.motion.text_encoder.clip)] if c.motion.text_encoder.clip else []),
+        stage_of(evaluator, inputs=on_prep, **training(PRIORITY["evaluator"]),
+                 config_of=lambda c: evaluator.Config(evaluator=c.motion.evaluator, sampling=c.motion.sampling)),
     ]
-    report_inputs = {"evaluator": "motion-evaluator"}
+    per_run = {}
     for run in runs:
-        mask = masks[run.variant]
+        mask, trained = masks[run.variant], stage_name(train, run.name)
         stages += [
-            Stage(f"motion-train-{run.name}", 1, train.build, inputs=models, worker=True, priority=PRIORITY["train"], gpu=True,
-                  config_of=lambda c, mask=mask, run=run: {
-                      "mask": mask, "denoiser": c.motion.denoiser,
-                      "diffusion": dataclasses.replace(c.motion.diffusion, train=offset_seed(c.motion.diffusion.train, run.seed)),
-                  }),
-            Stage(f"motion-eval-{run.name}", 1, evaluate.build, inputs={**models, EVALUATOR: "motion-evaluator", MODEL: f"motion-train-{run.name}"},
-                  worker=True, priority=PRIORITY["evaluate"], gpu=True, config_of=lambda c: {"sampling": c.motion.sampling}),
+            stage_of(train, run.name, inputs=models, **training(PRIORITY["train"]),
+                     config_of=lambda c, mask=mask, run=run: _train_config(c, mask, run.seed)),
+            stage_of(evaluate, run.name, inputs={**models, EVALUATOR: stage_name(evaluator), MODEL: trained},
+                     **training(PRIORITY["evaluate"]), config_of=lambda c: evaluate.Config(sampling=c.motion.sampling)),
         ]
-        report_inputs[f"motion-eval-{run.name}"] = f"motion-eval-{run.name}"
+        per_run[run_role(EVALUATE, run.name)] = stage_name(evaluate, run.name)
         if run.seed == runs[0].seed and "@" not in run.variant:
-            stages.append(Stage(f"motion-render-{run.name}", 1, render.build, inputs={**models, MODEL: f"motion-train-{run.name}"}, worker=True,
-                                priority=PRIORITY["render"], config_of=lambda c: {
-                                    "sampling": c.motion.sampling, "captions": c.motion.render_captions, "scale": c.motion_prep.scale}))
-            report_inputs[f"motion-render-{run.name}"] = f"motion-render-{run.name}"
-    stages.append(Stage("motion-report", 1, report.build, inputs=report_inputs, config_of=lambda c: {
-        "runs": [[run.variant, run.seed] for run in runs], "baseline": c.motion.comparison.baseline, "variants": [[v, m.kind, m.ratio] for v, m in masks.items()],
-        "default_ratio": {mask.kind: mask.ratio for mask in c.motion.masks}, "gates": c.motion.gates,
-    }))
+            stages.append(stage_of(
+                render, run.name, inputs={**models, MODEL: trained}, **training(PRIORITY["render"], gpu=False),
+                config_of=lambda c: render.Config(
+                    sampling=c.motion.sampling, captions=c.motion.render_captions, scale=c.motion_prep.scale),
+            ))
+            per_run[run_role(RENDER, run.name)] = stage_name(render, run.name)
+    reporting = stage_of(report, inputs={EVALUATOR: stage_name(evaluator)}, config_of=lambda c: report.Config(
+        runs=tuple((run.variant, run.seed) for run in runs), baseline=c.motion.comparison.baseline,
+        variants=tuple((v, m.kind, m.ratio) for v, m in masks.items()),
+        default_ratio={mask.kind: mask.ratio for mask in c.motion.masks}, gates=c.motion.gates,
+    ))
+    # a run's roles are named after it (report.ROLES holds them as ``<role>-<run>``), so stage_of cannot check them
+    stages.append(dataclasses.replace(reporting, inputs={**reporting.inputs, **per_run}))
     return Pipeline(name, tuple(stages))
+
+
+def _train_config(config: ExperimentConfig, mask: MotionMaskParams, seed: int) -> train.Config:
+    """A run's denoiser training: its mask, and the training's seed offset by the run's."""
+    diffusion = config.motion.diffusion
+    return train.Config(mask=mask, denoiser=config.motion.denoiser,
+                        diffusion=dataclasses.replace(diffusion, train=offset_seed(diffusion.train, seed)))
 
 
 # --- what each flow runs ---------------------------------------------------------------------

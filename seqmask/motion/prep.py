@@ -24,10 +24,6 @@ from seqmask.motion.bvh import BvhError, BvhTooLarge, Motion, Skeleton, read_bvh
 from seqmask.motion.captions import ACTIONS, STYLES
 from seqmask.motion.kinematics import joint_positions, resample
 
-SKELETON_BVH = "skeleton.bvh"
-"""The clips' BVH hierarchy with one rest frame: what generated motions are exported onto."""
-
-
 @dataclass(frozen=True, kw_only=True)
 class ClipRecord:
     """A clip kept: its labels, frames at the windows' rate, and split."""

@@ -1,4 +1,5 @@
-"""Reading ``motion-prep``'s artifact: windows of a split (normalised), their captions, the skeleton and the statistics."""
+"""What ``motion-prep`` makes, read back from its files (:mod:`seqmask.motion.artifacts` names them): windows of a split
+(normalised), their captions, the skeleton and the statistics."""
 
 from __future__ import annotations
 
@@ -32,8 +33,9 @@ class Skeleton:
     window: int
 
     @classmethod
-    def load(cls, prep: Path) -> Skeleton:
-        data = json.loads((prep / "skeleton.json").read_text(encoding="utf-8"))
+    def load(cls, path: Path) -> Skeleton:
+        """The skeleton in a JSON file (``motion-prep``'s :data:`~seqmask.motion.artifacts.SKELETON`)."""
+        data = json.loads(path.read_text(encoding="utf-8"))
         return cls(tuple(data["joints"]), tuple(data["parents"]), tuple(data["parts"]), tuple(map(tuple, data["part_columns"])),
                    data["features"], data["fps"], data["window"])
 
@@ -50,8 +52,9 @@ class Normalizer:
     std: Tensor  # (D,)
 
     @classmethod
-    def load(cls, prep: Path) -> Normalizer:
-        stats = load_file(str(prep / "normalization.safetensors"))
+    def load(cls, path: Path) -> Normalizer:
+        """The statistics of a safetensors file of ``mean`` and ``std``."""
+        stats = load_file(str(path))
         return cls(stats["mean"], stats["std"])
 
     def normalize(self, features: Tensor) -> Tensor:
@@ -88,9 +91,9 @@ class Windows:
         return torch.arange(self.features.size(1))[None, :] >= self.lengths[:, None]
 
 
-def load_windows(prep: Path, split: str) -> Windows:
-    """Split ``split`` of a ``motion-prep`` artifact, normalised with the training statistics."""
-    tensors = load_file(str(prep / "windows" / f"{split}.safetensors"))
-    records = read_jsonl(prep / "windows" / f"{split}.jsonl", WindowRecord)
-    return Windows(Normalizer.load(prep).normalize(tensors["features"]), tensors["lengths"], records)
+def load_windows(tensors: Path, records: Path, normalizer: Normalizer) -> Windows:
+    """The windows of a split from its safetensors file of raw ``features`` and ``lengths`` and its JSON lines of window
+    records, normalised with ``normalizer``."""
+    found = load_file(str(tensors))
+    return Windows(normalizer.normalize(found["features"]), found["lengths"], read_jsonl(records, WindowRecord))
 

@@ -11,6 +11,17 @@ import pytest
 from seqmask.files import read_build_record
 from seqmask.cli import main
 from seqmask.config import load_config, to_dict
+from seqmask.experiment.comparison import REPORT
+from seqmask.motion.artifacts import (
+    BVH,
+    FID_BY_RATIO,
+    GIF,
+    METRICS,
+    RENDERS,
+    SUMMARY,
+    TRAINING_LOG,
+    render_file,
+)
 from seqmask.motion.bvh import read_bvh
 from seqmask.runlog import latest_runs
 from seqmask.store import ArtifactStore
@@ -41,24 +52,25 @@ def motion_run(store_home, dask_address, prefect_api):
 
 def test_motion_flow_trains_evaluates_and_renders_every_mask(motion_run, store_home) -> None:
     assert set(states(store_home).values()) == {"computed"}
-    prep = json.loads((artifact(motion_run, "motion-prep") / "summary.json").read_text())
+    prep = json.loads((artifact(motion_run, "motion-prep") / SUMMARY).read_text())
     assert prep["splits"]["test"]["clips"] == 12 and prep["splits"]["valid"]["clips"] == 8
     assert prep["rejects"] == {"too_short": 2}  # two Bandai clips are under a second
-    report = (artifact(motion_run, "motion-report") / "report.md").read_text()
+    report = (artifact(motion_run, "motion-report") / REPORT).read_text()
     assert "| group | windows | none | time | time rel. vs none | body | body rel. vs none |" in report
     assert "**not meaningful**" in report  # tiny learns nothing: its gates fail and say so
     for mask in ("none", "time", "body"):
-        metrics = json.loads((artifact(motion_run, f"motion-eval-{mask}-s0") / "metrics.json").read_text())
+        metrics = json.loads((artifact(motion_run, f"motion-evaluate-{mask}-s0") / METRICS).read_text())
         scored = metrics["test"]["all"]
         assert scored["fid_low"] <= scored["fid_high"] and scored["fid"] >= 0 and scored["windows"] == prep["splits"]["test"]["windows"]
         assert len(scored["r_precision"]) == 3 and scored["r_precision"] == sorted(scored["r_precision"])
         assert scored["multimodality"] >= 0 and "unseen pair" in metrics["test"]
-        summary = json.loads((artifact(motion_run, f"motion-train-{mask}-s0") / "summary.json").read_text())
+        summary = json.loads((artifact(motion_run, f"motion-train-{mask}-s0") / SUMMARY).read_text())
         assert summary["steps"] == 4 and summary["mask"] == mask
         render = artifact(motion_run, f"motion-render-{mask}-s0")
-        assert (render / "0.gif").stat().st_size > 0 and read_bvh(render / "0.bvh").frame_count == 60
-        assert f"renders/{mask}-s0/0.gif" in report
-    assert (artifact(motion_run, "motion-report") / "fid_by_ratio.png").is_file()
+        assert (render / render_file(0, GIF)).stat().st_size > 0
+        assert read_bvh(render / render_file(0, BVH)).frame_count == 60
+        assert f"{RENDERS}/{mask}-s0/{render_file(0, GIF)}" in report
+    assert (artifact(motion_run, "motion-report") / FID_BY_RATIO).is_file()
 
 
 def test_motion_rerun_reuses_every_stage(motion_run, store_home, dask_address) -> None:
@@ -81,7 +93,7 @@ def test_compare_reuses_seed_0_and_adds_seeds_and_ratios(motion_run, store_home,
     assert found["motion-train-none-s0"] == found["motion-evaluator"] == "reused"
     assert found["motion-train-time-s1"] == found["motion-train-body-0-5-s0"] == "computed"
     assert "motion-train-body-0-5-s1" not in found  # the ratio study runs the first seed only
-    report = (artifact(result, "motion-report") / "report.md").read_text()
+    report = (artifact(result, "motion-report") / REPORT).read_text()
     assert "(2 seeds)" in report and "time@0.5" not in report.split("## FID on valid")[0]  # test tables hold the default ratios only
 
 
@@ -103,9 +115,9 @@ def test_kill_during_training_resumes_to_the_same_step(tmp_path, prefect_api, mo
     kill_then_rerun(cmd, env, lambda: _denoiser_checkpoint(home))
     [record] = latest_runs(home / "runs", 1)
     train = ArtifactStore(home).ref(record["stages"]["motion-train-none-s0"]["key"]).path
-    summary = json.loads((train / "summary.json").read_text())
+    summary = json.loads((train / SUMMARY).read_text())
     assert summary["steps"] == 400 and 5 <= read_build_record(train)["resumed_from_step"] < 400
-    steps = [json.loads(line)["step"] for line in (train / "metrics.jsonl").read_text().splitlines()]
+    steps = [json.loads(line)["step"] for line in (train / TRAINING_LOG).read_text().splitlines()]
     assert steps == sorted(set(steps)) and steps[-1] == 400
 
 

@@ -13,10 +13,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 from seqmask.executor import Executor
-from seqmask.motion.config import MotionPrepConfig
-from seqmask.motion.stages.prep import build
+from seqmask.motion.artifacts import PREP_DIR
+from seqmask.motion.stages import prep
 from seqmask.paths import resolve_path
-from seqmask.stage import StageContext
+from seqmask.stage import StageContext, stage_name
 
 BANDAI = resolve_path("data/motion/bandai-1")
 BOW = BANDAI / "data" / "dataset-1_bow_active_001.bvh.gz"
@@ -78,11 +78,13 @@ process that started this one (here pytest, larger than what is measured), where
 
 
 def build_prep(folder: Path, work: Path) -> Path:
-    """The ``motion-prep`` stage's files for the Bandai folder ``folder`` (one test and one valid clip), built in ``work``."""
-    out = work / "prep"
+    """The ``motion-prep`` stage's files for the Bandai folder ``folder`` (one test and one valid clip), built in
+    ``work/prep`` (where a denoiser's artifact holds its copies of them)."""
+    out = work / PREP_DIR
     out.mkdir()
-    config = MotionPrepConfig(bandai_dir=str(folder), test_clips=1, valid_clips=1)
-    build(StageContext(config=config, inputs={}, out=out, executor=Executor(show_bars=False), stage="motion-prep", scratch=work / "scratch"))
+    config = prep.Config(bandai_dir=str(folder), test_clips=1, valid_clips=1)
+    prep.build(StageContext(config=config, inputs={}, out=out, executor=Executor(show_bars=False),
+                            stage=stage_name(prep), scratch=work / "scratch"))
     return out
 
 

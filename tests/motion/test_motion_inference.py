@@ -10,13 +10,13 @@ import pytest
 from motion_files import bandai_copy, build_prep
 from seqmask.cli import main
 from seqmask.masking.params.motion import MotionMaskParams
+from seqmask.motion.artifacts import MODEL_DIR, TEXT_ENCODER_DIR, read_skeleton
 from seqmask.motion.bvh import read_bvh
 from seqmask.motion.captions import WordVocabulary
 from seqmask.motion.config import DenoiserConfig
 from seqmask.motion.encoders import ConvMotionEncoder, TextMotionModel, WordBagEncoder
 from seqmask.motion.inference import MAX_TEXT_CHARS, check_request, sampling_steps
 from seqmask.motion.models import SentenceEncoder, build_denoiser, save_denoiser, save_text_encoder
-from seqmask.motion.windows import Skeleton
 from seqmask.store import ArtifactStore
 
 DIFFUSION_STEPS = 20
@@ -28,15 +28,14 @@ CLIPS = ["bow_active_001", "bow_angry_001", "bow_childish_001", "bow_chimpira_00
 def model(tmp_path_factory) -> Path:
     """A folder laid out as a ``motion-train`` artifact (``prep/``, ``text_encoder/``, ``model/``), untrained."""
     work = tmp_path_factory.mktemp("model")
-    build_prep(bandai_copy(work / "bandai", dict.fromkeys(CLIPS)), work)
-    skeleton = Skeleton.load(work / "prep")
+    skeleton = read_skeleton(build_prep(bandai_copy(work / "bandai", dict.fromkeys(CLIPS)), work))
     vocabulary = WordVocabulary(["a", "person", "bows"])
     encoder = SentenceEncoder(model=TextMotionModel(WordBagEncoder(len(vocabulary.words), 8), ConvMotionEncoder(skeleton.features, 8)),
                               vocabulary=vocabulary)
-    save_text_encoder(work / "text_encoder", encoder)
+    save_text_encoder(work / TEXT_ENCODER_DIR, encoder)
     config = DenoiserConfig(hidden=16, layers=1, heads=2, ffn=32)
-    save_denoiser(work / "model", build_denoiser(config, skeleton, 8), config=config, mask=MotionMaskParams(), skeleton=skeleton,
-                  diffusion_steps=DIFFUSION_STEPS, text=encoder.identity, text_dim=8)
+    save_denoiser(work / MODEL_DIR, build_denoiser(config, skeleton, 8), config=config, mask=MotionMaskParams(),
+                  skeleton=skeleton, diffusion_steps=DIFFUSION_STEPS, text=encoder.identity, text_dim=8)
     return work
 
 

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from motion_files import bandai_copy, bow_with_frames, build_prep, run_measured
+from seqmask.motion.artifacts import CLIPS, REJECTS, SKELETON, SUMMARY
 from seqmask.motion.config import BANDAI_PARTS, MotionPrepConfig
 from seqmask.motion.features import part_columns, to_features, to_positions
 from seqmask.motion.prep import ClipRecord, ClipResult, ClipSource, assign_splits, bandai_sources, cut_windows, read_clip, window_starts
@@ -230,13 +231,13 @@ def test_prep_rejects_a_clip_of_another_skeleton_and_keeps_going(tmp_path) -> No
     names = ["bow_active_001", "bow_angry_001", "bow_childish_001", "bow_chimpira_001", "bow_feminine_001"]
     folder = bandai_copy(tmp_path / "bandai", {name: renamed if name == "bow_childish_001" else None for name in names})
     out = build_prep(folder, tmp_path)
-    rejects = [json.loads(line) for line in (out / "rejects.jsonl").read_text().splitlines()]
-    assert json.loads((out / "summary.json").read_text())["rejects"] == {"other_skeleton": 1}
+    rejects = [json.loads(line) for line in (out / REJECTS).read_text().splitlines()]
+    assert json.loads((out / SUMMARY).read_text())["rejects"] == {"other_skeleton": 1}
     [reject] = rejects
     assert reject["origin"] == str(folder / "data" / "dataset-1_bow_childish_001.bvh") and reject["reason"] == "other_skeleton"
     assert reject["detail"] == (f"{reject['origin']}: expected the skeleton that 4 of 5 clips share (the first "
                                 f"{folder / 'data' / 'dataset-1_bow_active_001.bvh.gz'}), found joints ['Toe_R'] the reference "
                                 f"lacks and lacking its joints ['Toes_R']")
-    clips = [json.loads(line)["clip"] for line in (out / "clips.jsonl").read_text().splitlines()]
+    clips = [json.loads(line)["clip"] for line in (out / CLIPS).read_text().splitlines()]
     assert sorted(clips) == sorted(f"dataset-1_{name}" for name in names if name != "bow_childish_001")
-    assert "Toes_R" in json.loads((out / "skeleton.json").read_text())["joints"]
+    assert "Toes_R" in json.loads((out / SKELETON).read_text())["joints"]

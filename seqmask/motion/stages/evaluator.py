@@ -1,9 +1,11 @@
-"""Stage ``motion-evaluator``: the text-motion contrastive evaluator (Guo et al. style) trained on the training
+"""Stage ``motion-evaluator``: *training* the text-motion contrastive evaluator model (Guo et al. style) on the training
 windows, used only for metrics; and what real motion scores with it: R-precision, MM-Dist and diversity of the real
-windows, and the FID floors every generated set is read against, on valid and test."""
+windows, and the FID floors every generated set is read against, on valid and test. Scoring one trained denoiser with
+it is :mod:`seqmask.motion.stages.evaluate`."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -12,11 +14,12 @@ import torch
 
 from seqmask.files import write_json
 from seqmask.eval.motion import diversity, matching_distance
+from seqmask.motion.artifacts import MODEL_DIR, MODEL_WEIGHTS, PREP, REAL, SUMMARY, TRAINING_LOG, skeleton, windows
 from seqmask.motion.captions import WordVocabulary
+from seqmask.motion.config import EvaluatorConfig, SamplingConfig
 from seqmask.motion.contrastive import ContrastiveUnit, embed_motions, embed_texts
 from seqmask.motion.models import build_evaluator, save_evaluator
 from seqmask.motion.scoring import floors, r_precisions
-from seqmask.motion.stages.inputs import skeleton, windows
 from seqmask.training.device import default_device
 from seqmask.training.loop import train
 
@@ -25,12 +28,28 @@ if TYPE_CHECKING:
     from seqmask.motion.windows import Windows
     from seqmask.stage import StageContext
 
+VERSION = 1
+ROLES = (PREP,)
+WRITES = (MODEL_WEIGHTS, TRAINING_LOG, REAL, SUMMARY)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Config:
+    """What training the evaluator and scoring real motion with it read."""
+
+    evaluator: EvaluatorConfig
+    """The evaluator model and its training."""
+    sampling: SamplingConfig
+    """R-precision's batch, the sampling seeds (copies of the floors) and the bootstrap resamples."""
+
+
 EVAL_SPLITS = ("valid", "test")
 
 
 def build(ctx: StageContext) -> None:
-    """``model/model.pt``, ``metrics.jsonl`` and ``real.json``: split -> real-motion metrics, floors and caption counts."""
-    config, sampling = ctx.config["evaluator"], ctx.config["sampling"]
+    """``model/model.pt``, ``metrics.jsonl``, ``real.json`` (split -> real-motion metrics, floors and caption counts)
+    and ``summary.json``."""
+    config, sampling = ctx.config.evaluator, ctx.config.sampling
     skeleton_, train_windows = skeleton(ctx), windows(ctx, "train")
     vocabulary = WordVocabulary.from_texts(c for i in range(len(train_windows.records)) for c in train_windows.captions(i))
     device = default_device()
@@ -43,7 +62,7 @@ def build(ctx: StageContext) -> None:
     unit, summary = train(build_unit, config.train, out_dir=ctx.out, work_dir=ctx.scratch, device=device,
                           progress=ctx.step_progress("evaluator steps"), desc="evaluator")
     model = unit.model.cpu().eval()
-    save_evaluator(ctx.out / "model", model, config, vocabulary, skeleton_)
+    save_evaluator(ctx.out / MODEL_DIR, model, config, vocabulary, skeleton_)
     cpu = torch.device("cpu")
     train_motion = embed_motions(model, train_windows.features, train_windows.lengths, cpu).numpy()  # (N_train, E)
     static = embed_motions(model, torch.zeros(1, skeleton_.window, skeleton_.features), torch.tensor([skeleton_.window]), cpu).numpy()[0]
@@ -61,8 +80,8 @@ def build(ctx: StageContext) -> None:
             "windows": len(motions), "seen_pair_windows": int(sum(seen)),
             "captions": len(set(split_windows.pairs)), "seen_pair_captions": len({p for p, s in zip(split_windows.pairs, seen) if s}),
         }
-    write_json(ctx.out / "real.json", real)
-    write_json(ctx.out / "summary.json", {**summary, "test_r_precision": real["test"]["r_precision"]})
+    write_json(ctx.out / REAL, real)
+    write_json(ctx.out / SUMMARY, {**summary, "test_r_precision": real["test"]["r_precision"]})
 
 
 def embed_real(model: TextMotionModel, vocabulary: WordVocabulary, split_windows: Windows) -> tuple[np.ndarray, np.ndarray]:

@@ -15,10 +15,20 @@ from safetensors.numpy import save_file
 
 from seqmask.data.rejects import Reject
 from seqmask.files import write_json, write_jsonl
-from seqmask.motion.config import SPLITS
+from seqmask.motion.artifacts import (
+    CLIPS,
+    NORMALIZATION,
+    REJECTS,
+    SKELETON,
+    SKELETON_BVH,
+    SUMMARY,
+    WINDOWS,
+    window_records,
+    window_tensors,
+)
+from seqmask.motion.config import SPLITS, MotionPrepConfig
 from seqmask.motion.features import feature_count, feature_names, part_columns, to_features
 from seqmask.motion.prep import (
-    SKELETON_BVH,
     ClipRecord,
     ClipResult,
     WindowRecord,
@@ -34,14 +44,24 @@ from seqmask.paths import resolve_path
 if TYPE_CHECKING:
     from seqmask.stage import StageContext
 
+VERSION = 1
+ROLES = ()
+WRITES = (
+    CLIPS, REJECTS, SKELETON, SKELETON_BVH, NORMALIZATION, SUMMARY,
+    *(name for split in SPLITS for name in (window_tensors(split), window_records(split))),
+)
+Config = MotionPrepConfig
+"""The stage's slice: the whole ``motion_prep`` section."""
+
 STD_FLOOR = 1e-3
 """Smallest standard deviation a feature is divided by (a column that barely moves is not blown up)."""
 
 
 def build(ctx: StageContext) -> None:
-    """``clips.jsonl``, ``rejects.jsonl``, ``skeleton.json``, ``windows/<split>.safetensors`` (``features`` (N, T, D) raw,
-    ``lengths`` (N,)) with ``windows/<split>.jsonl``, ``normalization.safetensors`` (``mean``, ``std`` (D,)), ``summary.json``."""
-    config = ctx.config
+    """``clips.jsonl``, ``rejects.jsonl``, ``skeleton.json``, ``skeleton.bvh``, ``windows/<split>.safetensors``
+    (``features`` (N, T, D) raw, ``lengths`` (N,)) with ``windows/<split>.jsonl``, ``normalization.safetensors``
+    (``mean``, ``std`` (D,)), ``summary.json``."""
+    config: Config = ctx.config
     read = partial(read_clip, drop_joints=config.drop_joints, scale=config.scale, fps=config.fps, min_frames=config.min_frames,
                    max_bytes=config.max_bvh_bytes, max_position=config.max_position)
     sources = bandai_sources(resolve_path(config.bandai_dir))
@@ -56,7 +76,7 @@ def build(ctx: StageContext) -> None:
     columns = part_columns(joints, {part.name: part.joints for part in config.body_parts})
     records = assign_splits([r.record for r in kept], test_clips=config.test_clips, valid_clips=config.valid_clips, seed=config.seed)
     positions = {r.record.clip: r.positions for r in kept}
-    (ctx.out / "windows").mkdir()
+    (ctx.out / WINDOWS).mkdir()
     counts = {}
     for split in SPLITS:
         windows, lengths, rows = [], [], []
@@ -67,20 +87,21 @@ def build(ctx: StageContext) -> None:
             lengths += real
             rows += [WindowRecord(clip=record.clip, start=s, length=n, content=record.content, style=record.style) for s, n in zip(starts, real)]
         features = np.stack(windows)  # (N, T, D)
-        save_file({"features": features, "lengths": np.array(lengths, dtype=np.int64)}, str(ctx.out / "windows" / f"{split}.safetensors"))
-        write_jsonl(ctx.out / "windows" / f"{split}.jsonl", rows)
+        save_file({"features": features, "lengths": np.array(lengths, dtype=np.int64)},
+                  str(ctx.out / window_tensors(split)))
+        write_jsonl(ctx.out / window_records(split), rows)
         counts[split] = {"clips": sum(r.split == split for r in records), "windows": len(rows)}
         if split == "train":
             mean, std = normalization(features, lengths, joints)
-            save_file({"mean": mean.astype(np.float32), "std": std.astype(np.float32)}, str(ctx.out / "normalization.safetensors"))
-    write_jsonl(ctx.out / "clips.jsonl", records)
+            save_file({"mean": mean.astype(np.float32), "std": std.astype(np.float32)}, str(ctx.out / NORMALIZATION))
+    write_jsonl(ctx.out / CLIPS, records)
     write_skeleton_bvh(ctx.out / SKELETON_BVH, kept[0].source_skeleton, config.fps)
-    write_jsonl(ctx.out / "rejects.jsonl", rejects)
-    write_json(ctx.out / "skeleton.json", {
+    write_jsonl(ctx.out / REJECTS, rejects)
+    write_json(ctx.out / SKELETON, {
         "joints": list(joints), "parents": list(parents), "parts": [part.name for part in config.body_parts], "part_columns": columns,
         "features": feature_count(len(joints)), "fps": config.fps, "window": config.window,
     })
-    write_json(ctx.out / "summary.json", {
+    write_json(ctx.out / SUMMARY, {
         "splits": counts, "rejects": dict(collections.Counter(r.reason for r in rejects)),
         "pairs_seen_in_training": _seen_pairs(records),
     })

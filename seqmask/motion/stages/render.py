@@ -3,24 +3,58 @@ stick-figure GIF and a frame strip (PNG), and the generated motion as a BVH on t
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 
 from seqmask.files import write_json
+from seqmask.motion.artifacts import (
+    BVH,
+    GIF,
+    INDEX,
+    MODEL,
+    PNG,
+    PREP,
+    RENDER_KINDS,
+    SKELETON_BVH,
+    TEXT,
+    denoiser,
+    normalizer,
+    prep_file,
+    render_file,
+    skeleton,
+    text_encoder,
+    windows,
+)
+from seqmask.motion.config import SamplingConfig
 from seqmask.motion.diffusion_unit import sample_motions
 from seqmask.motion.export import export_bvh, positions_of
-from seqmask.motion.prep import SKELETON_BVH
 from seqmask.motion.render import render_frames_png, render_gif
-from seqmask.motion.stages.inputs import PREP, denoiser, normalizer, skeleton, text_encoder, windows
 from seqmask.training.device import default_device
 
 if TYPE_CHECKING:
     from seqmask.stage import StageContext
 
+VERSION = 1
+ROLES = (PREP, TEXT, MODEL)
+WRITES = (INDEX,)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Config:
+    """What rendering a denoiser's motions reads."""
+
+    sampling: SamplingConfig
+    """The sampler, its guidance and the first sampling seed."""
+    captions: int
+    """Test captions rendered."""
+    scale: float
+    """Metres per BVH unit of the clips (the exported BVH's)."""
+
 
 def build(ctx: StageContext) -> None:
     """``<n>.gif``, ``<n>.png``, ``<n>.bvh`` per caption and ``index.json`` (caption, clip, files)."""
-    sampling, count, scale = ctx.config["sampling"], ctx.config["captions"], ctx.config["scale"]
+    sampling, count, scale = ctx.config.sampling, ctx.config.captions, ctx.config.scale
     trained, encoder, skeleton_, stats, test = denoiser(ctx), text_encoder(ctx), skeleton(ctx), normalizer(ctx), windows(ctx, "test")
     first_window = {}
     for i in range(len(test.records)):
@@ -37,8 +71,10 @@ def build(ctx: StageContext) -> None:
         length = int(test.lengths[window])
         panels = [real[n, :length], generated[n]]
         titles = ["real", "generated"]
-        render_gif(ctx.out / f"{n}.gif", panels, parents=skeleton_.parents, titles=titles, fps=skeleton_.fps)
-        render_frames_png(ctx.out / f"{n}.png", panels, parents=skeleton_.parents, titles=titles)
-        export_bvh(ctx.out / f"{n}.bvh", generated[n], skeleton_.joints, ctx.input_path(PREP) / SKELETON_BVH, fps=skeleton_.fps, scale=scale)
-        index.append({"caption": caption, "clip": test.records[window].clip, "gif": f"{n}.gif", "png": f"{n}.png", "bvh": f"{n}.bvh"})
-    write_json(ctx.out / "index.json", index)
+        files = {kind: render_file(n, kind) for kind in RENDER_KINDS}
+        render_gif(ctx.out / files[GIF], panels, parents=skeleton_.parents, titles=titles, fps=skeleton_.fps)
+        render_frames_png(ctx.out / files[PNG], panels, parents=skeleton_.parents, titles=titles)
+        export_bvh(ctx.out / files[BVH], generated[n], skeleton_.joints, prep_file(ctx, SKELETON_BVH),
+                   fps=skeleton_.fps, scale=scale)
+        index.append({"caption": caption, "clip": test.records[window].clip, **files})
+    write_json(ctx.out / INDEX, index)

@@ -10,11 +10,12 @@ import torch
 
 from seqmask.files import write_json
 from seqmask.eval.motion import r_precision
+from seqmask.motion.artifacts import MODEL_DIR, MODEL_WEIGHTS, PREP, SUMMARY, skeleton, windows
 from seqmask.motion.captions import WordVocabulary
+from seqmask.motion.config import TextEncoderConfig
 from seqmask.motion.contrastive import ContrastiveUnit, embed_motions
 from seqmask.motion.encoders import ConvMotionEncoder, TextMotionModel, WordBagEncoder
 from seqmask.motion.models import SentenceEncoder, save_text_encoder
-from seqmask.motion.stages.inputs import skeleton, windows
 from seqmask.paths import resolve_path
 from seqmask.training.device import default_device
 from seqmask.training.loop import train
@@ -22,10 +23,16 @@ from seqmask.training.loop import train
 if TYPE_CHECKING:
     from seqmask.stage import StageContext
 
+VERSION = 1
+ROLES = (PREP,)
+WRITES = (MODEL_WEIGHTS, SUMMARY)
+Config = TextEncoderConfig
+"""The stage's slice: the whole ``motion.text_encoder`` section."""
+
 
 def build(ctx: StageContext) -> None:
     """``model/model.pt``, ``metrics.jsonl`` (trained here) and ``summary.json`` (R-precision of its own embeddings on valid)."""
-    config = ctx.config
+    config: Config = ctx.config
     valid = windows(ctx, "valid")
     if config.clip is not None:
         encoder = SentenceEncoder(clip=str(resolve_path(config.clip)))
@@ -46,6 +53,6 @@ def build(ctx: StageContext) -> None:
         texts = encoder.embed([valid.caption(i) for i in range(len(valid.records))]).numpy()
         summary["valid_r_precision"] = [round(v, 4) for v in r_precision(texts, motions, batch_size=min(32, len(texts)))]
         summary["vocabulary"] = len(vocabulary.words)
-    save_text_encoder(ctx.out / "model", encoder)
+    save_text_encoder(ctx.out / MODEL_DIR, encoder)
     summary["unknown_valid_words"] = [] if config.clip else encoder.vocabulary.unknown([valid.caption(i) for i in range(len(valid.records))])
-    write_json(ctx.out / "summary.json", summary)
+    write_json(ctx.out / SUMMARY, summary)
