@@ -31,6 +31,7 @@ from prefect.artifacts import (
 from prefect.context import get_run_context
 from prefect.futures import PrefectFuture
 
+from seqmask.experiment.comparison import SUMMARY, TABLE
 from seqmask.executor import Executor, OrchestrationConfig, local_cluster
 from seqmask.fairseq2_runtime import Fairseq2WorkerPlugin, init_fairseq2_runtime
 from seqmask.runlog import RunLog
@@ -181,10 +182,10 @@ def _publish(pipeline: Pipeline, outcomes: Mapping[str, Outcome]) -> None:
     """The run's stage table, and the last stage's report and table, as Prefect artifacts."""
     create_markdown_artifact(key=f"{pipeline.name}-summary", markdown=run_report(pipeline, outcomes), description=f"{pipeline.name} stages")
     last = list(outcomes.values())[-1].ref.path
-    if (last / "summary.md").is_file():
-        create_markdown_artifact(key=f"{pipeline.name}-report", markdown=(last / "summary.md").read_text(encoding="utf-8"), description=f"{pipeline.name} report")
-    if (last / "table.json").is_file():
-        table = json.loads((last / "table.json").read_text(encoding="utf-8"))
+    if (last / SUMMARY).is_file():
+        create_markdown_artifact(key=f"{pipeline.name}-report", markdown=(last / SUMMARY).read_text(encoding="utf-8"), description=f"{pipeline.name} report")
+    if (last / TABLE).is_file():
+        table = json.loads((last / TABLE).read_text(encoding="utf-8"))
         create_table_artifact(key=f"{pipeline.name}-table", table=table, description=f"{pipeline.name} results")
     plots = [path for path in sorted(last.glob("*.png")) if path.stat().st_size <= MAX_PLOT_BYTES]
     if plots:

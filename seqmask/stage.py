@@ -141,11 +141,12 @@ def stage_of(
 ) -> Stage:
     """The stage a stage module declares: its ``build``, ``VERSION``, input ``ROLES``, the files it ``WRITES`` and a
     name from the module's (:func:`stage_name`). ``config_of`` gives its typed slice (the module's ``Config``),
-    ``inputs`` fills roles with upstream stage names, and ``options`` are the other :class:`Stage` fields (``sources``,
+    ``inputs`` fills roles with upstream stage names (a role ``R-X`` fills an entry ``R`` of ``ROLES`` once per run X,
+    as a report reads each run's evaluation), and ``options`` are the other :class:`Stage` fields (``sources``,
     ``enabled``, :func:`training`'s flags)."""
     name = stage_name(module, instance)
     inputs = dict(inputs or {})
-    unknown = sorted(set(inputs) - set(module.ROLES))
+    unknown = sorted(role for role in inputs if not any(role == known or role.startswith(f"{known}-") for known in module.ROLES))
     if unknown:
         raise ValueError(f"stage {name!r}: roles {unknown} are not among the roles {module.__name__} reads: {list(module.ROLES)}")
     return Stage(name, module.VERSION, module.build, config_of=config_of, inputs=inputs, writes=tuple(module.WRITES), **options)

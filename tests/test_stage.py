@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import types
 from dataclasses import dataclass
 
 import pytest
@@ -19,6 +20,8 @@ from seqmask.stage import (
     package_versions,
     run_pipeline,
     run_plan,
+    stage_name,
+    stage_of,
     stage_packages,
 )
 from seqmask.store import ArtifactStore
@@ -199,3 +202,30 @@ def test_a_worker_stage_builds_in_a_dask_worker_and_publishes_here(setup, dask_a
     assert store.verify(outcome.ref.key) == []  # and published atomically by the runner, as any stage
     plain = Runner(store, force={"alone"}).run(stage, params, {})  # no cluster: built here
     assert int((plain.ref.path / "pid.txt").read_text()) == os.getpid()
+
+
+def _stage_module(roles: tuple[str, ...], writes: tuple[str, ...]) -> types.ModuleType:
+    """A stage module as ``stage_of`` reads one: ``seqmask.demo.stages.count_words``."""
+    module = types.ModuleType("seqmask.demo.stages.count_words")
+    module.VERSION, module.ROLES, module.WRITES, module.build = 3, roles, writes, build_count
+    return module
+
+
+def test_stage_of_names_the_stage_after_its_module_and_checks_its_roles():
+    module = _stage_module(("words", "evaluate"), ("count.txt",))
+    made = stage_of(module, "s0", config_of=lambda c: {}, inputs={"words": "words", "evaluate-a-s0": "x", "evaluate-b-s1": "y"})
+    assert (made.name, made.version, made.writes, made.build) == ("demo-count-words-s0", 3, ("count.txt",), build_count)
+    assert stage_name(module) == "demo-count-words" and made.module == build_count.__module__
+    with pytest.raises(ValueError, match=r"stage 'demo-count-words': roles \['scores'\] are not among the roles .* reads: \['words', 'evaluate'\]"):
+        stage_of(module, config_of=lambda c: {}, inputs={"words": "words", "scores": "scores"})
+    with pytest.raises(ValueError, match="expected a stage module seqmask.PIPELINE.stages.NAME"):
+        stage_name(types.ModuleType("tests.count"))
+
+
+def test_a_build_that_leaves_out_a_file_its_module_writes_fails_naming_it(setup):
+    store, params = setup
+    module = _stage_module(("words",), ("count.txt", "histogram.png"))
+    counting = stage_of(module, config_of=lambda c: {}, inputs={"words": "words"})
+    with pytest.raises(StageFailed, match=r"build wrote no histogram.png \(its WRITES\), found \['count.txt'\]"):
+        run_pipeline(Pipeline("demo", (WORDS, counting)), params, Runner(store).run)
+    assert [item["stage"] for item in store.list()] == ["words"]  # nothing half-made was published

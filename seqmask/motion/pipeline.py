@@ -73,13 +73,11 @@ def motion_pipeline(runs: Sequence[Run], masks: dict[str, MotionMaskParams], *, 
                     sampling=c.motion.sampling, captions=c.motion.render_captions, scale=c.motion_prep.scale),
             ))
             per_run[run_role(RENDER, run.name)] = stage_name(render, run.name)
-    reporting = stage_of(report, inputs={EVALUATOR: stage_name(evaluator)}, config_of=lambda c: report.Config(
+    stages.append(stage_of(report, inputs={EVALUATOR: stage_name(evaluator), **per_run}, config_of=lambda c: report.Config(
         runs=tuple((run.variant, run.seed) for run in runs), baseline=c.motion.comparison.baseline,
         variants=tuple((v, m.kind, m.ratio) for v, m in masks.items()),
         default_ratio={mask.kind: mask.ratio for mask in c.motion.masks}, gates=c.motion.gates,
-    ))
-    # a run's roles are named after it (report.ROLES holds them as ``<role>-<run>``), so stage_of cannot check them
-    stages.append(dataclasses.replace(reporting, inputs={**reporting.inputs, **per_run}))
+    )))
     return Pipeline(name, tuple(stages))
 
 
