@@ -5,16 +5,8 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from seqmask.motion.artifacts import (
-    MODEL_DIR,
-    MODEL_WEIGHTS,
-    PREP_DIR,
-    SKELETON,
-    SKELETON_BVH,
-    TEXT_ENCODER_DIR,
-    read_normalizer,
-    read_skeleton,
-)
+from seqmask.motion.artifacts import MODEL_DIR, MODEL_WEIGHTS, PREP_DIR, SKELETON, SKELETON_BVH, TEXT_ENCODER_DIR
+from seqmask.motion.readers import read_normalizer, read_skeleton
 from seqmask.motion.diffusion_unit import sample_motions
 from seqmask.motion.export import export_bvh, positions_of
 from seqmask.motion.models import load_denoiser, load_text_encoder

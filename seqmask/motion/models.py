@@ -17,6 +17,7 @@ import torch
 from torch import Tensor
 
 from seqmask.masking.params.motion import MotionMaskParams
+from seqmask.motion.artifacts import MODEL_FILE
 from seqmask.motion.captions import WordVocabulary
 from seqmask.motion.config import DenoiserConfig, EvaluatorConfig
 from seqmask.motion.contrastive import embed_texts
@@ -26,7 +27,6 @@ from seqmask.motion.windows import Skeleton
 from seqmask.training.checkpoint import read_checkpoint, save_checkpoint
 
 TEXT_ENCODER, EVALUATOR, DENOISER = "motion-text-encoder", "motion-evaluator", "motion-denoiser"
-MODEL_FILE = "model.pt"
 
 
 def _read(path: Path, kind: str) -> dict[str, Any]:

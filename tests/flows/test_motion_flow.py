@@ -12,16 +12,7 @@ from seqmask.files import read_build_record
 from seqmask.cli import main
 from seqmask.config import load_config, to_dict
 from seqmask.experiment.comparison import REPORT
-from seqmask.motion.artifacts import (
-    BVH,
-    FID_BY_RATIO,
-    GIF,
-    METRICS,
-    RENDERS,
-    SUMMARY,
-    TRAINING_LOG,
-    render_file,
-)
+from seqmask.motion.artifacts import BVH, FID_BY_RATIO, GIF, METRICS, RENDERS, SUMMARY, TRAINING_LOG, render_file
 from seqmask.motion.bvh import read_bvh
 from seqmask.runlog import latest_runs
 from seqmask.store import ArtifactStore

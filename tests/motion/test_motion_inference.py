@@ -10,7 +10,8 @@ import pytest
 from motion_files import bandai_copy, build_prep
 from seqmask.cli import main
 from seqmask.masking.params.motion import MotionMaskParams
-from seqmask.motion.artifacts import MODEL_DIR, TEXT_ENCODER_DIR, read_skeleton
+from seqmask.motion.artifacts import MODEL_DIR, TEXT_ENCODER_DIR
+from seqmask.motion.readers import read_skeleton
 from seqmask.motion.bvh import read_bvh
 from seqmask.motion.captions import WordVocabulary
 from seqmask.motion.config import DenoiserConfig

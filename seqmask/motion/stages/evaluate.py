@@ -14,18 +14,8 @@ import torch
 
 from seqmask.files import record_build, write_json
 from seqmask.eval.motion import multimodality
-from seqmask.motion.artifacts import (
-    EVALUATOR,
-    METRICS,
-    MODEL,
-    PREP,
-    TEXT,
-    denoiser,
-    evaluator,
-    skeleton,
-    text_encoder,
-    windows,
-)
+from seqmask.motion.artifacts import EVALUATOR, METRICS, MODEL, PREP, TEXT
+from seqmask.motion.readers import denoiser, evaluator, skeleton, text_encoder, windows
 from seqmask.motion.config import SamplingConfig
 from seqmask.motion.contrastive import embed_motions
 from seqmask.motion.diffusion_unit import sample_motions

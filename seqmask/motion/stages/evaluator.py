@@ -14,7 +14,8 @@ import torch
 
 from seqmask.files import write_json
 from seqmask.eval.motion import diversity, matching_distance
-from seqmask.motion.artifacts import MODEL_DIR, MODEL_WEIGHTS, PREP, REAL, SUMMARY, TRAINING_LOG, skeleton, windows
+from seqmask.motion.artifacts import MODEL_DIR, MODEL_WEIGHTS, PREP, REAL, SUMMARY, TRAINING_LOG
+from seqmask.motion.readers import skeleton, windows
 from seqmask.motion.captions import WordVocabulary
 from seqmask.motion.config import EvaluatorConfig, SamplingConfig
 from seqmask.motion.contrastive import ContrastiveUnit, embed_motions, embed_texts

@@ -15,17 +15,7 @@ from safetensors.numpy import save_file
 
 from seqmask.data.rejects import Reject
 from seqmask.files import write_json, write_jsonl
-from seqmask.motion.artifacts import (
-    CLIPS,
-    NORMALIZATION,
-    REJECTS,
-    SKELETON,
-    SKELETON_BVH,
-    SUMMARY,
-    WINDOWS,
-    window_records,
-    window_tensors,
-)
+from seqmask.motion.artifacts import CLIPS, NORMALIZATION, REJECTS, SKELETON, SKELETON_BVH, SUMMARY, WINDOWS, window_records, window_tensors
 from seqmask.motion.config import SPLITS, MotionPrepConfig
 from seqmask.motion.features import feature_count, feature_names, part_columns, to_features
 from seqmask.motion.prep import (

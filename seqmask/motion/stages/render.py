@@ -8,24 +8,8 @@ from typing import TYPE_CHECKING
 
 
 from seqmask.files import write_json
-from seqmask.motion.artifacts import (
-    BVH,
-    GIF,
-    INDEX,
-    MODEL,
-    PNG,
-    PREP,
-    RENDER_KINDS,
-    SKELETON_BVH,
-    TEXT,
-    denoiser,
-    normalizer,
-    prep_file,
-    render_file,
-    skeleton,
-    text_encoder,
-    windows,
-)
+from seqmask.motion.artifacts import BVH, GIF, INDEX, MODEL, PNG, PREP, RENDER_KINDS, SKELETON_BVH, TEXT, render_file
+from seqmask.motion.readers import denoiser, normalizer, prep_file, skeleton, text_encoder, windows
 from seqmask.motion.config import SamplingConfig
 from seqmask.motion.diffusion_unit import sample_motions
 from seqmask.motion.export import export_bvh, positions_of

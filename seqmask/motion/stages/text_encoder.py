@@ -10,7 +10,8 @@ import torch
 
 from seqmask.files import write_json
 from seqmask.eval.motion import r_precision
-from seqmask.motion.artifacts import MODEL_DIR, MODEL_WEIGHTS, PREP, SUMMARY, skeleton, windows
+from seqmask.motion.artifacts import MODEL_DIR, MODEL_WEIGHTS, PREP, SUMMARY
+from seqmask.motion.readers import skeleton, windows
 from seqmask.motion.captions import WordVocabulary
 from seqmask.motion.config import TextEncoderConfig
 from seqmask.motion.contrastive import ContrastiveUnit, embed_motions

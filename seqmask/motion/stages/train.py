@@ -13,26 +13,12 @@ import torch
 
 from seqmask.files import record_build, write_json
 from seqmask.masking.params.motion import MotionMaskParams
-from seqmask.motion.artifacts import (
-    MODEL_DIR,
-    MODEL_WEIGHTS,
-    PREP,
-    PREP_COPIES,
-    PREP_DIR,
-    SUMMARY,
-    TEXT,
-    TEXT_ENCODER_DIR,
-    TRAINING_LOG,
-    prep_file,
-    skeleton,
-    text_encoder,
-    text_encoder_folder,
-    windows,
-)
+from seqmask.motion.artifacts import MODEL_DIR, MODEL_FILE, MODEL_WEIGHTS, PREP, PREP_COPIES, PREP_DIR, SUMMARY, TEXT, TEXT_ENCODER_DIR, TRAINING_LOG
+from seqmask.motion.readers import prep_file, skeleton, text_encoder, text_encoder_folder, windows
 from seqmask.motion.config import DenoiserConfig, DiffusionConfig
 from seqmask.motion.diffusion import cosine_alphas_cumprod
 from seqmask.motion.diffusion_unit import DiffusionUnit
-from seqmask.motion.models import MODEL_FILE, build_denoiser, save_denoiser
+from seqmask.motion.models import build_denoiser, save_denoiser
 from seqmask.motion.windows import TEMPLATE_COUNT
 
 from seqmask.training.device import default_device
