@@ -1,10 +1,10 @@
-"""The Dask ``tag`` stage's work on 2 workers against 1 (target >= 1.7x), same shards, one run.
+"""The Dask ``text-tag`` stage's work on 2 workers against 1 (target >= 1.7x), same shards, one run.
 
     .venv/bin/python bench/tag_scaling.py [--copies 3] [--tagger-steps 200] [--repeat 2] [--quick]
 
 Work: every monolingual training sentence of the shipped text corpus (``--copies``
 times over, so that start-up is a small share), tagged in shards of the ``small``
-preset's size by the pure ``tag_shard`` the ``tag`` stage maps, with taggers
+preset's size by the pure ``tag_shard`` the ``text-tag`` stage maps, with taggers
 trained from the shipped UD treebanks before timing. Both clusters are started and
 warmed (each worker loads every tagger once) before anything is timed, and stay up
 while they take turns, the order alternating from round to round (1, 2; 2, 1; ...) so
@@ -27,6 +27,7 @@ from seqmask.config import load_config
 from seqmask.data.bitext import Limits
 from seqmask.executor import Executor, local_cluster
 from seqmask.paths import resolve_path
+from seqmask.text.artifacts import MODEL
 from seqmask.text.prep import read_source, sources_of, split_corpus
 from seqmask.text.stages.tag import tag_shard
 from seqmask.text.tagging import train_tagger
@@ -48,7 +49,7 @@ def shards(out: Path, copies: int, steps: int, size: int = 0, per_language: int 
         treebank = resolve_path(config.text.tag.source(language).treebank)
         train_tagger(treebank, language, out / language, max_steps=steps)
         texts = texts * copies
-        of_language = [(str(out / language / "model"), language, texts[i : i + size]) for i in range(0, len(texts), size)]
+        of_language = [(str(out / language / MODEL), language, texts[i : i + size]) for i in range(0, len(texts), size)]
         made += of_language[:per_language] if per_language else of_language
     return made
 

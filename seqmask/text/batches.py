@@ -17,17 +17,11 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from seqmask.text.tokenizer import Specials
 from seqmask.text.units import Encoded
 
-
-@dataclass(frozen=True, kw_only=True)
-class Specials:
-    """Ids of the special tokens, and the first position id (XLM-R: ``padding_idx + 1``)."""
-
-    bos: int = 0
-    pad: int = 1
-    eos: int = 2
-    first_position: int = 2
+Row = tuple[tuple[Encoded, ...], tuple[int, ...]]
+"""One training row: one sentence (MLM) or two (TLM), with their language ids."""
 
 
 @dataclass

@@ -11,9 +11,10 @@ from transformers import XLMRobertaForMaskedLM
 from seqmask.data.rejects import Reject
 from seqmask.data.bitext import Limits, Pair, read_aligned
 from seqmask.store import ArtifactNotFound, ArtifactStore
+from seqmask.text.artifacts import LANGUAGES, MODEL, TOKENIZER_MODEL
 from seqmask.text.mining import MiningResult, check_k, mine_both_ways
-from seqmask.text.model import LANGUAGES_FILE, check_layer, embed, load_encoder
-from seqmask.text.tokenizer import MODEL_FILE, XLMR_MODEL_FILE, Vocabulary
+from seqmask.text.model import check_layer, embed, is_encoder, load_encoder
+from seqmask.text.tokenizer import XLMR_MODEL_FILE, Vocabulary
 from seqmask.text.units import encode_units
 
 
@@ -35,11 +36,11 @@ class Encoder:
 
 
 def resolve_encoder(spec: str, store: ArtifactStore) -> Path:
-    """The model directory of a ``continual-*``/``text-base`` artifact key (prefix), of a directory holding ``model/``,
-    or a model directory itself."""
+    """The model directory of a ``text-continual-*``/``text-base`` artifact key (prefix), of a directory holding
+    ``model/``, or a model directory itself."""
     path = Path(spec)
     if path.is_dir():
-        return path / "model" if (path / "model" / "config.json").is_file() else path
+        return path / MODEL if is_encoder(path / MODEL) else path
     try:
         key = store.resolve(spec)
     except (ArtifactNotFound, ValueError):
@@ -47,17 +48,20 @@ def resolve_encoder(spec: str, store: ArtifactStore) -> Path:
     ref = store.get(key)
     if ref is None:
         raise ValueError(f"artifact {spec} does not verify; rerun the flow that makes it")
-    if not (ref.path / "model" / "config.json").is_file():
-        raise ValueError(f"artifact {ref.key[:12]} ({ref.stage}) holds no encoder; expected a continual-* or text-base artifact")
-    return ref.path / "model"
+    if not is_encoder(ref.path / MODEL):
+        raise ValueError(
+            f"artifact {ref.key[:12]} ({ref.stage}) holds no encoder; expected a text-continual-* or text-base artifact"
+        )
+    return ref.path / MODEL
 
 
 def load_for_mining(directory: Path) -> Encoder:
     """The encoder of a model directory with its sentencepiece model (``spm.model`` or XLM-R's) and ``languages.json``."""
-    vocab_path = next((directory / name for name in (MODEL_FILE, XLMR_MODEL_FILE) if (directory / name).is_file()), None)
+    vocab_path = next((directory / name for name in (TOKENIZER_MODEL, XLMR_MODEL_FILE) if (directory / name).is_file()),
+                      None)
     if vocab_path is None:
-        raise FileNotFoundError(f"{directory}: expected {MODEL_FILE} or {XLMR_MODEL_FILE} beside the model")
-    languages_path = directory / LANGUAGES_FILE
+        raise FileNotFoundError(f"{directory}: expected {TOKENIZER_MODEL} or {XLMR_MODEL_FILE} beside the model")
+    languages_path = directory / LANGUAGES
     names = json.loads(languages_path.read_text(encoding="utf-8")) if languages_path.is_file() else []
     return Encoder(load_encoder(directory), Vocabulary.load(vocab_path), {name: index for index, name in enumerate(names)})
 

@@ -17,12 +17,20 @@ from chunked torch matrix products: neither holds the N x N similarity matrix.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
+from seqmask.data.bitext import Pair
+
 SEARCH_CHUNK = 4096
 """Queries per torch search chunk: the chunk's similarity rows (chunk x N floats) are all it holds at once."""
+SCORINGS = ("raw", "centred")
+"""``raw`` cosine margins, and margins after subtracting each language's mean embedding."""
+Embedder = Callable[[Sequence[Pair]], tuple[np.ndarray, np.ndarray]]
+"""The source and target embeddings ``(N, D)``, ``(N, D)`` of a pair set (one language pair)."""
 
 
 @dataclass(frozen=True)
@@ -105,3 +113,24 @@ def mine_both_ways(first: np.ndarray, second: np.ndarray, *, k: int = 4, centre:
     a = normalise(first, centre=first.mean(axis=0) if centre else None)
     b = normalise(second, centre=second.mean(axis=0) if centre else None)
     return {"forward": mine(a, b, k=k, backend=backend), "backward": mine(b, a, k=k, backend=backend)}
+
+
+def mine_sets(sets: Mapping[str, Mapping[str, Sequence[Pair]]], embedder: Embedder, *, k: int) -> dict[str, Any]:
+    """Every pair set of every split (split -> name -> pairs) mined both ways with ``embedder``'s embeddings, with each
+    of :data:`SCORINGS`: split -> name -> scoring -> direction (``eng→sin``) -> xSIM error %, P@1 %, pairs. An empty set
+    is left out."""
+    found: dict[str, Any] = {}
+    for split, named in sets.items():
+        for name, pairs in named.items():
+            if not pairs:
+                continue
+            sources, targets = embedder(pairs)  # (N, D), (N, D)
+            first, second = pairs[0].source_language, pairs[0].target_language
+            found.setdefault(split, {})[name] = {
+                scoring: {
+                    (f"{first}→{second}" if way == "forward" else f"{second}→{first}"): result.as_row()
+                    for way, result in mine_both_ways(sources, targets, k=k, centre=scoring == "centred").items()
+                }
+                for scoring in SCORINGS
+            }
+    return found

@@ -25,15 +25,11 @@ from seqmask.masking.lem import (
     piece_units,
     replace_masked,
 )
-from seqmask.text.batches import TextBatch, mlm_batch, tlm_batch
+from seqmask.text.batches import Row, TextBatch, mlm_batch, tlm_batch
 from seqmask.text.config import STRATEGIES
 from seqmask.text.model import masked_lm_loss, max_tokens
 from seqmask.text.tokenizer import Vocabulary
-from seqmask.text.units import Encoded
 from seqmask.training.loop import shuffled_batches
-
-Row = tuple[tuple[Encoded, ...], tuple[int, ...]]
-"""One training row: one sentence (MLM) or two (TLM), with their language ids."""
 
 
 def make_batch(rows: Sequence[Row], vocabulary: Vocabulary, max_len: int) -> TextBatch:

@@ -21,13 +21,12 @@ from torch import Tensor
 from tqdm.auto import tqdm
 from transformers import XLMRobertaConfig, XLMRobertaForMaskedLM
 
-from seqmask.text.batches import Specials, TextBatch, mlm_batch
+from seqmask.text.artifacts import LANGUAGES
+from seqmask.text.batches import TextBatch, mlm_batch
 from seqmask.text.config import EncoderConfig
-from seqmask.text.tokenizer import Vocabulary
+from seqmask.text.tokenizer import Specials, Vocabulary
 from seqmask.text.units import Encoded
 
-LANGUAGES_FILE = "languages.json"
-"""The language of each language id, in id order."""
 TIED_KEYS = ("lm_head.decoder.weight", "lm_head.decoder.bias")
 """Parameters tied to others (the output embedding is the input embedding): absent from saved weights."""
 UNUSED_PREFIXES = ("roberta.pooler.", "roberta.embeddings.position_ids")
@@ -56,7 +55,7 @@ def load_encoder(directory: Path) -> XLMRobertaForMaskedLM:
     device through a process-wide patch, which breaks modules other threads (other stages) build at the same time.
     """
     directory = Path(directory)
-    if not (directory / "config.json").is_file():
+    if not is_encoder(directory):
         raise FileNotFoundError(f"{directory}: expected a Hugging Face model directory with config.json")
     model = XLMRobertaForMaskedLM(XLMRobertaConfig.from_pretrained(directory, local_files_only=True))
     state = _weights(directory)
@@ -70,6 +69,11 @@ def load_encoder(directory: Path) -> XLMRobertaForMaskedLM:
         )
     model.tie_weights()
     return model
+
+
+def is_encoder(directory: Path) -> bool:
+    """Whether ``directory`` is a Hugging Face model directory (holds its ``config.json``)."""
+    return (Path(directory) / "config.json").is_file()
 
 
 def _weights(directory: Path) -> dict[str, Tensor]:
@@ -110,7 +114,7 @@ def save_encoder(model: XLMRobertaForMaskedLM, directory: Path, *, vocab: Vocabu
     of each language id (what ``seqmask mine`` reads)."""
     model.save_pretrained(directory, safe_serialization=True)
     shutil.copyfile(vocab.path, Path(directory) / vocab.path.name)
-    (Path(directory) / LANGUAGES_FILE).write_text(json.dumps(list(languages)), encoding="utf-8")
+    (Path(directory) / LANGUAGES).write_text(json.dumps(list(languages)), encoding="utf-8")
 
 
 def max_tokens(model: XLMRobertaForMaskedLM, specials: Specials) -> int:

@@ -14,11 +14,30 @@ from pathlib import Path
 from seqmask.config import ExperimentConfig
 from seqmask.experiment.runs import Run, offset_seed
 from seqmask.paths import resolve_path
-from seqmask.stage import Pipeline, Plan, Stage
+from seqmask.stage import Pipeline, Plan, Stage, stage_name, stage_of, training
+from seqmask.text.artifacts import (
+    BASE,
+    BASE_MINED,
+    CONTINUAL,
+    CORPUS,
+    ENCODER,
+    MINED,
+    MLM_MODEL,
+    MLM_PHASE_MINED,
+    MODEL,
+    NGRAMS_MINED,
+    TAG,
+    TAGGERS,
+    TOKENIZER,
+    UNTRAINED_MINED,
+    UNTRAINED_MODEL,
+    run_role,
+)
 from seqmask.text.stages import (
     base,
     continual,
     mine,
+    ngrams,
     prep,
     report,
     tag,
@@ -26,8 +45,8 @@ from seqmask.text.stages import (
     tokenizer,
 )
 
-CORPUS = {"corpus": "text-prep"}
-TEXT = {**CORPUS, "tokenizer": "tokenizer"}
+CORPUS_INPUT = {CORPUS: stage_name(prep)}
+TEXT_INPUTS = {**CORPUS_INPUT, TOKENIZER: stage_name(tokenizer)}
 """The inputs every model stage reads."""
 PRIORITY = {"base": 2, "continual": 1}
 """The base encoder first: every continual run waits for it."""
@@ -46,60 +65,75 @@ def _tagger_sources(config: ExperimentConfig) -> list[Path]:
     ]
 
 
-PREP_STAGES = (Stage("text-prep", 1, prep.build, config_of=lambda c: c.text_prep, sources=_prep_sources),)
+PREP_STAGES = (stage_of(prep, config_of=lambda c: c.text_prep, sources=_prep_sources),)
 
 
-def _mine_stage(name: str, model_stage: str, folder: str) -> Stage:
-    return Stage(
-        f"mine-{name}", 1, mine.build, inputs={**TEXT, "model": model_stage},
-        config_of=lambda c: {"mine": c.text.mine, "folder": folder},
+def _mine_stage(instance: str, encoder_stage: str, folder: str) -> Stage:
+    """``text-mine-<instance>``: the encoder ``folder`` of ``encoder_stage`` mined."""
+    return stage_of(
+        mine, instance, inputs={**TEXT_INPUTS, ENCODER: encoder_stage},
+        config_of=lambda c: mine.Config(mine=c.text.mine, folder=folder),
     )
 
 
 def text_pipeline(runs: Sequence[Run], *, name: str) -> Pipeline:
     """Prep, tokenizer, taggers and tags, the base encoder, continual pretraining and mining per run, then the report."""
     from_scratch = lambda c: c.text.base.init_from is None
+    tagged = {TAG: stage_name(tag)}
     stages = [
         *PREP_STAGES,
-        Stage(
-            "tokenizer", 1, tokenizer.build, inputs=CORPUS, config_of=lambda c: {"tokenizer": c.text.tokenizer, "init_from": c.text.base.init_from},
+        stage_of(
+            tokenizer, inputs=CORPUS_INPUT,
+            config_of=lambda c: tokenizer.Config(tokenizer=c.text.tokenizer, init_from=c.text.base.init_from),
             sources=lambda c: [resolve_path(p) for p in (c.text.tokenizer.model, c.text.base.init_from) if p],
         ),
-        Stage("taggers", 1, taggers.build, inputs=CORPUS, sources=_tagger_sources, config_of=lambda c: c.text.tag),
-        Stage("tag", 1, tag.build, inputs={**CORPUS, "taggers": "taggers"}, config_of=lambda c: {"sentences_per_task": c.text.tag.sentences_per_task}),
-        Stage(
-            "text-base", 1, base.build, inputs=TEXT, worker=True, priority=PRIORITY["base"], gpu=True,
-            config_of=lambda c: {"base": c.text.base, "encoder": c.text.encoder},
+        stage_of(taggers, inputs=CORPUS_INPUT, sources=_tagger_sources, config_of=lambda c: c.text.tag),
+        stage_of(tag, inputs={**CORPUS_INPUT, TAGGERS: stage_name(taggers)},
+                 config_of=lambda c: tag.Config(sentences_per_task=c.text.tag.sentences_per_task)),
+        stage_of(
+            base, inputs=TEXT_INPUTS, **training(PRIORITY["base"]),
+            config_of=lambda c: base.Config(base=c.text.base, encoder=c.text.encoder),
             sources=lambda c: [resolve_path(c.text.base.init_from)] if c.text.base.init_from else [],
         ),
-        Stage("mine-ngrams", 1, mine.build_ngrams, inputs=CORPUS, config_of=lambda c: {"mine": c.text.mine}),
-        dataclasses.replace(_mine_stage("untrained", "text-base", "untrained"), enabled=from_scratch),
-        _mine_stage("base", "text-base", "model"),
+        stage_of(ngrams, inputs=CORPUS_INPUT, config_of=lambda c: ngrams.Config(mine=c.text.mine)),
+        dataclasses.replace(_mine_stage("untrained", stage_name(base), UNTRAINED_MODEL), enabled=from_scratch),
+        _mine_stage("base", stage_name(base), MODEL),
     ]
-    report_inputs = {**TEXT, "tag": "tag", **{name: name for name in ("mine-ngrams", "mine-untrained", "mine-base")}}
+    per_run = {}
     for run in runs:
-        inputs = {**TEXT, "base": "text-base", **({"tag": "tag"} if run.variant == "lem" else {})}
+        trained = stage_name(continual, run.name)
         stages += [
-            Stage(
-                f"continual-{run.name}", 1, continual.build, inputs=inputs, worker=True, priority=PRIORITY["continual"], gpu=True,
-                config_of=lambda c, run=run: {
-                    "strategy": run.variant,
-                    "continual": dataclasses.replace(
+            stage_of(
+                continual, run.name, **training(PRIORITY["continual"]),
+                inputs={**TEXT_INPUTS, BASE: stage_name(base), **(tagged if run.variant == "lem" else {})},
+                config_of=lambda c, run=run: continual.Config(
+                    strategy=run.variant,
+                    continual=dataclasses.replace(
                         c.text.continual, mlm=offset_seed(c.text.continual.mlm, run.seed), tlm=offset_seed(c.text.continual.tlm, run.seed),
                     ),
-                },
+                ),
             ),
-            _mine_stage(run.name, f"continual-{run.name}", "model"),
-            _mine_stage(f"{run.name}-mlm-phase", f"continual-{run.name}", "mlm_model"),
+            _mine_stage(run.name, trained, MODEL),
+            _mine_stage(f"{run.name}-{MLM_PHASE_MINED}", trained, MLM_MODEL),
         ]
-        report_inputs.update({n: n for n in (f"continual-{run.name}", f"mine-{run.name}", f"mine-{run.name}-mlm-phase")})
-    stages.append(Stage(
-        "text-report", 1, report.build, inputs=report_inputs,
-        config_of=lambda c: {
-            "runs": [[run.variant, run.seed] for run in runs], "baseline": c.text.comparison.baseline, "centre": c.text.mine.centre, "k": c.text.mine.k, "gates": c.text.gates,
-            "units": c.text.continual.units, "lem": c.text.continual.lem,
+        per_run.update({
+            run_role(CONTINUAL, run.name): trained,
+            run_role(MINED, run.name): stage_name(mine, run.name),
+            run_role(MINED, f"{run.name}-{MLM_PHASE_MINED}"): stage_name(mine, f"{run.name}-{MLM_PHASE_MINED}"),
+        })
+    reporting = stage_of(
+        report, inputs={
+            **TEXT_INPUTS, **tagged, NGRAMS_MINED: stage_name(ngrams), UNTRAINED_MINED: stage_name(mine, "untrained"),
+            BASE_MINED: stage_name(mine, "base"),
         },
-    ))
+        config_of=lambda c: report.Config(
+            runs=tuple((run.variant, run.seed) for run in runs), baseline=c.text.comparison.baseline,
+            centre=c.text.mine.centre, k=c.text.mine.k, gates=c.text.gates, units=c.text.continual.units,
+            lem=c.text.continual.lem,
+        ),
+    )
+    # a run's roles are named after it (report.ROLES holds them as ``<role>-<run>``), so stage_of cannot check them
+    stages.append(dataclasses.replace(reporting, inputs={**reporting.inputs, **per_run}))
     return Pipeline(name, tuple(stages))
 
 
@@ -119,4 +153,3 @@ def text_plan(config: ExperimentConfig) -> Plan:
 def text_compare_plan(config: ExperimentConfig) -> Plan:
     """Every strategy over every seed."""
     return [(text_pipeline(config.text.comparison.runs(), name="text-compare"), config)]
-

@@ -29,7 +29,7 @@ from seqmask.files import record_build
 from seqmask.data.conllu import TaggedSentence, read_conllu
 from seqmask.masking.lem import ENTITY, NOUN, OTHER, VERB
 from seqmask.paths import config_path
-
+from seqmask.text.artifacts import MODEL
 from seqmask.text.units import Word
 
 logger = logging.getLogger(__name__)
@@ -121,7 +121,7 @@ def train_tagger(treebank: Path, language: str, out_dir: Path, *, heldout_share:
         nlp = _train(_config(lang, paths, max_steps=max_steps, seed=seed, width=width))
     for corpus in paths:  # files of the scratch directory, gone: the saved config names no path and repeats byte for byte
         nlp.config["paths"][corpus] = None
-    nlp.to_disk(out_dir / "model")
+    nlp.to_disk(out_dir / MODEL)
     seconds = time.perf_counter() - started
     gold = [tag for sentence in heldout for tag in sentence.tags]  # (held-out words,) UPOS
     predicted = [token.tag_ for doc in nlp.pipe(_docs(nlp.vocab, heldout, tagged=False)) for token in doc]  # (held-out words,)
@@ -232,7 +232,7 @@ def _train(config: Any) -> Any:
     return nlp
 
 
-if __name__ == "__main__":  # what the ``taggers`` stage runs: one training per fresh process, its summary as JSON
+if __name__ == "__main__":  # what the ``text-taggers`` stage runs: one training per fresh process, its summary as JSON
     import json
     import sys
 

@@ -19,14 +19,20 @@ from pathlib import Path
 
 import sentencepiece as spm
 
-from seqmask.text.batches import Specials
-
 log = logging.getLogger(__name__)
 
-MODEL_FILE = "spm.model"
-"""The sentencepiece model of a ``tokenizer`` artifact."""
 XLMR_MODEL_FILE = "sentencepiece.bpe.model"
 """The sentencepiece model of a Hugging Face XLM-R directory."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Specials:
+    """Ids of the special tokens, and the first position id (XLM-R: ``padding_idx + 1``)."""
+
+    bos: int = 0
+    pad: int = 1
+    eos: int = 2
+    first_position: int = 2
 
 
 @dataclass(frozen=True)

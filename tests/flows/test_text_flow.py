@@ -11,8 +11,11 @@ import pytest
 from seqmask.files import read_build_record
 from seqmask.cli import main
 from seqmask.config import load_config, to_dict
+from seqmask.experiment.comparison import REPORT
 from seqmask.runlog import latest_runs
 from seqmask.store import ArtifactStore
+from seqmask.text.artifacts import MASKS, METRICS, MINING, MLM_PHASE, SUMMARY_JSON, TAG, TLM_PHASE, mining_set_file
+from seqmask.text.tokenizer import XLMR_MODEL_FILE
 
 pytestmark = pytest.mark.usefixtures("prefect_api")
 
@@ -40,27 +43,27 @@ def text_run(store_home, dask_address, prefect_api):
 
 def test_text_flow_mines_every_pair_with_every_model(text_run, store_home) -> None:
     assert set(states(store_home).values()) == {"computed"}
-    report = (artifact(text_run, "text-report") / "report.md").read_text()
+    report = (artifact(text_run, "text-report") / REPORT).read_text()
     for row in ("| eng-sin: eng→sin | 100 |", "| sin-tam: tam→sin | 100 |", "| tatoeba-tam-eng: tam→eng | 307 |"):
         assert row in report
     assert "| group | pairs | lem | mlm | untrained | char n-grams | base |" in report
     assert "**not meaningful**" in report  # tiny learns nothing: its gates fail and say so
-    mining = json.loads((artifact(text_run, "mine-lem-s0") / "mining.json").read_text())
+    mining = json.loads((artifact(text_run, "text-mine-lem-s0") / MINING).read_text())
     assert set(mining["test"]) == {"eng-sin", "eng-tam", "sin-tam", "tatoeba-tam-eng"}
     row = mining["test"]["eng-sin"]["centred"]["eng→sin"]
     assert row["pairs"] == 100 and 0 <= row["xsim_error"] <= 100
-    summary = json.loads((artifact(text_run, "continual-lem-s0") / "summary.json").read_text())
+    summary = json.loads((artifact(text_run, "text-continual-lem-s0") / SUMMARY_JSON).read_text())
     assert summary["mlm"]["steps"] == 4 and summary["tlm"]["steps"] == 4 and 0 <= summary["heldout_mlm_accuracy"] <= 1
-    taggers = json.loads((artifact(text_run, "taggers") / "summary.json").read_text())
+    taggers = json.loads((artifact(text_run, "text-taggers") / SUMMARY_JSON).read_text())
     assert set(taggers) == {"eng", "sin", "tam"} and all(0 < t["heldout_upos_accuracy"] <= 1 for t in taggers.values())
-    masks = (artifact(text_run, "text-report") / "masks.md").read_text()
+    masks = (artifact(text_run, "text-report") / MASKS).read_text()
     assert "- mlm:" in masks and "- lem:" in masks and "**" in masks
 
 
 def test_plain_mlm_runs_without_tags_and_lem_reads_them(text_run) -> None:
-    lineage = ArtifactStore().lineage(text_run["continual-mlm-s0"]["key"])
-    assert "tag" not in lineage["inputs"]
-    assert "tag" in ArtifactStore().lineage(text_run["continual-lem-s0"]["key"])["inputs"]
+    lineage = ArtifactStore().lineage(text_run["text-continual-mlm-s0"]["key"])
+    assert TAG not in lineage["inputs"]
+    assert TAG in ArtifactStore().lineage(text_run["text-continual-lem-s0"]["key"])["inputs"]
 
 
 def test_text_rerun_reuses_every_stage(text_run, store_home, dask_address) -> None:
@@ -79,18 +82,19 @@ def test_a_fresh_store_gives_every_stage_the_same_key_and_digest(text_run, dask_
 
 def test_compare_shares_the_base_and_gives_mean_and_std(text_run, store_home, dask_address) -> None:
     result = run("text_compare", dask_address)
-    report = (artifact(result, "text-report") / "report.md").read_text()
+    report = (artifact(result, "text-report") / REPORT).read_text()
     assert "±" in report and "lem rel. vs mlm" in report and "not meaningful" in report
     found = states(store_home)
-    assert found["text-base"] == found["continual-mlm-s0"] == found["continual-lem-s0"] == "reused"
-    assert found["continual-lem-s1"] == "computed"
+    assert found["text-base"] == found["text-continual-mlm-s0"] == found["text-continual-lem-s0"] == "reused"
+    assert found["text-continual-lem-s1"] == "computed"
 
 
 def test_seqmask_mine_scores_two_files_of_the_user(text_run, tmp_path, capsys) -> None:
-    pairs = [json.loads(line) for line in (artifact(text_run, "text-prep") / "mining" / "test" / "eng-tam.jsonl").read_text().splitlines()]
+    test_set = mining_set_file(artifact(text_run, "text-prep"), "test", "eng-tam")
+    pairs = [json.loads(line) for line in test_set.read_text().splitlines()]
     (tmp_path / "a.txt").write_text("".join(p["source"] + "\n" for p in pairs[:50]))
     (tmp_path / "b.txt").write_text("".join(p["target"] + "\n" for p in pairs[:50]))
-    key = text_run["continual-lem-s0"]["key"][:12]
+    key = text_run["text-continual-lem-s0"]["key"][:12]
     argv = ["mine", "--model", key, "--src", str(tmp_path / "a.txt"), "--tgt", str(tmp_path / "b.txt"), "--src-lang", "eng",
             "--tgt-lang", "tam", "--out", str(tmp_path / "mined.tsv")]
     assert main(argv) == 0
@@ -126,16 +130,16 @@ def test_init_from_a_local_hugging_face_xlmr(store_home, dask_address, tmp_path)
                                    character_coverage=1.0, hard_vocab_limit=False, unk_id=0, bos_id=1, eos_id=2, pad_id=-1, minloglevel=2)
     directory = tmp_path / "xlmr"
     directory.mkdir()
-    (directory / "sentencepiece.bpe.model").write_bytes(model.getvalue())
+    (directory / XLMR_MODEL_FILE).write_bytes(model.getvalue())
     pieces = spm.SentencePieceProcessor(model_proto=model.getvalue()).get_piece_size()
     config = XLMRobertaConfig(vocab_size=pieces + 2, hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=64,
                               max_position_embeddings=130, type_vocab_size=1, pad_token_id=1, bos_token_id=0, eos_token_id=2)
     XLMRobertaForMaskedLM(config).save_pretrained(directory)
     result = run("text", dask_address, f"text.base.init_from={directory}", "text.comparison.variants=[mlm]")
-    base = json.loads((artifact(result, "text-base") / "summary.json").read_text())
+    base = json.loads((artifact(result, "text-base") / SUMMARY_JSON).read_text())
     assert base["init_from"] == str(directory) and base["steps"] == 0
-    assert "mine-untrained" not in result  # no random init of its own: the gate reads the base
-    mining = json.loads((artifact(result, "mine-mlm-s0") / "mining.json").read_text())
+    assert "text-mine-untrained" not in result  # no random init of its own: the gate reads the base
+    mining = json.loads((artifact(result, "text-mine-mlm-s0") / MINING).read_text())
     assert mining["test"]["eng-tam"]["raw"]["eng→tam"]["pairs"] == 100
 
 
@@ -146,9 +150,9 @@ def test_kill_during_continual_training_resumes_to_the_same_step(tmp_path, prefe
            "--set", "text.continual.tlm.steps=300", "--set", "text.continual.tlm.checkpoint_every=5"]
     kill_then_rerun(cmd, env, lambda: next(iter((home / "scratch").glob("*/tlm/last.pt")), None))
     [record] = latest_runs(home / "runs", 1)
-    continual = ArtifactStore(home).ref(record["stages"]["continual-mlm-s0"]["key"]).path
-    summary = json.loads((continual / "summary.json").read_text())
-    assert summary["tlm"]["steps"] == 300 and 5 <= read_build_record(continual, "tlm")["resumed_from_step"] < 300
-    assert read_build_record(continual, "mlm")["resumed_from_step"] == 4  # the finished MLM phase is not trained again
-    steps = [json.loads(line)["step"] for line in (continual / "tlm" / "metrics.jsonl").read_text().splitlines()]
+    continual = ArtifactStore(home).ref(record["stages"]["text-continual-mlm-s0"]["key"]).path
+    summary = json.loads((continual / SUMMARY_JSON).read_text())
+    assert summary["tlm"]["steps"] == 300 and 5 <= read_build_record(continual, TLM_PHASE)["resumed_from_step"] < 300
+    assert read_build_record(continual, MLM_PHASE)["resumed_from_step"] == 4  # the finished MLM phase: not again
+    steps = [json.loads(line)["step"] for line in (continual / TLM_PHASE / METRICS).read_text().splitlines()]
     assert steps == sorted(set(steps)) and steps[-1] == 300

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+from seqmask.text.artifacts import TOKENIZER_MODEL
 from seqmask.text.config import EncoderConfig
 from seqmask.text.inference import Encoder, mine_files
 from seqmask.text.model import build_encoder
@@ -15,7 +16,7 @@ SENTENCES = ["open the file", "save the document", "close the window", "print th
 
 @pytest.fixture(scope="module")
 def encoder(tmp_path_factory) -> Encoder:
-    path = tmp_path_factory.mktemp("spm") / "spm.model"
+    path = tmp_path_factory.mktemp("spm") / TOKENIZER_MODEL
     train_sentencepiece(SENTENCES * 40, path, vocab_size=40)
     vocab = Vocabulary.load(path)
     torch.manual_seed(0)

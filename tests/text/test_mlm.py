@@ -13,6 +13,7 @@ import torch
 from seqmask.files import read_build_record
 from seqmask.masking.lem import ENTITY, MLM, NOUN, OTHER, LemParams
 
+from seqmask.text.artifacts import METRICS, TOKENIZER_MODEL
 from seqmask.text.config import EncoderConfig
 from seqmask.text.mlm import MaskedLMUnit, choose, make_batch, masked_accuracy
 from seqmask.text.model import build_encoder, embed, load_encoder, save_encoder
@@ -27,7 +28,7 @@ TINY = EncoderConfig(layers=1, hidden=32, heads=2, ffn=64, max_len=32, dropout=0
 
 @pytest.fixture(scope="module")
 def vocab(tmp_path_factory):
-    path = tmp_path_factory.mktemp("spm") / "spm.model"
+    path = tmp_path_factory.mktemp("spm") / TOKENIZER_MODEL
     train_sentencepiece(SENTENCES, path, vocab_size=60)
     return Vocabulary.load(path)
 
@@ -78,7 +79,7 @@ def test_tlm_rows_restart_positions_and_carry_two_languages(vocab) -> None:
 def test_a_repeated_batch_is_learned(vocab, strategy, tmp_path) -> None:
     config = TrainingConfig(steps=150, lr=1e-2, warmup_steps=5, checkpoint_every=1000, log_every=10)
     unit, summary = train(lambda: unit_for(vocab, strategy), config, out_dir=tmp_path, work_dir=tmp_path / "w", device=torch.device("cpu"))
-    losses = [json.loads(line)["loss"] for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    losses = [json.loads(line)["loss"] for line in (tmp_path / METRICS).read_text().splitlines()]
     assert losses[-1] < 0.5 * losses[0]
     assert masked_accuracy(unit.model, rows(vocab), vocab) > 0.3
 

@@ -1,5 +1,5 @@
-"""The ``taggers`` stage trains each tagger in a fresh process, so a rebuilt artifact holds the same tagger, byte for
-byte; that process dies with the stage and never writes outside the stage's build directory."""
+"""The ``text-taggers`` stage trains each tagger in a fresh process, so a rebuilt artifact holds the same tagger, byte
+for byte; that process dies with the stage and never writes outside the stage's build directory."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ import pytest
 
 from seqmask.paths import resolve_path
 from seqmask.processes import run_owned
+from seqmask.text.artifacts import MODEL
 from seqmask.text.config import TagConfig, TaggerSource
 from seqmask.text.stages.taggers import _prepare, _source
 
@@ -37,7 +38,7 @@ def test_a_tagger_trained_twice_is_the_same_tagger(tmp_path) -> None:
     outs[1].parent.mkdir()
     first, second = (_prepare(("tam", "treebank", TREEBANK, str(out), 30, 0.1)) for out in outs)
     assert first["heldout_upos_accuracy"] == second["heldout_upos_accuracy"] > first["majority_baseline_accuracy"]
-    saved = [files_of(out / "model") for out in outs]
+    saved = [files_of(out / MODEL) for out in outs]
     assert "config.cfg" in saved[0] and saved[0].keys() == saved[1].keys()
     assert [name for name in saved[0] if saved[0][name] != saved[1][name]] == []  # weights, vocabulary, meta and config
     assert [name for name, data in saved[0].items() if str(tmp_path).encode() in data] == []  # no path of where it was built

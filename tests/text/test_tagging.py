@@ -9,10 +9,10 @@ import pytest
 import spacy
 from spacy.tokens import Doc
 
-from seqmask.files import read_build_record
+from seqmask.files import BUILD_RECORD_FILE, read_build_record
 from seqmask.data.conllu import read_conllu
 from seqmask.masking.lem import ENTITY, NOUN, OTHER, VERB
-
+from seqmask.text.artifacts import MODEL
 from seqmask.text.tagging import (
     _spaces,
     _split,
@@ -47,11 +47,11 @@ def test_trained_tagger_beats_the_majority_tag(tamil) -> None:
     assert 0 < summary["majority_baseline_accuracy"] < 0.5
     assert summary["heldout_upos_accuracy"] > summary["majority_baseline_accuracy"] + 0.3
     assert read_build_record(out_dir)["seconds"] > 0  # the training time is a build fact, not part of the artifact
-    assert sorted(path.name for path in out_dir.iterdir()) == ["build.json", "model"]  # the DocBin scratch directory is gone
+    assert sorted(path.name for path in out_dir.iterdir()) == [BUILD_RECORD_FILE, MODEL]  # no DocBin scratch dir
 
 
 def test_loaded_tagger_gives_words_that_slice_the_text(tamil) -> None:
-    nlp = load_tagger(str(tamil[1] / "model"))
+    nlp = load_tagger(str(tamil[1] / MODEL))
     assert nlp.pipe_names == ["tok2vec", "tagger"] and nlp.lang == "ta"
     texts = [sentence.text for sentence in read_conllu(TAMIL)[:20]]
     tagged = tag_texts(nlp, texts, batch_size=8)
@@ -129,7 +129,7 @@ def test_train_tagger_reads_a_directory_of_treebanks(tmp_path) -> None:
     (treebank / "two.conllu").write_text("\n".join(lines * 4) + "\n")
     summary = train_tagger(treebank, "eng", tmp_path / "out", heldout_share=0.2, max_steps=20)
     assert (summary["train_sentences"], summary["heldout_sentences"]) == (8, 2)
-    assert summary["heldout_upos_accuracy"] == 1.0 and (tmp_path / "out/model/config.cfg").is_file()
+    assert summary["heldout_upos_accuracy"] == 1.0 and (tmp_path / "out" / MODEL / "config.cfg").is_file()
 
 
 def test_spacy_lang_maps_project_languages() -> None:

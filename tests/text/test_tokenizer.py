@@ -12,6 +12,7 @@ import sentencepiece as spm
 from seqmask.executor import Executor
 from seqmask.stage import StageContext
 from seqmask.store import ArtifactRef
+from seqmask.text.artifacts import CORPUS, MONOLINGUAL, TOKENIZER_MODEL
 from seqmask.text.config import TokenizerConfig
 from seqmask.text.stages import tokenizer as tokenizer_stage
 from seqmask.text.tokenizer import (
@@ -26,7 +27,7 @@ ENGLISH = ["open the file", "save the document", "close the window", "print the 
 
 @pytest.fixture(scope="module")
 def english(tmp_path_factory):
-    path = tmp_path_factory.mktemp("spm") / "spm.model"
+    path = tmp_path_factory.mktemp("spm") / TOKENIZER_MODEL
     train_sentencepiece(ENGLISH, path, vocab_size=40)
     return Vocabulary.load(path)
 
@@ -78,11 +79,12 @@ def test_the_stage_names_the_users_model_not_the_artifacts_copy(tmp_path) -> Non
     corpus, out, given = tmp_path / "corpus", tmp_path / "store-tmp-key", tmp_path / "user.model"
     corpus.mkdir()
     out.mkdir()
-    (corpus / "monolingual.jsonl").write_text("")
+    (corpus / MONOLINGUAL).write_text("")
     given.write_bytes(b"not a sentencepiece model")
     ctx = StageContext(
-        config={"tokenizer": TokenizerConfig(model=str(given)), "init_from": None}, out=out, executor=Executor(), stage="tokenizer",
-        inputs={"corpus": ArtifactRef(key="k", digest="d", stage="text-prep", uri=f"file://{corpus}")}, scratch=tmp_path / "scratch",
+        config=tokenizer_stage.Config(tokenizer=TokenizerConfig(model=str(given)), init_from=None), out=out,
+        executor=Executor(), stage="text-tokenizer", scratch=tmp_path / "scratch",
+        inputs={CORPUS: ArtifactRef(key="k", digest="d", stage="text-prep", uri=f"file://{corpus}")},
     )
     with pytest.raises(ValueError, match=rf"^{re.escape(str(given))}: expected a sentencepiece model") as raised:
         tokenizer_stage.build(ctx)

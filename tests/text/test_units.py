@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from seqmask.masking.lem import ENTITY, NOUN, OTHER, VERB
+from seqmask.text.artifacts import TOKENIZER_MODEL
 from seqmask.text.tokenizer import Vocabulary, train_sentencepiece
 from seqmask.text.units import Word, encode_units
 
@@ -13,7 +14,7 @@ SENTENCES = ["Kamal Perera lives in Sri Lanka", "කමල් පෙරේරා
 
 @pytest.fixture(scope="module")
 def processor(tmp_path_factory):
-    path = tmp_path_factory.mktemp("spm") / "spm.model"
+    path = tmp_path_factory.mktemp("spm") / TOKENIZER_MODEL
     train_sentencepiece(SENTENCES * 30, path, vocab_size=60)
     return Vocabulary.load(path)
 

@@ -3,15 +3,18 @@ monolingual text (its random initialisation kept as ``untrained/``), or a local 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
-
 
 from seqmask.files import write_json
 from seqmask.masking.lem import MLM
 from seqmask.paths import resolve_path
-from seqmask.text.mlm import MaskedLMUnit, masked_accuracy
-from seqmask.text.model import build_encoder, load_encoder, save_encoder
-from seqmask.text.stages.inputs import (
+from seqmask.text.artifacts import (
+    CORPUS,
+    MODEL,
+    SUMMARY_JSON,
+    TOKENIZER,
+    UNTRAINED_MODEL,
     encode,
     heldout_rows,
     languages,
@@ -19,17 +22,34 @@ from seqmask.text.stages.inputs import (
     monolingual,
     vocabulary,
 )
+from seqmask.text.mlm import MaskedLMUnit, masked_accuracy
+from seqmask.text.model import build_encoder, load_encoder, save_encoder
 from seqmask.training.device import default_device
 from seqmask.training.loop import train
 
 if TYPE_CHECKING:
     from seqmask.stage import StageContext
+    from seqmask.text.config import BaseConfig, EncoderConfig
+
+VERSION = 1
+ROLES = (CORPUS, TOKENIZER)
+WRITES = (MODEL, SUMMARY_JSON)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Config:
+    """Where the base encoder comes from, and its architecture when trained here."""
+
+    base: BaseConfig
+    """``init_from``, or the plain-MLM training from scratch."""
+    encoder: EncoderConfig
+    """The architecture of an encoder trained here."""
 
 
 def build(ctx: StageContext) -> None:
-    """``model/`` (and ``untrained/`` when trained here), ``metrics.jsonl`` and ``summary.json`` with the held-out masked-token
-    accuracy (plain MLM on the validation sentences)."""
-    config, encoder = ctx.config["base"], ctx.config["encoder"]
+    """``model/`` (and ``untrained/`` and ``metrics.jsonl`` when trained here) and ``summary.json`` with the held-out
+    masked-token accuracy (plain MLM on the validation sentences)."""
+    config, encoder = ctx.config.base, ctx.config.encoder
     vocab, language_ids = vocabulary(ctx), languages(ctx)
     device = default_device()
     if config.init_from is not None:
@@ -42,7 +62,7 @@ def build(ctx: StageContext) -> None:
 
         def build_unit() -> MaskedLMUnit:
             model = build_encoder(encoder, vocab_size=vocab.size, languages=len(language_ids), specials=vocab.specials)
-            save_encoder(model, ctx.out / "untrained", vocab=vocab, languages=list(language_ids))
+            save_encoder(model, ctx.out / UNTRAINED_MODEL, vocab=vocab, languages=list(language_ids))
             rows = mlm_rows(sentences, encoded, language_ids)
             return MaskedLMUnit(model.to(device), rows, strategy="mlm", params=MLM, vocabulary=vocab, batch_size=config.batch_size,
                                 seed=config.train.seed)
@@ -51,9 +71,9 @@ def build(ctx: StageContext) -> None:
                               progress=ctx.step_progress("MLM steps"), desc="base MLM")
         model = unit.model
         summary["truncated"] = unit.truncated
-    save_encoder(model, ctx.out / "model", vocab=vocab, languages=list(language_ids))
+    save_encoder(model, ctx.out / MODEL, vocab=vocab, languages=list(language_ids))
     summary["heldout_mlm_accuracy"] = round(masked_accuracy(model, heldout_rows(ctx, vocab, language_ids), vocab), 4)
-    write_json(ctx.out / "summary.json", summary)
+    write_json(ctx.out / SUMMARY_JSON, summary)
 
 
 def _check_vocabulary(model_vocab: int, tokenizer_vocab: int, where: str) -> None:

@@ -6,37 +6,45 @@ import collections
 from functools import partial
 from typing import TYPE_CHECKING
 
-from seqmask.files import write_json, write_jsonl
 from seqmask.data.bitext import Limits
-
+from seqmask.experiment.comparison import SUMMARY
+from seqmask.files import write_json, write_jsonl
+from seqmask.text.artifacts import MINING_SETS, MONOLINGUAL, PARALLEL, REJECTS, SUMMARY_JSON, mining_set_file
+from seqmask.text.config import TextPrepConfig
 from seqmask.text.prep import read_source, sources_of, split_corpus
 
 if TYPE_CHECKING:
     from seqmask.stage import StageContext
 
+VERSION = 1
+ROLES = ()
+WRITES = (MONOLINGUAL, PARALLEL, MINING_SETS, REJECTS, SUMMARY_JSON, SUMMARY)
+Config = TextPrepConfig
+"""The whole ``text_prep`` section: which sources, their limits and the held-out selection."""
+
 
 def build(ctx: StageContext) -> None:
     """``monolingual.jsonl``, ``parallel.jsonl`` (training text), ``mining/{valid,test}/<pair>.jsonl``, ``rejects.jsonl``,
     ``summary.json`` and ``summary.md``."""
-    config = ctx.config
+    config: Config = ctx.config
     limits = Limits(min_chars=config.min_chars, max_chars=config.max_chars, max_inflated_bytes=config.max_inflated_bytes)
     found = ctx.executor.map(partial(read_source, limits=limits), sources_of(config), desc="text sources")
     corpus = split_corpus(found, test_pairs=config.test_pairs, valid_pairs=config.valid_pairs, seed=config.seed)
-    write_jsonl(ctx.out / "monolingual.jsonl", corpus.monolingual)
-    write_jsonl(ctx.out / "parallel.jsonl", corpus.parallel)
+    write_jsonl(ctx.out / MONOLINGUAL, corpus.monolingual)
+    write_jsonl(ctx.out / PARALLEL, corpus.parallel)
     for split, sets in corpus.mining.items():
-        (ctx.out / "mining" / split).mkdir(parents=True)
+        (ctx.out / MINING_SETS / split).mkdir(parents=True)
         for name, pairs in sets.items():
-            write_jsonl(ctx.out / "mining" / split / f"{name}.jsonl", pairs)
-    write_jsonl(ctx.out / "rejects.jsonl", corpus.rejects)
+            write_jsonl(mining_set_file(ctx.out, split, name), pairs)
+    write_jsonl(ctx.out / REJECTS, corpus.rejects)
     summary = {
         "monolingual": dict(sorted(collections.Counter(s.language for s in corpus.monolingual).items())),
         "parallel": dict(sorted(collections.Counter(f"{p.source_language}-{p.target_language}" for p in corpus.parallel).items())),
         "mining": {split: {name: len(pairs) for name, pairs in sets.items()} for split, sets in corpus.mining.items()},
         "rejects": dict(sorted(collections.Counter(r.reason for r in corpus.rejects).items())),
     }
-    write_json(ctx.out / "summary.json", summary)
-    (ctx.out / "summary.md").write_text(_table(summary), encoding="utf-8")
+    write_json(ctx.out / SUMMARY_JSON, summary)
+    (ctx.out / SUMMARY).write_text(_table(summary), encoding="utf-8")
 
 
 def _table(summary: dict) -> str:

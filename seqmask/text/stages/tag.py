@@ -1,4 +1,4 @@
-"""Stage ``tag``: every training sentence tagged by its language's spaCy tagger, in shards on Dask."""
+"""Stage ``text-tag``: every training sentence tagged by its language's spaCy tagger, in shards on Dask."""
 
 from __future__ import annotations
 
@@ -6,18 +6,28 @@ import collections
 import functools
 import json
 import time
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
-
 
 from seqmask.files import record_build, write_json
 from seqmask.masking.lem import KINDS
-
-from seqmask.text.stages.inputs import TAGS_FILE, monolingual
-from seqmask.text.stages.taggers import tagger_of
+from seqmask.text.artifacts import CORPUS, SUMMARY_JSON, TAGGERS, TAGS, monolingual, taggers
 from seqmask.text.tagging import load_tagger, tag_texts
 
 if TYPE_CHECKING:
     from seqmask.stage import StageContext
+
+VERSION = 1
+ROLES = (CORPUS, TAGGERS)
+WRITES = (TAGS, SUMMARY_JSON)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Config:
+    """How the tagging is split into Dask tasks."""
+
+    sentences_per_task: int
+    """Sentences tagged per Dask task (``text.tag.sentences_per_task``)."""
 
 
 def build(ctx: StageContext) -> None:
@@ -26,16 +36,16 @@ def build(ctx: StageContext) -> None:
     by_language: dict[str, list[str]] = {}
     for sentence in monolingual(ctx):
         by_language.setdefault(sentence.language, []).append(sentence.text)
-    size = ctx.config["sentences_per_task"]
+    size, tagger_of = ctx.config.sentences_per_task, taggers(ctx)
     shards = [
-        (tagger_of(ctx.input_path("taggers"), language), language, texts[start : start + size])
+        (tagger_of[language], language, texts[start : start + size])
         for language, texts in sorted(by_language.items()) for start in range(0, len(texts), size)
     ]
     started = time.perf_counter()
     tagged = ctx.executor.map(tag_shard, shards, desc="tagging")
     seconds = time.perf_counter() - started
     counts: dict[str, collections.Counter] = collections.defaultdict(collections.Counter)
-    with (ctx.out / TAGS_FILE).open("w", encoding="utf-8") as stream:
+    with (ctx.out / TAGS).open("w", encoding="utf-8") as stream:
         for (_, language, texts), words in zip(shards, tagged):
             for text, sentence_words in zip(texts, words):
                 stream.write(json.dumps({"language": language, "text": text, "words": sentence_words}, ensure_ascii=False) + "\n")
@@ -43,7 +53,7 @@ def build(ctx: StageContext) -> None:
                 counts[language]["entity spans"] += len({entity for *_, entity in sentence_words if entity is not None})
                 counts[language]["sentences"] += 1
     record_build(ctx.out, seconds=round(seconds, 2))
-    write_json(ctx.out / "summary.json", {"counts": {lang: dict(c) for lang, c in sorted(counts.items())}})
+    write_json(ctx.out / SUMMARY_JSON, {"counts": {lang: dict(c) for lang, c in sorted(counts.items())}})
 
 
 def tag_shard(shard: tuple[str, str, list[str]]) -> list[list[list[Any]]]:

@@ -1,41 +1,42 @@
-"""Stage ``taggers``: a spaCy tagger for every language of the training text, trained on its UD treebank (one Dask task
-per language) or an installed pipeline named in the config; held-out tagging accuracy in the summary."""
+"""Stage ``text-taggers``: a spaCy tagger for every language of the training text, trained on its UD treebank (one Dask
+task per language) or an installed pipeline named in the config; held-out tagging accuracy in the summary."""
 
 from __future__ import annotations
 
 import json
 import os
 import sys
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
-
 
 from seqmask.files import write_json
 from seqmask.paths import resolve_path
 from seqmask.processes import run_owned
-from seqmask.text.stages.inputs import monolingual
+from seqmask.text.artifacts import CORPUS, MODEL, SUMMARY_JSON, TAGGER_SOURCES, monolingual
+from seqmask.text.config import TagConfig
 from seqmask.text.tagging import load_tagger
 
 if TYPE_CHECKING:
     from seqmask.stage import StageContext
-    from seqmask.text.config import TagConfig
 
-SOURCES_FILE = "taggers.json"
-"""Language -> ``{"pipeline": name_or_dir}`` or ``{"trained": folder of the artifact}``."""
+VERSION = 1
+ROLES = (CORPUS,)
+WRITES = (TAGGER_SOURCES, SUMMARY_JSON)
+Config = TagConfig
+"""The ``text.tag`` section: each language's tagger source, and the training of those trained here."""
 
 
 def build(ctx: StageContext) -> None:
     """``<language>/model`` per trained tagger, ``taggers.json`` and ``summary.json`` (per language: accuracy or pipeline)."""
-    config: TagConfig = ctx.config
+    config: Config = ctx.config
     languages = sorted({sentence.language for sentence in monolingual(ctx)})
     jobs = [(language, *_source(config, language), str(ctx.out / language), config.tagger_steps, config.heldout_share) for language in languages]
     summaries = ctx.executor.map(_prepare, jobs, desc="taggers")
     sources = {language: summary.pop("source") for language, summary in zip(languages, summaries)}
-    write_json(ctx.out / SOURCES_FILE, sources)
-    write_json(ctx.out / "summary.json", dict(zip(languages, summaries)))
+    write_json(ctx.out / TAGGER_SOURCES, sources)
+    write_json(ctx.out / SUMMARY_JSON, dict(zip(languages, summaries)))
 
 
-def _source(config: TagConfig, language: str) -> tuple[str, str]:
+def _source(config: Config, language: str) -> tuple[str, str]:
     """``("pipeline", name_or_dir)`` or ``("treebank", path)``; a language with neither is an error naming both fixes."""
     source = config.source(language)
     if source is not None and source.pipeline:
@@ -55,7 +56,7 @@ def _prepare(job: tuple[str, str, str, str, int, float]) -> dict[str, Any]:
     if kind == "pipeline":
         return {"source": {"pipeline": where}, "components": list(load_tagger(where).pipe_names)}
     summary = _train_in_fresh_process(where, language, out, steps, heldout_share)
-    return {"source": {"trained": f"{language}/model"}, **summary}
+    return {"source": {"trained": f"{language}/{MODEL}"}, **summary}
 
 
 def _train_in_fresh_process(treebank: str, language: str, out: str, steps: int, heldout_share: float) -> dict[str, Any]:
@@ -69,8 +70,3 @@ def _train_in_fresh_process(treebank: str, language: str, out: str, steps: int, 
         raise RuntimeError(f"training the {language} tagger on {treebank} failed: {done.stderr.strip()[-2000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
 
-
-def tagger_of(folder: Path, language: str) -> str:
-    """What :func:`seqmask.text.tagging.load_tagger` loads for ``language`` from a ``taggers`` artifact."""
-    source = json.loads((folder / SOURCES_FILE).read_text(encoding="utf-8"))[language]
-    return source["pipeline"] if "pipeline" in source else str(folder / source["trained"])
