@@ -25,7 +25,8 @@ from seqmask.paths import PRESETS_DIR, resolve_path
 from seqmask.schema import ConfigError, require
 from seqmask.speech.config import SpeechConfig, SpeechPrepConfig
 from seqmask.motion.config import MotionConfig, MotionPrepConfig
-from seqmask.text.config import TextConfig, TextPrepConfig
+from seqmask.text.config import TextPrepConfig
+from seqmask.text.section import TextConfig
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -23,11 +23,9 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from seqmask.masking.kinds import OTHER
 from seqmask.masking.params.lem import LemParams
 
-OTHER, ENTITY, NOUN, VERB = 0, 1, 2, 3
-KINDS = ("other", "entity", "noun", "verb")
-"""Unit kinds by code; ``-1`` marks a padding unit."""
 IGNORE = -100
 """Label of a position without loss (PyTorch's cross-entropy ``ignore_index``)."""
 

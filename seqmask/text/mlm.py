@@ -18,13 +18,7 @@ import torch
 from torch import Tensor
 from transformers import XLMRobertaForMaskedLM
 
-from seqmask.masking.lem import (
-    MLM,
-    LemParams,
-    choose_masked,
-    piece_units,
-    replace_masked,
-)
+from seqmask.masking.lem import MLM, LemParams, choose_masked, piece_units, replace_masked
 from seqmask.text.batches import Row, TextBatch, mlm_batch, tlm_batch
 from seqmask.text.config import STRATEGIES
 from seqmask.text.model import masked_lm_loss, max_tokens

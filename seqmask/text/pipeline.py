@@ -15,24 +15,7 @@ from seqmask.config import ExperimentConfig
 from seqmask.experiment.runs import Run, offset_seed
 from seqmask.paths import resolve_path
 from seqmask.stage import Pipeline, Plan, Stage, stage_name, stage_of, training
-from seqmask.text.artifacts import (
-    BASE,
-    BASE_MINED,
-    CONTINUAL,
-    CORPUS,
-    ENCODER,
-    MINED,
-    MLM_MODEL,
-    MLM_PHASE_MINED,
-    MODEL,
-    NGRAMS_MINED,
-    TAG,
-    TAGGERS,
-    TOKENIZER,
-    UNTRAINED_MINED,
-    UNTRAINED_MODEL,
-    run_role,
-)
+from seqmask.text.artifacts import BASE, BASE_MINED, CONTINUAL, CORPUS, ENCODER, MINED, MLM_MODEL, MLM_PHASE_MINED, MODEL, NGRAMS_MINED, TAG, TAGGERS, TOKENIZER, UNTRAINED_MINED, UNTRAINED_MODEL, run_role
 from seqmask.text.stages import (
     base,
     continual,
@@ -121,19 +104,17 @@ def text_pipeline(runs: Sequence[Run], *, name: str) -> Pipeline:
             run_role(MINED, run.name): stage_name(mine, run.name),
             run_role(MINED, f"{run.name}-{MLM_PHASE_MINED}"): stage_name(mine, f"{run.name}-{MLM_PHASE_MINED}"),
         })
-    reporting = stage_of(
+    stages.append(stage_of(
         report, inputs={
             **TEXT_INPUTS, **tagged, NGRAMS_MINED: stage_name(ngrams), UNTRAINED_MINED: stage_name(mine, "untrained"),
-            BASE_MINED: stage_name(mine, "base"),
+            BASE_MINED: stage_name(mine, "base"), **per_run,
         },
         config_of=lambda c: report.Config(
             runs=tuple((run.variant, run.seed) for run in runs), baseline=c.text.comparison.baseline,
             centre=c.text.mine.centre, k=c.text.mine.k, gates=c.text.gates, units=c.text.continual.units,
             lem=c.text.continual.lem,
         ),
-    )
-    # a run's roles are named after it (report.ROLES holds them as ``<role>-<run>``), so stage_of cannot check them
-    stages.append(dataclasses.replace(reporting, inputs={**reporting.inputs, **per_run}))
+    ))
     return Pipeline(name, tuple(stages))
 
 

@@ -27,7 +27,7 @@ from spacy.tokens import Doc, DocBin
 
 from seqmask.files import record_build
 from seqmask.data.conllu import TaggedSentence, read_conllu
-from seqmask.masking.lem import ENTITY, NOUN, OTHER, VERB
+from seqmask.masking.kinds import ENTITY, NOUN, OTHER, VERB
 from seqmask.paths import config_path
 from seqmask.text.artifacts import MODEL
 from seqmask.text.units import Word

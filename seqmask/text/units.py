@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from seqmask.masking.lem import ENTITY
+from seqmask.masking.kinds import ENTITY
 from seqmask.text.config import UNIT_MODES
 
 if TYPE_CHECKING:

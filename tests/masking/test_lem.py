@@ -7,7 +7,8 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from seqmask.masking.lem import ENTITY, IGNORE, MLM, NOUN, OTHER, VERB, LemParams, choose_masked, replace_masked, subtoken_units
+from seqmask.masking.kinds import ENTITY, NOUN, OTHER, VERB
+from seqmask.masking.lem import IGNORE, MLM, LemParams, choose_masked, replace_masked, subtoken_units
 
 
 @st.composite

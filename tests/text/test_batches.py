@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import torch
 
-from seqmask.masking.lem import ENTITY, NOUN, OTHER, LemParams, choose_masked
+from seqmask.masking.kinds import ENTITY, NOUN, OTHER
+from seqmask.masking.lem import LemParams, choose_masked
 from seqmask.text.batches import mlm_batch, tlm_batch
 from seqmask.text.tokenizer import Specials
 from seqmask.text.units import Encoded

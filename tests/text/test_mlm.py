@@ -11,7 +11,8 @@ import pytest
 import torch
 
 from seqmask.files import read_build_record
-from seqmask.masking.lem import ENTITY, MLM, NOUN, OTHER, LemParams
+from seqmask.masking.kinds import ENTITY, NOUN, OTHER
+from seqmask.masking.lem import MLM, LemParams
 
 from seqmask.text.artifacts import METRICS, TOKENIZER_MODEL
 from seqmask.text.config import EncoderConfig

@@ -11,7 +11,7 @@ from spacy.tokens import Doc
 
 from seqmask.files import BUILD_RECORD_FILE, read_build_record
 from seqmask.data.conllu import read_conllu
-from seqmask.masking.lem import ENTITY, NOUN, OTHER, VERB
+from seqmask.masking.kinds import ENTITY, NOUN, OTHER, VERB
 from seqmask.text.artifacts import MODEL
 from seqmask.text.tagging import (
     _spaces,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from seqmask.masking.lem import ENTITY, NOUN, OTHER, VERB
+from seqmask.masking.kinds import ENTITY, NOUN, OTHER, VERB
 from seqmask.text.artifacts import TOKENIZER_MODEL
 from seqmask.text.tokenizer import Vocabulary, train_sentencepiece
 from seqmask.text.units import Word, encode_units

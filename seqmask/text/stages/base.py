@@ -9,19 +9,8 @@ from typing import TYPE_CHECKING
 from seqmask.files import write_json
 from seqmask.masking.lem import MLM
 from seqmask.paths import resolve_path
-from seqmask.text.artifacts import (
-    CORPUS,
-    MODEL,
-    SUMMARY_JSON,
-    TOKENIZER,
-    UNTRAINED_MODEL,
-    encode,
-    heldout_rows,
-    languages,
-    mlm_rows,
-    monolingual,
-    vocabulary,
-)
+from seqmask.text.artifacts import CORPUS, MODEL, SUMMARY_JSON, TOKENIZER, UNTRAINED_MODEL
+from seqmask.text.readers import encode, heldout_rows, languages, mlm_rows, monolingual, vocabulary
 from seqmask.text.mlm import MaskedLMUnit, masked_accuracy
 from seqmask.text.model import build_encoder, load_encoder, save_encoder
 from seqmask.training.device import default_device

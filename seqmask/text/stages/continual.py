@@ -7,29 +7,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from seqmask.files import write_json
-from seqmask.text.artifacts import (
-    BASE,
-    CORPUS,
-    METRICS,
-    MLM_MODEL,
-    MLM_PHASE,
-    MODEL,
-    SUMMARY_JSON,
-    TAG,
-    TLM_PHASE,
-    TOKENIZER,
-    encode,
-    encoder_folder,
-    heldout_rows,
-    languages,
-    mlm_rows,
-    monolingual,
-    pair_texts,
-    parallel,
-    tags,
-    tlm_rows,
-    vocabulary,
-)
+from seqmask.text.artifacts import BASE, CORPUS, METRICS, MLM_MODEL, MLM_PHASE, MODEL, SUMMARY_JSON, TAG, TLM_PHASE, TOKENIZER
+from seqmask.text.readers import encode, encoder_folder, heldout_rows, languages, mlm_rows, monolingual, pair_texts, parallel, tags, tlm_rows, vocabulary
 from seqmask.text.mlm import MaskedLMUnit, masked_accuracy
 from seqmask.text.model import load_encoder, save_encoder
 from seqmask.training.device import default_device
@@ -37,7 +16,7 @@ from seqmask.training.loop import train
 
 if TYPE_CHECKING:
     from seqmask.stage import StageContext
-    from seqmask.text.config import ContinualConfig
+    from seqmask.text.section import ContinualConfig
 
 VERSION = 1
 ROLES = (CORPUS, TOKENIZER, BASE, TAG)

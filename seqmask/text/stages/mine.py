@@ -11,19 +11,8 @@ import numpy as np
 
 from seqmask.data.bitext import Pair
 from seqmask.files import write_json
-from seqmask.text.artifacts import (
-    CORPUS,
-    ENCODER,
-    MINING,
-    MINING_SPLITS,
-    TOKENIZER,
-    encode,
-    encoder_folder,
-    languages,
-    mining_sets,
-    pair_texts,
-    vocabulary,
-)
+from seqmask.text.artifacts import CORPUS, ENCODER, MINING, MINING_SPLITS, TOKENIZER
+from seqmask.text.readers import encode, encoder_folder, languages, mining_sets, pair_texts, vocabulary
 from seqmask.text.mining import mine_sets
 from seqmask.text.model import embed, load_encoder
 from seqmask.training.device import default_device

@@ -16,28 +16,9 @@ from seqmask.experiment.comparison import GATES, REPORT, SUMMARY, TABLE, write_r
 from seqmask.experiment.gates import Gate, all_hold, gates_markdown
 from seqmask.experiment.runs import Run
 from seqmask.experiment.tables import Metric, compare_table, results_table
-from seqmask.masking.lem import ENTITY, KINDS
-from seqmask.text.artifacts import (
-    BASE_MINED,
-    CONTINUAL,
-    CORPUS,
-    MASKS,
-    MINED,
-    MINING_SPLITS,
-    MLM_PHASE_MINED,
-    NGRAMS_MINED,
-    TAG,
-    TOKENIZER,
-    UNTRAINED_MINED,
-    XSIM_PLOT,
-    encode,
-    mining,
-    monolingual,
-    run_role,
-    summary,
-    tags,
-    vocabulary,
-)
+from seqmask.masking.kinds import ENTITY, KINDS
+from seqmask.text.artifacts import BASE_MINED, CONTINUAL, CORPUS, MASKS, MINED, MINING_SPLITS, MLM_PHASE_MINED, NGRAMS_MINED, TAG, TOKENIZER, UNTRAINED_MINED, XSIM_PLOT, run_role
+from seqmask.text.readers import encode, mining, monolingual, summary, tags, vocabulary
 from seqmask.text.config import BASE_ONLY, NGRAMS, UNTRAINED
 from seqmask.text.mlm import choose, make_batch
 

@@ -10,8 +10,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from seqmask.files import record_build, write_json
-from seqmask.masking.lem import KINDS
-from seqmask.text.artifacts import CORPUS, SUMMARY_JSON, TAGGERS, TAGS, monolingual, taggers
+from seqmask.masking.kinds import KINDS
+from seqmask.text.artifacts import CORPUS, SUMMARY_JSON, TAGGERS, TAGS
+from seqmask.text.readers import monolingual, taggers
 from seqmask.text.tagging import load_tagger, tag_texts
 
 if TYPE_CHECKING:

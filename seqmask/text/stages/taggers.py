@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING, Any
 from seqmask.files import write_json
 from seqmask.paths import resolve_path
 from seqmask.processes import run_owned
-from seqmask.text.artifacts import CORPUS, MODEL, SUMMARY_JSON, TAGGER_SOURCES, monolingual
+from seqmask.text.artifacts import CORPUS, MODEL, SUMMARY_JSON, TAGGER_SOURCES
+from seqmask.text.readers import monolingual
 from seqmask.text.config import TagConfig
 from seqmask.text.tagging import load_tagger
 

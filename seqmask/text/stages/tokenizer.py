@@ -10,15 +10,8 @@ from typing import TYPE_CHECKING
 
 from seqmask.files import write_json
 from seqmask.paths import resolve_path
-from seqmask.text.artifacts import (
-    CORPUS,
-    LANGUAGES,
-    MINING_SPLITS,
-    SUMMARY_JSON,
-    TOKENIZER_MODEL,
-    mining_sets,
-    monolingual,
-)
+from seqmask.text.artifacts import CORPUS, LANGUAGES, MINING_SPLITS, SUMMARY_JSON, TOKENIZER_MODEL
+from seqmask.text.readers import mining_sets, monolingual
 from seqmask.text.tokenizer import XLMR_MODEL_FILE, Vocabulary, train_sentencepiece, unknown_rates
 
 if TYPE_CHECKING:
