@@ -20,21 +20,18 @@ a few short utterances of two speakers, through the same packing, masking and ta
 
 from __future__ import annotations
 
-import json
-
 import torch
 import torch.nn.functional as F
 from _common import bench_parser, parse_args  # bench/ is first on sys.path
 
-from seqmask.files import read_jsonl
-from seqmask.data.manifest import AudioRecord
 from seqmask.masking.ask2mask import ask2mask_mask
 from seqmask.masking.params.spans import Ask2MaskParams
 from seqmask.masking.spans import random_span_mask
+from seqmask.speech.config import CONFIDENCES
 from seqmask.speech.decode import inference_batches
 from seqmask.speech.features import encoder_frames_in, load_utterances
 from seqmask.speech.packing import pack_short_utterances
-from seqmask.speech.config import CONFIDENCES
+from seqmask.speech.readers import model_file, read_feature_index, records
 from seqmask.speech.scorer import CtcScorer, frame_scores
 from seqmask.speech.vocab import BLANK_ID
 from seqmask.store import ArtifactStore
@@ -65,12 +62,10 @@ def store_inputs(args) -> tuple[CtcScorer, list, str]:
     scorer_ref = store.ref(store.resolve(args.scorer))
     inputs = store.lineage(scorer_ref.key)["inputs"]
     features, splits = (store.ref(inputs[name]["key"]).path for name in ("features", "splits"))
-    index = json.loads((features / "index.json").read_text(encoding="utf-8"))
-    corpora = args.corpora.split(",")
-    records = [r for r in read_jsonl(splits / "manifests" / "train.jsonl", AudioRecord) if r.source in corpora]
-    sample = torch.randperm(len(records), generator=torch.Generator().manual_seed(0))[: args.utterances].tolist()
-    utterances = load_utterances(features, [records[i] for i in sorted(sample)], index)
-    scorer = CtcScorer.load(scorer_ref.path / "model.pt", torch.device("cpu"))
+    found = records(splits, ("train",), args.corpora.split(","))
+    sample = torch.randperm(len(found), generator=torch.Generator().manual_seed(0))[: args.utterances].tolist()
+    utterances = load_utterances(features, [found[i] for i in sorted(sample)], read_feature_index(features))
+    scorer = CtcScorer.load(model_file(scorer_ref.path), torch.device("cpu"))
     return scorer, utterances, f"scorer {scorer_ref.key[:12]}, {len(utterances)} train utterances of {args.corpora}"
 
 

@@ -34,7 +34,7 @@ from seqmask.data.manifest import RawAudio
 from seqmask.data.tatoeba import tatoeba_sentences
 from seqmask.executor import Executor, local_cluster
 from seqmask.paths import resolve_path
-from seqmask.speech.stages.corpus import prepare_shard_task
+from seqmask.speech.corpus_prep import prepare_shard_task
 
 QUICK = {"repeat": 1, "shard_seconds": 10.0, "synth_hours": 0.003, "per_corpus": 16, "synth_workers": 0}
 """``--quick``: a few shards of a few utterances of each corpus, synthesized in this process."""

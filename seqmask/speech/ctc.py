@@ -23,6 +23,7 @@ from fairseq2.nn import BatchLayout
 from torch import Tensor
 from torch.nn.utils.rnn import pad_sequence
 
+from seqmask.speech.artifacts import MODEL
 from seqmask.speech.config import CtcConfig, EncoderConfig
 from seqmask.speech.features import Utterance, collate, length_batches
 from seqmask.speech.model import build_asr_model, transfer_encoder
@@ -109,8 +110,8 @@ def train_ctc(
         config.train, out_dir=out_dir, work_dir=work_dir, device=device, progress=progress, desc="CTC training",
     )
     save_checkpoint(
-        out_dir / "model.pt", unit.model, kind=CTC_KIND, arch=encoder.arch, encoder=dataclasses.asdict(encoder), vocab=vocab.to_dict(),
-        steps=summary["steps"],
+        out_dir / MODEL, unit.model, kind=CTC_KIND, arch=encoder.arch, encoder=dataclasses.asdict(encoder),
+        vocab=vocab.to_dict(), steps=summary["steps"],
     )
     return {**summary, "skipped_too_long": skipped}
 

@@ -15,6 +15,8 @@ from seqmask.files import json_objects
 from seqmask.data.audio import AudioChecks, AudioError, decode
 
 from seqmask.eval.wer import evaluate_groups
+from seqmask.speech.artifacts import MODEL
+from seqmask.speech.readers import model_file
 from seqmask.speech.decode import transcribe
 from seqmask.speech.features import Utterance, fbank
 from seqmask.speech.model import load_asr
@@ -26,14 +28,14 @@ INFERENCE_CHECKS = AudioChecks(min_seconds=0.0, max_seconds=3600.0)
 
 
 def resolve_model(spec: str, store: ArtifactStore) -> Path:
-    """``model.pt`` of a checkpoint file, a directory holding one, or a (prefix of a) finetune artifact key."""
+    """The checkpoint of a checkpoint file, a directory holding one, or a (prefix of a) finetune artifact key."""
     path = Path(spec)
     if path.is_file():
         return path
     if path.is_dir():
-        if not (path / "model.pt").is_file():
-            raise FileNotFoundError(f"--model {spec}: the directory holds no model.pt")
-        return path / "model.pt"
+        if not model_file(path).is_file():
+            raise FileNotFoundError(f"--model {spec}: the directory holds no {MODEL}")
+        return model_file(path)
     try:
         key = store.resolve(spec)
     except (ArtifactNotFound, ValueError):
@@ -43,9 +45,11 @@ def resolve_model(spec: str, store: ArtifactStore) -> Path:
     ref = store.get(key)
     if ref is None:
         raise ValueError(f"artifact {spec} does not verify; rerun the flow that makes it")
-    if not (ref.path / "model.pt").is_file():
-        raise ValueError(f"artifact {ref.key[:12]} ({ref.stage}) holds no model.pt; expected a finetune-* artifact")
-    return ref.path / "model.pt"
+    if not model_file(ref.path).is_file():
+        raise ValueError(
+            f"artifact {ref.key[:12]} ({ref.stage}) holds no {MODEL}; expected a speech-finetune-* artifact"
+        )
+    return model_file(ref.path)
 
 
 def load_model(model_path: Path) -> tuple[Wav2Vec2AsrModel, Vocabulary]:

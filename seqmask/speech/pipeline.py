@@ -21,6 +21,7 @@ from seqmask.experiment.runs import Run, expand, offset_seed
 from seqmask.experiment.study import StudyPlan, plan_from_dict, point_configs
 from seqmask.masking.params.spans import Ask2MaskParams
 from seqmask.paths import resolve_path
+from seqmask.speech.artifacts import EVALUATE, POINT_REPORT, POINT_SCORER, PRETRAIN, run_role
 from seqmask.speech.config import (
     BASELINE,
     CORPORA,
@@ -29,8 +30,10 @@ from seqmask.speech.config import (
     PretrainConfig,
     SpeechPrepConfig,
 )
+from seqmask.speech.corpus_prep import CorpusPrep
 from seqmask.speech.stages import (
     espeak,
+    espeak_synth,
     evaluate,
     features,
     finetune,
@@ -43,27 +46,31 @@ from seqmask.speech.stages import (
     scores,
     splits,
     study,
-    synth,
     user,
 )
-from seqmask.speech.stages.corpus import CorpusPrep
-from seqmask.stage import Pipeline, Plan, Stage
+from seqmask.stage import Pipeline, Plan, Stage, stage_name, stage_of, training
+
+CORPUS_STAGES = {"fsdd": fsdd, "ljspeech": ljspeech, "espeak": espeak, "user": user}
+"""The stage module of each corpus (:data:`seqmask.speech.config.CORPORA`, in its order)."""
 
 
-def _corpus(corpus_of: Callable[[SpeechPrepConfig], Any], *, require_text: bool) -> Callable[[ExperimentConfig], CorpusPrep]:
-    """The config slice of a corpus stage: its own settings and the shared decoding settings."""
+def _corpus(
+    make: Callable[..., CorpusPrep], *, require_text: bool, corpus_of: Callable[[SpeechPrepConfig], Any] | None = None,
+) -> Callable[[ExperimentConfig], CorpusPrep]:
+    """The config slice of a corpus stage, ``make`` (its module's ``Config``): its own settings (``corpus_of``, when it
+    has any) and the shared decoding settings."""
 
     def config_of(config: ExperimentConfig) -> CorpusPrep:
         prep = config.speech_prep
-        return CorpusPrep(
-            corpus=corpus_of(prep), checks=prep.checks, require_text=require_text, shard_seconds=prep.shard_seconds, seed=prep.seed,
-        )
+        own = {} if corpus_of is None else {"corpus": corpus_of(prep)}
+        shared = {"checks": prep.checks, "shard_seconds": prep.shard_seconds, "seed": prep.seed}
+        return make(**own, **shared, require_text=require_text)
 
     return config_of
 
 
 def user_sources(config: ExperimentConfig) -> list[Path]:
-    """Every file the ``user`` stage reads: the manifest and each audio file it names (a missing one is rejected
+    """Every file the ``speech-user`` stage reads: the manifest and each audio file it names (a missing one is rejected
     by the stage; once it exists it is listed, which changes the key), or the audio folder and transcripts."""
     corpus = config.speech_prep.user
     if corpus.manifest is not None:
@@ -74,37 +81,43 @@ def user_sources(config: ExperimentConfig) -> list[Path]:
 
 
 PREP_STAGES = (
-    Stage(
-        "fsdd", 1, fsdd.build,
-        config_of=_corpus(lambda p: {"dir": p.fsdd_dir, "heldout_speaker": p.fsdd_heldout_speaker}, require_text=True),
-        sources=lambda c: [resolve_path(c.speech_prep.fsdd_dir)],
+    stage_of(
+        fsdd, sources=lambda c: [resolve_path(c.speech_prep.fsdd_dir)],
+        config_of=_corpus(
+            fsdd.Config, require_text=True,
+            corpus_of=lambda p: fsdd.Fsdd(dir=p.fsdd_dir, heldout_speaker=p.fsdd_heldout_speaker),
+        ),
     ),
-    Stage(
-        "ljspeech", 1, ljspeech.build,
-        config_of=_corpus(lambda p: {"dir": p.ljspeech_dir}, require_text=False),
-        sources=lambda c: [resolve_path(c.speech_prep.ljspeech_dir)],
+    stage_of(
+        ljspeech, sources=lambda c: [resolve_path(c.speech_prep.ljspeech_dir)],
+        config_of=_corpus(
+            ljspeech.Config, require_text=False, corpus_of=lambda p: ljspeech.LjSpeech(dir=p.ljspeech_dir),
+        ),
     ),
-    Stage(
-        "espeak-synth", 1, synth.build,
-        config_of=lambda c: {
-            "synth": c.speech_prep.synth, "tatoeba_dir": c.speech_prep.tatoeba_dir, "seed": c.speech_prep.seed, "espeak": espeak_version(),
-        },
-        sources=lambda c: [resolve_path(c.speech_prep.tatoeba_dir)],
+    stage_of(
+        espeak_synth, sources=lambda c: [resolve_path(c.speech_prep.tatoeba_dir)],
+        enabled=lambda c: c.speech_prep.synth.enabled,
+        config_of=lambda c: espeak_synth.Config(
+            synth=c.speech_prep.synth, tatoeba_dir=c.speech_prep.tatoeba_dir, seed=c.speech_prep.seed,
+            espeak=espeak_version(),
+        ),
+    ),
+    stage_of(
+        espeak, config_of=_corpus(espeak.Config, require_text=True), inputs={"synth": stage_name(espeak_synth)},
         enabled=lambda c: c.speech_prep.synth.enabled,
     ),
-    Stage(
-        "espeak", 1, espeak.build, config_of=_corpus(lambda p: {}, require_text=True), inputs={"synth": "espeak-synth"},
-        enabled=lambda c: c.speech_prep.synth.enabled,
-    ),
-    Stage(
-        "user", 1, user.build, config_of=_corpus(lambda p: p.user, require_text=False), sources=user_sources,
+    stage_of(
+        user, config_of=_corpus(user.Config, require_text=False, corpus_of=lambda p: p.user), sources=user_sources,
         enabled=lambda c: c.speech_prep.user.enabled,
     ),
-    Stage("splits", 1, splits.build, config_of=lambda c: {"splits": SPLITS}, inputs={name: name for name in CORPORA}),
+    stage_of(
+        splits, config_of=lambda c: splits.Config(splits=SPLITS),
+        inputs={corpus: stage_name(CORPUS_STAGES[corpus]) for corpus in CORPORA},
+    ),
 )
 """Speech data preparation: one stage per corpus, then the merged splits."""
 
-DATA = {"splits": "splits", "features": "features"}
+DATA = {"splits": stage_name(splits), "features": stage_name(features)}
 """The inputs every model stage reads."""
 PRIORITY = {"scorer": 4, "long reference": 3, "pretraining": 2, "fine-tuning": 1}
 """Which training waits least for a worker: the scorer (the Ask2Mask runs wait for it), the long reference (started
@@ -118,37 +131,41 @@ def speech_pipeline(runs: Sequence[Run], *, name: str) -> Pipeline:
     pretrain/finetune/evaluate per run, then the report."""
     stages = [
         *PREP_STAGES,
-        Stage("features", 1, features.build, config_of=lambda c: {}, inputs={"splits": "splits"}),
-        Stage(
-            "labelled", 1, labelled.build, inputs={"splits": "splits"},
-            config_of=lambda c: {"target": c.speech.data.target, "per_speaker": c.speech.data.labelled_per_speaker, "seed": c.speech.data.labelled_seed},
+        stage_of(features, config_of=lambda c: features.Config(), inputs={"splits": stage_name(splits)}),
+        stage_of(
+            labelled, inputs={"splits": stage_name(splits)},
+            config_of=lambda c: labelled.Config(
+                target=c.speech.data.target, per_speaker=c.speech.data.labelled_per_speaker,
+                seed=c.speech.data.labelled_seed,
+            ),
         ),
-        Stage(
-            "scorer", 1, scorer.build, config_of=lambda c: {"scorer": c.speech.scorer, "target": c.speech.data.target},
-            inputs={**DATA, "labelled": "labelled"}, worker=True, priority=PRIORITY["scorer"], gpu=True,
+        stage_of(
+            scorer, config_of=lambda c: scorer.Config(scorer=c.speech.scorer, target=c.speech.data.target),
+            inputs={**DATA, "labelled": stage_name(labelled)}, **training(PRIORITY["scorer"]),
             sources=lambda c: [resolve_path(c.speech.scorer.checkpoint)] if c.speech.scorer.checkpoint else [],
         ),
-        Stage(
-            "scores", 1, scores.build, config_of=lambda c: {"scores": c.speech.scores, "corpora": c.speech.data.pretrain},
-            inputs={**DATA, "scorer": "scorer"},
+        stage_of(
+            scores, config_of=lambda c: scores.Config(scores=c.speech.scores, corpora=c.speech.data.pretrain),
+            inputs={**DATA, "scorer": stage_name(scorer)},
         ),
     ]
-    report_inputs = {**DATA, "scores": "scores"}
+    per_run: dict[str, str] = {}
     for reference in CORPORA:
         stages += _finetune_and_evaluate(f"reference-{reference}", seed=0, reference=reference)
-        report_inputs[f"evaluate-reference-{reference}"] = f"evaluate-reference-{reference}"
+        per_run[run_role(EVALUATE, f"reference-{reference}")] = stage_name(evaluate, f"reference-{reference}")
     for run in runs:
         if run.variant != NO_PRETRAINING:
             stages.append(_pretrain_stage(run))
-            report_inputs[f"pretrain-{run.name}"] = f"pretrain-{run.name}"
+            per_run[run_role(PRETRAIN, run.name)] = stage_name(pretrain, run.name)
         stages += _finetune_and_evaluate(run.name, seed=run.seed, variant=run.variant)
-        report_inputs[f"evaluate-{run.name}"] = f"evaluate-{run.name}"
-    stages.append(Stage(
-        "report", 1, report.build, inputs=report_inputs,
-        config_of=lambda c: {
-            "runs": [[run.variant, run.seed] for run in runs], "baseline": c.speech.comparison.baseline, "mask": c.speech.pretrain.mask, "data": c.speech.data,
-            "references": [ref for ref in c.speech.references if _corpus_enabled(c, ref.corpus)],
-        },
+        per_run[run_role(EVALUATE, run.name)] = stage_name(evaluate, run.name)
+    stages.append(stage_of(
+        report, inputs={**DATA, "scores": stage_name(scores), **per_run},
+        config_of=lambda c: report.Config(
+            runs=tuple((run.variant, run.seed) for run in runs), baseline=c.speech.comparison.baseline,
+            mask=c.speech.pretrain.mask, data=c.speech.data,
+            references=tuple(ref for ref in c.speech.references if _corpus_enabled(c, ref.corpus)),
+        ),
     ))
     return Pipeline(name, tuple(stages))
 
@@ -156,9 +173,9 @@ def speech_pipeline(runs: Sequence[Run], *, name: str) -> Pipeline:
 def _finetune_and_evaluate(name: str, *, seed: int, variant: str | None = None, reference: str | None = None) -> list[Stage]:
     """CTC training and its evaluation: a variant on the labelled target subset (from its pretrained encoder unless
     ``none``), or a reference on all labelled train audio of its corpus, from scratch."""
-    inputs = dict(DATA) if reference else {**DATA, "labelled": "labelled"}
+    inputs = dict(DATA) if reference else {**DATA, "labelled": stage_name(labelled)}
     if variant not in (None, NO_PRETRAINING):
-        inputs["pretrain"] = f"pretrain-{name}"
+        inputs["pretrain"] = stage_name(pretrain, name)
 
     def enabled(c: ExperimentConfig) -> bool:  # a reference runs when ``speech.references`` names its corpus
         return reference is None or any(ref.corpus == reference for ref in c.speech.references) and _corpus_enabled(c, reference)
@@ -166,28 +183,28 @@ def _finetune_and_evaluate(name: str, *, seed: int, variant: str | None = None, 
     def corpora(c: ExperimentConfig) -> tuple[str, ...]:
         return (reference,) if reference else c.speech.data.target
 
-    finetune_stage = Stage(
-        f"finetune-{name}", 1, finetune.build, inputs=inputs, enabled=enabled, worker=True, gpu=True,
-        priority=PRIORITY["long reference" if reference in LONG_REFERENCES else "fine-tuning"],
-        config_of=lambda c: {
-            "finetune": dataclasses.replace(
+    finetune_stage = stage_of(
+        finetune, name, inputs=inputs, enabled=enabled,
+        **training(PRIORITY["long reference" if reference in LONG_REFERENCES else "fine-tuning"]),
+        config_of=lambda c: finetune.Config(
+            finetune=dataclasses.replace(
                 c.speech.finetune, train=_training(c, seed, reference),
                 freeze_encoder_steps=0 if reference else c.speech.finetune.freeze_encoder_steps,  # one recipe for every variant
             ),
-            "encoder": c.speech.encoder, **({"corpora": corpora(c)} if reference else {}),
-        },
+            encoder=c.speech.encoder, corpora=corpora(c) if reference else None,
+        ),
     )
-    evaluate_stage = Stage(
-        f"evaluate-{name}", 1, evaluate.build, inputs={**DATA, "finetune": f"finetune-{name}"}, enabled=enabled,
-        config_of=lambda c: {"variant": variant or f"reference {reference}", "corpora": corpora(c)},
+    evaluate_stage = stage_of(
+        evaluate, name, inputs={**DATA, "finetune": finetune_stage.name}, enabled=enabled,
+        config_of=lambda c: evaluate.Config(variant=variant or f"reference {reference}", corpora=corpora(c)),
     )
     return [finetune_stage, evaluate_stage]
 
 
 def _corpus_enabled(config: ExperimentConfig, corpus: str) -> bool:
     """Whether a corpus stage is part of a run."""
-    stage = next(stage for stage in PREP_STAGES if stage.name == corpus)
-    return stage.enabled(config)
+    name = stage_name(CORPUS_STAGES[corpus])
+    return next(stage for stage in PREP_STAGES if stage.name == name).enabled(config)
 
 
 def _training(config: ExperimentConfig, seed: int, reference: str | None) -> Any:
@@ -209,14 +226,13 @@ def _variant_pretrain_config(config: PretrainConfig, variant: str, seed: int) ->
 
 
 def _pretrain_stage(run: Run) -> Stage:
-    inputs = dict(DATA) if run.variant == BASELINE else {**DATA, "scores": "scores"}
-    return Stage(
-        f"pretrain-{run.name}", 1, pretrain.build,
-        config_of=lambda c: {
-            "variant": run.variant, "pretrain": _variant_pretrain_config(c.speech.pretrain, run.variant, run.seed),
-            "encoder": c.speech.encoder, "pack_seconds": c.speech.pack_seconds, "corpora": c.speech.data.pretrain,
-        },
-        inputs=inputs, worker=True, priority=PRIORITY["pretraining"], gpu=True,
+    inputs = dict(DATA) if run.variant == BASELINE else {**DATA, "scores": stage_name(scores)}
+    return stage_of(
+        pretrain, run.name, inputs=inputs, **training(PRIORITY["pretraining"]),
+        config_of=lambda c: pretrain.Config(
+            variant=run.variant, pretrain=_variant_pretrain_config(c.speech.pretrain, run.variant, run.seed),
+            encoder=c.speech.encoder, pack_seconds=c.speech.pack_seconds, corpora=c.speech.data.pretrain,
+        ),
         sources=lambda c: [resolve_path(c.speech.pretrain.init_checkpoint)] if c.speech.pretrain.init_checkpoint else [],
     )
 
@@ -227,10 +243,14 @@ def read_study(data: Mapping[str, Any], where: str = "study plan") -> StudyPlan:
 
 
 def study_pipeline(plan: StudyPlan) -> Pipeline:
-    """The ``study`` stage, reading every point's ``report`` and ``scorer`` from the point's pipeline."""
-    external = {f"{kind}-{point}": (f"study-{point}", kind) for point in plan.points for kind in ("report", "scorer")}
-    stage = Stage("study", 1, study.build, config_of=lambda c: {"plan": plan}, inputs={name: name for name in external})
-    return Pipeline("study", (stage,), external=external)
+    """The ``speech-study`` stage, reading every point's ``speech-report`` and ``speech-scorer`` from the point's
+    pipeline."""
+    external = {
+        run_role(role, point): (f"study-{point}", stage_name(module))
+        for point in plan.points for role, module in ((POINT_REPORT, report), (POINT_SCORER, scorer))
+    }
+    studying = stage_of(study, config_of=lambda c: study.Config(plan=plan), inputs={name: name for name in external})
+    return Pipeline("study", (studying,), external=external)
 
 
 # --- what each flow runs ---------------------------------------------------------------------

@@ -40,6 +40,7 @@ from seqmask.masking.ask2mask import fit_scorer_frames, utterance_weights
 from seqmask.masking.params.spans import Ask2MaskParams
 from seqmask.masking.spans import num_masked_spans
 from seqmask.speech.archs import arch_sizes
+from seqmask.speech.artifacts import MODEL
 from seqmask.speech.config import MASKERS, EncoderConfig, PretrainConfig
 from seqmask.speech.features import Utterance, collate, length_batches
 from seqmask.speech.masker import Ask2MaskMasker
@@ -238,8 +239,8 @@ def pretrain(
         out_dir=out_dir, work_dir=work_dir, device=device, progress=progress, desc=f"pretraining ({variant})",
     )
     save_checkpoint(
-        out_dir / "model.pt", unit.model, kind=PRETRAINED_KIND, arch=encoder.arch, encoder=dataclasses.asdict(encoder), masker=variant,
-        steps=summary["steps"],
+        out_dir / MODEL, unit.model, kind=PRETRAINED_KIND, arch=encoder.arch, encoder=dataclasses.asdict(encoder),
+        masker=variant, steps=summary["steps"],
     )
     seconds = read_build_record(out_dir)["train_seconds"]
     record_build(out_dir, frames_per_second=round(unit.frames / seconds, 1) if seconds else 0.0)

@@ -24,7 +24,7 @@ def test_one_flow_run_runs_and_reports_all_three_jobs(store_home, dask_address) 
     assert set(records) == {"speech", "text", "motion"}
     assert all(record["state"] == "completed" for record in records.values())
     [flow_run_id] = {record["orchestrator_run_id"] for record in records.values()}  # one flow run
-    assert "report" in records["speech"]["stages"] and "text-report" in records["text"]["stages"]
+    assert "speech-report" in records["speech"]["stages"] and "text-report" in records["text"]["stages"]
     assert (ArtifactStore().ref(result["motion-report"]["key"]).path / "report.md").is_file()
 
     async def artifact_keys() -> set[str]:

@@ -11,12 +11,12 @@ import time
 
 import pytest
 
-from seqmask.files import read_jsonl
-from seqmask.data.rejects import Reject
 from seqmask.cli import main
 from seqmask.config import load_config, to_dict
 from seqmask.data.manifest import AudioRecord
+from seqmask.files import read_jsonl
 from seqmask.runlog import latest_runs
+from seqmask.speech import artifacts, readers
 from seqmask.stage import StageFailed
 from seqmask.store import ArtifactStore
 
@@ -43,9 +43,9 @@ def first_run(store_home, dask_address, prefect_api):
 def test_cold_run_computes_every_stage_and_writes_clean_splits(first_run, store_home):
     run, states = latest_states(store_home)
     assert run["state"] == "completed"
-    assert states == {name: "computed" for name in ("fsdd", "ljspeech", "espeak-synth", "espeak", "splits")}
-    splits = ArtifactStore().ref(first_run["splits"]["key"]).path
-    manifests = {p.stem: read_jsonl(p, AudioRecord) for p in (splits / "manifests").glob("*.jsonl")}
+    assert states == {f"speech-{name}": "computed" for name in ("fsdd", "ljspeech", "espeak-synth", "espeak", "splits")}
+    splits = ArtifactStore().ref(first_run["speech-splits"]["key"]).path
+    manifests = {p.stem: read_jsonl(p, AudioRecord) for p in (splits / artifacts.MANIFESTS).glob("*.jsonl")}
     assert set(manifests) == {"train", "valid", "test_matched", "test_mismatched", "unlabelled"}
     records = [r for rs in manifests.values() for r in rs]
     assert len({r.id for r in records}) == len(records)
@@ -59,7 +59,7 @@ def test_cold_run_computes_every_stage_and_writes_clean_splits(first_run, store_
     assert espeak_train_text and espeak_test_text and not espeak_train_text & espeak_test_text
     assert all(r.synthetic for r in records if r.source == "espeak")
     assert len([r for r in manifests["test_mismatched"] if r.source == "ljspeech"]) == 8
-    assert "espeak (synthetic)" in (splits / "summary.md").read_text()
+    assert "espeak (synthetic)" in (splits / artifacts.SPLITS_TABLE).read_text()
 
 
 def test_rerun_reuses_every_stage(first_run, store_home, dask_address):
@@ -78,46 +78,52 @@ def test_markdown_report_reaches_prefect(first_run):
 
     import asyncio
 
-    artifacts = asyncio.run(read())
-    summaries = [a for a in artifacts if a.key == "speech-prep-summary"]
-    assert summaries and "| splits |" in summaries[0].data
-    assert any(a.type == "progress" for a in artifacts)
+    published = asyncio.run(read())
+    summaries = [a for a in published if a.key == "speech-prep-summary"]
+    assert summaries and "| speech-splits |" in summaries[0].data
+    assert any(a.type == "progress" for a in published)
 
 
 def test_failed_stage_then_fix_reruns_only_it_and_downstream(first_run, store_home, dask_address):
-    with pytest.raises(StageFailed, match="espeak-synth") as info:
+    with pytest.raises(StageFailed, match="speech-espeak-synth") as info:
         run_flow(dask_address, "speech_prep.synth.voices=[xx-no-such-voice]")
-    assert info.value.stage == "espeak-synth"
+    assert info.value.stage == "speech-espeak-synth"
     run, states = latest_states(store_home)
-    assert run["state"] == "failed" and states["espeak-synth"] == "failed"
-    assert "xx-no-such-voice" in run["stages"]["espeak-synth"]["error"]
-    assert states["fsdd"] == states["ljspeech"] == "reused"
+    assert run["state"] == "failed" and states["speech-espeak-synth"] == "failed"
+    assert "xx-no-such-voice" in run["stages"]["speech-espeak-synth"]["error"]
+    assert states["speech-fsdd"] == states["speech-ljspeech"] == "reused"
 
     run_flow(dask_address, "speech_prep.synth.voices=[en-us, en-gb+m1]")
     _, states = latest_states(store_home)
-    assert states == {"fsdd": "reused", "ljspeech": "reused", "espeak-synth": "computed", "espeak": "computed", "splits": "computed"}
+    assert states == {
+        "speech-fsdd": "reused", "speech-ljspeech": "reused", "speech-espeak-synth": "computed",
+        "speech-espeak": "computed", "speech-splits": "computed",
+    }
 
 
 def test_from_stage_forces_it_and_downstream(first_run, store_home, dask_address):
-    run_flow(dask_address, from_stage="espeak")
+    run_flow(dask_address, from_stage="speech-espeak")
     _, states = latest_states(store_home)
-    assert states == {"fsdd": "reused", "ljspeech": "reused", "espeak-synth": "reused", "espeak": "computed", "splits": "computed"}
+    assert states == {
+        "speech-fsdd": "reused", "speech-ljspeech": "reused", "speech-espeak-synth": "reused",
+        "speech-espeak": "computed", "speech-splits": "computed",
+    }
 
 
 def test_flipped_byte_is_detected_and_recomputed(first_run, store_home, dask_address):
     store = ArtifactStore()
-    fsdd = store.ref(first_run["fsdd"]["key"]).path
-    shard = sorted((fsdd / "shards").iterdir())[0]
+    fsdd = store.ref(first_run["speech-fsdd"]["key"]).path
+    shard = sorted((fsdd / artifacts.SHARDS).iterdir())[0]
     data = bytearray(shard.read_bytes())
     data[-1] ^= 0xFF
     shard.write_bytes(bytes(data))
-    assert store.verify(first_run["fsdd"]["key"])
+    assert store.verify(first_run["speech-fsdd"]["key"])
 
     again = run_flow(dask_address)
     _, states = latest_states(store_home)
-    assert states["fsdd"] == "computed" and states["ljspeech"] == "reused"
-    assert again["fsdd"]["digest"] == first_run["fsdd"]["digest"]  # the rebuild is deterministic
-    assert store.verify(first_run["fsdd"]["key"]) == []
+    assert states["speech-fsdd"] == "computed" and states["speech-ljspeech"] == "reused"
+    assert again["speech-fsdd"]["digest"] == first_run["speech-fsdd"]["digest"]  # the rebuild is deterministic
+    assert store.verify(first_run["speech-fsdd"]["key"]) == []
     assert any(store_home.joinpath("corrupt").iterdir())
     # shards are hard-linked into every splits artifact: the one flipped byte shows there too
     [run] = latest_runs(store_home / "runs", 1)
@@ -125,7 +131,7 @@ def test_flipped_byte_is_detected_and_recomputed(first_run, store_home, dask_add
 
 
 def test_user_manifest_with_bad_records(store_home, dask_address, tmp_path, first_run):
-    fsdd = ArtifactStore().ref(first_run["fsdd"]["key"]).path  # any real audio will do: copy a few source files
+    fsdd = ArtifactStore().ref(first_run["speech-fsdd"]["key"]).path  # any real audio will do: copy a few source files
     from seqmask.paths import resolve_path
 
     sources = sorted(resolve_path("data/speech/fsdd").glob("*.flac"))[:3]
@@ -135,9 +141,9 @@ def test_user_manifest_with_bad_records(store_home, dask_address, tmp_path, firs
     manifest = tmp_path / "mine.jsonl"
     manifest.write_text("\n".join(json.dumps(line) for line in lines) + "\n")
     result = run_flow(dask_address, f"speech_prep.user.manifest={manifest}", "speech_prep.synth.enabled=false")
-    user = ArtifactStore().ref(result["user"]["key"]).path
-    assert sorted(r.id for r in read_jsonl(user / "manifest.jsonl", AudioRecord)) == ["u0", "u1", "u2"]
-    reasons = {r.id: r.reason for r in read_jsonl(user / "rejects.jsonl", Reject)}
+    user = ArtifactStore().ref(result["speech-user"]["key"]).path
+    assert sorted(r.id for r in readers.read_manifest(user)) == ["u0", "u1", "u2"]
+    reasons = {r.id: r.reason for r in readers.read_rejects(user)}
     assert reasons == {"bad": "unreadable", "u0": "duplicate_id"}
     assert fsdd.exists()
 
@@ -145,13 +151,13 @@ def test_user_manifest_with_bad_records(store_home, dask_address, tmp_path, firs
 def test_cli_status_and_artifacts(first_run, store_home, capsys):
     assert main(["status", "-n", "1"]) == 0
     out = capsys.readouterr().out
-    assert "speech-prep" in out and "splits" in out
+    assert "speech-prep" in out and "speech-splits" in out
     assert main(["artifacts", "ls"]) == 0
-    assert "espeak-synth" in capsys.readouterr().out
-    assert main(["artifacts", "show", first_run["splits"]["key"][:10]]) == 0
+    assert "speech-espeak-synth" in capsys.readouterr().out
+    assert main(["artifacts", "show", first_run["speech-splits"]["key"][:10]]) == 0
     lineage = json.loads(capsys.readouterr().out)
-    assert lineage["stage"] == "splits" and "fsdd" in lineage["inputs"] and "packages" in lineage
-    assert main(["artifacts", "verify", first_run["ljspeech"]["key"]]) == 0
+    assert lineage["stage"] == "speech-splits" and "fsdd" in lineage["inputs"] and "packages" in lineage
+    assert main(["artifacts", "verify", first_run["speech-ljspeech"]["key"]]) == 0
     assert "1 of 1 artifacts verify" in capsys.readouterr().out
     assert main(["artifacts", "gc", "--dry-run", "--keep-runs", "1"]) == 0
 
@@ -200,15 +206,15 @@ def test_fixing_an_audio_file_a_manifest_names_rebuilds_the_corpus(store_home, d
     manifest.write_text(json.dumps({"id": "fixed-later", "audio": str(wav), "text": "hello"}) + "\n")
     overrides = (f"speech_prep.user.manifest={manifest}", "speech_prep.synth.enabled=false")
     result = run_flow(dask_address, *overrides)
-    user = ArtifactStore().ref(result["user"]["key"]).path
-    assert [r.reason for r in read_jsonl(user / "rejects.jsonl", Reject)] == ["truncated"]
+    user = ArtifactStore().ref(result["speech-user"]["key"]).path
+    assert [r.reason for r in readers.read_rejects(user)] == ["truncated"]
 
     wav.write_bytes(good)
     fixed = run_flow(dask_address, *overrides)
     _, states = latest_states(store_home)
-    assert states["user"] == "computed" and states["fsdd"] == "reused"
-    user = ArtifactStore().ref(fixed["user"]["key"]).path
-    assert [r.id for r in read_jsonl(user / "manifest.jsonl", AudioRecord)] == ["fixed-later"]
+    assert states["speech-user"] == "computed" and states["speech-fsdd"] == "reused"
+    user = ArtifactStore().ref(fixed["speech-user"]["key"]).path
+    assert [r.id for r in readers.read_manifest(user)] == ["fixed-later"]
 
 
 def test_an_id_an_earlier_corpus_holds_is_rejected_in_splits(store_home, dask_address, tmp_path, first_run):
@@ -219,12 +225,12 @@ def test_an_id_an_earlier_corpus_holds_is_rejected_in_splits(store_home, dask_ad
     audio = resolve_path("data/speech/fsdd/1_theo_20.flac")
     manifest.write_text(json.dumps({"id": taken, "audio": str(audio), "text": "one"}) + "\n")
     result = run_flow(dask_address, f"speech_prep.user.manifest={manifest}", "speech_prep.synth.enabled=false")
-    splits = ArtifactStore().ref(result["splits"]["key"]).path
-    train = [r for r in read_jsonl(splits / "manifests" / "train.jsonl", AudioRecord) if r.id == taken]
+    splits = ArtifactStore().ref(result["speech-splits"]["key"]).path
+    train = [r for r in readers.records(splits, ("train",)) if r.id == taken]
     assert [r.source for r in train] == ["fsdd"]
-    rejects = read_jsonl(splits / "rejects.jsonl", Reject)
+    rejects = readers.read_rejects(splits)
     assert [(r.id, r.reason, r.source) for r in rejects] == [(taken, "duplicate_id", "user")]
-    assert "duplicate_id: 1" in (splits / "summary.md").read_text()
+    assert "duplicate_id: 1" in (splits / artifacts.SPLITS_TABLE).read_text()
 
 
 def test_a_relative_manifest_resolves_against_the_current_directory(store_home, dask_address, tmp_path, monkeypatch, first_run, capsys):
@@ -240,5 +246,5 @@ def test_a_relative_manifest_resolves_against_the_current_directory(store_home, 
     assert code == 0, capsys.readouterr().err[-2000:]
     [run] = latest_runs(store_home / "runs", 1)
     assert run["cwd"] == str(workdir)
-    user = ArtifactStore().ref(run["stages"]["user"]["key"]).path
-    assert [r.id for r in read_jsonl(user / "manifest.jsonl", AudioRecord)] == ["mine-1"]
+    user = ArtifactStore().ref(run["stages"]["speech-user"]["key"]).path
+    assert [r.id for r in readers.read_manifest(user)] == ["mine-1"]

@@ -221,7 +221,7 @@ def test_a_cpu_worker_runs_a_deployment_on_the_postgres_server(server) -> None:
         flow_run = start_run(server, "speech-prep/tiny")
         assert wait_final(server, flow_run) == "COMPLETED", (server["tmp"] / "worker-cpu.log").read_text()[-3000:]
     record = run_record(server["store"], flow_run)
-    assert record["state"] == "completed" and set(record["stages"]) == {"fsdd", "ljspeech", "espeak-synth", "espeak", "splits"}
+    assert record["state"] == "completed" and set(record["stages"]) == {"speech-fsdd", "speech-ljspeech", "speech-espeak-synth", "speech-espeak", "speech-splits"}
     assert all(stage["state"] == "computed" for stage in record["stages"].values())
 
 

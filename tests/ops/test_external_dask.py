@@ -28,7 +28,7 @@ pytestmark = pytest.mark.usefixtures("prefect_api")
 
 MAP_TASKS = frozenset({"prepare_shard_task", "synthesize_chunk"})
 """Key prefixes of the tasks the speech-prep stages map (shards of every corpus, espeak-ng utterances)."""
-STAGES = ("fsdd", "ljspeech", "espeak-synth", "espeak", "splits")
+STAGES = ("speech-fsdd", "speech-ljspeech", "speech-espeak-synth", "speech-espeak", "speech-splits")
 RUN_TIMEOUT_SECONDS = 120
 
 
@@ -75,7 +75,7 @@ def file_digests(home: Path) -> dict[str, dict[str, str]]:
 
 def records(home: Path) -> dict[str, list[AudioRecord]]:
     """The records of each manifest of the store's ``splits`` artifact by split, audio files by name only."""
-    [key] = published(home)["splits"]
+    [key] = published(home)["speech-splits"]
     manifests = ArtifactStore(home).ref(key).path / "manifests"
     return {
         path.stem: sorted((dataclasses.replace(r, audio=Path(r.audio).name) for r in read_jsonl(path, AudioRecord)), key=lambda r: r.id)

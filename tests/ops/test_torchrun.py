@@ -25,9 +25,9 @@ CURVE_TOLERANCE = 0.03
 BIN = Path(sys.executable).parent
 JOBS = {
     "motion": ("motion-train-none-s0", ["motion.diffusion.train.steps=30", "motion.diffusion.batch_size=16"]),
-    "text": ("continual-mlm-s0", ["text.continual.mlm.steps=10", "text.continual.tlm.steps=10", "text.continual.mlm.log_every=1",
+    "text": ("text-continual-mlm-s0", ["text.continual.mlm.steps=10", "text.continual.tlm.steps=10", "text.continual.mlm.log_every=1",
                                   "text.continual.tlm.log_every=1"]),
-    "speech": ("pretrain-random-s0", ["speech.pretrain.train.steps=12"]),
+    "speech": ("speech-pretrain-random-s0", ["speech.pretrain.train.steps=12"]),
 }
 
 

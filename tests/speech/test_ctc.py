@@ -10,14 +10,14 @@ import torch
 
 from seqmask.config import validate
 from seqmask.data.text import normalize_text
-from seqmask.schema import ConfigError
 from seqmask.masking.params.spans import SpanMask
+from seqmask.schema import ConfigError
 from seqmask.speech.config import EncoderConfig, FinetuneConfig
 from seqmask.speech.ctc import ctc_frames_needed, train_ctc
 from seqmask.speech.decode import greedy_decode, transcribe
 from seqmask.speech.features import Utterance
-from seqmask.speech.config import EncoderConfig
 from seqmask.speech.model import build_pretrain_model, load_asr
+from seqmask.speech.readers import metrics_file, model_file
 from seqmask.speech.vocab import BLANK, WORD_BOUNDARY, Vocabulary
 from seqmask.training.config import TrainingConfig
 
@@ -136,13 +136,13 @@ def test_train_ctc_learns_saves_and_transcribes(tmp_path):
     vocab = Vocabulary.chars(u.text for u in train)
     summary = fit(tiny_config(), [*train, too_long], vocab, tmp_path)
 
-    rows = [json.loads(line) for line in (tmp_path / "out" / "metrics.jsonl").read_text().splitlines()]
+    rows = [json.loads(line) for line in metrics_file(tmp_path / "out").read_text().splitlines()]
     assert [r["step"] for r in rows] == [5, 10, 15, 20, 25, 30]
     assert rows[-1]["loss"] < 0.7 * rows[0]["loss"]
     assert summary["steps"] == 30 and summary["skipped_too_long"] == 1 and summary["skipped_nan"] == 0
     assert math.isfinite(summary["final_loss"]) and summary["final_loss"] < rows[0]["loss"]
 
-    model, meta = load_asr(tmp_path / "out" / "model.pt")
+    model, meta = load_asr(model_file(tmp_path / "out"))
     assert meta["steps"] == 30 and meta["arch"] == "tiny"
     hyps = transcribe(model, Vocabulary.from_dict(meta["vocab"]), train, device=CPU)
     assert set(hyps) == {u.id for u in train} and all(isinstance(h, str) for h in hyps.values())
@@ -164,11 +164,12 @@ def test_train_ctc_resumes_from_its_checkpoint_where_it_stopped(tmp_path):
         fit(config, train, vocab, tmp_path, progress=stop_at_5)
     summary = fit(config, train, vocab, tmp_path)
     assert summary["steps"] == config.train.steps
-    assert [json.loads(line)["step"] for line in (tmp_path / "out" / "metrics.jsonl").read_text().splitlines()] == [2, 4, 6, 8]
+    logged = metrics_file(tmp_path / "out").read_text().splitlines()
+    assert [json.loads(line)["step"] for line in logged] == [2, 4, 6, 8]
 
     fit(config, train, vocab, tmp_path, name="straight")
-    resumed = torch.load(tmp_path / "out" / "model.pt", weights_only=True)["model"]
-    straight = torch.load(tmp_path / "straight" / "model.pt", weights_only=True)["model"]
+    resumed = torch.load(model_file(tmp_path / "out"), weights_only=True)["model"]
+    straight = torch.load(model_file(tmp_path / "straight"), weights_only=True)["model"]
     assert all(torch.equal(resumed[k], straight[k]) for k in straight)
 
 
@@ -193,6 +194,6 @@ def test_frozen_encoder_keeps_the_pretrained_weights(tmp_path):
     train = dataset(4)
     config = tiny_config(steps=2, warmup_steps=0, freeze_encoder_steps=2)
     fit(config, train, Vocabulary.chars(u.text for u in train), tmp_path, init_encoder=pretrained)
-    state = torch.load(tmp_path / "out" / "model.pt", weights_only=True)["model"]
+    state = torch.load(model_file(tmp_path / "out"), weights_only=True)["model"]
     encoder = {f"encoder.{k}": v for k, v in pretrained.encoder.state_dict().items()}
     assert all(torch.equal(state[k], v) for k, v in encoder.items())

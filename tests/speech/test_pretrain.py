@@ -12,8 +12,8 @@ import pytest
 import torch
 from fairseq2.nn import BatchLayout
 
-from seqmask.files import read_build_record
 from seqmask.config import validate
+from seqmask.files import read_build_record
 from seqmask.schema import ConfigError
 from seqmask.speech.archs import ARCHS
 from seqmask.speech.config import MASKERS, EncoderConfig, PretrainConfig
@@ -21,7 +21,7 @@ from seqmask.speech.features import Utterance, collate
 from seqmask.speech.masker import Ask2MaskMasker
 from seqmask.speech.model import build_pretrain_model, load_pretrained
 from seqmask.speech.pretrain import masked_features, pretrain, pretrain_loss, utterance_contrastive_loss
-
+from seqmask.speech.readers import metrics_file, model_file
 from seqmask.training.checkpoint import read_checkpoint, save_checkpoint
 from seqmask.training.loop import NanLossError
 
@@ -59,7 +59,7 @@ def run(tmp_path: Path, config: PretrainConfig, utts: list[Utterance], scores=No
 
 
 def metrics(tmp_path: Path, name: str = "run") -> list[dict]:
-    return [json.loads(line) for line in (tmp_path / name / "out" / "metrics.jsonl").read_text().splitlines()]
+    return [json.loads(line) for line in metrics_file(tmp_path / name / "out").read_text().splitlines()]
 
 
 # --- training runs -------------------------------------------------------------------------
@@ -82,9 +82,9 @@ def test_each_masker_trains_with_a_finite_recorded_loss(tmp_path, masker):
     assert [line["step"] for line in lines] == [2, 4, 6]
     assert all(math.isfinite(line["loss"]) and math.isfinite(line["contrastive"]) for line in lines)
     assert lines[-1]["lr"] < lines[0]["lr"]  # decaying after warm-up
-    checkpoint = read_checkpoint(tmp_path / "run" / "out" / "model.pt")
+    checkpoint = read_checkpoint(model_file(tmp_path / "run" / "out"))
     assert checkpoint["seqmask"] == {"kind": "wav2vec2", "arch": "tiny", "encoder": dataclasses.asdict(ENCODER), "masker": masker, "steps": 6}
-    model = load_pretrained(tmp_path / "run" / "out" / "model.pt", ENCODER)
+    model = load_pretrained(model_file(tmp_path / "run" / "out"), ENCODER)
     assert int(model.quantizer.num_updates) == 6  # Gumbel temperature advanced once per step
 
 
@@ -123,8 +123,8 @@ def test_a_killed_run_resumes_to_the_weights_of_an_uninterrupted_one(tmp_path):
     summary = run(tmp_path, config, utts, scores, name="killed")  # resumes from the step-3 checkpoint
 
     assert summary["steps"] == 8
-    straight = read_checkpoint(tmp_path / "straight" / "out" / "model.pt")["model"]
-    resumed = read_checkpoint(tmp_path / "killed" / "out" / "model.pt")["model"]
+    straight = read_checkpoint(model_file(tmp_path / "straight" / "out"))["model"]
+    resumed = read_checkpoint(model_file(tmp_path / "killed" / "out"))["model"]
     assert straight.keys() == resumed.keys()
     for key in straight:
         assert torch.allclose(straight[key], resumed[key]), key
@@ -150,7 +150,7 @@ def test_a_non_finite_loss_skips_the_step_and_is_counted(tmp_path):
 
     assert summary["steps"] == 3 and summary["skipped_nan"] >= 1
     assert math.isfinite(summary["final_loss"])
-    weights = read_checkpoint(tmp_path / "run" / "out" / "model.pt")["model"]
+    weights = read_checkpoint(model_file(tmp_path / "run" / "out"))["model"]
     assert all(bool(value.float().isfinite().all()) for value in weights.values())
 
 
@@ -215,7 +215,7 @@ def test_pretraining_continues_from_an_initial_checkpoint(tmp_path):
     config = with_train(dataclasses.replace(TINY, init_checkpoint=str(tmp_path / "init.pt")), steps=2, warmup_steps=1, lr=1e-9)
     run(tmp_path, config, utterances(4), variant="random")
 
-    trained = read_checkpoint(tmp_path / "run" / "out" / "model.pt")["model"]
+    trained = read_checkpoint(model_file(tmp_path / "run" / "out"))["model"]
     saved = initial.state_dict()
     name = "encoder.layers.0.ffn.inner_proj.weight"
     torch.testing.assert_close(trained[name], saved[name], atol=1e-6, rtol=0)  # lr ~ 0: still the loaded weights

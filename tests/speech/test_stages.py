@@ -23,26 +23,28 @@ def changed(tmp_path, *overrides):
 
 def test_ask2mask_parameters_leave_the_random_baseline_and_the_scorer_alone(tmp_path):
     for override in ("speech.pretrain.mask.random_share=0.5", "speech.pretrain.mask.selection=sample"):
-        assert changed(tmp_path, override) == {"pretrain-ask2mask-utt-s0", "report"}, override
+        assert changed(tmp_path, override) == {"speech-pretrain-ask2mask-utt-s0", "speech-report"}, override
 
 
 def test_the_confidence_changes_only_the_scores_key(tmp_path):
     # (what reads the scores changes through their digest when the pipeline runs)
-    assert changed(tmp_path, "speech.scores.confidence=nonblank") == {"scores"}
+    assert changed(tmp_path, "speech.scores.confidence=nonblank") == {"speech-scores"}
 
 
 def test_the_mask_ratio_changes_both_variants(tmp_path):
     found = changed(tmp_path, "speech.pretrain.mask.max_mask_prob=0.4")
-    assert {"pretrain-random-s0", "pretrain-ask2mask-utt-s0"} <= found and "scorer" not in found
+    assert {"speech-pretrain-random-s0", "speech-pretrain-ask2mask-utt-s0"} <= found and "speech-scorer" not in found
 
 
 def test_stages_read_their_inputs_by_role_and_no_stage_names_reach_a_key():
     pipeline = speech_pipeline(expand(("none", "random"), (0, 1)), name="compare")
     stages = {stage.name: stage for stage in pipeline.stages}
-    assert stages["finetune-random-s1"].inputs == {
-        "splits": "splits", "features": "features", "labelled": "labelled", "pretrain": "pretrain-random-s1",
+    assert stages["speech-finetune-random-s1"].inputs == {
+        "splits": "speech-splits", "features": "speech-features", "labelled": "speech-labelled",
+        "pretrain": "speech-pretrain-random-s1",
     }
-    assert "pretrain" not in stages["finetune-none-s0"].inputs and "labelled" not in stages["finetune-reference-fsdd"].inputs
+    assert "pretrain" not in stages["speech-finetune-none-s0"].inputs
+    assert "labelled" not in stages["speech-finetune-reference-fsdd"].inputs
     config = load_config("tiny")
     for stage in pipeline.stages:
         assert "pretrain-" not in str(stage.config_of(config)) and "finetune-" not in str(stage.config_of(config))
@@ -51,7 +53,7 @@ def test_stages_read_their_inputs_by_role_and_no_stage_names_reach_a_key():
 def test_every_variant_fine_tunes_with_one_recipe_and_references_do_not_freeze():
     pipeline = speech_pipeline(expand(("none", "random"), (0,)), name="compare")
     config = load_config("tiny", ["speech.finetune.freeze_encoder_steps=5"])
-    freeze = {stage.name: stage.config_of(config)["finetune"].freeze_encoder_steps
-              for stage in pipeline.stages if stage.name.startswith("finetune-")}
-    assert freeze.pop("finetune-random-s0") == freeze.pop("finetune-none-s0") == 5
-    assert set(freeze.values()) == {0} and "finetune-reference-fsdd" in freeze
+    freeze = {stage.name: stage.config_of(config).finetune.freeze_encoder_steps
+              for stage in pipeline.stages if stage.name.startswith("speech-finetune-")}
+    assert freeze.pop("speech-finetune-random-s0") == freeze.pop("speech-finetune-none-s0") == 5
+    assert set(freeze.values()) == {0} and "speech-finetune-reference-fsdd" in freeze

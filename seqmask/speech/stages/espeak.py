@@ -1,23 +1,26 @@
-"""Stage ``espeak``: the synthesized speech of ``espeak-synth``, decoded and sharded."""
+"""Stage ``speech-espeak``: the synthesized speech of ``speech-espeak-synth``, decoded and sharded."""
 
 from __future__ import annotations
 
-import dataclasses
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from seqmask.files import read_jsonl
-from seqmask.data.manifest import RawAudio
-from seqmask.speech.stages.corpus import prepare_corpus
+from seqmask.speech.corpus_prep import CORPUS_FILES, CorpusPrep, prepare_corpus
+from seqmask.speech.readers import read_raw
 
 if TYPE_CHECKING:
     from seqmask.stage import StageContext
 
+VERSION = 1
+ROLES = ("synth",)
+WRITES = CORPUS_FILES
+
+
+@dataclass(frozen=True, kw_only=True)
+class Config(CorpusPrep):
+    """The shared decoding settings (the ``synth`` input holds the corpus)."""
+
 
 def build(ctx: StageContext) -> None:
-    """Prepare the synthesized corpus; its audio paths are relative to the synth artifact."""
-    synth_dir = ctx.input_path("synth")
-    raw = [
-        dataclasses.replace(record, audio=str(synth_dir / record.audio))
-        for record in read_jsonl(synth_dir / "raw.jsonl", RawAudio)
-    ]
-    prepare_corpus(ctx, raw)
+    """Prepare the synthesized corpus."""
+    prepare_corpus(ctx, read_raw(ctx.input_path("synth")))

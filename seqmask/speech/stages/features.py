@@ -1,28 +1,38 @@
-"""Stage ``features``: 80-channel log-mel filterbanks of every utterance of every split, on Dask."""
+"""Stage ``speech-features``: 80-channel log-mel filterbanks of every utterance of every split, on Dask."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from seqmask.files import read_jsonl, write_json
-from seqmask.data.manifest import AudioRecord
+from seqmask.data.manifest import SPLITS, AudioRecord
+from seqmask.files import write_json
+from seqmask.speech import artifacts, readers
 from seqmask.speech.features import featurize_shard
 
 if TYPE_CHECKING:
     from seqmask.stage import StageContext
 
+VERSION = 1
+ROLES = ("splits",)
+WRITES = (artifacts.FEATURE_INDEX, artifacts.SUMMARY_JSON)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Config:
+    """No settings: the filterbanks are the code's (``seqmask.speech.features``)."""
+
 
 def build(ctx: StageContext) -> None:
-    """One float16 feature shard per audio shard, and ``index.json`` (utterance id -> feature shard)."""
+    """One float16 feature shard per audio shard, and the feature index (utterance id -> feature shard)."""
     splits_dir = ctx.input_path("splits")
     by_shard: dict[str, list[AudioRecord]] = {}
-    for manifest in sorted((splits_dir / "manifests").glob("*.jsonl")):
-        for record in read_jsonl(manifest, AudioRecord):
-            by_shard.setdefault(record.shard, []).append(record)
+    for record in readers.records(splits_dir, sorted(SPLITS)):
+        by_shard.setdefault(record.shard, []).append(record)
     tasks = []
     for shard, shard_records in sorted(by_shard.items()):
-        target = ctx.out / "feats" / Path(shard).relative_to("shards")
+        target = ctx.out / artifacts.FEATS / Path(shard).relative_to(artifacts.SHARDS)
         target.parent.mkdir(parents=True, exist_ok=True)
         tasks.append((shard_records, splits_dir / shard, target))
     index: dict[str, str] = {}
@@ -30,8 +40,8 @@ def build(ctx: StageContext) -> None:
     for (_, _, target), counts in zip(tasks, ctx.executor.map(_featurize_task, tasks, desc=f"{ctx.stage}: shards")):
         index.update({rid: str(target.relative_to(ctx.out)) for rid in counts})
         frames += sum(counts.values())
-    write_json(ctx.out / "index.json", index)
-    write_json(ctx.out / "summary.json", {"utterances": len(index), "fbank_frames": frames})
+    write_json(ctx.out / artifacts.FEATURE_INDEX, index)
+    write_json(ctx.out / artifacts.SUMMARY_JSON, {"utterances": len(index), "fbank_frames": frames})
 
 
 def _featurize_task(task: tuple) -> dict[str, int]:

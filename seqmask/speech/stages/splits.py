@@ -1,4 +1,5 @@
-"""Stage ``splits``: one manifest per split over every corpus, shards hard-linked in, rejects and a summary table."""
+"""Stage ``speech-splits``: one manifest per split over every corpus, shards hard-linked in, rejects and a summary
+table."""
 
 from __future__ import annotations
 
@@ -7,16 +8,34 @@ import dataclasses
 import os
 import shutil
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from seqmask.files import read_jsonl, write_jsonl
-from seqmask.data.rejects import Reject
 from seqmask.data.manifest import SPLITS, AudioRecord
-from seqmask.speech.stages.corpus import write_summary
+from seqmask.data.rejects import Reject
+from seqmask.files import write_jsonl
+from seqmask.speech import artifacts, readers
+from seqmask.speech.corpus_prep import write_summary
 
 if TYPE_CHECKING:
     from seqmask.stage import StageContext
+
+VERSION = 1
+ROLES = ("fsdd", "ljspeech", "espeak", "user")
+"""The corpus stages' artifacts, by corpus (``seqmask.speech.config.CORPORA``)."""
+WRITES = (
+    artifacts.MANIFESTS, *(artifacts.split_manifest(split) for split in SPLITS), artifacts.REJECTS,
+    artifacts.SUMMARY_JSON, artifacts.SPLITS_TABLE,
+)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Config:
+    """The splits every corpus's records go to."""
+
+    splits: tuple[str, ...]
+    """One manifest each (``seqmask.data.manifest.SPLITS``)."""
 
 
 def build(ctx: StageContext) -> None:
@@ -29,28 +48,29 @@ def build(ctx: StageContext) -> None:
     rejects: list[Reject] = []
     first_source: dict[str, str] = {}
     for name, ref in ctx.inputs.items():
-        for record in read_jsonl(ref.path / "manifest.jsonl", AudioRecord):
+        for record in readers.read_manifest(ref.path):
             if record.id in first_source:
                 detail = f"id already used by corpus {first_source[record.id]!r}"
                 rejects.append(Reject(origin=record.audio, id=record.id, reason="duplicate_id", detail=detail, source=record.source))
                 continue
             first_source[record.id] = name
-            shard = f"shards/{name}/{Path(record.shard).name}"
+            shard = f"{artifacts.SHARDS}/{name}/{Path(record.shard).name}"
             target = ctx.out / shard
             if not target.exists():
                 target.parent.mkdir(parents=True, exist_ok=True)
                 _link_or_copy(ref.path / record.shard, target)
             if record.split not in by_split:
-                raise ValueError(f"{ref.path / 'manifest.jsonl'}: record {record.id!r} has split {record.split!r}, expected one of {SPLITS}")
+                where = ref.path / artifacts.MANIFEST
+                raise ValueError(f"{where}: record {record.id!r} has split {record.split!r}, expected one of {SPLITS}")
             by_split[record.split].append(dataclasses.replace(record, shard=shard))
-        rejects.extend(read_jsonl(ref.path / "rejects.jsonl", Reject))
-    (ctx.out / "manifests").mkdir()
+        rejects.extend(readers.read_rejects(ref.path))
+    (ctx.out / artifacts.MANIFESTS).mkdir()
     for split, records in by_split.items():
-        write_jsonl(ctx.out / "manifests" / f"{split}.jsonl", sorted(records, key=lambda r: r.id))
-    write_jsonl(ctx.out / "rejects.jsonl", rejects)
+        write_jsonl(ctx.out / artifacts.split_manifest(split), sorted(records, key=lambda r: r.id))
+    write_jsonl(ctx.out / artifacts.REJECTS, rejects)
     all_records = [r for records in by_split.values() for r in records]
     write_summary(ctx.out, all_records, rejects)
-    (ctx.out / "summary.md").write_text(split_table(all_records, rejects), encoding="utf-8")
+    (ctx.out / artifacts.SPLITS_TABLE).write_text(split_table(all_records, rejects), encoding="utf-8")
 
 
 def _link_or_copy(source: Path, target: Path) -> None:

@@ -1,15 +1,30 @@
-"""Stage ``user``: the user's own corpus (a manifest, or a folder of audio with transcripts), decoded and sharded."""
+"""Stage ``speech-user``: the user's own corpus (a manifest, or a folder of audio with transcripts), decoded and
+sharded."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from seqmask.data.user import collect_user_dir, collect_user_manifest
 from seqmask.paths import resolve_path
-from seqmask.speech.stages.corpus import prepare_corpus
+from seqmask.speech.corpus_prep import CORPUS_FILES, CorpusPrep, prepare_corpus
 
 if TYPE_CHECKING:
+    from seqmask.speech.config import UserCorpusConfig
     from seqmask.stage import StageContext
+
+VERSION = 1
+ROLES = ()
+WRITES = CORPUS_FILES
+
+
+@dataclass(frozen=True, kw_only=True)
+class Config(CorpusPrep):
+    """The user's corpus and the shared decoding settings."""
+
+    corpus: UserCorpusConfig
+    """Its manifest, or its audio folder and transcripts (``speech_prep.user``)."""
 
 
 def build(ctx: StageContext) -> None:

@@ -1,14 +1,17 @@
-"""Reading a speech stage's inputs: the manifests of ``splits`` and the filterbanks of ``features``."""
+"""The utterances a model stage reads: the records of its ``splits`` input with the filterbanks of its ``features``
+input (and the subset its ``labelled`` input kept), their files read through :mod:`seqmask.speech.readers`.
+
+Apart from the readers, so that the stages that only prepare or name files do not have the feature code in their
+keys.
+"""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from seqmask.files import read_jsonl
-from seqmask.data.manifest import AudioRecord
 from seqmask.speech.features import Utterance, load_utterances
+from seqmask.speech.readers import read_feature_index, read_labelled_ids, records
 
 if TYPE_CHECKING:
     from seqmask.stage import StageContext
@@ -18,18 +21,11 @@ PRETRAIN_SPLITS = ("train", "unlabelled")
 TEST_SPLITS = ("test_matched", "test_mismatched")
 
 
-def records(ctx: StageContext, splits: Sequence[str], corpora: Sequence[str] | None = None) -> list[AudioRecord]:
-    """Manifest records of ``splits`` (of ``corpora`` only, when given) from the ``splits`` input."""
-    manifests = ctx.input_path("splits") / "manifests"
-    found = [record for split in splits for record in read_jsonl(manifests / f"{split}.jsonl", AudioRecord)]
-    return found if corpora is None else [record for record in found if record.source in corpora]
-
-
 def utterances(ctx: StageContext, splits: Sequence[str], corpora: Sequence[str] | None = None) -> list[Utterance]:
     """Utterances of ``splits`` (of ``corpora`` only, when given) with their filterbanks from the ``features`` input."""
     features = ctx.input_path("features")
-    index = json.loads((features / "index.json").read_text(encoding="utf-8"))
-    return load_utterances(features, records(ctx, splits, corpora), index)
+    found = records(ctx.input_path("splits"), splits, corpora)
+    return load_utterances(features, found, read_feature_index(features))
 
 
 def labelled(found: Sequence[Utterance]) -> list[Utterance]:
@@ -39,5 +35,5 @@ def labelled(found: Sequence[Utterance]) -> list[Utterance]:
 
 def labelled_subset(ctx: StageContext) -> list[Utterance]:
     """The utterances the ``labelled`` input kept: the labelled target subset the scorer and fine-tuning train on."""
-    kept = {json.loads(line)["id"] for line in (ctx.input_path("labelled") / "labelled.jsonl").read_text(encoding="utf-8").splitlines()}
+    kept = read_labelled_ids(ctx.input_path("labelled"))
     return [u for u in utterances(ctx, ("train",)) if u.id in kept]
