@@ -23,7 +23,7 @@ import time
 import torch
 from _common import bench_parser, median_ratio, order_note, parse_args, per_round, print_table, run_rounds  # bench/ is first on sys.path
 
-from seqmask.config import load_config
+from seqmask.app.root import load_experiment
 from seqmask.data.fsdd import DIGIT_WORDS
 from seqmask.speech.config import EncoderConfig, PretrainConfig
 from seqmask.speech.features import Utterance
@@ -77,7 +77,7 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    speech = load_config(args.preset).speech
+    speech = load_experiment(args.preset).speech
     encoder = speech.encoder
     config = dataclasses.replace(speech.pretrain, train=dataclasses.replace(speech.pretrain.train, steps=10**6, warmup_steps=10))
     utterances, scores = make_batch(args.batch, args.seconds, seed=0)

@@ -24,7 +24,7 @@ from pathlib import Path
 import torch
 from _common import bench_parser, median_ratio, order_note, parse_args, per_round, print_table, run_rounds  # bench/ is first on sys.path
 
-from seqmask.config import load_config
+from seqmask.app.root import load_experiment
 from seqmask.masking.params.motion import MotionMaskParams
 from seqmask.motion.config import MotionConfig
 from seqmask.motion.diffusion import cosine_alphas_cumprod
@@ -136,7 +136,7 @@ def main() -> None:
     parser.add_argument("--store", type=Path, default=default_root(), help="the store of a finished motion run (default: $SEQMASK_HOME)")
     args = parse_args(parser, {"rounds": 1, "steps": 2})
     torch.set_num_threads(1)
-    motion = load_config(args.preset).motion
+    motion = load_experiment(args.preset).motion
     training(motion, args.rounds, args.steps, warm_steps=1 if args.quick else 3, quick=args.quick)
     if args.quick:
         print("\nsampling (DDIM against DDPM): skipped (--quick)")

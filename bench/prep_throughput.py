@@ -24,7 +24,7 @@ import torch
 from _common import bench_parser, median_ratio, order_note, parse_args, print_table, run_rounds  # bench/ is first on sys.path
 from distributed import Client
 
-from seqmask.config import load_config
+from seqmask.app.root import load_experiment
 from seqmask.data.audio import shard_batches
 from seqmask.data.config import AudioChecks
 from seqmask.data.espeak import plan_synthesis, synthesize
@@ -51,7 +51,7 @@ def add_work_options(parser) -> None:
 
 def synthesize_corpus(out: Path, hours: float, workers: int = 2) -> list[RawAudio]:
     """The small preset's espeak-ng corpus, cut to ``hours``, synthesized on a ``workers``-worker cluster (0: a plain loop)."""
-    synth = load_config("small").speech_prep.synth
+    synth = load_experiment("small").speech_prep.synth
     sentences = tatoeba_sentences(resolve_path("data/text/tatoeba"), synth.tatoeba_language)
     jobs = plan_synthesis(
         sentences, voices=synth.voices, heldout_voices=synth.heldout_voices, speeds=synth.speeds, pitches=synth.pitches,

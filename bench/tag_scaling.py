@@ -23,7 +23,7 @@ from pathlib import Path
 from _common import bench_parser, median_ratio, order_note, parse_args, print_table, run_rounds  # bench/ is first on sys.path
 from distributed import Client
 
-from seqmask.config import load_config
+from seqmask.app.root import load_experiment
 from seqmask.data.bitext import Limits
 from seqmask.executor import Executor, local_cluster
 from seqmask.paths import resolve_path
@@ -36,7 +36,7 @@ from seqmask.text.tagging import train_tagger
 def shards(out: Path, copies: int, steps: int, size: int = 0, per_language: int = 0) -> list[tuple[str, str, list[str]]]:
     """``(tagger, language, texts)`` shards of ``size`` sentences (0: the small preset's ``sentences_per_task``), at most
     ``per_language`` of each language (0: all)."""
-    config = load_config("small")
+    config = load_experiment("small")
     prep = config.text_prep
     found = [read_source(source, Limits(min_chars=prep.min_chars, max_chars=prep.max_chars)) for source in sources_of(prep)]
     corpus = split_corpus(found, test_pairs=prep.test_pairs, valid_pairs=prep.valid_pairs, seed=prep.seed)

@@ -19,7 +19,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from seqmask.config import ExperimentConfig, load_config, to_dict
+from seqmask.config import to_dict
+from seqmask.app.root import ExperimentConfig, load_experiment
 from seqmask.paths import PROJECT_ROOT
 from seqmask.schema import ConfigError
 from seqmask.stage import Plan
@@ -148,7 +149,7 @@ def _resolve(spec: DeploymentSpec, where: str, dask_address: str | None) -> Depl
 
     overrides = {**spec.overrides, **({"orchestration.dask_address": dask_address} if dask_address else {})}
     try:
-        config = load_config(spec.preset, overrides)
+        config = load_experiment(spec.preset, overrides)
         return Deployment(spec, config, spec.pool or pool_for(load(FLOWS[spec.flow].plan)(config)))
     except ValueError as err:  # ConfigError among them
         raise ConfigError(f"{where}: {err}") from err

@@ -12,11 +12,11 @@ from prefect import flow
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from flows.runtime import STAGE_THREADS, final_refs, run_plan_flow
-from seqmask.config import config_from_dict
+from seqmask.app.root import experiment_from_dict
 from seqmask.app.pipeline import pipeline_plan
 
 
 @flow(name="pipeline", log_prints=True, task_runner=ThreadPoolTaskRunner(max_workers=STAGE_THREADS))
 def pipeline(config: dict[str, Any], from_stage: str | None = None) -> dict:
     """speech, text and motion at seed 0: every stage of the three, independent ones side by side."""
-    return final_refs(run_plan_flow(pipeline_plan(config_from_dict(config)), from_stage=from_stage))
+    return final_refs(run_plan_flow(pipeline_plan(experiment_from_dict(config)), from_stage=from_stage))

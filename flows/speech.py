@@ -13,7 +13,7 @@ from prefect import flow
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from flows.runtime import STAGE_THREADS, final_refs, run_plan_flow
-from seqmask.config import config_from_dict
+from seqmask.app.root import experiment_from_dict
 from seqmask.speech.pipeline import (
     speech_compare_plan,
     speech_plan,
@@ -25,22 +25,22 @@ from seqmask.speech.pipeline import (
 @flow(name="speech-prep", log_prints=True, task_runner=ThreadPoolTaskRunner(max_workers=STAGE_THREADS))
 def speech_prep(config: dict[str, Any], from_stage: str | None = None) -> dict:
     """Manifests and 16 kHz shards for FSDD, LJSpeech, the espeak-ng corpus and a user corpus."""
-    return final_refs(run_plan_flow(speech_prep_plan(config_from_dict(config)), from_stage=from_stage))
+    return final_refs(run_plan_flow(speech_prep_plan(experiment_from_dict(config)), from_stage=from_stage))
 
 
 @flow(name="speech", log_prints=True, task_runner=ThreadPoolTaskRunner(max_workers=STAGE_THREADS))
 def speech(config: dict[str, Any], from_stage: str | None = None) -> dict:
     """speech-prep, scorer, scores, pretraining per masking variant, CTC fine-tuning and WER, one seed."""
-    return final_refs(run_plan_flow(speech_plan(config_from_dict(config)), from_stage=from_stage))
+    return final_refs(run_plan_flow(speech_plan(experiment_from_dict(config)), from_stage=from_stage))
 
 
 @flow(name="speech-compare", log_prints=True, task_runner=ThreadPoolTaskRunner(max_workers=STAGE_THREADS))
 def speech_compare(config: dict[str, Any], from_stage: str | None = None) -> dict:
     """No pretraining / random / ask2mask / ask2mask+utt over N seeds at equal compute: one table and plots."""
-    return final_refs(run_plan_flow(speech_compare_plan(config_from_dict(config)), from_stage=from_stage))
+    return final_refs(run_plan_flow(speech_compare_plan(experiment_from_dict(config)), from_stage=from_stage))
 
 
 @flow(name="speech-study", log_prints=True, task_runner=ThreadPoolTaskRunner(max_workers=STAGE_THREADS))
 def speech_study(config: dict[str, Any], plan: dict[str, Any], from_stage: str | None = None) -> dict:
     """Every point of the study plan (variants x seeds), then one table of the points on the validation split."""
-    return final_refs(run_plan_flow(speech_study_plan(config_from_dict(config), plan), from_stage=from_stage))
+    return final_refs(run_plan_flow(speech_study_plan(experiment_from_dict(config), plan), from_stage=from_stage))

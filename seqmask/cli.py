@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from seqmask.app.root import COMMANDS, FLOWS, FlowSpec, load, load_experiment
-from seqmask.config import ExperimentConfig, absolute_paths, parse_overrides, to_dict
+from seqmask.config import absolute_paths, parse_overrides, to_dict
+from seqmask.app.root import ExperimentConfig
 from seqmask.experiment.comparison import SUMMARY
 from seqmask.runlog import latest_runs
 from seqmask.schema import ConfigError
@@ -124,7 +125,7 @@ def resolve_run(args: argparse.Namespace) -> tuple[FlowSpec, ExperimentConfig, d
     overrides = {**parse_overrides(args.overrides), **spec.overrides(args)}
     if getattr(args, "dask_address", None) is not None:
         overrides["orchestration.dask_address"] = args.dask_address
-    labelled = [f"{key}={json.dumps(value)}" for key, value in absolute_paths(overrides, Path.cwd()).items()]
+    labelled = [f"{key}={json.dumps(value)}" for key, value in absolute_paths(ExperimentConfig, overrides, Path.cwd()).items()]
     config = load_experiment(args.preset, labelled)
     extra = spec.extra(args)
     plan = load(spec.plan)(config, **extra)

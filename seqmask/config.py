@@ -1,4 +1,4 @@
-"""Experiment configuration: the root of the config sections, loaded from YAML presets and overrides.
+"""The config loader: a root config class (the composition root's, :mod:`seqmask.app.root`) from YAML presets and overrides.
 
 A preset (``configs/<name>.yaml``) holds overrides only; everything else is the
 sections' defaults. Each section lives beside the code that reads it (a frozen,
@@ -14,41 +14,16 @@ import dataclasses
 import re
 import types
 import typing
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence, TypeVar
 
 import yaml
 
-from seqmask.executor import OrchestrationConfig
 from seqmask.paths import PRESETS_DIR, resolve_path
 from seqmask.schema import ConfigError, require
-from seqmask.speech.config import SpeechConfig, SpeechPrepConfig
-from seqmask.motion.config import MotionConfig, MotionPrepConfig
-from seqmask.text.config import TextPrepConfig
-from seqmask.text.section import TextConfig
 
-
-@dataclass(frozen=True, kw_only=True)
-class ExperimentConfig:
-    """Everything one seqmask run needs."""
-
-    preset: str = "small"
-    """Name of the preset this config was loaded from."""
-    speech_prep: SpeechPrepConfig = field(default_factory=SpeechPrepConfig)
-    """Speech data preparation."""
-    speech: SpeechConfig = field(default_factory=SpeechConfig)
-    """Ask2Mask pretraining, fine-tuning and evaluation."""
-    text_prep: TextPrepConfig = field(default_factory=TextPrepConfig)
-    """Text data preparation."""
-    text: TextConfig = field(default_factory=TextConfig)
-    """LEM: tokenizer, tags, base encoder, continual pretraining, mining."""
-    motion_prep: MotionPrepConfig = field(default_factory=MotionPrepConfig)
-    """Motion data preparation."""
-    motion: MotionConfig = field(default_factory=MotionConfig)
-    """MMDM: text encoder, denoiser per mask, evaluator, sampling, comparison."""
-    orchestration: OrchestrationConfig = field(default_factory=OrchestrationConfig)
-    """Dask and Prefect settings (never part of an artifact key)."""
+Root = TypeVar("Root")
+"""A root config class: a frozen dataclass whose fields are the config sections."""
 
 
 class _Yaml12Loader(yaml.SafeLoader):
@@ -92,7 +67,7 @@ def _position(mark: yaml.Mark) -> str:
     return f"line {mark.line + 1}, column {mark.column + 1}"
 
 
-def load_config(preset: str | Path = "small", overrides: Mapping[str, Any] | Sequence[str] = ()) -> ExperimentConfig:
+def load_config(root: type[Root], preset: str | Path = "small", overrides: Mapping[str, Any] | Sequence[str] = ()) -> Root:
     """Load a preset (name in ``configs/`` or a YAML path) and apply ``key.sub=value`` overrides.
 
     An error names where the bad value came from: the preset file, or the override (``--set KEY=VALUE``).
@@ -100,7 +75,7 @@ def load_config(preset: str | Path = "small", overrides: Mapping[str, Any] | Seq
     preset_path = _preset_path(preset)
     data = _preset_data(preset_path, seen=())
     data["preset"] = preset_path.stem
-    return _build(data, overrides, default_origin=str(preset_path))
+    return _build(root, data, overrides, default_origin=str(preset_path))
 
 
 def _preset_path(preset: str | Path) -> Path:
@@ -138,14 +113,14 @@ def _merged(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
     return merged
 
 
-def with_overrides(config: ExperimentConfig, overrides: Mapping[str, Any], *, origin: str) -> ExperimentConfig:
+def with_overrides(config: Root, overrides: Mapping[str, Any], *, origin: str) -> Root:
     """``config`` with ``{"a.b": value}`` overrides applied and checked; errors are blamed on ``origin``."""
-    return _build(to_dict(config), dict(overrides), default_origin=origin, label=origin)
+    return _build(type(config), to_dict(config), dict(overrides), default_origin=origin, label=origin)
 
 
-def config_from_dict(data: Mapping[str, Any]) -> ExperimentConfig:
+def config_from_dict(root: type[Root], data: Mapping[str, Any]) -> Root:
     """The config :func:`to_dict` wrote (a flow's parameter), checked again."""
-    return _build(dict(data), {}, default_origin="config")
+    return _build(root, dict(data), {}, default_origin="config")
 
 
 def to_dict(config: Any) -> dict[str, Any]:
@@ -159,7 +134,7 @@ def _plain(value: Any) -> Any:
     return list(map(_plain, value)) if isinstance(value, tuple) else value
 
 
-def _build(data: dict[str, Any], overrides: Mapping[str, Any] | Sequence[str], *, default_origin: str, label: str = "") -> ExperimentConfig:
+def _build(root: type[Root], data: dict[str, Any], overrides: Mapping[str, Any] | Sequence[str], *, default_origin: str, label: str = "") -> Root:
     parsed = parse_overrides(overrides)
     for key, value in parsed.items():
         _set_dotted(data, key, value)
@@ -175,7 +150,7 @@ def _build(data: dict[str, Any], overrides: Mapping[str, Any] | Sequence[str], *
                 return where
         return default_origin
 
-    config = from_dict(ExperimentConfig, data, origin=origin)
+    config = from_dict(root, data, origin=origin)
     try:
         validate(config)
     except ConfigError as err:  # "key: expected ...": say where that value came from
@@ -228,12 +203,12 @@ def _field_at(cls: type, dotted: str) -> dataclasses.Field | None:
     return next((f for f in dataclasses.fields(cls) if f.name == leaf), None)
 
 
-def absolute_paths(overrides: Mapping[str, Any], base: Path) -> dict[str, Any]:
+def absolute_paths(root: type, overrides: Mapping[str, Any], base: Path) -> dict[str, Any]:
     """``overrides`` with every relative path value of a path field made absolute against ``base``
     (the command line's paths mean what they mean in the user's shell, not in the project root)."""
     resolved = {}
     for key, value in overrides.items():
-        f = _field_at(ExperimentConfig, key)
+        f = _field_at(root, key)
         if f is not None and f.metadata.get("path") and isinstance(value, str) and not Path(value).expanduser().is_absolute():
             value = str((base / value).resolve())
         resolved[key] = value

@@ -21,6 +21,8 @@ T = TypeVar("T")
 
 LINEAGE_FILE = "lineage.json"
 """The published artifact's record of how it was made (:mod:`seqmask.store`)."""
+DIGESTS_FILE = "digests.json"
+"""The published artifact's sha256 of every file it holds (:mod:`seqmask.store`)."""
 BUILD_RECORD_FILE = "build.json"
 """What a build measured about itself rather than what it made: wall-clock times and speeds, the step a training resumed
 from, threads. Two builds of one artifact differ there, so such a file (:func:`record_build`, at any depth) is not

@@ -39,6 +39,7 @@ from typing import Any
 
 from seqmask.files import (
     BUILD_RECORD_FILE,
+    DIGESTS_FILE,
     LINEAGE_FILE,
     PARTIAL_WRITE,
     exclusive,
@@ -49,7 +50,6 @@ from seqmask.files import (
 
 logger = logging.getLogger(__name__)
 
-DIGESTS_FILE = "digests.json"
 _RESERVED = frozenset({DIGESTS_FILE, LINEAGE_FILE})
 _SUMMARY_FIELDS = {"stage": str, "digest": str, "created": str, "bytes": int, "files": int}
 """Lineage fields :meth:`ArtifactStore.list` shows, with their types."""

@@ -10,28 +10,29 @@ import sys
 
 import pytest
 
-from seqmask.config import ExperimentConfig, config_from_dict, load_config, to_dict, with_overrides
+from seqmask.config import to_dict
+from seqmask.app.root import ExperimentConfig, experiment_from_dict, experiment_with_overrides, load_experiment
 from seqmask.paths import PRESETS_DIR
 from seqmask.schema import ConfigError
 
 
 @pytest.mark.parametrize("preset", sorted(p.stem for p in PRESETS_DIR.glob("*.yaml")))
 def test_every_preset_loads_and_documents_its_command(preset):
-    config = load_config(preset)
+    config = load_experiment(preset)
     assert config.preset == preset
     first_line = (PRESETS_DIR / f"{preset}.yaml").read_text().splitlines()[0]
     assert first_line.startswith("# seqmask run") and f"--preset {preset}" in first_line
-    assert config_from_dict(to_dict(config)) == config  # what a flow receives is what was checked
+    assert experiment_from_dict(to_dict(config)) == config  # what a flow receives is what was checked
 
 
 def test_loading_a_config_imports_neither_torch_nor_fairseq2():
-    code = "import sys; from seqmask.config import load_config; load_config('small'); print(sorted({'torch', 'fairseq2'} & set(sys.modules)))"
+    code = "import sys; from seqmask.app.root import load_experiment; load_experiment('small'); print(sorted({'torch', 'fairseq2'} & set(sys.modules)))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
 
 
 def test_configs_are_frozen_and_keyword_only():
-    config = load_config("tiny")
+    config = load_experiment("tiny")
     with pytest.raises(dataclasses.FrozenInstanceError):
         config.preset = "x"
     with pytest.raises(TypeError):
@@ -41,29 +42,29 @@ def test_configs_are_frozen_and_keyword_only():
 def test_a_preset_that_sets_one_field_keeps_the_sections_own_defaults(tmp_path):
     preset = tmp_path / "mine.yaml"
     preset.write_text("speech:\n  pretrain: {train: {steps: 700}}\n")
-    train = load_config(preset).speech.pretrain.train
+    train = load_experiment(preset).speech.pretrain.train
     assert (train.steps, train.lr, train.betas, train.eps) == (700, 1e-3, (0.9, 0.98), 1e-6)  # pretraining's, not the generic ones
 
 
 def test_a_preset_extends_another(tmp_path):
-    assert load_config("small-matched").speech.data.pretrain == ("fsdd",)
-    assert load_config("small-matched").speech_prep == load_config("small").speech_prep
-    assert load_config("small-pooled").speech.data.pretrain == ("espeak", "fsdd")
+    assert load_experiment("small-matched").speech.data.pretrain == ("fsdd",)
+    assert load_experiment("small-matched").speech_prep == load_experiment("small").speech_prep
+    assert load_experiment("small-pooled").speech.data.pretrain == ("espeak", "fsdd")
     loop = tmp_path / "loop.yaml"
     loop.write_text(f"extends: {loop}\n")
     with pytest.raises(ConfigError, match="extends it back"):
-        load_config(loop)
+        load_experiment(loop)
 
 
 def test_overrides_apply_with_yaml_types():
-    config = load_config("tiny", ["speech_prep.synth.target_hours=0.5", "speech_prep.synth.voices=[en-us, en-gb]"])
+    config = load_experiment("tiny", ["speech_prep.synth.target_hours=0.5", "speech_prep.synth.voices=[en-us, en-gb]"])
     assert config.speech_prep.synth.target_hours == 0.5
     assert config.speech_prep.synth.voices == ("en-us", "en-gb")
 
 
 def test_unknown_key_names_the_key_and_the_known_ones():
     with pytest.raises(ConfigError, match=r"unknown key 'speech_prep\.shard_secs'.*speech_prep\.shard_seconds"):
-        load_config("tiny", ["speech_prep.shard_secs=3"])
+        load_experiment("tiny", ["speech_prep.shard_secs=3"])
 
 
 def test_fields_that_nothing_read_are_gone():
@@ -71,24 +72,24 @@ def test_fields_that_nothing_read_are_gone():
     for key in ("speech.scorer.units", "speech.scorer.sp_vocab_size", "speech.scorer.freeze_encoder_steps", "speech.pretrain.masker",
                 "speech_prep.checks.require_text", "speech.pretrain.arch"):
         with pytest.raises(ConfigError, match=rf"unknown key '{re.escape(key)}'"):
-            load_config("tiny", [f"{key}=1"])
+            load_experiment("tiny", [f"{key}=1"])
 
 
 def test_wrong_type_names_key_and_expected_type():
     with pytest.raises(ConfigError, match=r"speech_prep\.synth\.target_hours: expected float, found str 'lots'"):
-        load_config("tiny", ["speech_prep.synth.target_hours=lots"])
+        load_experiment("tiny", ["speech_prep.synth.target_hours=lots"])
     with pytest.raises(ConfigError, match=r"orchestration\.dask_workers: expected int, found bool"):
-        load_config("tiny", ["orchestration.dask_workers=true"])
+        load_experiment("tiny", ["orchestration.dask_workers=true"])
 
 
 def test_unknown_preset_lists_known_ones():
     with pytest.raises(ConfigError, match="known presets: .*tiny"):
-        load_config("nope")
+        load_experiment("nope")
 
 
 def test_malformed_override():
     with pytest.raises(ConfigError, match="expected KEY=VALUE"):
-        load_config("tiny", ["speech_prep.seed"])
+        load_experiment("tiny", ["speech_prep.seed"])
 
 
 def _leaf_keys(config, prefix=""):
@@ -185,7 +186,7 @@ def test_a_bad_value_fails_at_load_naming_its_key(key):
     value = BAD_VALUES[key]
     override = f"{key}={value}" if isinstance(value, str) and value.startswith(".") else f"{key}={json.dumps(value)}"
     with pytest.raises(ConfigError, match=rf"(^|: ){re.escape(key)}[.:\[]"):
-        load_config("tiny", [override])
+        load_experiment("tiny", [override])
 
 
 NOT_IN_ANY_KEY = {
@@ -254,7 +255,7 @@ def test_every_field_is_read_by_some_stage(key):
     from seqmask.stage import plain
     from seqmask.text.pipeline import text_compare_plan
 
-    base = load_config("tiny")
+    base = load_experiment("tiny")
     value = dict(_leaf_keys(base))[key]
     overrides = {key: _changed(value)}
     if key == "speech.pretrain.gumbel_temperature":
@@ -263,7 +264,7 @@ def test_every_field_is_read_by_some_stage(key):
         overrides = {key: [{"kind": "none"}, {"kind": "time", "ratio": 0.4}, {"kind": "body", "ratio": 0.3}]}
     if key in ("text.encoder.hidden", "text.encoder.heads", "motion.denoiser.hidden", "motion.denoiser.heads"):  # the width must stay a multiple of the heads
         overrides = {key: value * 2}
-    changed = with_overrides(base, overrides, origin="test")
+    changed = experiment_with_overrides(base, overrides, origin="test")
 
     def slices(config):
         pipelines = [pipeline for plan in (compare_plan, text_compare_plan, motion_compare_plan) for pipeline, _ in plan(config)]
@@ -279,21 +280,21 @@ def test_every_field_is_read_by_some_stage(key):
 def test_exponent_floats_are_floats_in_presets_and_overrides(tmp_path):
     preset = tmp_path / "mine.yaml"
     preset.write_text("speech:\n  pretrain: {train: {lr: 5e-4}}\n")
-    assert load_config(preset).speech.pretrain.train.lr == 5e-4
-    assert load_config("tiny", ["speech.finetune.train.lr=1e-3"]).speech.finetune.train.lr == 1e-3
+    assert load_experiment(preset).speech.pretrain.train.lr == 5e-4
+    assert load_experiment("tiny", ["speech.finetune.train.lr=1e-3"]).speech.finetune.train.lr == 1e-3
 
 
 def test_override_errors_name_the_override(tmp_path):
     with pytest.raises(ConfigError, match=r"^--set speech\.pretrain\.train\.lr=fast: speech\.pretrain\.train\.lr: expected float"):
-        load_config("tiny", ["speech.pretrain.train.lr=fast"])
+        load_experiment("tiny", ["speech.pretrain.train.lr=fast"])
     preset = tmp_path / "mine.yaml"
     preset.write_text("speech:\n  pretrain: {train: {lr: fast}}\n")
     with pytest.raises(ConfigError, match=rf"^{re.escape(str(preset))}: speech\.pretrain\.train\.lr: expected float"):
-        load_config(preset)
+        load_experiment(preset)
 
 
 def test_command_line_paths_resolve_against_the_given_directory(tmp_path):
     from seqmask.config import absolute_paths
 
-    resolved = absolute_paths({"speech_prep.user.manifest": "m.jsonl", "speech.scorer.checkpoint": "/abs/s.pt", "speech_prep.seed": 3}, tmp_path)
+    resolved = absolute_paths(ExperimentConfig, {"speech_prep.user.manifest": "m.jsonl", "speech.scorer.checkpoint": "/abs/s.pt", "speech_prep.seed": 3}, tmp_path)
     assert resolved == {"speech_prep.user.manifest": str(tmp_path / "m.jsonl"), "speech.scorer.checkpoint": "/abs/s.pt", "speech_prep.seed": 3}

@@ -79,7 +79,7 @@ def test_the_copy_hashes_as_the_project_does(unchanged: dict[str, dict[str, str]
 
 
 def test_editing_the_store_changes_no_stage_key(project_copy: Path, unchanged: dict[str, dict[str, str]]) -> None:
-    edited = _edited(project_copy, "seqmask/store.py", "        removed = []\n", "        removed: builtins.list[str] = []\n")
+    edited = _edited(project_copy, "seqmask/store.py", "        removed: builtins.list[str] = []\n", "        removed: list[str] = []\n")
     assert edited == unchanged
 
 
@@ -110,8 +110,9 @@ def test_a_different_package_version_changes_the_keys_of_the_stages_that_import_
     runner = Runner(ArtifactStore(tmp_path / "store"))
     key = runner.key(motion_prep, config, {})
 
+    real = metadata.version
+
     def upgraded(package: str):
-        real = metadata.version
         return lambda name: "99.0" if name == package else real(name)
 
     monkeypatch.setattr(stage_module.metadata, "version", upgraded("numpy"))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from seqmask.config import ExperimentConfig
+from seqmask.app.root import ExperimentConfig
 from seqmask.motion.pipeline import motion_plan
 from seqmask.speech.pipeline import speech_plan
 from seqmask.stage import Plan

@@ -15,17 +15,44 @@ from typing import Any
 
 from seqmask.app import motion, speech, text
 from seqmask.app.speech import add_corpus_options, add_study_options, corpus_overrides, study_extra
-from seqmask.config import ExperimentConfig, config_from_dict, load_config, with_overrides
+from seqmask.config import config_from_dict, load_config, with_overrides
+from seqmask.executor import OrchestrationConfig
+from seqmask.motion.config import MotionConfig, MotionPrepConfig
+from seqmask.speech.config import SpeechConfig, SpeechPrepConfig
+from seqmask.text.config import TextPrepConfig
+from seqmask.text.section import TextConfig
+
+
+@dataclass(frozen=True, kw_only=True)
+class ExperimentConfig:
+    """Everything one seqmask run needs."""
+
+    preset: str = "small"
+    """Name of the preset this config was loaded from."""
+    speech_prep: SpeechPrepConfig = field(default_factory=SpeechPrepConfig)
+    """Speech data preparation."""
+    speech: SpeechConfig = field(default_factory=SpeechConfig)
+    """Ask2Mask pretraining, fine-tuning and evaluation."""
+    text_prep: TextPrepConfig = field(default_factory=TextPrepConfig)
+    """Text data preparation."""
+    text: TextConfig = field(default_factory=TextConfig)
+    """LEM: tokenizer, tags, base encoder, continual pretraining, mining."""
+    motion_prep: MotionPrepConfig = field(default_factory=MotionPrepConfig)
+    """Motion data preparation."""
+    motion: MotionConfig = field(default_factory=MotionConfig)
+    """MMDM: text encoder, denoiser per mask, evaluator, sampling, comparison."""
+    orchestration: OrchestrationConfig = field(default_factory=OrchestrationConfig)
+    """Dask and Prefect settings (never part of an artifact key)."""
 
 
 def load_experiment(preset: str | Path = "small", overrides: Mapping[str, Any] | Sequence[str] = ()) -> ExperimentConfig:
     """The experiment config of a preset (a name in ``configs/`` or a YAML path) with ``key.sub=value`` overrides."""
-    return load_config(preset, overrides)
+    return load_config(ExperimentConfig, preset, overrides)
 
 
 def experiment_from_dict(data: Mapping[str, Any]) -> ExperimentConfig:
     """The experiment config :func:`seqmask.config.to_dict` wrote (a flow's parameter), checked again."""
-    return config_from_dict(data)
+    return config_from_dict(ExperimentConfig, data)
 
 
 def experiment_with_overrides(config: ExperimentConfig, overrides: Mapping[str, Any], *, origin: str) -> ExperimentConfig:

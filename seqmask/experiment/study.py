@@ -21,12 +21,15 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from seqmask.config import ExperimentConfig, load_yaml, with_overrides
+from seqmask.config import load_yaml, with_overrides
 from seqmask.schema import ConfigError
+
+if TYPE_CHECKING:
+    from seqmask.app.root import ExperimentConfig
 
 POINT_NAME = re.compile(r"[a-z0-9][a-z0-9-]*")
 """Point names become pipeline and stage names and Prefect artifact keys (lowercase, digits, dashes)."""

@@ -7,16 +7,21 @@ evaluated on valid and test, and (seed 0 at the default ratios) rendered.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import dataclasses
 from collections.abc import Sequence
 
-from seqmask.config import ExperimentConfig
+
 from seqmask.experiment.runs import Run, expand, offset_seed
 from seqmask.masking.params.motion import MotionMaskParams
 from seqmask.motion.artifacts import EVALUATE, EVALUATOR, MODEL, PREP, RENDER, TEXT, run_role
 from seqmask.motion.stages import evaluate, evaluator, prep, render, report, text_encoder, train
 from seqmask.paths import resolve_path
 from seqmask.stage import Pipeline, Plan, stage_name, stage_of, training
+
+if TYPE_CHECKING:
+    from seqmask.app.root import ExperimentConfig
 
 PRIORITY = {"evaluator": 3, "text-encoder": 3, "train": 2, "evaluate": 1, "render": 0}
 """What others wait for first: the shared encoders, then the trainings."""

@@ -11,9 +11,9 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from seqmask.config import ExperimentConfig
+
 from seqmask.data.espeak import espeak_version
 from seqmask.data.manifest import SPLITS
 from seqmask.data.user import collect_user_manifest
@@ -49,6 +49,9 @@ from seqmask.speech.stages import (
     user,
 )
 from seqmask.stage import Pipeline, Plan, Stage, stage_name, stage_of, training
+
+if TYPE_CHECKING:
+    from seqmask.app.root import ExperimentConfig
 
 CORPUS_STAGES = {"fsdd": fsdd, "ljspeech": ljspeech, "espeak": espeak, "user": user}
 """The stage module of each corpus (:data:`seqmask.speech.config.CORPORA`, in its order)."""

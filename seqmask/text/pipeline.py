@@ -7,11 +7,13 @@ continues from one XLM-R; plain MLM's continual runs need no tags, so they start
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import dataclasses
 from collections.abc import Sequence
 from pathlib import Path
 
-from seqmask.config import ExperimentConfig
+
 from seqmask.experiment.runs import Run, offset_seed
 from seqmask.paths import resolve_path
 from seqmask.stage import Pipeline, Plan, Stage, stage_name, stage_of, training
@@ -27,6 +29,9 @@ from seqmask.text.stages import (
     taggers,
     tokenizer,
 )
+
+if TYPE_CHECKING:
+    from seqmask.app.root import ExperimentConfig
 
 CORPUS_INPUT = {CORPUS: stage_name(prep)}
 TEXT_INPUTS = {**CORPUS_INPUT, TOKENIZER: stage_name(tokenizer)}

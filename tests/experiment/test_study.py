@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from seqmask.config import load_config
+from seqmask.app.root import load_experiment
 from seqmask.experiment.study import load_study, point_configs
 from seqmask.paths import resolve_path
 from seqmask.schema import ConfigError
@@ -23,14 +23,14 @@ def write(tmp_path, text):
 def test_the_default_plan_loads_and_every_point_is_a_valid_config():
     plan = load_study(resolve_path(DEFAULT_STUDY_PLAN), **SPEECH)
     assert "paper" in plan.points and plan.split == "valid" and "random" in plan.variants
-    configs = point_configs(load_config("small"), plan)
+    configs = point_configs(load_experiment("small"), plan)
     assert configs["nonblank"].speech.scores.confidence == "nonblank"
     assert configs["paper"].speech.scores.confidence == "max"
 
 
 def test_point_overrides_apply_over_the_run_config(tmp_path):
     plan = load_study(write(tmp_path, "points:\n  a: {speech.pretrain.mask.random_share: 0.5}\n"), **SPEECH)
-    run_config = load_config("tiny", ["speech.pretrain.mask.random_share=0.25", "speech.pretrain.train.steps=7"])
+    run_config = load_experiment("tiny", ["speech.pretrain.mask.random_share=0.25", "speech.pretrain.train.steps=7"])
     config = point_configs(run_config, plan)["a"]
     assert config.speech.pretrain.mask.random_share == 0.5 and config.speech.pretrain.train.steps == 7
     assert plan.variants == ("random", "ask2mask+utt")  # the default
@@ -61,7 +61,7 @@ def test_bad_plans_name_the_file_and_the_problem(tmp_path, text, message):
 def test_a_bad_override_names_the_point(tmp_path):
     plan = load_study(write(tmp_path, "points:\n  odd: {speech.scores.confidence: loudest}\n"), **SPEECH)
     with pytest.raises(ConfigError, match="study point 'odd'.*speech.scores.confidence"):
-        point_configs(load_config("tiny"), plan)
+        point_configs(load_experiment("tiny"), plan)
 
 
 def test_a_missing_plan_is_named(tmp_path):

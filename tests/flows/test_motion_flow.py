@@ -10,7 +10,8 @@ import pytest
 
 from seqmask.files import read_build_record
 from seqmask.cli import main
-from seqmask.config import load_config, to_dict
+from seqmask.config import to_dict
+from seqmask.app.root import load_experiment
 from seqmask.experiment.comparison import REPORT
 from seqmask.motion.artifacts import BVH, FID_BY_RATIO, GIF, METRICS, RENDERS, SUMMARY, TRAINING_LOG, render_file
 from seqmask.motion.bvh import read_bvh
@@ -23,7 +24,7 @@ pytestmark = pytest.mark.usefixtures("prefect_api")
 def run(flow_name, dask_address, *overrides):
     import flows.motion
 
-    config = load_config("tiny", [f"orchestration.dask_address={dask_address}", *overrides])
+    config = load_experiment("tiny", [f"orchestration.dask_address={dask_address}", *overrides])
     return getattr(flows.motion, flow_name)(config=to_dict(config))
 
 

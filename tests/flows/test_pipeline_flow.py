@@ -7,7 +7,8 @@ import asyncio
 
 import pytest
 
-from seqmask.config import load_config, to_dict
+from seqmask.config import to_dict
+from seqmask.app.root import load_experiment
 from seqmask.runlog import latest_runs
 from seqmask.store import ArtifactStore
 
@@ -19,7 +20,7 @@ def test_one_flow_run_runs_and_reports_all_three_jobs(store_home, dask_address) 
 
     from flows.pipeline import pipeline
 
-    result = pipeline(config=to_dict(load_config("tiny", [f"orchestration.dask_address={dask_address}"])))
+    result = pipeline(config=to_dict(load_experiment("tiny", [f"orchestration.dask_address={dask_address}"])))
     records = {record["flow"]: record for record in latest_runs(store_home / "runs", 10)}
     assert set(records) == {"speech", "text", "motion"}
     assert all(record["state"] == "completed" for record in records.values())

@@ -12,7 +12,8 @@ from importlib import import_module
 import pytest
 
 from seqmask.cli import main
-from seqmask.config import load_config, load_yaml, to_dict
+from seqmask.config import load_yaml, to_dict
+from seqmask.app.root import load_experiment
 from seqmask.experiment.comparison import GATES, REPORT
 from seqmask.files import read_build_record
 from seqmask.paths import resolve_path
@@ -31,7 +32,7 @@ pytestmark = pytest.mark.usefixtures("prefect_api")
 def run(flow_name, dask_address, *overrides, from_stage=None, **extra):
     import flows.speech
 
-    config = load_config("tiny", [f"orchestration.dask_address={dask_address}", *overrides])
+    config = load_experiment("tiny", [f"orchestration.dask_address={dask_address}", *overrides])
     return getattr(flows.speech, flow_name.replace("-", "_"))(config=to_dict(config), from_stage=from_stage, **extra)
 
 

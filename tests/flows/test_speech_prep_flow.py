@@ -12,7 +12,8 @@ import time
 import pytest
 
 from seqmask.cli import main
-from seqmask.config import load_config, to_dict
+from seqmask.config import to_dict
+from seqmask.app.root import load_experiment
 from seqmask.data.manifest import AudioRecord
 from seqmask.files import read_jsonl
 from seqmask.runlog import latest_runs
@@ -26,7 +27,7 @@ pytestmark = pytest.mark.usefixtures("prefect_api")
 def run_flow(dask_address, *overrides, from_stage=None):
     from flows.speech import speech_prep
 
-    config = load_config("tiny", [f"orchestration.dask_address={dask_address}", *overrides])
+    config = load_experiment("tiny", [f"orchestration.dask_address={dask_address}", *overrides])
     return speech_prep(config=to_dict(config), from_stage=from_stage)
 
 

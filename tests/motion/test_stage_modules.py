@@ -10,7 +10,7 @@ import pkgutil
 import pytest
 
 import seqmask.motion.stages
-from seqmask.config import load_config
+from seqmask.app.root import load_experiment
 from seqmask.motion.artifacts import EVALUATE, EVALUATOR, RENDER, run_role
 from seqmask.motion.pipeline import motion_compare_plan, motion_prep_plan
 from seqmask.motion.stages import evaluate, render, report
@@ -21,7 +21,7 @@ MODULES = [importlib.import_module(f"seqmask.motion.stages.{info.name}")
 
 
 def _stages():
-    config = load_config("tiny")
+    config = load_experiment("tiny")
     return [(stage, config) for plan in (motion_compare_plan, motion_prep_plan) for pipeline, _ in plan(config)
             for stage in pipeline.stages]
 

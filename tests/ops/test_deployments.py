@@ -24,7 +24,7 @@ from processes import prefect_free_env, signal_tree, with_default_sigint
 
 from flows.deploy import DEFAULT_FILE, deploy_all, pool_for, read_deployments, resolve_deployments
 from seqmask.files import read_build_record
-from seqmask.config import load_config
+from seqmask.app.root import load_experiment
 from seqmask.motion.pipeline import motion_plan
 from seqmask.runlog import latest_runs
 from seqmask.schema import ConfigError
@@ -92,7 +92,7 @@ def test_a_null_override_is_yaml_null_as_with_set(tmp_path) -> None:
     path.write_text("deployments: [{flow: speech-prep, preset: tiny, overrides: {speech.data.labelled_per_speaker: null}}]")
     [deployment] = resolve_deployments(path)
     assert deployment.config.speech.data.labelled_per_speaker is None
-    assert load_config("tiny", ["speech.data.labelled_per_speaker=null"]) == deployment.config
+    assert load_experiment("tiny", ["speech.data.labelled_per_speaker=null"]) == deployment.config
     path.write_text("deployments: [{flow: speech-prep, preset: tiny, overrides: {speech.pretrain.train.steps: null}}]")
     with pytest.raises(ConfigError) as info:  # a field that takes no null says so, naming the file, entry and key
         resolve_deployments(path)
@@ -138,7 +138,7 @@ def test_the_shipped_deployments_schedule_every_main_flow() -> None:
 
 
 def test_flows_that_train_go_to_the_gpu_pool() -> None:
-    config = load_config("tiny")
+    config = load_experiment("tiny")
     assert pool_for(speech_prep_plan(config)) == "cpu"
     assert pool_for(motion_plan(config)) == "gpu"
 

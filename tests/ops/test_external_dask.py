@@ -22,7 +22,8 @@ from distributed.utils import key_split
 from seqmask.files import read_jsonl
 from seqmask.data.manifest import AudioRecord
 from seqmask.runlog import latest_runs
-from seqmask.store import DIGESTS_FILE, ArtifactStore
+from seqmask.files import DIGESTS_FILE
+from seqmask.store import ArtifactStore
 
 pytestmark = pytest.mark.usefixtures("prefect_api")
 

@@ -9,7 +9,7 @@ import pkgutil
 
 import pytest
 
-from seqmask.config import load_config
+from seqmask.app.root import load_experiment
 from seqmask.speech import artifacts, stages
 from seqmask.speech.pipeline import speech_compare_plan, speech_prep_plan, speech_study_plan
 from seqmask.speech.stages import evaluate, pretrain, report, scorer
@@ -22,7 +22,7 @@ MODULES = [importlib.import_module(f"{stages.__name__}.{info.name}") for info in
 @pytest.fixture(scope="module")
 def planned():
     """Every stage of the prep, compare and study plans at ``tiny``, with the experiment config it runs under."""
-    config = load_config("tiny")
+    config = load_experiment("tiny")
     plans = [*speech_prep_plan(config), *speech_compare_plan(config), *speech_study_plan(config, STUDY)]
     return [(stage, point_config) for pipeline, point_config in plans for stage in pipeline.stages]
 
@@ -61,7 +61,7 @@ def test_a_stage_reads_only_its_roles_and_a_per_run_role_names_the_stage_it_read
 
 
 def test_the_stage_names():
-    config = load_config("tiny")
+    config = load_experiment("tiny")
     [(prep, _)] = speech_prep_plan(config)
     assert prep.stage_names() == [
         "speech-fsdd", "speech-ljspeech", "speech-espeak-synth", "speech-espeak", "speech-user", "speech-splits",

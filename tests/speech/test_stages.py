@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from seqmask.config import load_config
+from seqmask.app.root import load_experiment
 from seqmask.experiment.runs import expand
 from seqmask.speech.pipeline import speech_pipeline
 from seqmask.stage import Runner
@@ -10,7 +10,7 @@ from seqmask.store import ArtifactStore
 
 
 def keys(tmp_path, *overrides):
-    config = load_config("tiny", list(overrides))
+    config = load_experiment("tiny", list(overrides))
     pipeline = speech_pipeline(expand(("random", "ask2mask+utt"), (0,)), name="speech")
     runner = Runner(ArtifactStore(tmp_path / "store"))
     return {stage.name: runner.key(stage, config, {}) for stage in pipeline.stages}
@@ -45,14 +45,14 @@ def test_stages_read_their_inputs_by_role_and_no_stage_names_reach_a_key():
     }
     assert "pretrain" not in stages["speech-finetune-none-s0"].inputs
     assert "labelled" not in stages["speech-finetune-reference-fsdd"].inputs
-    config = load_config("tiny")
+    config = load_experiment("tiny")
     for stage in pipeline.stages:
         assert "pretrain-" not in str(stage.config_of(config)) and "finetune-" not in str(stage.config_of(config))
 
 
 def test_every_variant_fine_tunes_with_one_recipe_and_references_do_not_freeze():
     pipeline = speech_pipeline(expand(("none", "random"), (0,)), name="compare")
-    config = load_config("tiny", ["speech.finetune.freeze_encoder_steps=5"])
+    config = load_experiment("tiny", ["speech.finetune.freeze_encoder_steps=5"])
     freeze = {stage.name: stage.config_of(config).finetune.freeze_encoder_steps
               for stage in pipeline.stages if stage.name.startswith("speech-finetune-")}
     assert freeze.pop("speech-finetune-random-s0") == freeze.pop("speech-finetune-none-s0") == 5

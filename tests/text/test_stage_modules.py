@@ -10,7 +10,7 @@ import pkgutil
 import pytest
 
 import seqmask.text.stages
-from seqmask.config import load_config
+from seqmask.app.root import load_experiment
 from seqmask.stage import stage_name
 from seqmask.text.artifacts import CONTINUAL, MINED, MLM_PHASE_MINED, run_role
 from seqmask.text.pipeline import text_compare_plan, text_prep_plan
@@ -21,7 +21,7 @@ MODULES = [importlib.import_module(f"seqmask.text.stages.{info.name}")
 
 
 def _stages():
-    config = load_config("tiny")
+    config = load_experiment("tiny")
     return [(stage, config) for plan in (text_compare_plan, text_prep_plan) for pipeline, _ in plan(config)
             for stage in pipeline.stages]
 

@@ -16,11 +16,10 @@ from seqmask.experiment.comparison import REPORT_FILES, write_report
 from seqmask.experiment.gates import Gate, all_hold, gates_markdown
 from seqmask.experiment.runs import Run
 from seqmask.experiment.tables import Metric, compare_table
-from seqmask.files import LINEAGE_FILE
+from seqmask.files import DIGESTS_FILE, LINEAGE_FILE
 from seqmask.motion.artifacts import BVH, EVALUATE, EVALUATOR, FID_BY_RATIO, GIF, PNG, RENDER, RENDERS
 from seqmask.motion.readers import real_scores, render_index, run_metrics, run_renders
 from seqmask.motion.config import MotionGates
-from seqmask.store import DIGESTS_FILE
 
 if TYPE_CHECKING:
     from seqmask.stage import StageContext
