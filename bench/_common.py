@@ -18,7 +18,9 @@ import statistics
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-QUICK_HELP = "one tiny round at tiny sizes: checks that the bench runs end to end and prints its table (numbers mean nothing)"
+QUICK_HELP = (
+    "one tiny round at tiny sizes: checks that the bench runs end to end and prints its table (numbers mean nothing)"
+)
 
 
 def bench_parser(doc: str | None) -> argparse.ArgumentParser:
@@ -28,14 +30,18 @@ def bench_parser(doc: str | None) -> argparse.ArgumentParser:
     return parser
 
 
-def parse_args(parser: argparse.ArgumentParser, quick: Mapping[str, Any], argv: Sequence[str] | None = None) -> argparse.Namespace:
+def parse_args(
+    parser: argparse.ArgumentParser, quick: Mapping[str, Any], argv: Sequence[str] | None = None
+) -> argparse.Namespace:
     """Parse ``argv``; with ``--quick``, every option named in ``quick`` that the command line left at its default takes
     its quick value (an option given explicitly wins)."""
     args = parser.parse_args(argv)
     if args.quick:
         for name, value in quick.items():
             if name not in vars(args):
-                raise KeyError(f"quick value for {name!r}, but the parser has no such option (has {sorted(vars(args))})")
+                raise KeyError(
+                    f"quick value for {name!r}, but the parser has no such option (has {sorted(vars(args))})"
+                )
             if getattr(args, name) == parser.get_default(name):
                 setattr(args, name, value)
     return args
@@ -47,8 +53,9 @@ def rotated(names: Sequence[str], round_index: int) -> list[str]:
     return [*names[start:], *names[:start]]
 
 
-def run_rounds(sides: Mapping[str, Callable[[], float]], rounds: int, *, on_round: Callable[[int, list[str]], None] | None = None
-               ) -> dict[str, list[float]]:
+def run_rounds(
+    sides: Mapping[str, Callable[[], float]], rounds: int, *, on_round: Callable[[int, list[str]], None] | None = None
+) -> dict[str, list[float]]:
     """Call every side's measurement once per round, in ``rotated`` order; each side's values, round by round.
 
     ``on_round(round_index, order)`` is called before each round (e.g. to log the order)."""
@@ -68,7 +75,9 @@ def run_rounds(sides: Mapping[str, Callable[[], float]], rounds: int, *, on_roun
 def paired_ratios(numerator: Sequence[float], denominator: Sequence[float]) -> list[float]:
     """``numerator[r] / denominator[r]`` for every round ``r`` (both measured in the same round)."""
     if len(numerator) != len(denominator) or not numerator:
-        raise ValueError(f"paired rounds: expected two equal, non-empty series, found {len(numerator)} and {len(denominator)} values")
+        raise ValueError(
+            f"paired rounds: expected two equal, non-empty series, found {len(numerator)} and {len(denominator)} values"
+        )
     return [a / b for a, b in zip(numerator, denominator, strict=True)]
 
 

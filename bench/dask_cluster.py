@@ -44,8 +44,12 @@ def round_seconds(tasks: list[tuple], rounds: int, tmp: Path) -> dict[str, list[
     """Seconds of every round's map of ``tasks`` on 1 and on 2 workers; both clusters are up and take turns in an order
     that alternates every round."""
     with contextlib.ExitStack() as stack:
-        executors = {workers: stack.enter_context(warm_executor(workers, tasks, tmp / f"dask-{workers}")) for workers in (1, 2)}
-        return run_rounds({str(workers): lambda e=executor: timed(e, tasks) for workers, executor in executors.items()}, rounds)
+        executors = {
+            workers: stack.enter_context(warm_executor(workers, tasks, tmp / f"dask-{workers}")) for workers in (1, 2)
+        }
+        return run_rounds(
+            {str(workers): lambda e=executor: timed(e, tasks) for workers, executor in executors.items()}, rounds
+        )
 
 
 def main() -> None:
@@ -54,12 +58,22 @@ def main() -> None:
     args = parse_args(parser, QUICK)
     torch.set_num_threads(1)
     with tempfile.TemporaryDirectory(prefix="seqmask-bench-") as tmp:
-        tasks, utterances = make_tasks(Path(tmp), args.shard_seconds, args.synth_hours, per_corpus=args.per_corpus, synth_workers=args.synth_workers)
+        tasks, utterances = make_tasks(
+            Path(tmp),
+            args.shard_seconds,
+            args.synth_hours,
+            per_corpus=args.per_corpus,
+            synth_workers=args.synth_workers,
+        )
         seconds = round_seconds(tasks, args.repeat, Path(tmp))
-    print(f"{utterances} utterances in {len(tasks)} shards of {args.shard_seconds:g} s, {args.synth_hours:g} h of espeak-ng speech"
-          f" (synthesis seed 0, shard seed 0), seconds: best of {args.repeat}{' (--quick: numbers mean nothing)' if args.quick else ''}")
+    print(
+        f"{utterances} utterances in {len(tasks)} shards of {args.shard_seconds:g} s, {args.synth_hours:g} h of espeak-ng speech"
+        f" (synthesis seed 0, shard seed 0), seconds: best of {args.repeat}{' (--quick: numbers mean nothing)' if args.quick else ''}"
+    )
     print()
-    print_results(seconds, utterances, "1", ("workers", "seconds", "records/s", "ratio vs 1 worker"), ("r", "r", "r", "r"))
+    print_results(
+        seconds, utterances, "1", ("workers", "seconds", "records/s", "ratio vs 1 worker"), ("r", "r", "r", "r")
+    )
 
 
 if __name__ == "__main__":

@@ -16,7 +16,15 @@ import statistics
 import time
 
 import torch
-from _common import bench_parser, median_ratio, order_note, parse_args, per_round, print_table, run_rounds  # bench/ is first on sys.path
+from _common import (  # bench/ is first on sys.path
+    bench_parser,
+    median_ratio,
+    order_note,
+    parse_args,
+    per_round,
+    print_table,
+    run_rounds,
+)
 
 from seqmask.masking.lem import MLM, LemParams, choose_masked, replace_masked, subtoken_units
 
@@ -58,13 +66,23 @@ def main() -> None:
         measure()  # warm-up: first calls (allocator, dispatch caches) are not timed
     rates = run_rounds(sides, args.rounds)
     mlm, lem = statistics.median(rates["MLM"]), statistics.median(rates["LEM"])
-    print(f"batch {args.rows} x {args.length}, 1 thread, {args.repeats} batches per side per round"
-          f"{' (--quick: numbers mean nothing)' if args.quick else ''}")
+    print(
+        f"batch {args.rows} x {args.length}, 1 thread, {args.repeats} batches per side per round"
+        f"{' (--quick: numbers mean nothing)' if args.quick else ''}"
+    )
     print(order_note(list(sides), args.rounds))
-    print_table(("masking", "batches/s (median round)", "ratio vs MLM"), ("", "r", "r"), [
-        ("plain MLM (sub-token units)", f"{mlm:.0f}", "1.000"),
-        ("LEM (word units, entity/noun/verb first)", f"{lem:.0f}", f"{median_ratio(rates['LEM'], rates['MLM']):.3f}"),
-    ])
+    print_table(
+        ("masking", "batches/s (median round)", "ratio vs MLM"),
+        ("", "r", "r"),
+        [
+            ("plain MLM (sub-token units)", f"{mlm:.0f}", "1.000"),
+            (
+                "LEM (word units, entity/noun/verb first)",
+                f"{lem:.0f}",
+                f"{median_ratio(rates['LEM'], rates['MLM']):.3f}",
+            ),
+        ],
+    )
     print(f"\nLEM / MLM by round: {per_round(rates['LEM'], rates['MLM'])}")
 
 

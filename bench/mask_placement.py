@@ -43,7 +43,11 @@ BATCH = 16
 def main() -> None:
     parser = bench_parser(__doc__)
     parser.add_argument("--scorer", help="scorer artifact key or unique prefix (required unless --quick)")
-    parser.add_argument("--corpora", default="espeak", help="comma-separated corpora whose train audio is sampled (the pretraining audio)")
+    parser.add_argument(
+        "--corpora",
+        default="espeak",
+        help="comma-separated corpora whose train audio is sampled (the pretraining audio)",
+    )
     parser.add_argument("--utterances", type=int, default=400)
     parser.add_argument("--pack-seconds", type=float, default=3.0, help="pretraining's speech.pack_seconds")
     args = parse_args(parser, {"utterances": 24})
@@ -80,11 +84,19 @@ def quick_inputs(count: int) -> tuple[CtcScorer, list, str]:
 
     config = load_config("tiny").speech.scorer
     generator = torch.Generator().manual_seed(0)
-    scorer = CtcScorer(build_asr_model(config.encoder, len(Vocabulary.chars(DIGIT_WORDS).tokens), config), torch.device("cpu"))
+    scorer = CtcScorer(
+        build_asr_model(config.encoder, len(Vocabulary.chars(DIGIT_WORDS).tokens), config), torch.device("cpu")
+    )
     frames = torch.randint(50, 151, (count,), generator=generator).tolist()
-    utterances = [Utterance(f"q{i}", torch.randn(n, 80, generator=generator).half(), None, "train", "quick", f"s{i % 2}")
-                  for i, n in enumerate(frames)]
-    return scorer, utterances, f"--quick: untrained {config.encoder.arch} scorer, {count} random utterances (shares mean nothing)"
+    utterances = [
+        Utterance(f"q{i}", torch.randn(n, 80, generator=generator).half(), None, "train", "quick", f"s{i % 2}")
+        for i, n in enumerate(frames)
+    ]
+    return (
+        scorer,
+        utterances,
+        f"--quick: untrained {config.encoder.arch} scorer, {count} random utterances (shares mean nothing)",
+    )
 
 
 def placement_table(scorer: CtcScorer, utterances: list, pack_seconds: float, described: str) -> None:
@@ -94,14 +106,18 @@ def placement_table(scorer: CtcScorer, utterances: list, pack_seconds: float, de
     packed: dict[str, dict[str, torch.Tensor]] = {}
     for name in FRAME_VALUES:
         found, values = pack_short_utterances(
-            utterances, {uid: v[name] for uid, v in frame_values.items()}, min_encoder_frames=encoder_frames_in(pack_seconds)
+            utterances,
+            {uid: v[name] for uid, v in frame_values.items()},
+            min_encoder_frames=encoder_frames_in(pack_seconds),
         )
         packed[name] = values
     lengths_by_id = {u.id: u.encoder_frames for u in found}
 
     params = Ask2MaskParams()
     generator = torch.Generator().manual_seed(0)
-    masked_blank = {name: [0, 0] for name in ("random", *(f"ask2mask ({c})" for c in CONFIDENCES))}  # [blank masked, masked]
+    masked_blank = {
+        name: [0, 0] for name in ("random", *(f"ask2mask ({c})" for c in CONFIDENCES))
+    }  # [blank masked, masked]
     blank_frames = total_frames = 0
     ids = sorted(lengths_by_id, key=lambda uid: lengths_by_id[uid])
     for start in range(0, len(ids), BATCH):
@@ -110,15 +126,23 @@ def placement_table(scorer: CtcScorer, utterances: list, pack_seconds: float, de
         width = int(lengths.max())
 
         def stacked(name: str) -> torch.Tensor:
-            return torch.stack([F.pad(packed[name][uid], (0, width - len(packed[name][uid]))) for uid in batch_ids])  # (N, S)
+            return torch.stack(
+                [F.pad(packed[name][uid], (0, width - len(packed[name][uid]))) for uid in batch_ids]
+            )  # (N, S)
 
         valid = torch.arange(width)[None, :] < lengths[:, None]  # (N, S)
         is_blank = stacked("blank").bool() & valid  # (N, S)
         blank_frames += int(is_blank.sum())
         total_frames += int(valid.sum())
         masks = {
-            "random": random_span_mask(lengths, width, span_len=params.span_len, max_mask_prob=params.max_mask_prob,
-                                       min_num_spans=params.min_num_spans, generator=generator),
+            "random": random_span_mask(
+                lengths,
+                width,
+                span_len=params.span_len,
+                max_mask_prob=params.max_mask_prob,
+                min_num_spans=params.min_num_spans,
+                generator=generator,
+            ),
             **{f"ask2mask ({name})": ask2mask_mask(lengths, stacked(name), params, generator) for name in CONFIDENCES},
         }  # each (N, S) bool
         for name, mask in masks.items():

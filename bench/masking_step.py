@@ -21,7 +21,15 @@ import statistics
 import time
 
 import torch
-from _common import bench_parser, median_ratio, order_note, parse_args, per_round, print_table, run_rounds  # bench/ is first on sys.path
+from _common import (  # bench/ is first on sys.path
+    bench_parser,
+    median_ratio,
+    order_note,
+    parse_args,
+    per_round,
+    print_table,
+    run_rounds,
+)
 
 from seqmask.app.root import load_experiment
 from seqmask.data.fsdd import DIGIT_WORDS
@@ -40,7 +48,10 @@ NAMES = {BASELINE: "StandardWav2Vec2Masker (random)", OURS: "Ask2MaskMasker + ut
 def make_batch(n: int, seconds: float, seed: int) -> tuple[list[Utterance], dict[str, torch.Tensor]]:
     generator = torch.Generator().manual_seed(seed)
     frames = int(seconds * 100)
-    utterances = [Utterance(f"u{i}", torch.randn(frames, 80, generator=generator).half(), None, "train", "bench", "s") for i in range(n)]
+    utterances = [
+        Utterance(f"u{i}", torch.randn(frames, 80, generator=generator).half(), None, "train", "bench", "s")
+        for i in range(n)
+    ]
     scores = {u.id: torch.rand(u.encoder_frames, generator=generator) for u in utterances}
     return utterances, scores
 
@@ -48,7 +59,9 @@ def make_batch(n: int, seconds: float, seed: int) -> tuple[list[Utterance], dict
 class Stepper:
     """A pretraining unit with its optimizer: one call, one training step on the whole batch."""
 
-    def __init__(self, config: PretrainConfig, encoder: EncoderConfig, variant: str, utterances, scores, device: torch.device) -> None:
+    def __init__(
+        self, config: PretrainConfig, encoder: EncoderConfig, variant: str, utterances, scores, device: torch.device
+    ) -> None:
         self.config, self.device = config, device
         self.unit = PretrainUnit(config, encoder, variant, utterances, scores if variant != "random" else None, device)
         self.optimizer, self.scheduler = optimizer_for(self.unit.model, config.train)
@@ -71,28 +84,46 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=8, help="utterances per batch")
     parser.add_argument("--seconds", type=float, default=4.0, help="seconds of filterbanks per utterance")
     parser.add_argument("--score-repeats", type=int, default=5, help="timed scoring passes over the batch")
-    parser.add_argument("--threads", type=int, default=1,
-                        help="torch threads (default 1: the pipeline trains on single-threaded Dask workers; 0: torch's default)")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="torch threads (default 1: the pipeline trains on single-threaded Dask workers; 0: torch's default)",
+    )
     args = parse_args(parser, {"steps": 2, "rounds": 1, "batch": 2, "seconds": 2.0, "score_repeats": 1})
     if args.threads:
         torch.set_num_threads(args.threads)
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     speech = load_experiment(args.preset).speech
     encoder = speech.encoder
-    config = dataclasses.replace(speech.pretrain, train=dataclasses.replace(speech.pretrain.train, steps=10**6, warmup_steps=10))
+    config = dataclasses.replace(
+        speech.pretrain, train=dataclasses.replace(speech.pretrain.train, steps=10**6, warmup_steps=10)
+    )
     utterances, scores = make_batch(args.batch, args.seconds, seed=0)
     steppers = {variant: Stepper(config, encoder, variant, utterances, scores, device) for variant in (BASELINE, OURS)}
     with torch.compiler.set_stance("force_eager"):
         for stepper in steppers.values():
             stepper.steps_per_second(1 if args.quick else 3)  # warm-up
-        rounds = run_rounds({name: lambda s=stepper: s.steps_per_second(args.steps) for name, stepper in steppers.items()}, args.rounds)
-    print(f"\ndevice {device}, preset {args.preset}: arch {encoder.arch} (norm {encoder.norm_order}), batch {args.batch} x {args.seconds:g} s,"
-          f" {args.steps} steps per round, {torch.get_num_threads()} torch thread{'s' if torch.get_num_threads() > 1 else ''}{' (--quick: numbers mean nothing)' if args.quick else ''}")
+        rounds = run_rounds(
+            {name: lambda s=stepper: s.steps_per_second(args.steps) for name, stepper in steppers.items()}, args.rounds
+        )
+    print(
+        f"\ndevice {device}, preset {args.preset}: arch {encoder.arch} (norm {encoder.norm_order}), batch {args.batch} x {args.seconds:g} s,"
+        f" {args.steps} steps per round, {torch.get_num_threads()} torch thread{'s' if torch.get_num_threads() > 1 else ''}{' (--quick: numbers mean nothing)' if args.quick else ''}"
+    )
     print(order_note(list(steppers), args.rounds))
-    print_table(("masker", "steps/s (median round)", "ratio vs fairseq2 standard"), ("", "", ""), [
-        (NAMES[BASELINE], f"{statistics.median(rounds[BASELINE]):.2f}", "1.000"),
-        (NAMES[OURS], f"{statistics.median(rounds[OURS]):.2f}", f"{median_ratio(rounds[OURS], rounds[BASELINE]):.3f}"),
-    ])
+    print_table(
+        ("masker", "steps/s (median round)", "ratio vs fairseq2 standard"),
+        ("", "", ""),
+        [
+            (NAMES[BASELINE], f"{statistics.median(rounds[BASELINE]):.2f}", "1.000"),
+            (
+                NAMES[OURS],
+                f"{statistics.median(rounds[OURS]):.2f}",
+                f"{median_ratio(rounds[OURS], rounds[BASELINE]):.3f}",
+            ),
+        ],
+    )
     print(f"\n{OURS} / {BASELINE} by round: {per_round(rounds[OURS], rounds[BASELINE])}")
 
     scorer_config = speech.scorer
@@ -104,7 +135,9 @@ def main() -> None:
     for _ in range(args.score_repeats):
         score_utterances(scorer, utterances)
     rate = args.score_repeats * audio_seconds / (time.perf_counter() - started)
-    print(f"\nscoring ({scorer_config.encoder.arch} CTC scorer of preset {args.preset}): {rate:.0f} s of audio per second")
+    print(
+        f"\nscoring ({scorer_config.encoder.arch} CTC scorer of preset {args.preset}): {rate:.0f} s of audio per second"
+    )
 
 
 if __name__ == "__main__":

@@ -108,12 +108,41 @@ def child(backend: str, n: int, dim: int, k: int, noise: float, seed: int, threa
     seconds = time.perf_counter() - started
     peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     np.save(matches_path, matches)
-    print(json.dumps({"seconds": seconds, "extra_mib": (peak_kib - baseline_kib) / 1024, "xsim_error": xsim_error, "peak_reset": peak_reset}))
+    print(
+        json.dumps(
+            {
+                "seconds": seconds,
+                "extra_mib": (peak_kib - baseline_kib) / 1024,
+                "xsim_error": xsim_error,
+                "peak_reset": peak_reset,
+            }
+        )
+    )
 
 
 def measure(backend: str, n: int, args: argparse.Namespace, matches_path: str) -> dict:
-    command = [sys.executable, __file__, "--child", backend, "--sizes", str(n), "--dim", str(args.dim), "--k", str(args.k)]
-    command += ["--noise", str(args.noise), "--seed", str(args.seed), "--threads", str(args.threads), "--matches", matches_path]
+    command = [
+        sys.executable,
+        __file__,
+        "--child",
+        backend,
+        "--sizes",
+        str(n),
+        "--dim",
+        str(args.dim),
+        "--k",
+        str(args.k),
+    ]
+    command += [
+        "--noise",
+        str(args.noise),
+        "--seed",
+        str(args.seed),
+        "--threads",
+        str(args.threads),
+        "--matches",
+        matches_path,
+    ]
     threads = str(args.threads)
     env = {**os.environ, "OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads, "OPENBLAS_NUM_THREADS": threads}
     done = subprocess.run(command, env=env, capture_output=True, text=True)
@@ -127,11 +156,17 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
     parser.add_argument("--dim", type=int, default=128)
     parser.add_argument("--k", type=int, default=4)
-    parser.add_argument("--noise", type=float, default=2.25, help="expected norm of the noise added to unit source rows")
+    parser.add_argument(
+        "--noise", type=float, default=2.25, help="expected norm of the noise added to unit source rows"
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--dense-max-gib", type=float, default=4.0, help="largest N x N float32 matrix the dense baseline may hold")
-    parser.add_argument("--rounds", type=int, default=1, help="measurements of every backend at every N (medians are reported)")
+    parser.add_argument(
+        "--dense-max-gib", type=float, default=4.0, help="largest N x N float32 matrix the dense baseline may hold"
+    )
+    parser.add_argument(
+        "--rounds", type=int, default=1, help="measurements of every backend at every N (medians are reported)"
+    )
     parser.add_argument("--child", choices=BACKENDS, help=argparse.SUPPRESS)
     parser.add_argument("--matches", help=argparse.SUPPRESS)
     args = parse_args(parser, {"sizes": [2000], "rounds": 1})
@@ -148,7 +183,9 @@ def main() -> None:
             backends = list(BACKENDS)
             dense_bytes = n * n * 4
             if dense_bytes > args.dense_max_gib * GIB:
-                skipped[n] = f"needs N*N*4 B = {dense_bytes / GIB:.1f} GiB for the similarity matrix (> --dense-max-gib {args.dense_max_gib:g})"
+                skipped[n] = (
+                    f"needs N*N*4 B = {dense_bytes / GIB:.1f} GiB for the similarity matrix (> --dense-max-gib {args.dense_max_gib:g})"
+                )
                 backends.remove("torch dense")
             for _ in range(args.rounds):
                 matches: dict[str, np.ndarray] = {}
@@ -183,7 +220,9 @@ def main() -> None:
                 f"| {n} | {backend} | {row['seconds']:.2f} | {row['extra_mib']:.0f} | {row['xsim_error']:.2f} "
                 f"| {row['time_ratio']:.2f} | {row['memory_ratio']:.2f} |"
             )
-    disagreements = {f"{backend} N={n}": row["differing_matches"] for (n, backend), row in rows.items() if row["differing_matches"]}
+    disagreements = {
+        f"{backend} N={n}": row["differing_matches"] for (n, backend), row in rows.items() if row["differing_matches"]
+    }
     print(f"\nxSIM error identical across backends at every N; matches differing from faiss: {disagreements or 'none'}")
     small, large = min(args.sizes), max(args.sizes)
     if small != large:
@@ -192,7 +231,9 @@ def main() -> None:
         print("|---|---:|---:|")
         for backend in ("torch chunked", "faiss"):
             low, high = rows[small, backend], rows[large, backend]
-            print(f"| {backend} | x{high['extra_mib'] / max(low['extra_mib'], 1e-9):.1f} | x{high['seconds'] / low['seconds']:.1f} |")
+            print(
+                f"| {backend} | x{high['extra_mib'] / max(low['extra_mib'], 1e-9):.1f} | x{high['seconds'] / low['seconds']:.1f} |"
+            )
     print(f"\ntotal bench wall time {total:.0f} s")
 
 
@@ -201,7 +242,9 @@ def summary(found: list[dict], faiss: list[dict]) -> dict:
     (identical) xSIM error and the most matches that differed from faiss's in a round."""
     seconds, memory = [m["seconds"] for m in found], [m["extra_mib"] for m in found]
     return {
-        "seconds": statistics.median(seconds), "extra_mib": statistics.median(memory), "xsim_error": found[0]["xsim_error"],
+        "seconds": statistics.median(seconds),
+        "extra_mib": statistics.median(memory),
+        "xsim_error": found[0]["xsim_error"],
         "time_ratio": median_ratio(seconds, [m["seconds"] for m in faiss]),
         "memory_ratio": median_ratio(memory, [max(m["extra_mib"], 1e-9) for m in faiss]),
         "differing_matches": max(m["differing_matches"] for m in found),

@@ -22,7 +22,15 @@ import time
 from pathlib import Path
 
 import torch
-from _common import bench_parser, median_ratio, order_note, parse_args, per_round, print_table, run_rounds  # bench/ is first on sys.path
+from _common import (  # bench/ is first on sys.path
+    bench_parser,
+    median_ratio,
+    order_note,
+    parse_args,
+    per_round,
+    print_table,
+    run_rounds,
+)
 
 from seqmask.app.root import load_experiment
 from seqmask.masking.params.motion import MotionMaskParams
@@ -35,8 +43,15 @@ from seqmask.motion.windows import Skeleton, Windows
 from seqmask.training.loop import optimizer_for, train_step
 
 PARTS = (tuple(range(15)), tuple(range(15, 27)), tuple(range(27, 39)), tuple(range(39, 51)), tuple(range(51, 63)))
-SKELETON = Skeleton(tuple(f"j{i}" for i in range(21)), tuple(range(-1, 20)), ("torso", "left arm", "right arm", "left leg", "right leg"),
-                    PARTS, 63, 20, 60)
+SKELETON = Skeleton(
+    tuple(f"j{i}" for i in range(21)),
+    tuple(range(-1, 20)),
+    ("torso", "left arm", "right arm", "left leg", "right leg"),
+    PARTS,
+    63,
+    20,
+    60,
+)
 WINDOWS = 256
 """Training windows each unit draws its batches from."""
 
@@ -52,10 +67,20 @@ class Stepper:
         torch.manual_seed(0)
         diffusion = motion.diffusion
         self.device = torch.device("cpu")
-        self.unit = DiffusionUnit(build_denoiser(motion.denoiser, SKELETON, motion.text_encoder.dim), windows, texts, mask=mask,
-                                  alphas_cumprod=cosine_alphas_cumprod(diffusion.steps), condition_dropout=diffusion.condition_dropout,
-                                  batch_size=diffusion.batch_size, seed=0, device=self.device)
-        self.config = dataclasses.replace(diffusion.train, steps=10**6, warmup_steps=10)  # a steady learning rate while timed
+        self.unit = DiffusionUnit(
+            build_denoiser(motion.denoiser, SKELETON, motion.text_encoder.dim),
+            windows,
+            texts,
+            mask=mask,
+            alphas_cumprod=cosine_alphas_cumprod(diffusion.steps),
+            condition_dropout=diffusion.condition_dropout,
+            batch_size=diffusion.batch_size,
+            seed=0,
+            device=self.device,
+        )
+        self.config = dataclasses.replace(
+            diffusion.train, steps=10**6, warmup_steps=10
+        )  # a steady learning rate while timed
         self.optimizer, self.scheduler = optimizer_for(self.unit.model, self.config)
         self.generator = generator
         self.batches: list[list[int]] = []
@@ -67,7 +92,9 @@ class Stepper:
             if not self.batches:
                 self.batches = self.unit.epoch(self.generator)
             self.step += 1
-            train_step(self.unit, self.batches.pop(), self.step, self.optimizer, self.scheduler, self.config, self.device)
+            train_step(
+                self.unit, self.batches.pop(), self.step, self.optimizer, self.scheduler, self.config, self.device
+            )
         return steps / (time.perf_counter() - started)
 
 
@@ -75,17 +102,33 @@ def training(motion: MotionConfig, rounds: int, steps: int, warm_steps: int, qui
     steppers = {mask.kind: Stepper(motion, mask) for mask in motion.masks}
     for stepper in steppers.values():
         stepper.steps_per_second(warm_steps)  # warm-up
-    found = run_rounds({name: lambda s=stepper: s.steps_per_second(steps) for name, stepper in steppers.items()}, rounds)
+    found = run_rounds(
+        {name: lambda s=stepper: s.steps_per_second(steps) for name, stepper in steppers.items()}, rounds
+    )
     masks = {mask.kind: mask for mask in motion.masks}
     parts = len(SKELETON.parts)
-    describe = {"none": "none", "time": "time ({ratio:.0%} of the frames)", "body": "body ({parts_per_frame} of %d parts in {ratio:.0%%} of the frames)" % parts}
-    print(f"denoiser {motion.denoiser.layers} x {motion.denoiser.hidden}, batches of {motion.diffusion.batch_size} windows of 60 x 63,"
-          f" 1 thread, {steps} steps per round{' (--quick: numbers mean nothing)' if quick else ''}")
+    describe = {
+        "none": "none",
+        "time": "time ({ratio:.0%} of the frames)",
+        "body": "body ({parts_per_frame} of %d parts in {ratio:.0%%} of the frames)" % parts,
+    }
+    print(
+        f"denoiser {motion.denoiser.layers} x {motion.denoiser.hidden}, batches of {motion.diffusion.batch_size} windows of 60 x 63,"
+        f" 1 thread, {steps} steps per round{' (--quick: numbers mean nothing)' if quick else ''}"
+    )
     print(order_note(list(steppers), rounds))
-    print_table(("mask", "steps/s (median round)", "ratio to none"), ("l", "r", "r"), [
-        (describe.get(name, name).format(ratio=masks[name].ratio, parts_per_frame=masks[name].parts_per_frame), f"{statistics.median(values):.2f}", f"{median_ratio(values, found['none']):.3f}")
-        for name, values in found.items()
-    ])
+    print_table(
+        ("mask", "steps/s (median round)", "ratio to none"),
+        ("l", "r", "r"),
+        [
+            (
+                describe.get(name, name).format(ratio=masks[name].ratio, parts_per_frame=masks[name].parts_per_frame),
+                f"{statistics.median(values):.2f}",
+                f"{median_ratio(values, found['none']):.3f}",
+            )
+            for name, values in found.items()
+        ],
+    )
     for name, values in found.items():
         if name != "none":
             print(f"{name} / none by round: {per_round(values, found['none'])}")
@@ -103,7 +146,14 @@ def sampling(store: Path) -> None:
     from seqmask.store import ArtifactStore
 
     artifacts = ArtifactStore(store)
-    record = next((r for r in latest_runs(store / "runs", 50) if r["flow"] in ("motion", "motion-compare") and r["state"] == "completed"), None)
+    record = next(
+        (
+            r
+            for r in latest_runs(store / "runs", 50)
+            if r["flow"] in ("motion", "motion-compare") and r["state"] == "completed"
+        ),
+        None,
+    )
     if record is None:
         print(f"no finished motion run in {store}: sampling part skipped")
         return
@@ -119,11 +169,17 @@ def sampling(store: Path) -> None:
     print(f"\n| sampler | steps | motions/s | FID (95% interval), {len(real)} test windows |\n|:---|---:|---:|---:|")
     for name, steps, eta in (("DDIM", min(50, trained.diffusion_steps), 0.0), ("DDPM", trained.diffusion_steps, 1.0)):
         started = time.perf_counter()
-        motions = sample_motions(trained, conditions, skeleton.window, guidance=2.5, steps=steps, eta=eta, seed=0, device=torch.device("cpu"))
+        motions = sample_motions(
+            trained, conditions, skeleton.window, guidance=2.5, steps=steps, eta=eta, seed=0, device=torch.device("cpu")
+        )
         rate = len(motions) / (time.perf_counter() - started)
-        generated = embed_motions(judge, motions, torch.full((len(motions),), skeleton.window), torch.device("cpu")).numpy()
+        generated = embed_motions(
+            judge, motions, torch.full((len(motions),), skeleton.window), torch.device("cpu")
+        ).numpy()
         scored = fid_with_interval(real, np.asarray(generated), resamples=200)
-        print(f"| {name} | {steps} | {rate:.2f} | {scored['fid']:.3f} [{scored['fid_low']:.3f}, {scored['fid_high']:.3f}] |")
+        print(
+            f"| {name} | {steps} | {rate:.2f} | {scored['fid']:.3f} [{scored['fid_low']:.3f}, {scored['fid_high']:.3f}] |"
+        )
 
 
 def main() -> None:
@@ -133,7 +189,9 @@ def main() -> None:
     parser.add_argument("--preset", default="small", help="the preset whose denoiser, masks and batch size are timed")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--steps", type=int, default=20, help="optimizer steps per mask per round")
-    parser.add_argument("--store", type=Path, default=default_root(), help="the store of a finished motion run (default: $SEQMASK_HOME)")
+    parser.add_argument(
+        "--store", type=Path, default=default_root(), help="the store of a finished motion run (default: $SEQMASK_HOME)"
+    )
     args = parse_args(parser, {"rounds": 1, "steps": 2})
     torch.set_num_threads(1)
     motion = load_experiment(args.preset).motion

@@ -48,7 +48,6 @@ from typing import Any, Self
 import httpx
 import prefect
 import psutil
-
 from _common import bench_parser, parse_args  # bench/ is first on sys.path
 
 from seqmask.paths import PROJECT_ROOT
@@ -72,7 +71,14 @@ WARM_TIMEOUT_S = 900
 """The warm-up run computes every stage of speech-prep at preset tiny (espeak-ng synthesis, shards)."""
 MIB = 2**20
 RETRY_CODES = (408, 429, 502, 503)
-RETRY_ERRORS = (httpx.ReadTimeout, httpx.PoolTimeout, httpx.ConnectTimeout, httpx.ReadError, httpx.WriteError, httpx.RemoteProtocolError)
+RETRY_ERRORS = (
+    httpx.ReadTimeout,
+    httpx.PoolTimeout,
+    httpx.ConnectTimeout,
+    httpx.ReadError,
+    httpx.WriteError,
+    httpx.RemoteProtocolError,
+)
 CLIENT_RETRIES = 5
 JITTER = 0.2
 """A call answered one of RETRY_CODES (503: SQLite busy) or failing with one of RETRY_ERRORS is retried up to
@@ -96,7 +102,9 @@ def stop_tree(pid: int) -> None:
 def started(argv: list[str], env: dict[str, str], log: Path) -> Iterator[subprocess.Popen]:
     """``argv`` running in the project root, in a session of its own, output to ``log``; stopped with every process under it on exit."""
     with open(log, "w") as out:
-        process = subprocess.Popen(argv, env=env, cwd=PROJECT_ROOT, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        process = subprocess.Popen(
+            argv, env=env, cwd=PROJECT_ROOT, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
     try:
         yield process
     finally:
@@ -151,15 +159,24 @@ def wait_healthy(client: httpx.Client, server: subprocess.Popen, log: Path) -> N
             if client.get("/health", timeout=2).status_code == 200:
                 return
         time.sleep(0.5)
-    raise RuntimeError(f"the Prefect server did not come up (exit code {server.poll()}):\n{log.read_text(errors='replace')[-3000:]}")
+    raise RuntimeError(
+        f"the Prefect server did not come up (exit code {server.poll()}):\n{log.read_text(errors='replace')[-3000:]}"
+    )
 
 
 def register(env: dict[str, str], tmp: Path, client: httpx.Client, concurrency: int) -> str:
     """Deploy ``speech-prep/tiny`` with ``seqmask deploy``, limit the ``cpu`` pool to ``concurrency`` runs; the deployment's id."""
     path = tmp / "deployments.yaml"
     path.write_text(DEPLOYMENTS_YAML)
-    done = subprocess.run([str(BIN / "seqmask"), "deploy", "--file", str(path)], env=env, cwd=PROJECT_ROOT, capture_output=True,
-                          text=True, timeout=300, check=False)
+    done = subprocess.run(
+        [str(BIN / "seqmask"), "deploy", "--file", str(path)],
+        env=env,
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     if done.returncode != 0:
         raise RuntimeError(f"seqmask deploy failed ({done.returncode}):\n{done.stdout[-2000:]}{done.stderr[-3000:]}")
     api(client, "PATCH", f"/work_pools/{POOL}", {"concurrency_limit": concurrency})
@@ -184,9 +201,16 @@ def submit(client: httpx.Client, deployment_id: str, runs: int) -> Submission:
     """Create ``runs`` flow runs of the deployment at once, a thread per call."""
     at, retried = datetime.now(UTC), Counter()
     with ThreadPoolExecutor(max_workers=runs) as pool:
-        calls = [pool.submit(api, client, "POST", f"/deployments/{deployment_id}/create_flow_run", {}, retried) for _ in range(runs)]
-    return Submission(at, [c.result()["id"] for c in calls if not c.exception()], [repr(c.exception()) for c in calls if c.exception()],
-                      retried)
+        calls = [
+            pool.submit(api, client, "POST", f"/deployments/{deployment_id}/create_flow_run", {}, retried)
+            for _ in range(runs)
+        ]
+    return Submission(
+        at,
+        [c.result()["id"] for c in calls if not c.exception()],
+        [repr(c.exception()) for c in calls if c.exception()],
+        retried,
+    )
 
 
 def wait_idle(pid: int, timeout_s: float = 60) -> None:
@@ -204,7 +228,9 @@ def wait_final(client: httpx.Client, ids: list[str], timeout_s: float) -> list[d
         if len(runs) == len(ids) and all(run["state_type"] in FINAL for run in runs):
             return runs
         if time.monotonic() > deadline:
-            raise TimeoutError(f"flow runs not final after {timeout_s:.0f} s: {dict(Counter(run['state_name'] for run in runs))}")
+            raise TimeoutError(
+                f"flow runs not final after {timeout_s:.0f} s: {dict(Counter(run['state_name'] for run in runs))}"
+            )
         time.sleep(POLL_S)
 
 
@@ -272,8 +298,16 @@ def failures(client: httpx.Client, runs: list[dict]) -> list[str]:
     found = []
     for run in runs:
         if run["state_type"] != "COMPLETED":
-            logs = api(client, "POST", "/logs/filter", {"logs": {"flow_run_id": {"any_": [run["id"]]}, "level": {"ge_": 40}},
-                                                        "sort": "TIMESTAMP_DESC", "limit": 1})
+            logs = api(
+                client,
+                "POST",
+                "/logs/filter",
+                {
+                    "logs": {"flow_run_id": {"any_": [run["id"]]}, "level": {"ge_": 40}},
+                    "sort": "TIMESTAMP_DESC",
+                    "limit": 1,
+                },
+            )
             last = logs[0]["message"][-1500:] if logs else "(no ERROR log)"
             found.append(f"{run['name']}: {run['state']['name']}: {run['state'].get('message')}\n{last}")
     return found
@@ -286,15 +320,19 @@ def load_row(args: argparse.Namespace, submission: Submission, runs: list[dict],
     execution = [seconds(run["start_time"], run["end_time"]) for run in runs if run["start_time"] and run["end_time"]]
     completed = sum(run["state_type"] == "COMPLETED" for run in runs)
     retries = ", ".join(f"{count} x {cause}" for cause, count in submission.retried.most_common()) or "0"
-    return (f"| {args.runs} | {args.concurrency} | {'Postgres' if args.postgres else 'SQLite'} | {retries} | {len(submission.errors)} | "
-            f"{untracked} | {completed} | {len(runs) - completed} | {reused} | {wall:.1f} | {60 * len(runs) / wall:.1f} | "
-            f"{statistics.median(latency):.1f} | {p95(latency):.1f} | {statistics.median(execution) if execution else float('nan'):.1f} |")
+    return (
+        f"| {args.runs} | {args.concurrency} | {'Postgres' if args.postgres else 'SQLite'} | {retries} | {len(submission.errors)} | "
+        f"{untracked} | {completed} | {len(runs) - completed} | {reused} | {wall:.1f} | {60 * len(runs) / wall:.1f} | "
+        f"{statistics.median(latency):.1f} | {p95(latency):.1f} | {statistics.median(execution) if execution else float('nan'):.1f} |"
+    )
 
 
 def print_report(row: str, rss: PeakRss, failed: list[str], submit_errors: list[str]) -> None:
     """The load table, the memory table, then every submission that failed and every run that did not complete."""
-    print("\n| runs asked | concurrency | database | create calls retried | creates failed | untracked runs | completed | failed/crashed "
-          "| every stage reused | wall s | runs/min | creation→final median s | creation→final p95 s | start→end median s |")
+    print(
+        "\n| runs asked | concurrency | database | create calls retried | creates failed | untracked runs | completed | failed/crashed "
+        "| every stage reused | wall s | runs/min | creation→final median s | creation→final p95 s | start→end median s |"
+    )
     print("|---:|---:|:---|:---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     print(row)
     print("\n| process (RSS summed) | at load start MiB | peak during load MiB |\n|:---|---:|---:|")
@@ -321,22 +359,38 @@ def run_load(args: argparse.Namespace, tmp: Path) -> None:
 
     with contextlib.ExitStack() as stack:
         db_env, postmaster = stack.enter_context(database(args.postgres))
-        server = stack.enter_context(started([sys.executable, "-m", "seqmask.cli", "server", "start", "--port", str(port)],
-                                             env | db_env, tmp / "server.log"))
+        server = stack.enter_context(
+            started(
+                [sys.executable, "-m", "seqmask.cli", "server", "start", "--port", str(port)],
+                env | db_env,
+                tmp / "server.log",
+            )
+        )
         client = stack.enter_context(httpx.Client(base_url=api_url, timeout=60))
         wait_healthy(client, server, tmp / "server.log")
         lap("database and server")
         deployment_id = register(client_env, tmp, client, args.concurrency)
         lap("seqmask deploy")
-        worker = stack.enter_context(started([str(BIN / "prefect"), "worker", "start", "--pool", POOL, "--type", "process"],
-                                             client_env | {"PREFECT_WORKER_QUERY_SECONDS": "1"}, tmp / "worker.log"))
-        warm = wait_final(client, [api(client, "POST", f"/deployments/{deployment_id}/create_flow_run", {})["id"]], WARM_TIMEOUT_S)[0]
+        worker = stack.enter_context(
+            started(
+                [str(BIN / "prefect"), "worker", "start", "--pool", POOL, "--type", "process"],
+                client_env | {"PREFECT_WORKER_QUERY_SECONDS": "1"},
+                tmp / "worker.log",
+            )
+        )
+        warm = wait_final(
+            client, [api(client, "POST", f"/deployments/{deployment_id}/create_flow_run", {})["id"]], WARM_TIMEOUT_S
+        )[0]
         if warm["state_type"] != "COMPLETED":  # the one run of the deployment before the load
             raise RuntimeError(f"the warm-up run ended {warm['state']['name']}: {warm['state'].get('message')}")
         lap("worker and warm-up run")
         wait_idle(worker.pid)
         lap("worker idle")
-        roots = {"server (+ children)": (server.pid, True), "worker": (worker.pid, False), "worker + flow runs": (worker.pid, True)}
+        roots = {
+            "server (+ children)": (server.pid, True),
+            "worker": (worker.pid, False),
+            "worker + flow runs": (worker.pid, True),
+        }
         if postmaster is not None:
             roots["postgres (+ backends)"] = (postmaster, True)
         with PeakRss(roots) as rss:
@@ -370,9 +424,15 @@ def print_settings(args: argparse.Namespace) -> None:
 def main() -> None:
     parser = bench_parser(__doc__)
     parser.add_argument("--runs", type=int, default=50, help="flow runs submitted at once (default: 50)")
-    parser.add_argument("--concurrency", type=int, default=2, help="concurrency limit of the cpu work pool (default: 2)")
-    parser.add_argument("--postgres", action="store_true", help="the server on a throw-away Postgres cluster (default: SQLite)")
-    parser.add_argument("--timeout", type=float, default=1200, help="seconds to wait for every run to be final (default: 1200)")
+    parser.add_argument(
+        "--concurrency", type=int, default=2, help="concurrency limit of the cpu work pool (default: 2)"
+    )
+    parser.add_argument(
+        "--postgres", action="store_true", help="the server on a throw-away Postgres cluster (default: SQLite)"
+    )
+    parser.add_argument(
+        "--timeout", type=float, default=1200, help="seconds to wait for every run to be final (default: 1200)"
+    )
     args = parse_args(parser, {"runs": 2, "timeout": 600})
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # SystemExit: the same clean-up as Ctrl-C
     print_settings(args)
@@ -382,7 +442,9 @@ def main() -> None:
         except BaseException:
             for log in ("server.log", "worker.log"):
                 if (Path(tmp) / log).is_file():
-                    print(f"--- tail of {log}:\n{(Path(tmp) / log).read_text(errors='replace')[-3000:]}", file=sys.stderr)
+                    print(
+                        f"--- tail of {log}:\n{(Path(tmp) / log).read_text(errors='replace')[-3000:]}", file=sys.stderr
+                    )
             raise
 
 

@@ -21,7 +21,14 @@ import time
 from pathlib import Path
 
 import torch
-from _common import bench_parser, median_ratio, order_note, parse_args, print_table, run_rounds  # bench/ is first on sys.path
+from _common import (  # bench/ is first on sys.path
+    bench_parser,
+    median_ratio,
+    order_note,
+    parse_args,
+    print_table,
+    run_rounds,
+)
 from distributed import Client
 
 from seqmask.app.root import load_experiment
@@ -42,11 +49,17 @@ QUICK = {"repeat": 1, "shard_seconds": 10.0, "synth_hours": 0.003, "per_corpus":
 
 def add_work_options(parser) -> None:
     """The options of the work (shared with bench/dask_cluster.py)."""
-    parser.add_argument("--repeat", type=int, default=2, help="timed rounds (each setting once per round; best is reported)")
+    parser.add_argument(
+        "--repeat", type=int, default=2, help="timed rounds (each setting once per round; best is reported)"
+    )
     parser.add_argument("--shard-seconds", type=float, default=120.0)
     parser.add_argument("--synth-hours", type=float, default=0.5)
-    parser.add_argument("--per-corpus", type=int, default=0, help="at most this many utterances of each corpus (default 0: all)")
-    parser.add_argument("--synth-workers", type=int, default=2, help="Dask workers that synthesize (untimed; 0: in this process)")
+    parser.add_argument(
+        "--per-corpus", type=int, default=0, help="at most this many utterances of each corpus (default 0: all)"
+    )
+    parser.add_argument(
+        "--synth-workers", type=int, default=2, help="Dask workers that synthesize (untimed; 0: in this process)"
+    )
 
 
 def synthesize_corpus(out: Path, hours: float, workers: int = 2) -> list[RawAudio]:
@@ -54,9 +67,18 @@ def synthesize_corpus(out: Path, hours: float, workers: int = 2) -> list[RawAudi
     synth = load_experiment("small").speech_prep.synth
     sentences = tatoeba_sentences(resolve_path("data/text/tatoeba"), synth.tatoeba_language)
     jobs = plan_synthesis(
-        sentences, voices=synth.voices, heldout_voices=synth.heldout_voices, speeds=synth.speeds, pitches=synth.pitches,
-        target_seconds=hours * 3600, seconds_per_char=synth.seconds_per_char, test_share=synth.test_share,
-        valid_share=synth.valid_share, mismatched_snr_db=synth.mismatched_snr_db, language=synth.espeak_language, seed=0,
+        sentences,
+        voices=synth.voices,
+        heldout_voices=synth.heldout_voices,
+        speeds=synth.speeds,
+        pitches=synth.pitches,
+        target_seconds=hours * 3600,
+        seconds_per_char=synth.seconds_per_char,
+        test_share=synth.test_share,
+        valid_share=synth.valid_share,
+        mismatched_snr_db=synth.mismatched_snr_db,
+        language=synth.espeak_language,
+        seed=0,
     )
     work = functools.partial(synthesize, out_dir=out)
     if workers == 0:
@@ -65,15 +87,23 @@ def synthesize_corpus(out: Path, hours: float, workers: int = 2) -> list[RawAudi
         return Executor(client, show_bars=False).map(work, jobs, desc="synth")
 
 
-def make_tasks(out: Path, shard_seconds: float, synth_hours: float, *, per_corpus: int = 0, synth_workers: int = 2) -> tuple[list[tuple], int]:
+def make_tasks(
+    out: Path, shard_seconds: float, synth_hours: float, *, per_corpus: int = 0, synth_workers: int = 2
+) -> tuple[list[tuple], int]:
     """The prep tasks (``prepare_shard_task``'s tuples) over FSDD, LJSpeech and the synthesized corpus, each cut to
     ``per_corpus`` utterances when it is not 0; and the number of utterances."""
-    corpora = [collect_fsdd(resolve_path("data/speech/fsdd"), heldout_speaker="yweweler"), collect_ljspeech(resolve_path("data/speech/ljspeech")),
-               synthesize_corpus(out / "audio", synth_hours, synth_workers)]
+    corpora = [
+        collect_fsdd(resolve_path("data/speech/fsdd"), heldout_speaker="yweweler"),
+        collect_ljspeech(resolve_path("data/speech/ljspeech")),
+        synthesize_corpus(out / "audio", synth_hours, synth_workers),
+    ]
     raw = [record for corpus in corpora for record in (corpus[:per_corpus] if per_corpus else corpus)]
     batches = shard_batches(raw, shard_seconds)
     checks = AudioChecks()
-    tasks = [(batch, out / f"{i:05d}.safetensors", f"{i:05d}.safetensors", checks, False, 0) for i, batch in enumerate(batches)]
+    tasks = [
+        (batch, out / f"{i:05d}.safetensors", f"{i:05d}.safetensors", checks, False, 0)
+        for i, batch in enumerate(batches)
+    ]
     return tasks, len(raw)
 
 
@@ -83,13 +113,19 @@ def timed(executor: Executor, tasks: list[tuple]) -> float:
     return time.perf_counter() - started
 
 
-def print_results(seconds: dict[str, list[float]], utterances: int, base: str, header: tuple[str, ...], align: tuple[str, ...]) -> None:
+def print_results(
+    seconds: dict[str, list[float]], utterances: int, base: str, header: tuple[str, ...], align: tuple[str, ...]
+) -> None:
     """How the settings took turns, then each one's best seconds, utterances/s and median paired speed-up against ``base``."""
     print(order_note(list(seconds), len(seconds[base])))
-    print_table(header, align, [
-        (name, f"{min(found):.2f}", f"{utterances / min(found):.0f}", f"{median_ratio(seconds[base], found):.2f}x")
-        for name, found in seconds.items()
-    ])
+    print_table(
+        header,
+        align,
+        [
+            (name, f"{min(found):.2f}", f"{utterances / min(found):.0f}", f"{median_ratio(seconds[base], found):.2f}x")
+            for name, found in seconds.items()
+        ],
+    )
 
 
 def main() -> None:
@@ -98,17 +134,31 @@ def main() -> None:
     args = parse_args(parser, QUICK)
     torch.set_num_threads(1)
     with tempfile.TemporaryDirectory(prefix="seqmask-bench-") as tmp, contextlib.ExitStack() as stack:
-        tasks, utterances = make_tasks(Path(tmp), args.shard_seconds, args.synth_hours, per_corpus=args.per_corpus, synth_workers=args.synth_workers)
-        print(f"{utterances} utterances in {len(tasks)} shards{' (--quick: numbers mean nothing)' if args.quick else ''}")
+        tasks, utterances = make_tasks(
+            Path(tmp),
+            args.shard_seconds,
+            args.synth_hours,
+            per_corpus=args.per_corpus,
+            synth_workers=args.synth_workers,
+        )
+        print(
+            f"{utterances} utterances in {len(tasks)} shards{' (--quick: numbers mean nothing)' if args.quick else ''}"
+        )
         executors = {"plain loop": Executor(show_bars=False)}
         timed(executors["plain loop"], tasks[:2])  # warm imports and caches
         for workers in (1, 2):
             client = stack.enter_context(Client(stack.enter_context(local_cluster(workers))))
-            executors[f"dask, {workers} worker{'s' if workers > 1 else ''}"] = executor = Executor(client, show_bars=False)
+            executors[f"dask, {workers} worker{'s' if workers > 1 else ''}"] = executor = Executor(
+                client, show_bars=False
+            )
             timed(executor, tasks[: 2 * workers])  # warm the workers
-        seconds = run_rounds({name: lambda e=executor: timed(e, tasks) for name, executor in executors.items()}, args.repeat)
+        seconds = run_rounds(
+            {name: lambda e=executor: timed(e, tasks) for name, executor in executors.items()}, args.repeat
+        )
     print(f"\nseconds: best of {args.repeat} round{'s' if args.repeat > 1 else ''}")
-    print_results(seconds, utterances, "plain loop", ("setting", "seconds", "utterances/s", "speed-up vs loop"), ("", "", "", ""))
+    print_results(
+        seconds, utterances, "plain loop", ("setting", "seconds", "utterances/s", "speed-up vs loop"), ("", "", "", "")
+    )
 
 
 if __name__ == "__main__":

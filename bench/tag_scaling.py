@@ -20,7 +20,14 @@ import tempfile
 import time
 from pathlib import Path
 
-from _common import bench_parser, median_ratio, order_note, parse_args, print_table, run_rounds  # bench/ is first on sys.path
+from _common import (  # bench/ is first on sys.path
+    bench_parser,
+    median_ratio,
+    order_note,
+    parse_args,
+    print_table,
+    run_rounds,
+)
 from distributed import Client
 
 from seqmask.app.root import load_experiment
@@ -33,12 +40,16 @@ from seqmask.text.stages.tag import tag_shard
 from seqmask.text.tagging import train_tagger
 
 
-def shards(out: Path, copies: int, steps: int, size: int = 0, per_language: int = 0) -> list[tuple[str, str, list[str]]]:
+def shards(
+    out: Path, copies: int, steps: int, size: int = 0, per_language: int = 0
+) -> list[tuple[str, str, list[str]]]:
     """``(tagger, language, texts)`` shards of ``size`` sentences (0: the small preset's ``sentences_per_task``), at most
     ``per_language`` of each language (0: all)."""
     config = load_experiment("small")
     prep = config.text_prep
-    found = [read_source(source, Limits(min_chars=prep.min_chars, max_chars=prep.max_chars)) for source in sources_of(prep)]
+    found = [
+        read_source(source, Limits(min_chars=prep.min_chars, max_chars=prep.max_chars)) for source in sources_of(prep)
+    ]
     corpus = split_corpus(found, test_pairs=prep.test_pairs, valid_pairs=prep.valid_pairs, seed=prep.seed)
     by_language: dict[str, list[str]] = {}
     for sentence in corpus.monolingual:
@@ -64,9 +75,13 @@ def main() -> None:
     parser = bench_parser(__doc__)
     parser.add_argument("--copies", type=int, default=3)
     parser.add_argument("--tagger-steps", type=int, default=200)
-    parser.add_argument("--repeat", type=int, default=2, help="timed rounds (each cluster once per round; best is reported)")
+    parser.add_argument(
+        "--repeat", type=int, default=2, help="timed rounds (each cluster once per round; best is reported)"
+    )
     parser.add_argument("--shard-size", type=int, default=0, help="sentences per shard (default 0: the small preset's)")
-    parser.add_argument("--shards-per-language", type=int, default=0, help="at most this many shards of each language (default 0: all)")
+    parser.add_argument(
+        "--shards-per-language", type=int, default=0, help="at most this many shards of each language (default 0: all)"
+    )
     args = parse_args(parser, {"copies": 1, "tagger_steps": 2, "repeat": 1, "shard_size": 40, "shards_per_language": 2})
     with tempfile.TemporaryDirectory() as tmp, contextlib.ExitStack() as stack:
         work = shards(Path(tmp), args.copies, args.tagger_steps, args.shard_size, args.shards_per_language)
@@ -79,13 +94,26 @@ def main() -> None:
             client.run(lambda: None)
             for _ in range(workers):
                 executor.map(tag_shard, warm * workers, desc="warm-up")
-        seconds = run_rounds({str(workers): lambda e=executor: timed(e, work) for workers, executor in executors.items()}, args.repeat)
-    print(f"{sentences} sentences in {len(work)} shards, seconds: best of {args.repeat}{' (--quick: numbers mean nothing)' if args.quick else ''}")
+        seconds = run_rounds(
+            {str(workers): lambda e=executor: timed(e, work) for workers, executor in executors.items()}, args.repeat
+        )
+    print(
+        f"{sentences} sentences in {len(work)} shards, seconds: best of {args.repeat}{' (--quick: numbers mean nothing)' if args.quick else ''}"
+    )
     print(order_note(list(seconds), args.repeat))
-    print_table(("Dask workers", "seconds", "sentences/s", "speed-up vs 1 worker"), ("r", "r", "r", "r"), [
-        (workers, f"{min(values):.1f}", f"{sentences / min(values):.0f}", f"{median_ratio(seconds['1'], values):.2f}x")
-        for workers, values in seconds.items()
-    ])
+    print_table(
+        ("Dask workers", "seconds", "sentences/s", "speed-up vs 1 worker"),
+        ("r", "r", "r", "r"),
+        [
+            (
+                workers,
+                f"{min(values):.1f}",
+                f"{sentences / min(values):.0f}",
+                f"{median_ratio(seconds['1'], values):.2f}x",
+            )
+            for workers, values in seconds.items()
+        ],
+    )
 
 
 if __name__ == "__main__":

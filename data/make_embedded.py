@@ -127,9 +127,7 @@ def fsdd_speakers(metadata_py: Path, present: set[str]) -> dict[str, dict[str, s
     """Parse the ``metadata = {...}`` literal of FSDD's ``metadata.py``, keeping ``present`` speakers."""
     module = ast.parse(metadata_py.read_text(encoding="utf-8"))
     for node in module.body:
-        if isinstance(node, ast.Assign) and any(
-            isinstance(t, ast.Name) and t.id == "metadata" for t in node.targets
-        ):
+        if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "metadata" for t in node.targets):
             metadata = ast.literal_eval(node.value)
             missing = present - metadata.keys()
             if missing:
@@ -213,7 +211,12 @@ def main() -> None:
     make_fsdd(args.source / "speech" / "fsdd", args.dest / "speech" / "fsdd")
     make_ljspeech(args.source / "speech" / "ljspeech_samples", args.dest / "speech" / "ljspeech")
     gzip_texts(args.source / "text" / "tatoeba", "tatoeba.*", args.dest / "text" / "tatoeba", TATOEBA_LICENSE)
-    gzip_texts(args.source / "text" / "libreoffice-l10n", "libreoffice_en-*.tsv", args.dest / "text" / "libreoffice", LIBREOFFICE_LICENSE)
+    gzip_texts(
+        args.source / "text" / "libreoffice-l10n",
+        "libreoffice_en-*.tsv",
+        args.dest / "text" / "libreoffice",
+        LIBREOFFICE_LICENSE,
+    )
     make_ud(args.source / "text" / "ud", args.dest / "text" / "ud")
     make_bandai(args.source / "motion" / "bandai-1", args.dest / "motion" / "bandai-1")
 

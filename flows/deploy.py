@@ -19,8 +19,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from seqmask.config import to_dict
 from seqmask.app.root import ExperimentConfig, load_experiment
+from seqmask.config import to_dict
 from seqmask.paths import PROJECT_ROOT
 from seqmask.schema import ConfigError
 from seqmask.stage import Plan
@@ -28,8 +28,13 @@ from seqmask.stage import Plan
 DEFAULT_FILE = PROJECT_ROOT / "configs" / "deployments" / "default.yaml"
 POOLS = ("cpu", "gpu")
 ENTRY_TYPES: dict[str, tuple[type, bool]] = {
-    "flow": (str, False), "name": (str, False), "preset": (str, False), "timezone": (str, False),
-    "cron": (str, True), "pool": (str, True), "overrides": (dict, True),
+    "flow": (str, False),
+    "name": (str, False),
+    "preset": (str, False),
+    "timezone": (str, False),
+    "cron": (str, True),
+    "pool": (str, True),
+    "overrides": (dict, True),
 }
 """Each key of an entry: the type of its value, and whether it may be null (``cron``: on demand; ``pool``: by the stages)."""
 ENTRY_KEYS = set(ENTRY_TYPES)
@@ -96,7 +101,9 @@ def _read_entry(entry: Any, where: str) -> tuple[str, DeploymentSpec]:
     """One entry, checked (every key known and of its type, the flow, the pool, the schedule), with ``where`` naming
     its deployment."""
     if not isinstance(entry, dict):
-        raise ConfigError(f"{where}: expected a mapping of keys among {sorted(ENTRY_KEYS)}, found {type(entry).__name__} {entry!r}")
+        raise ConfigError(
+            f"{where}: expected a mapping of keys among {sorted(ENTRY_KEYS)}, found {type(entry).__name__} {entry!r}"
+        )
     if unknown := sorted(set(entry) - ENTRY_KEYS, key=str):
         raise ConfigError(f"{where}: unknown key {unknown[0]!r} (keys: {', '.join(sorted(ENTRY_KEYS))})")
     if "flow" not in entry:
@@ -132,7 +139,9 @@ def _check_values(spec: DeploymentSpec, where: str) -> None:
         except ValueError as err:
             raise ConfigError(f"{where}: cron {spec.cron!r} / timezone {spec.timezone!r}: {err}") from err
     if bad := [key for key in spec.overrides if not isinstance(key, str) or not key]:
-        raise ConfigError(f"{where}: overrides: expected dotted config keys (e.g. speech.pretrain.train.steps), found {bad[0]!r}")
+        raise ConfigError(
+            f"{where}: overrides: expected dotted config keys (e.g. speech.pretrain.train.steps), found {bad[0]!r}"
+        )
 
 
 def _deployable_flows() -> list[str]:
@@ -206,14 +215,22 @@ def deploy_all(path: Path, *, dask_address: str | None = None) -> list[dict[str,
     deployments = resolve_deployments(path, dask_address=dask_address)
     url = PREFECT_API_URL.value()
     if not url:
-        raise ConfigError("seqmask deploy needs a Prefect server: start one (`seqmask server start`) and set "
-                          "PREFECT_API_URL=http://127.0.0.1:4200/api (and PREFECT_API_AUTH_STRING when it has one)")
+        raise ConfigError(
+            "seqmask deploy needs a Prefect server: start one (`seqmask server start`) and set "
+            "PREFECT_API_URL=http://127.0.0.1:4200/api (and PREFECT_API_AUTH_STRING when it has one)"
+        )
     rows = []
     with _unauthorized_as_config_error(url):
         for deployment in deployments:
             spec = deployment.spec
-            rows.append({"deployment": f"{spec.flow}/{spec.name}", "pool": deployment.pool, "cron": spec.cron or "on demand",
-                         "id": register(deployment)})
+            rows.append(
+                {
+                    "deployment": f"{spec.flow}/{spec.name}",
+                    "pool": deployment.pool,
+                    "cron": spec.cron or "on demand",
+                    "id": register(deployment),
+                }
+            )
     return rows
 
 
@@ -228,10 +245,15 @@ def _unauthorized_as_config_error(url: str) -> Iterator[None]:
     except httpx.HTTPStatusError as err:
         if err.response.status_code != 401:
             raise
-        found = "PREFECT_API_AUTH_STRING is set, but the server refused it" if PREFECT_API_AUTH_STRING.value() else \
-            "PREFECT_API_AUTH_STRING is not set"
-        raise ConfigError(f"the Prefect server at {url} wants an API auth string (401 Unauthorized): {found}; set "
-                          "PREFECT_API_AUTH_STRING to the server's PREFECT_SERVER_API_AUTH_STRING (user:password)") from err
+        found = (
+            "PREFECT_API_AUTH_STRING is set, but the server refused it"
+            if PREFECT_API_AUTH_STRING.value()
+            else "PREFECT_API_AUTH_STRING is not set"
+        )
+        raise ConfigError(
+            f"the Prefect server at {url} wants an API auth string (401 Unauthorized): {found}; set "
+            "PREFECT_API_AUTH_STRING to the server's PREFECT_SERVER_API_AUTH_STRING (user:password)"
+        ) from err
 
 
 def print_rows(rows: Sequence[dict[str, Any]]) -> None:

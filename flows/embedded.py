@@ -29,7 +29,6 @@ from prefect.settings import PREFECT_API_URL, get_current_settings
 from seqmask.files import exclusive
 from seqmask.processes import stop, with_parent_death_signal
 
-
 STARTUP_TIMEOUT_SECONDS = 120.0
 """From the moment this command's server may start (the startup lock held) until it answers; generous for loaded machines."""
 STARTUP_LOCK = "seqmask-server-startup.lock"
@@ -67,15 +66,29 @@ def _start_server() -> tuple[subprocess.Popen, str]:
     port = _free_port()
     url = f"http://127.0.0.1:{port}/api"
     uvicorn = [
-        "-m", "uvicorn", "--app-dir", str(prefect.__module_path__.parent), "--factory", "prefect.server.api.server:create_app",
-        "--host", "127.0.0.1", "--port", str(port), "--log-level", "error", "--lifespan", "on",
+        "-m",
+        "uvicorn",
+        "--app-dir",
+        str(prefect.__module_path__.parent),
+        "--factory",
+        "prefect.server.api.server:create_app",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--log-level",
+        "error",
+        "--lifespan",
+        "on",
     ]
     server = subprocess.Popen(
         with_parent_death_signal([sys.executable, *uvicorn]),
         env={
             **os.environ,
             **get_current_settings().to_environment_variables(exclude_unset=True),
-            "PREFECT_UI_ENABLED": "0", "PREFECT__SERVER_EPHEMERAL": "1", "PREFECT__SERVER_FINAL": "1",
+            "PREFECT_UI_ENABLED": "0",
+            "PREFECT__SERVER_EPHEMERAL": "1",
+            "PREFECT__SERVER_FINAL": "1",
         },
     )
     try:
@@ -104,7 +117,9 @@ def _wait_healthy(server: subprocess.Popen, url: str) -> None:
     with httpx.Client() as client:
         while time.monotonic() < deadline:
             if server.poll() is not None:
-                raise RuntimeError(f"the temporary Prefect server exited with status {server.returncode} while starting")
+                raise RuntimeError(
+                    f"the temporary Prefect server exited with status {server.returncode} while starting"
+                )
             with contextlib.suppress(httpx.HTTPError):
                 if client.get(f"{url}/health", timeout=2).status_code == 200:
                     return

@@ -12,8 +12,8 @@ from prefect import flow
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from flows.runtime import STAGE_THREADS, final_refs, run_plan_flow
-from seqmask.app.root import experiment_from_dict
 from seqmask.app.pipeline import pipeline_plan
+from seqmask.app.root import experiment_from_dict
 
 
 @flow(name="pipeline", log_prints=True, task_runner=ThreadPoolTaskRunner(max_workers=STAGE_THREADS))

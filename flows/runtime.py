@@ -31,8 +31,8 @@ from prefect.artifacts import (
 from prefect.context import get_run_context
 from prefect.futures import PrefectFuture
 
-from seqmask.experiment.comparison import SUMMARY, TABLE
 from seqmask.executor import Executor, OrchestrationConfig, local_cluster
+from seqmask.experiment.comparison import SUMMARY, TABLE
 from seqmask.fairseq2_runtime import Fairseq2WorkerPlugin, init_fairseq2_runtime
 from seqmask.runlog import RunLog
 from seqmask.stage import (
@@ -145,18 +145,27 @@ def run_plan_flow(plan: Plan, *, from_stage: str | None = None) -> dict[str, dic
         executor = Executor(connect=lambda: _connect(dask, settings), on_progress=reporter)
 
         def run_one(pipeline: Pipeline, config: Any, given: Mapping[str, Outcome]) -> dict[str, Outcome]:
-            run_log = RunLog(store.runs, flow=pipeline.name, preset=config.preset, argv=sys.argv, orchestrator_run_id=flow_run_id)
-            runner = Runner(store, executor=executor, run_log=run_log, force=forced(pipeline, from_stage), progress=reporter)
+            run_log = RunLog(
+                store.runs, flow=pipeline.name, preset=config.preset, argv=sys.argv, orchestrator_run_id=flow_run_id
+            )
+            runner = Runner(
+                store, executor=executor, run_log=run_log, force=forced(pipeline, from_stage), progress=reporter
+            )
             submitted: dict[str, tuple[Stage, PrefectFuture, float]] = {}
 
             def submit(stage: Stage, stage_config: Any, upstream: Mapping[str, Any]) -> PrefectFuture:
-                future = _stage_task(runner, stage, stage_config, settings).submit(dict(upstream))  # Prefect resolves the futures
+                future = _stage_task(runner, stage, stage_config, settings).submit(
+                    dict(upstream)
+                )  # Prefect resolves the futures
                 submitted[stage.name] = (stage, future, time.perf_counter())
                 return future
 
             try:
                 run_pipeline(pipeline, config, submit, given=given)
-                outcomes = {name: _outcome(runner, stage, future, started, logger) for name, (stage, future, started) in submitted.items()}
+                outcomes = {
+                    name: _outcome(runner, stage, future, started, logger)
+                    for name, (stage, future, started) in submitted.items()
+                }
             except BaseException:
                 run_log.finish("failed")
                 raise
@@ -173,29 +182,46 @@ def _outcome(runner: Runner, stage: Stage, future: PrefectFuture, started: float
     if future.state.name == "Cached":  # answered from Prefect's cache of the runner's keys: record it as reused
         outcome = runner.record_reused(stage, outcome, time.perf_counter() - started)
     logger.info(
-        "stage %s: %s artifact %s (%.2f s)", stage.name, "reused" if outcome.reused else "computed", outcome.ref.key[:12], outcome.seconds,
+        "stage %s: %s artifact %s (%.2f s)",
+        stage.name,
+        "reused" if outcome.reused else "computed",
+        outcome.ref.key[:12],
+        outcome.seconds,
     )
     return outcome
 
 
 def _publish(pipeline: Pipeline, outcomes: Mapping[str, Outcome]) -> None:
     """The run's stage table, and the last stage's report and table, as Prefect artifacts."""
-    create_markdown_artifact(key=f"{pipeline.name}-summary", markdown=run_report(pipeline, outcomes), description=f"{pipeline.name} stages")
+    create_markdown_artifact(
+        key=f"{pipeline.name}-summary", markdown=run_report(pipeline, outcomes), description=f"{pipeline.name} stages"
+    )
     last = list(outcomes.values())[-1].ref.path
     if (last / SUMMARY).is_file():
-        create_markdown_artifact(key=f"{pipeline.name}-report", markdown=(last / SUMMARY).read_text(encoding="utf-8"), description=f"{pipeline.name} report")
+        create_markdown_artifact(
+            key=f"{pipeline.name}-report",
+            markdown=(last / SUMMARY).read_text(encoding="utf-8"),
+            description=f"{pipeline.name} report",
+        )
     if (last / TABLE).is_file():
         table = json.loads((last / TABLE).read_text(encoding="utf-8"))
         create_table_artifact(key=f"{pipeline.name}-table", table=table, description=f"{pipeline.name} results")
     plots = [path for path in sorted(last.glob("*.png")) if path.stat().st_size <= MAX_PLOT_BYTES]
     if plots:
-        create_markdown_artifact(key=f"{pipeline.name}-plots", markdown=plots_markdown(plots), description=f"{pipeline.name} plots")
+        create_markdown_artifact(
+            key=f"{pipeline.name}-plots", markdown=plots_markdown(plots), description=f"{pipeline.name} plots"
+        )
 
 
 def plots_markdown(paths: Sequence[Path]) -> str:
     """Markdown showing each PNG inline (a data URI: the UI needs no access to the store), under its file name."""
-    return "\n\n".join(f"**{path.name}**\n\n![{path.stem}](data:image/png;base64,{base64.b64encode(path.read_bytes()).decode()})"
-                       for path in paths) + "\n"
+    return (
+        "\n\n".join(
+            f"**{path.name}**\n\n![{path.stem}](data:image/png;base64,{base64.b64encode(path.read_bytes()).decode()})"
+            for path in paths
+        )
+        + "\n"
+    )
 
 
 def run_report(pipeline: Pipeline, outcomes: Mapping[str, Outcome]) -> str:

@@ -19,20 +19,31 @@ def server_command(host: str, port: int, environ: Mapping[str, str]) -> tuple[li
     """The ``prefect server start`` command line and its environment."""
     prefect = shutil.which("prefect", path=os.path.dirname(sys.executable)) or shutil.which("prefect")
     if prefect is None:
-        raise FileNotFoundError("the `prefect` command is not installed beside this Python: reinstall seqmask (`make setup`)")
+        raise FileNotFoundError(
+            "the `prefect` command is not installed beside this Python: reinstall seqmask (`make setup`)"
+        )
     env = dict(environ)
     if env.get(DB_URL_ENV):
         env["PREFECT_API_DATABASE_CONNECTION_URL"] = env[DB_URL_ENV]
     if host not in LOOPBACK and not env.get("PREFECT_SERVER_API_AUTH_STRING"):
-        raise ValueError(f"--host {host}: a server reachable beyond this machine needs PREFECT_SERVER_API_AUTH_STRING (user:password); "
-                         "set it, or keep the default 127.0.0.1")
+        raise ValueError(
+            f"--host {host}: a server reachable beyond this machine needs PREFECT_SERVER_API_AUTH_STRING (user:password); "
+            "set it, or keep the default 127.0.0.1"
+        )
     return [prefect, "server", "start", "--host", host, "--port", str(port), "--analytics-off"], env
 
 
 def start(host: str, port: int) -> NoReturn:
     """Run the server in the foreground (replaces this process)."""
     argv, env = server_command(host, port, os.environ)
-    database = "the database of SEQMASK_DB_URL" if env.get(DB_URL_ENV) else env.get("PREFECT_API_DATABASE_CONNECTION_URL", "SQLite in PREFECT_HOME")
+    database = (
+        "the database of SEQMASK_DB_URL"
+        if env.get(DB_URL_ENV)
+        else env.get("PREFECT_API_DATABASE_CONNECTION_URL", "SQLite in PREFECT_HOME")
+    )
     auth = "on" if env.get("PREFECT_SERVER_API_AUTH_STRING") else "off"
-    print(f"seqmask: Prefect UI and API on http://{host}:{port} (database: {database.split('@')[-1]}; API auth string: {auth})", flush=True)
+    print(
+        f"seqmask: Prefect UI and API on http://{host}:{port} (database: {database.split('@')[-1]}; API auth string: {auth})",
+        flush=True,
+    )
     os.execve(argv[0], argv, env)

@@ -23,7 +23,14 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from fairseq2.gang import Gang, ProcessGroupGang, create_fake_gangs, create_parallel_gangs, get_default_gangs, set_default_gangs
+from fairseq2.gang import (
+    Gang,
+    ProcessGroupGang,
+    create_fake_gangs,
+    create_parallel_gangs,
+    get_default_gangs,
+    set_default_gangs,
+)
 
 from seqmask.executor import Executor
 from seqmask.fairseq2_runtime import init_fairseq2_runtime
@@ -38,13 +45,19 @@ def train_stage(plan: Plan, stage_name: str, *, preset: str) -> ArtifactRef:
     pipeline, config = _pipeline_of(plan, stage_name)
     stage = next(s for s in pipeline.stages if s.name == stage_name)
     if not stage.worker:
-        raise ValueError(f"stage {stage_name!r} does not train; `seqmask train` runs the training stages of a flow (see `seqmask run --dry-run`)")
+        raise ValueError(
+            f"stage {stage_name!r} does not train; `seqmask train` runs the training stages of a flow (see `seqmask run --dry-run`)"
+        )
     init_fairseq2_runtime()
     with _gang() as gang:
         store = ArtifactStore()
-        run_log = RunLog(store.runs, flow=f"train {stage_name}", preset=preset, argv=sys.argv) if gang.rank == 0 else None
+        run_log = (
+            RunLog(store.runs, flow=f"train {stage_name}", preset=preset, argv=sys.argv) if gang.rank == 0 else None
+        )
         if gang.rank == 0:
-            upstream = _upstream(plan, pipeline, stage, Runner(store, run_log=run_log))  # may compute: the other ranks wait
+            upstream = _upstream(
+                plan, pipeline, stage, Runner(store, run_log=run_log)
+            )  # may compute: the other ranks wait
         gang.barrier()
         if gang.rank > 0:
             upstream = _upstream(plan, pipeline, stage, Runner(store))  # all reused now
@@ -75,8 +88,9 @@ def _gang() -> Iterator[Gang]:
         return
     if torch.cuda.is_available():
         torch.cuda.set_device(int(os.environ["LOCAL_RANK"]))
-    root = ProcessGroupGang.create_default_process_group(torch.device("cuda", torch.cuda.current_device()) if torch.cuda.is_available()
-                                                         else torch.device("cpu"))
+    root = ProcessGroupGang.create_default_process_group(
+        torch.device("cuda", torch.cuda.current_device()) if torch.cuda.is_available() else torch.device("cpu")
+    )
     gangs = create_parallel_gangs(root)
     set_default_gangs(gangs)
     try:
@@ -98,7 +112,9 @@ def _upstream(plan: Plan, pipeline: Pipeline, stage: Stage, runner: Runner) -> d
             return outcome(*owner.external[stage_name])
         if (pipeline_name, stage_name) not in done:
             upstream = next(s for s in owner.stages if s.name == stage_name)
-            done[pipeline_name, stage_name] = runner.run(upstream, config, inputs_of(pipeline_name, upstream)) if upstream.enabled(config) else None
+            done[pipeline_name, stage_name] = (
+                runner.run(upstream, config, inputs_of(pipeline_name, upstream)) if upstream.enabled(config) else None
+            )
         return done[pipeline_name, stage_name]
 
     def inputs_of(pipeline_name: str, reader: Stage) -> dict[str, Outcome]:
@@ -109,7 +125,9 @@ def _upstream(plan: Plan, pipeline: Pipeline, stage: Stage, runner: Runner) -> d
         return inputs_of(pipeline.name, stage)
 
 
-def _build_everywhere(runner: Runner, gang: Gang, stage: Stage, config: Any, upstream: Mapping[str, Outcome]) -> ArtifactRef:
+def _build_everywhere(
+    runner: Runner, gang: Gang, stage: Stage, config: Any, upstream: Mapping[str, Outcome]
+) -> ArtifactRef:
     """Rank 0 runs the stage through the store (reuse or build and publish); the others build alongside into a
     temporary directory when rank 0 builds."""
     inputs = {role: outcome.ref for role, outcome in upstream.items()}
@@ -120,8 +138,16 @@ def _build_everywhere(runner: Runner, gang: Gang, stage: Stage, config: Any, ups
         ref = runner.run(stage, config, upstream).ref
     elif building.item():
         with tempfile.TemporaryDirectory(prefix=f"{stage.name}-rank{gang.rank}-") as out:
-            stage.build(StageContext(config=stage.config_of(config), inputs=inputs, out=Path(out), executor=Executor(), stage=stage.name,
-                                     scratch=runner.store.scratch_dir(key)))
+            stage.build(
+                StageContext(
+                    config=stage.config_of(config),
+                    inputs=inputs,
+                    out=Path(out),
+                    executor=Executor(),
+                    stage=stage.name,
+                    scratch=runner.store.scratch_dir(key),
+                )
+            )
     gang.barrier()
     if gang.rank == 0:
         return ref

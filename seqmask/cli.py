@@ -7,12 +7,12 @@ import json
 import logging
 import os
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
-from seqmask.app.root import COMMANDS, FLOWS, FlowSpec, load, load_experiment
+from seqmask.app.root import COMMANDS, FLOWS, ExperimentConfig, FlowSpec, load, load_experiment
 from seqmask.config import absolute_paths, parse_overrides, to_dict
-from seqmask.app.root import ExperimentConfig
 from seqmask.experiment.comparison import SUMMARY
 from seqmask.runlog import latest_runs
 from seqmask.schema import ConfigError
@@ -30,27 +30,43 @@ def _parser() -> argparse.ArgumentParser:
         flow = _flow_parser(flows, name, spec)
         flow.add_argument("--from", dest="from_stage", metavar="STAGE", help="recompute STAGE and every stage after it")
         flow.add_argument("--dask-address", help="tcp://host:8786 of a Dask scheduler (default: a LocalCluster)")
-        flow.add_argument("--dry-run", action="store_true", help="print every stage with its key and whether it would be reused; run nothing")
+        flow.add_argument(
+            "--dry-run",
+            action="store_true",
+            help="print every stage with its key and whether it would be reused; run nothing",
+        )
 
-    train = commands.add_parser("train", help="one training stage of a flow; data-parallel under `torchrun --nproc-per-node N -m seqmask.cli`")
+    train = commands.add_parser(
+        "train", help="one training stage of a flow; data-parallel under `torchrun --nproc-per-node N -m seqmask.cli`"
+    )
     train_flows = train.add_subparsers(dest="flow", required=True, metavar="FLOW")
     for name, spec in FLOWS.items():
-        _flow_parser(train_flows, name, spec).add_argument("stage", help="a training stage of the flow, e.g. motion-train-none-s0")
+        _flow_parser(train_flows, name, spec).add_argument(
+            "stage", help="a training stage of the flow, e.g. motion-train-none-s0"
+        )
 
-    rerun = commands.add_parser("rerun", help="run the latest (or given) run's command again: only failed and changed stages run")
+    rerun = commands.add_parser(
+        "rerun", help="run the latest (or given) run's command again: only failed and changed stages run"
+    )
     rerun.add_argument("run_id", nargs="?", help="run id from `seqmask status` (default: the latest run)")
 
     for add_commands in dict.fromkeys(add for add, _ in COMMANDS.values()):
         add_commands(commands)
 
-    deploy = commands.add_parser("deploy", help="register the scheduled deployments of a YAML file on the Prefect server (cpu/gpu pools)")
+    deploy = commands.add_parser(
+        "deploy", help="register the scheduled deployments of a YAML file on the Prefect server (cpu/gpu pools)"
+    )
     deploy.add_argument("--file", type=Path, help="deployments file (default: configs/deployments/default.yaml)")
     deploy.add_argument("--dask-address", help="tcp://host:8786 of the Dask scheduler the deployed flows map on")
 
     server = commands.add_parser("server", help="the Prefect server and UI (prefect server start) on 127.0.0.1")
     server_verbs = server.add_subparsers(dest="verb", required=True)
-    server_start = server_verbs.add_parser("start", help="SQLite by default; SEQMASK_DB_URL names another database (Postgres)")
-    server_start.add_argument("--host", default="127.0.0.1", help="bind address (default: 127.0.0.1; others need an API auth string)")
+    server_start = server_verbs.add_parser(
+        "start", help="SQLite by default; SEQMASK_DB_URL names another database (Postgres)"
+    )
+    server_start.add_argument(
+        "--host", default="127.0.0.1", help="bind address (default: 127.0.0.1; others need an API auth string)"
+    )
     server_start.add_argument("--port", type=int, default=4200, help="port (default: 4200)")
 
     status = commands.add_parser("status", help="stages of the latest runs: state, duration, artifact")
@@ -73,8 +89,14 @@ def _flow_parser(flows: Any, name: str, spec: FlowSpec) -> argparse.ArgumentPars
     """A flow's parser with the options every command over a flow's config takes."""
     flow = flows.add_parser(name, help=spec.help, description=spec.help)
     flow.add_argument("--preset", default="small", help="preset name in configs/ or a YAML path (default: small)")
-    flow.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                      help="config override, e.g. speech_prep.synth.target_hours=0.5 (repeatable)")
+    flow.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="config override, e.g. speech_prep.synth.target_hours=0.5 (repeatable)",
+    )
     spec.add_options(flow)
     return flow
 
@@ -125,13 +147,19 @@ def resolve_run(args: argparse.Namespace) -> tuple[FlowSpec, ExperimentConfig, d
     overrides = {**parse_overrides(args.overrides), **spec.overrides(args)}
     if getattr(args, "dask_address", None) is not None:
         overrides["orchestration.dask_address"] = args.dask_address
-    labelled = [f"{key}={json.dumps(value)}" for key, value in absolute_paths(ExperimentConfig, overrides, Path.cwd()).items()]
+    labelled = [
+        f"{key}={json.dumps(value)}" for key, value in absolute_paths(ExperimentConfig, overrides, Path.cwd()).items()
+    ]
     config = load_experiment(args.preset, labelled)
     extra = spec.extra(args)
     plan = load(spec.plan)(config, **extra)
-    if getattr(args, "from_stage", None) is not None and not any(args.from_stage in pipeline.stage_names() for pipeline, _ in plan):
+    if getattr(args, "from_stage", None) is not None and not any(
+        args.from_stage in pipeline.stage_names() for pipeline, _ in plan
+    ):
         stages = sorted({name for pipeline, _ in plan for name in pipeline.stage_names()})
-        raise ValueError(f"--from {args.from_stage}: the {args.flow} flow has no such stage (stages: {', '.join(stages)})")
+        raise ValueError(
+            f"--from {args.from_stage}: the {args.flow} flow has no such stage (stages: {', '.join(stages)})"
+        )
     return spec, config, extra, plan
 
 
@@ -146,7 +174,10 @@ def _run(args: argparse.Namespace) -> int:
         with prefect_api():
             refs = flow_fn(config=to_dict(config), from_stage=args.from_stage, **extra)
     except StageFailed as err:
-        print(f"seqmask: {args.flow} failed at stage {err.stage!r}: {type(err.error).__name__}: {err.error}", file=sys.stderr)
+        print(
+            f"seqmask: {args.flow} failed at stage {err.stage!r}: {type(err.error).__name__}: {err.error}",
+            file=sys.stderr,
+        )
         print("seqmask: fix the cause and run `seqmask rerun`: finished stages are reused", file=sys.stderr)
         return 1
     final = ArtifactRef.from_dict(list(refs.values())[-1])
@@ -173,7 +204,9 @@ def _print_dry_run(plan: Plan, from_stage: str | None) -> int:
     width = max(len(f"{row.pipeline}/{row.stage}") for row in rows)
     module_width = max(len(row.module) for row in rows)
     for row in rows:
-        print(f"{row.pipeline + '/' + row.stage:<{width}}  {row.module:<{module_width}}  {(row.key or '?')[:12]:<12}  {row.action}")
+        print(
+            f"{row.pipeline + '/' + row.stage:<{width}}  {row.module:<{module_width}}  {(row.key or '?')[:12]:<12}  {row.action}"
+        )
     computed = sum(row.action != "reuse" for row in rows)
     print(f"{len(rows) - computed} of {len(rows)} stages would be reused, {computed} computed")
     return 0
@@ -221,7 +254,9 @@ def _artifacts(args: argparse.Namespace) -> int:
             if item["problems"]:
                 print(f"{item['key'][:12]}  CORRUPT: " + "; ".join(item["problems"]))
             else:
-                print(f"{item['key'][:12]}  {item['stage']:<14} {item['created']}  {item['files']:>6} files  {item['bytes'] / 1e6:9.1f} MB")
+                print(
+                    f"{item['key'][:12]}  {item['stage']:<14} {item['created']}  {item['files']:>6} files  {item['bytes'] / 1e6:9.1f} MB"
+                )
         return 0
     if args.verb == "show":
         key = store.resolve(args.key)
@@ -244,7 +279,11 @@ def _artifacts(args: argparse.Namespace) -> int:
         raise ValueError(f"{corrupt[0]}; gc keeps what the latest runs used, so fix or delete that record first")
     keep = {stage["key"] for run in runs for stage in run["stages"].values() if stage.get("key")}
     removed = store.gc(keep, dry_run=args.dry_run)
-    print(("would remove" if args.dry_run else "removed") + f" {len(removed)}" + "".join(f"\n  {path}" for path in removed))
+    print(
+        ("would remove" if args.dry_run else "removed")
+        + f" {len(removed)}"
+        + "".join(f"\n  {path}" for path in removed)
+    )
     return 0
 
 

@@ -61,7 +61,7 @@ def _distributions() -> dict[str, tuple[str, ...]]:
     return {top: tuple(dists) for top, dists in metadata.packages_distributions().items()}
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _imported_tops(module: str) -> frozenset[str]:
     """The top-level names of every absolute import in a project module (project, third-party and standard library)."""
     path, source = _source(module)
@@ -74,7 +74,7 @@ def _imported_tops(module: str) -> frozenset[str]:
     return frozenset(tops)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _source(module: str) -> tuple[Path, bytes]:
     """Path and bytes of a project module's source, read once per process."""
     path = _module_path(module)
@@ -86,12 +86,12 @@ def _source(module: str) -> tuple[Path, bytes]:
     return path, path.read_bytes()
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _source_digest(module: str) -> str:
     return hashlib.sha256(_source(module)[1]).hexdigest()
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _project_imports(module: str) -> tuple[str, ...]:
     """Project modules ``module`` imports directly (packages whose ``__init__`` runs included)."""
     path, source = _source(module)
@@ -167,7 +167,7 @@ def _is_module(name: str) -> bool:
     return _module_path(name) is not None
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _module_path(name: str) -> Path | None:
     """The source file of project module ``name`` (``a/b.py`` or ``a/b/__init__.py``), found without importing it."""
     top, *rest = name.split(".")

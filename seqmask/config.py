@@ -14,8 +14,9 @@ import dataclasses
 import re
 import types
 import typing
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence, TypeVar
+from typing import Any, TypeVar
 
 import yaml
 
@@ -67,7 +68,9 @@ def _position(mark: yaml.Mark) -> str:
     return f"line {mark.line + 1}, column {mark.column + 1}"
 
 
-def load_config(root: type[Root], preset: str | Path = "small", overrides: Mapping[str, Any] | Sequence[str] = ()) -> Root:
+def load_config(
+    root: type[Root], preset: str | Path = "small", overrides: Mapping[str, Any] | Sequence[str] = ()
+) -> Root:
     """Load a preset (name in ``configs/`` or a YAML path) and apply ``key.sub=value`` overrides.
 
     An error names where the bad value came from: the preset file, or the override (``--set KEY=VALUE``).
@@ -109,7 +112,9 @@ def _merged(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
     """``over`` onto ``base``, section by section."""
     merged = dict(base)
     for key, value in over.items():
-        merged[key] = _merged(base[key], value) if isinstance(value, dict) and isinstance(base.get(key), dict) else value
+        merged[key] = (
+            _merged(base[key], value) if isinstance(value, dict) and isinstance(base.get(key), dict) else value
+        )
     return merged
 
 
@@ -134,7 +139,14 @@ def _plain(value: Any) -> Any:
     return list(map(_plain, value)) if isinstance(value, tuple) else value
 
 
-def _build(root: type[Root], data: dict[str, Any], overrides: Mapping[str, Any] | Sequence[str], *, default_origin: str, label: str = "") -> Root:
+def _build(
+    root: type[Root],
+    data: dict[str, Any],
+    overrides: Mapping[str, Any] | Sequence[str],
+    *,
+    default_origin: str,
+    label: str = "",
+) -> Root:
     parsed = parse_overrides(overrides)
     for key, value in parsed.items():
         _set_dotted(data, key, value)
@@ -146,7 +158,11 @@ def _build(root: type[Root], data: dict[str, Any], overrides: Mapping[str, Any] 
     def origin(key: str) -> str:
         """Where the value of ``key`` (or of the section it names) was given."""
         for overridden, where in labels.items():
-            if key == overridden or key.startswith((overridden + ".", overridden + "[")) or overridden.startswith(key + "."):
+            if (
+                key == overridden
+                or key.startswith((overridden + ".", overridden + "["))
+                or overridden.startswith(key + ".")
+            ):
                 return where
         return default_origin
 
@@ -209,7 +225,12 @@ def absolute_paths(root: type, overrides: Mapping[str, Any], base: Path) -> dict
     resolved = {}
     for key, value in overrides.items():
         f = _field_at(root, key)
-        if f is not None and f.metadata.get("path") and isinstance(value, str) and not Path(value).expanduser().is_absolute():
+        if (
+            f is not None
+            and f.metadata.get("path")
+            and isinstance(value, str)
+            and not Path(value).expanduser().is_absolute()
+        ):
             value = str((base / value).resolve())
         resolved[key] = value
     return resolved
@@ -241,7 +262,14 @@ def _set_dotted(data: dict[str, Any], dotted: str, value: Any) -> None:
     node[leaf] = value
 
 
-def from_dict(cls: type, data: Mapping[str, Any], *, origin: Callable[[str], str] = lambda key: "config", prefix: str = "", base: Any = None) -> Any:
+def from_dict(
+    cls: type,
+    data: Mapping[str, Any],
+    *,
+    origin: Callable[[str], str] = lambda key: "config",
+    prefix: str = "",
+    base: Any = None,
+) -> Any:
     """Dataclass ``cls`` with the values of ``data`` over ``base`` (default: ``cls()``), checking every key and type.
 
     A nested section given in ``data`` is merged the same way onto ``base``'s value for it, so a preset that sets
@@ -256,7 +284,9 @@ def from_dict(cls: type, data: Mapping[str, Any], *, origin: Callable[[str], str
     unknown = sorted(set(data) - set(fields))
     if unknown:
         key = prefix + unknown[0]
-        raise ConfigError(f"{origin(key)}: unknown key {key!r} (expected one of: {', '.join(prefix + f for f in fields)})")
+        raise ConfigError(
+            f"{origin(key)}: unknown key {key!r} (expected one of: {', '.join(prefix + f for f in fields)})"
+        )
     changes = {}
     for name, value in data.items():
         default = getattr(base, name)

@@ -10,8 +10,9 @@ import re
 import threading
 import time
 import traceback
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence, TypeVar
+from typing import Any, TypeVar
 
 from tqdm.auto import tqdm
 
@@ -41,7 +42,12 @@ class OrchestrationConfig:
     def validate(self) -> None:
         require(self.dask_workers >= 1, "dask_workers", ">= 1", self.dask_workers)
         address = self.dask_address
-        require(address is None or bool(re.fullmatch(r"[a-z+]+://\S+", address)), "dask_address", "a scheduler address such as tcp://host:8786", address)
+        require(
+            address is None or bool(re.fullmatch(r"[a-z+]+://\S+", address)),
+            "dask_address",
+            "a scheduler address such as tcp://host:8786",
+            address,
+        )
         require(self.retries >= 0, "retries", ">= 0", self.retries)
         require(self.retry_delay_seconds >= 0, "retry_delay_seconds", ">= 0", self.retry_delay_seconds)
 

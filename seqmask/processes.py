@@ -40,7 +40,11 @@ def run_owned(command: Sequence[str], *, env: Mapping[str, str]) -> subprocess.C
     """``subprocess.run(command, capture_output=True, text=True, env=env)``, the child in a process group of its own that
     is killed whole if this call is interrupted, and sent SIGTERM if this process dies."""
     with subprocess.Popen(
-        with_parent_death_signal(command), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+        with_parent_death_signal(command),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
         start_new_session=True,
     ) as child:
         try:

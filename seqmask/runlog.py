@@ -6,23 +6,25 @@ import json
 import os
 import threading
 import uuid
-from datetime import datetime, timezone
+from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Sequence
-
+from typing import Any
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 class RunLog:
     """One JSON file per run under ``<store>/runs``, rewritten atomically after every event."""
 
-    def __init__(self, runs_dir: Path, *, flow: str, preset: str, argv: Sequence[str], orchestrator_run_id: str | None = None) -> None:
+    def __init__(
+        self, runs_dir: Path, *, flow: str, preset: str, argv: Sequence[str], orchestrator_run_id: str | None = None
+    ) -> None:
         runs_dir.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()  # stages of one run may finish in several threads
-        self.run_id = f"{datetime.now(timezone.utc):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
+        self.run_id = f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
         self.path = runs_dir / f"{self.run_id}.json"
         self.record: dict[str, Any] = {
             "run_id": self.run_id,
@@ -94,7 +96,9 @@ def latest_runs(runs_dir: Path, limit: int) -> list[dict[str, Any]]:
         try:
             record = _read_record(path)
         except ValueError as err:
-            records.append({"run_id": path.stem, "path": str(path), "state": "corrupt", "error": str(err), "stages": {}})
+            records.append(
+                {"run_id": path.stem, "path": str(path), "state": "corrupt", "error": str(err), "stages": {}}
+            )
             continue
         if record["state"] == "running" and not _pid_alive(record["pid"]):
             record["state"] = "crashed"
@@ -105,7 +109,16 @@ def latest_runs(runs_dir: Path, limit: int) -> list[dict[str, Any]]:
     return records
 
 
-_RECORD_FIELDS = {"run_id": str, "flow": str, "preset": str, "argv": list, "pid": int, "state": str, "started": str, "stages": dict}
+_RECORD_FIELDS = {
+    "run_id": str,
+    "flow": str,
+    "preset": str,
+    "argv": list,
+    "pid": int,
+    "state": str,
+    "started": str,
+    "stages": dict,
+}
 
 
 def _read_record(path: Path) -> dict[str, Any]:

@@ -21,15 +21,16 @@ import os
 import platform
 import sys
 import time
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 from types import ModuleType
-from typing import Any, Callable, Collection, Mapping, Sequence
+from typing import Any
 
-from seqmask.files import exclusive
 from seqmask.codehash import closure_packages, code_hash
 from seqmask.executor import Executor
+from seqmask.files import exclusive
 from seqmask.runlog import RunLog
 from seqmask.store import ArtifactRef, ArtifactStore, make_key
 
@@ -146,10 +147,16 @@ def stage_of(
     ``enabled``, :func:`training`'s flags)."""
     name = stage_name(module, instance)
     inputs = dict(inputs or {})
-    unknown = sorted(role for role in inputs if not any(role == known or role.startswith(f"{known}-") for known in module.ROLES))
+    unknown = sorted(
+        role for role in inputs if not any(role == known or role.startswith(f"{known}-") for known in module.ROLES)
+    )
     if unknown:
-        raise ValueError(f"stage {name!r}: roles {unknown} are not among the roles {module.__name__} reads: {list(module.ROLES)}")
-    return Stage(name, module.VERSION, module.build, config_of=config_of, inputs=inputs, writes=tuple(module.WRITES), **options)
+        raise ValueError(
+            f"stage {name!r}: roles {unknown} are not among the roles {module.__name__} reads: {list(module.ROLES)}"
+        )
+    return Stage(
+        name, module.VERSION, module.build, config_of=config_of, inputs=inputs, writes=tuple(module.WRITES), **options
+    )
 
 
 @dataclass(frozen=True)
@@ -182,7 +189,7 @@ class Pipeline:
         names = self.stage_names()
         if name not in names:
             raise ValueError(f"pipeline {self.name!r} has no stage {name!r} (stages: {', '.join(names)})")
-        return frozenset(names[names.index(name):])
+        return frozenset(names[names.index(name) :])
 
 
 Plan = Sequence[tuple[Pipeline, Any]]
@@ -271,7 +278,8 @@ class Runner:
             stage=stage.name,
             version=stage.version,
             config={
-                "config": plain(stage.config_of(config)), "sources": fingerprint_sources(stage.sources(config)),
+                "config": plain(stage.config_of(config)),
+                "sources": fingerprint_sources(stage.sources(config)),
                 **({"processes": self.processes} if self.processes > 1 else {}),
             },
             code_hash=code_hash(stage.build.__module__),
@@ -308,7 +316,9 @@ class Runner:
                 self.run_log.stage_started(stage.name, key)
             slice_ = stage.config_of(config)
             lineage = {
-                "inputs": {role: {"key": ref.key, "digest": ref.digest, "stage": ref.stage} for role, ref in inputs.items()},
+                "inputs": {
+                    role: {"key": ref.key, "digest": ref.digest, "stage": ref.stage} for role, ref in inputs.items()
+                },
                 "config": plain(slice_),
                 "stage_version": stage.version,
                 "code_hash": code_hash(stage.build.__module__),
@@ -323,18 +333,35 @@ class Runner:
                 scratch = self.store.scratch_dir(key)
                 if stage.worker:
                     self.executor.call(
-                        build_alone, stage.build, slice_, dict(inputs), out, stage.name, scratch, self.store.builder_lock_path(key),
-                        priority=stage.priority, gpu=stage.gpu,
+                        build_alone,
+                        stage.build,
+                        slice_,
+                        dict(inputs),
+                        out,
+                        stage.name,
+                        scratch,
+                        self.store.builder_lock_path(key),
+                        priority=stage.priority,
+                        gpu=stage.gpu,
                     )
                 else:
                     progress = self.progress or (lambda what, done, total: None)
-                    stage.build(StageContext(
-                        config=slice_, inputs=dict(inputs), out=out, executor=self.executor, stage=stage.name, scratch=scratch,
-                        progress=progress,
-                    ))
+                    stage.build(
+                        StageContext(
+                            config=slice_,
+                            inputs=dict(inputs),
+                            out=out,
+                            executor=self.executor,
+                            stage=stage.name,
+                            scratch=scratch,
+                            progress=progress,
+                        )
+                    )
                 missing = [name for name in stage.writes if not (out / name).exists()]
                 if missing:
-                    raise RuntimeError(f"{stage.module}.build wrote no {', '.join(missing)} (its WRITES), found {sorted(p.name for p in out.iterdir())}")
+                    raise RuntimeError(
+                        f"{stage.module}.build wrote no {', '.join(missing)} (its WRITES), found {sorted(p.name for p in out.iterdir())}"
+                    )
 
             ref, reused = self.store.get_or_build(
                 key, stage=stage.name, build=build, lineage=lineage, force=stage.name in self.force
@@ -346,7 +373,10 @@ class Runner:
         outcome = Outcome(ref=ref, reused=reused, seconds=time.perf_counter() - started, summary=read_summary(ref))
         log.info(
             "stage %s: %s artifact %s in %.2f s",
-            stage.name, "reused verified" if reused else "published", ref.key[:12], outcome.seconds,
+            stage.name,
+            "reused verified" if reused else "published",
+            ref.key[:12],
+            outcome.seconds,
         )
         if self.run_log:
             self.run_log.stage_finished(stage.name, outcome.ref.key, reused=outcome.reused, seconds=outcome.seconds)
@@ -362,7 +392,12 @@ class Runner:
 
 
 def build_alone(
-    build: Callable[[StageContext], None], config: Any, inputs: Mapping[str, ArtifactRef], out: Path, stage: str, scratch: Path,
+    build: Callable[[StageContext], None],
+    config: Any,
+    inputs: Mapping[str, ArtifactRef],
+    out: Path,
+    stage: str,
+    scratch: Path,
     builder_lock: Path,
 ) -> None:
     """Build a ``worker`` stage where this function runs (a Dask worker): no cluster of its own, progress in its logs,
@@ -382,22 +417,30 @@ StageRunner = Callable[[Stage, Any, Mapping[str, Any]], Any]
 :class:`Outcome` (:meth:`Runner.run`), or a future of one (a task submitted to an orchestrator)."""
 
 
-def run_pipeline(pipeline: Pipeline, config: Any, run_stage: StageRunner, *, given: Mapping[str, Any] | None = None) -> dict[str, Any]:
+def run_pipeline(
+    pipeline: Pipeline, config: Any, run_stage: StageRunner, *, given: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
     """Run (or submit) every enabled stage in order, each given the handles ``run_stage`` returned for its inputs;
     ``given`` holds those of the stages ``pipeline.external`` names. Returns every stage's handle."""
     given = dict(given or {})
     if set(given) != set(pipeline.external):
-        raise ValueError(f"pipeline {pipeline.name!r} reads {sorted(pipeline.external)} from other pipelines, given {sorted(given)}")
+        raise ValueError(
+            f"pipeline {pipeline.name!r} reads {sorted(pipeline.external)} from other pipelines, given {sorted(given)}"
+        )
     handles: dict[str, Any] = {}
     for stage in pipeline.stages:
         if not stage.enabled(config):
             continue
         known = {**given, **handles}
-        handles[stage.name] = run_stage(stage, config, {role: known[name] for role, name in stage.inputs.items() if name in known})
+        handles[stage.name] = run_stage(
+            stage, config, {role: known[name] for role, name in stage.inputs.items() if name in known}
+        )
     return handles
 
 
-def run_plan(plan: Plan, run_one: Callable[[Pipeline, Any, Mapping[str, Any]], dict[str, Any]]) -> dict[str, dict[str, Any]]:
+def run_plan(
+    plan: Plan, run_one: Callable[[Pipeline, Any, Mapping[str, Any]], dict[str, Any]]
+) -> dict[str, dict[str, Any]]:
     """Run the pipelines of a flow in order, each given the outcomes its ``external`` inputs name; by pipeline name."""
     done: dict[str, dict[str, Outcome]] = {}
     for pipeline, config in plan:
@@ -436,7 +479,9 @@ def dry_run(plan: Plan, runner: Runner, *, from_stage: str | None = None) -> lis
     for pipeline, config in plan:
         force = forced(pipeline, from_stage)
         # a stage's artifact when it would be reused, else the stages computed first that it waits for
-        known: dict[str, ArtifactRef | frozenset[str]] = {name: done[p][s] for name, (p, s) in pipeline.external.items()}
+        known: dict[str, ArtifactRef | frozenset[str]] = {
+            name: done[p][s] for name, (p, s) in pipeline.external.items()
+        }
         for stage in pipeline.stages:
             if not stage.enabled(config):
                 continue

@@ -33,7 +33,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager, nullcontext
 from dataclasses import asdict, dataclass, fields
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -66,9 +66,7 @@ def default_root() -> Path:
 
 def canonical_json(obj: Any) -> str:
     """Serialize ``obj`` deterministically (sorted keys, no whitespace, Paths as str)."""
-    return json.dumps(
-        obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=json_default
-    )
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=json_default)
 
 
 def _sha256_text(text: str) -> str:
@@ -131,9 +129,7 @@ class ArtifactRef:
         names = [f.name for f in fields(cls)]
         missing = [name for name in names if name not in d]
         if missing:
-            raise ValueError(
-                f"ArtifactRef needs keys {names}, missing {missing} in {dict(d)!r}"
-            )
+            raise ValueError(f"ArtifactRef needs keys {names}, missing {missing} in {dict(d)!r}")
         return cls(**{name: d[name] for name in names})
 
 
@@ -281,9 +277,7 @@ class ArtifactStore:
 
     def _published_keys(self) -> builtins.list[str]:
         """Sorted keys of all published artifacts."""
-        return sorted(
-            p.name for p in self.objects.iterdir() if p.is_dir() and _KEY_RE.fullmatch(p.name)
-        )
+        return sorted(p.name for p in self.objects.iterdir() if p.is_dir() and _KEY_RE.fullmatch(p.name))
 
     def _ref(self, key: str, digest: str, stage: str) -> ArtifactRef:
         uri = f"file://{self._object_dir(key)}"
@@ -330,9 +324,7 @@ class ArtifactStore:
             if lineage.get("key") != key:
                 problems.append(f"{LINEAGE_FILE}: expected key {key}, found {lineage.get('key')!r}")
             if not isinstance(lineage.get("stage"), str):
-                problems.append(
-                    f"{LINEAGE_FILE}: expected a string 'stage', found {lineage.get('stage')!r}"
-                )
+                problems.append(f"{LINEAGE_FILE}: expected a string 'stage', found {lineage.get('stage')!r}")
             if expected is not None and lineage.get("digest") != _tree_digest(expected):
                 problems.append(
                     f"{LINEAGE_FILE}: expected digest {_tree_digest(expected)}"
@@ -350,9 +342,7 @@ class ArtifactStore:
             for rel in sorted(actual & expected.keys()):
                 found = _sha256_file(obj / rel)
                 if found != expected[rel]:
-                    problems.append(
-                        f"{rel}: content changed (expected sha256 {expected[rel]}, found {found})"
-                    )
+                    problems.append(f"{rel}: content changed (expected sha256 {expected[rel]}, found {found})")
         return problems
 
     def verify_all(self) -> dict[str, builtins.list[str]]:
@@ -402,16 +392,15 @@ class ArtifactStore:
         if not key_prefix:
             raise ValueError("empty key prefix: expected at least one character of an artifact key")
         if not _KEY_RE.fullmatch(key_prefix):  # never a path: "../x" or "/etc" must not reach the file system
-            raise ValueError(f"invalid key prefix {key_prefix!r}: expected the first characters of an artifact key (letters, digits, '-', '_')")
+            raise ValueError(
+                f"invalid key prefix {key_prefix!r}: expected the first characters of an artifact key (letters, digits, '-', '_')"
+            )
         matches = [key for key in self._published_keys() if key.startswith(key_prefix)]
         if not matches:
-            raise ArtifactNotFound(
-                f"no published artifact key starts with {key_prefix!r} in {self.objects}"
-            )
+            raise ArtifactNotFound(f"no published artifact key starts with {key_prefix!r} in {self.objects}")
         if len(matches) > 1:
             raise ValueError(
-                f"key prefix {key_prefix!r} is ambiguous: expected 1 match, found {len(matches)}: "
-                + ", ".join(matches)
+                f"key prefix {key_prefix!r} is ambiguous: expected 1 match, found {len(matches)}: " + ", ".join(matches)
             )
         return matches[0]
 
@@ -457,9 +446,7 @@ class ArtifactStore:
         os.rename(self._object_dir(key), trash)
         shutil.rmtree(trash)
 
-    def _build(
-        self, key: str, stage: str, build: Callable[[Path], None], lineage: Mapping[str, Any]
-    ) -> ArtifactRef:
+    def _build(self, key: str, stage: str, build: Callable[[Path], None], lineage: Mapping[str, Any]) -> ArtifactRef:
         canonical_json(lineage)  # fail on non-JSON lineage before a possibly long build
         # mkdir (not mkdtemp) so the published directory gets umask permissions, not 0700.
         tmp_dir = self.tmp / f"{key}.{os.getpid()}.{time.time_ns()}"
@@ -470,8 +457,13 @@ class ArtifactStore:
             build_seconds = time.monotonic() - started
             dropped = _drop_partial_writes(tmp_dir)
             if dropped:
-                logger.warning("build of %s artifact %s: dropped %d partial writes of interrupted tasks: %s", stage, key[:12], len(dropped),
-                            ", ".join(dropped[:5]))
+                logger.warning(
+                    "build of %s artifact %s: dropped %d partial writes of interrupted tasks: %s",
+                    stage,
+                    key[:12],
+                    len(dropped),
+                    ", ".join(dropped[:5]),
+                )
             build_records = _take_build_records(tmp_dir)
 
             files, others = _scan(tmp_dir)
@@ -492,7 +484,7 @@ class ArtifactStore:
                     "key": key,
                     "stage": stage,
                     "digest": digest,
-                    "created": datetime.now(timezone.utc).isoformat(),
+                    "created": datetime.now(UTC).isoformat(),
                     "build_seconds": round(build_seconds, 3),
                     "build": build_records,
                     "host": socket.gethostname(),

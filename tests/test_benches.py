@@ -55,7 +55,10 @@ EXPECTED: dict[str, list[str]] = {
         rf"^scoring \(\S+ CTC scorer of preset small\): {VALUE} s of audio per second$",
     ],
     "mining.py": [
-        *(rf"^\| 2000 \| {b} \| {VALUE} \| {VALUE} \| {VALUE} \| {VALUE} \| {VALUE} \|$" for b in ("torch dense", "torch chunked", "faiss")),
+        *(
+            rf"^\| 2000 \| {b} \| {VALUE} \| {VALUE} \| {VALUE} \| {VALUE} \| {VALUE} \|$"
+            for b in ("torch dense", "torch chunked", "faiss")
+        ),
         r"^xSIM error identical across backends at every N",
     ],
     "motion_speed.py": [
@@ -94,12 +97,22 @@ def test_every_bench_is_checked() -> None:
     assert benches() == sorted(EXPECTED), "every bench/*.py needs its expected quick output here"
 
 
-@pytest.mark.parametrize("name", [pytest.param(name, marks=SLOW) if name in HEAVY else name for name in sorted(EXPECTED)])
+@pytest.mark.parametrize(
+    "name", [pytest.param(name, marks=SLOW) if name in HEAVY else name for name in sorted(EXPECTED)]
+)
 def test_quick_mode_prints_its_table(name: str, tmp_path: Path) -> None:
-    env = {key: value for key, value in os.environ.items() if key != "PREFECT_API_URL"}  # no test API leaks into a bench
+    env = {
+        key: value for key, value in os.environ.items() if key != "PREFECT_API_URL"
+    }  # no test API leaks into a bench
     env |= {"SEQMASK_HOME": str(tmp_path / "store"), "PREFECT_HOME": str(tmp_path / "prefect")}
-    done = subprocess.run([sys.executable, str(BENCH / name), "--quick"], cwd=ROOT, env=env, capture_output=True, text=True,
-                          timeout=TIMEOUT_S)
+    done = subprocess.run(
+        [sys.executable, str(BENCH / name), "--quick"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT_S,
+    )
     output = f"--- stdout:\n{done.stdout[-4000:]}\n--- stderr:\n{done.stderr[-4000:]}"
     assert done.returncode == 0, f"bench/{name} --quick exited {done.returncode}\n{output}"
     missing = [pattern for pattern in EXPECTED[name] if not re.search(pattern, done.stdout, re.MULTILINE)]
@@ -148,6 +161,10 @@ def test_quick_values_apply_only_to_options_left_at_their_default(common) -> Non
     quick = {"rounds": 1, "steps": 2}
     assert vars(common.parse_args(parser, quick, [])) == {"quick": False, "rounds": 7, "steps": 20}
     assert vars(common.parse_args(parser, quick, ["--quick"])) == {"quick": True, "rounds": 1, "steps": 2}
-    assert vars(common.parse_args(parser, quick, ["--quick", "--steps", "5"])) == {"quick": True, "rounds": 1, "steps": 5}
+    assert vars(common.parse_args(parser, quick, ["--quick", "--steps", "5"])) == {
+        "quick": True,
+        "rounds": 1,
+        "steps": 5,
+    }
     with pytest.raises(KeyError, match="no such option"):
         common.parse_args(parser, {"repeats": 1}, ["--quick"])

@@ -70,7 +70,14 @@ def ctc_model(tmp_path) -> Path:
 
     vocab, encoder = Vocabulary.chars(["one two"]), EncoderConfig(arch="tiny")
     path = tmp_path / "model.pt"
-    save_checkpoint(path, build_asr_model(encoder, len(vocab.tokens)), kind="wav2vec2_asr", arch="tiny", encoder=vars(encoder), vocab=vocab.to_dict())
+    save_checkpoint(
+        path,
+        build_asr_model(encoder, len(vocab.tokens)),
+        kind="wav2vec2_asr",
+        arch="tiny",
+        encoder=vars(encoder),
+        vocab=vocab.to_dict(),
+    )
     return path
 
 
@@ -78,13 +85,34 @@ def test_bad_audio_gets_a_line_each_and_a_failing_status(store, tmp_path, ctc_mo
     good = tmp_path / "good.wav"
     sf.write(good, 0.3 * np.sin(np.arange(16000) / 10).astype(np.float32), 16000)
     (tmp_path / "broken.wav").write_bytes(b"RIFF0000WAVEjunk")
-    assert main(["transcribe", "--model", str(ctc_model), str(good), str(tmp_path / "broken.wav"), str(tmp_path / "gone.wav")]) == 1
+    assert (
+        main(
+            [
+                "transcribe",
+                "--model",
+                str(ctc_model),
+                str(good),
+                str(tmp_path / "broken.wav"),
+                str(tmp_path / "gone.wav"),
+            ]
+        )
+        == 1
+    )
     out, err = capsys.readouterr()
     assert out.startswith(f"{good}\t")
-    assert "skipped" in err and "broken.wav: unreadable" in err and "gone.wav: unreadable" in err and "Traceback" not in err
+    assert (
+        "skipped" in err
+        and "broken.wav: unreadable" in err
+        and "gone.wav: unreadable" in err
+        and "Traceback" not in err
+    )
 
     manifest = tmp_path / "m.jsonl"
-    manifest.write_text("".join(json.dumps({"id": i, "audio": a, "text": "one"}) + "\n" for i, a in (("g", "good.wav"), ("b", "broken.wav"))))
+    manifest.write_text(
+        "".join(
+            json.dumps({"id": i, "audio": a, "text": "one"}) + "\n" for i, a in (("g", "good.wav"), ("b", "broken.wav"))
+        )
+    )
     assert main(["eval", "--model", str(ctc_model), "--manifest", str(manifest)]) == 1
     out, err = capsys.readouterr()
     assert "| all | 1 |" in out and "skipped b: unreadable" in err
@@ -108,5 +136,7 @@ def test_relative_corpus_paths_mean_the_current_directory_and_are_checked_first(
     monkeypatch.chdir(tmp_path)
     assert main(["run", "speech-prep", "--preset", "tiny", "--manifest", "mine.jsonl"]) == 2
     err = capsys.readouterr().err
-    assert f"speech_prep.user.manifest: expected an existing file or directory, found '{tmp_path / 'mine.jsonl'}'" in err
+    assert (
+        f"speech_prep.user.manifest: expected an existing file or directory, found '{tmp_path / 'mine.jsonl'}'" in err
+    )
     assert not any(store.runs.iterdir())  # nothing started

@@ -22,7 +22,9 @@ def probe(tmp_path, monkeypatch):
     package.mkdir()
     (package / "__init__.py").write_text("")
     (package / "a.py").write_text("def build(ctx):\n    from keyprobe import b\n    return b.VALUE\n")
-    (package / "b.py").write_text("from typing import TYPE_CHECKING\nVALUE = 1\nif TYPE_CHECKING:\n    from keyprobe import c\n")
+    (package / "b.py").write_text(
+        "from typing import TYPE_CHECKING\nVALUE = 1\nif TYPE_CHECKING:\n    from keyprobe import c\n"
+    )
     (package / "c.py").write_text("X = 1\n")
     monkeypatch.syspath_prepend(str(tmp_path))
     monkeypatch.setattr(codehash, "PROJECT_PACKAGES", ("keyprobe",))
@@ -58,7 +60,11 @@ def test_speech_stage_closures_stay_tight():
     assert "seqmask.eval.report" in report and "seqmask.eval.report" not in features
     assert not any(name.startswith(("seqmask.masking", "seqmask.experiment", "seqmask.training")) for name in features)
     fsdd = import_closure("seqmask.speech.stages.fsdd")
-    assert "seqmask.data.fsdd" in fsdd and not {"seqmask.data.user", "seqmask.data.espeak", "seqmask.speech.features"} & set(fsdd)
+    assert "seqmask.data.fsdd" in fsdd and not {
+        "seqmask.data.user",
+        "seqmask.data.espeak",
+        "seqmask.speech.features",
+    } & set(fsdd)
     scores = import_closure("seqmask.speech.stages.scores")
     assert "seqmask.masking.ask2mask" in scores  # the frame confidence is computed there
     for module in (features, report, fsdd, scores):
@@ -82,6 +88,8 @@ def test_parsing_retries_cpython_311s_shared_ast_depth_counter_only(monkeypatch,
     monkeypatch.setattr(codehash.ast, "parse", flaky)
     tree = codehash._parse(b"import os\n", tmp_path / "m.py")
     assert failures == [str(tmp_path / "m.py")] * 2 and isinstance(tree.body[0], ast.Import)
-    monkeypatch.setattr(codehash.ast, "parse", lambda source, filename: (_ for _ in ()).throw(SystemError("something else")))
+    monkeypatch.setattr(
+        codehash.ast, "parse", lambda source, filename: (_ for _ in ()).throw(SystemError("something else"))
+    )
     with pytest.raises(SystemError, match="something else"):
         codehash._parse(b"x = 1\n", tmp_path / "m.py")

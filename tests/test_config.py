@@ -10,8 +10,8 @@ import sys
 
 import pytest
 
-from seqmask.config import to_dict
 from seqmask.app.root import ExperimentConfig, experiment_from_dict, experiment_with_overrides, load_experiment
+from seqmask.config import to_dict
 from seqmask.paths import PRESETS_DIR
 from seqmask.schema import ConfigError
 
@@ -43,7 +43,12 @@ def test_a_preset_that_sets_one_field_keeps_the_sections_own_defaults(tmp_path):
     preset = tmp_path / "mine.yaml"
     preset.write_text("speech:\n  pretrain: {train: {steps: 700}}\n")
     train = load_experiment(preset).speech.pretrain.train
-    assert (train.steps, train.lr, train.betas, train.eps) == (700, 1e-3, (0.9, 0.98), 1e-6)  # pretraining's, not the generic ones
+    assert (train.steps, train.lr, train.betas, train.eps) == (
+        700,
+        1e-3,
+        (0.9, 0.98),
+        1e-6,
+    )  # pretraining's, not the generic ones
 
 
 def test_a_preset_extends_another(tmp_path):
@@ -69,8 +74,14 @@ def test_unknown_key_names_the_key_and_the_known_ones():
 
 def test_fields_that_nothing_read_are_gone():
     """The scorer trains on characters from scratch, and the variant picks the masker: no fields for either."""
-    for key in ("speech.scorer.units", "speech.scorer.sp_vocab_size", "speech.scorer.freeze_encoder_steps", "speech.pretrain.masker",
-                "speech_prep.checks.require_text", "speech.pretrain.arch"):
+    for key in (
+        "speech.scorer.units",
+        "speech.scorer.sp_vocab_size",
+        "speech.scorer.freeze_encoder_steps",
+        "speech.pretrain.masker",
+        "speech_prep.checks.require_text",
+        "speech.pretrain.arch",
+    ):
         with pytest.raises(ConfigError, match=rf"unknown key '{re.escape(key)}'"):
             load_experiment("tiny", [f"{key}=1"])
 
@@ -103,73 +114,191 @@ def _leaf_keys(config, prefix=""):
 
 
 TRAINING_BAD_VALUES = {
-    "steps": 0, "lr": 0.0, "warmup_steps": -1, "weight_decay": -0.1, "betas": [0.9, 1.5], "eps": 0.0, "clip_norm": 0.0,
-    "seed": -3, "precision": "fp8", "checkpoint_every": 0, "log_every": 0, "max_nan_steps": -1,
+    "steps": 0,
+    "lr": 0.0,
+    "warmup_steps": -1,
+    "weight_decay": -0.1,
+    "betas": [0.9, 1.5],
+    "eps": 0.0,
+    "clip_norm": 0.0,
+    "seed": -3,
+    "precision": "fp8",
+    "checkpoint_every": 0,
+    "log_every": 0,
+    "max_nan_steps": -1,
 }
 """A refused value of every field of a ``train`` section (shared by every model family)."""
 BAD_VALUES = {
-    "speech_prep.fsdd_dir": "/no/such/dir", "speech_prep.ljspeech_dir": "/no/such/dir", "speech_prep.tatoeba_dir": "no/such",
-    "speech_prep.fsdd_heldout_speaker": "", "speech_prep.checks.sample_rate": -16000, "speech_prep.checks.min_seconds": -1.0,
-    "speech_prep.checks.max_seconds": 0.05, "speech_prep.checks.silence_dbfs": 3.0, "speech_prep.checks.max_channels": 0,
-    "speech_prep.synth.tatoeba_language": " ", "speech_prep.synth.espeak_language": "", "speech_prep.synth.voices": [],
-    "speech_prep.synth.heldout_voices": ["en-us"], "speech_prep.synth.speeds": [20], "speech_prep.synth.pitches": [120],
-    "speech_prep.synth.target_hours": 0.0, "speech_prep.synth.seconds_per_char": -0.1, "speech_prep.synth.test_share": 0.0,
-    "speech_prep.synth.valid_share": -0.1, "speech_prep.synth.mismatched_snr_db": ".inf", "speech_prep.synth.jobs_per_task": 0,
-    "speech_prep.user.manifest": "/no/such.jsonl", "speech_prep.user.audio_dir": "/no/such/dir", "speech_prep.user.transcripts": "x.tsv",
-    "speech_prep.shard_seconds": 0.0, "speech_prep.seed": -1, "speech.scorer.checkpoint": "/no/model.pt",
-    "speech.scores.confidence": "mean", "speech.pretrain.init_checkpoint": "/no/w2v.pt",
-    "speech.pretrain.mask.span_len": 0, "speech.pretrain.mask.max_mask_prob": 1.5, "speech.pretrain.mask.min_num_spans": -1,
-    "speech.pretrain.mask.selection": "best", "speech.pretrain.mask.tau": 0.0, "speech.pretrain.mask.random_share": 2.0,
-    "speech.pretrain.diversity_weight": -1.0, "speech.pretrain.features_penalty_weight": -1.0,
-    "speech.finetune.units": "words", "speech.finetune.sp_vocab_size": 1, "speech.finetune.freeze_encoder_steps": -1,
-    "speech.pretrain.num_distractors": 0, "speech.pretrain.gumbel_temperature": [0.5, 2.0],
-    "speech.data.target": ["timit"], "speech.data.pretrain": [], "speech.data.labelled_per_speaker": 0, "speech.data.labelled_seed": -1,
+    "speech_prep.fsdd_dir": "/no/such/dir",
+    "speech_prep.ljspeech_dir": "/no/such/dir",
+    "speech_prep.tatoeba_dir": "no/such",
+    "speech_prep.fsdd_heldout_speaker": "",
+    "speech_prep.checks.sample_rate": -16000,
+    "speech_prep.checks.min_seconds": -1.0,
+    "speech_prep.checks.max_seconds": 0.05,
+    "speech_prep.checks.silence_dbfs": 3.0,
+    "speech_prep.checks.max_channels": 0,
+    "speech_prep.synth.tatoeba_language": " ",
+    "speech_prep.synth.espeak_language": "",
+    "speech_prep.synth.voices": [],
+    "speech_prep.synth.heldout_voices": ["en-us"],
+    "speech_prep.synth.speeds": [20],
+    "speech_prep.synth.pitches": [120],
+    "speech_prep.synth.target_hours": 0.0,
+    "speech_prep.synth.seconds_per_char": -0.1,
+    "speech_prep.synth.test_share": 0.0,
+    "speech_prep.synth.valid_share": -0.1,
+    "speech_prep.synth.mismatched_snr_db": ".inf",
+    "speech_prep.synth.jobs_per_task": 0,
+    "speech_prep.user.manifest": "/no/such.jsonl",
+    "speech_prep.user.audio_dir": "/no/such/dir",
+    "speech_prep.user.transcripts": "x.tsv",
+    "speech_prep.shard_seconds": 0.0,
+    "speech_prep.seed": -1,
+    "speech.scorer.checkpoint": "/no/model.pt",
+    "speech.scores.confidence": "mean",
+    "speech.pretrain.init_checkpoint": "/no/w2v.pt",
+    "speech.pretrain.mask.span_len": 0,
+    "speech.pretrain.mask.max_mask_prob": 1.5,
+    "speech.pretrain.mask.min_num_spans": -1,
+    "speech.pretrain.mask.selection": "best",
+    "speech.pretrain.mask.tau": 0.0,
+    "speech.pretrain.mask.random_share": 2.0,
+    "speech.pretrain.diversity_weight": -1.0,
+    "speech.pretrain.features_penalty_weight": -1.0,
+    "speech.finetune.units": "words",
+    "speech.finetune.sp_vocab_size": 1,
+    "speech.finetune.freeze_encoder_steps": -1,
+    "speech.pretrain.num_distractors": 0,
+    "speech.pretrain.gumbel_temperature": [0.5, 2.0],
+    "speech.data.target": ["timit"],
+    "speech.data.pretrain": [],
+    "speech.data.labelled_per_speaker": 0,
+    "speech.data.labelled_seed": -1,
     "speech.references": [{"corpus": "fsdd"}, {"corpus": "fsdd"}],
-    "speech.pack_seconds": 0.0, "speech.comparison.variants": ["none", "random", "ask2mask", "ask2mask+utt", "best"], "speech.comparison.main": ["best"], "speech.comparison.seeds": [0, 0], "speech.comparison.baseline": "best",
-    "orchestration.dask_workers": 0, "orchestration.dask_address": "localhost", "orchestration.retries": -1,
+    "speech.pack_seconds": 0.0,
+    "speech.comparison.variants": ["none", "random", "ask2mask", "ask2mask+utt", "best"],
+    "speech.comparison.main": ["best"],
+    "speech.comparison.seeds": [0, 0],
+    "speech.comparison.baseline": "best",
+    "orchestration.dask_workers": 0,
+    "orchestration.dask_address": "localhost",
+    "orchestration.retries": -1,
     "orchestration.retry_delay_seconds": -5.0,
 }
 for _section in ("speech.scorer.encoder", "speech.encoder"):
     BAD_VALUES |= {f"{_section}.arch": "huge", f"{_section}.norm_order": "middle", f"{_section}.dropout": 1.0}
 for _section in ("speech.scorer", "speech.finetune"):
     BAD_VALUES |= {
-        f"{_section}.final_dropout": -0.1, f"{_section}.time_mask.span_len": 0, f"{_section}.time_mask.max_mask_prob": 0.0,
-        f"{_section}.time_mask.min_num_spans": -1, f"{_section}.channel_mask.span_len": 0, f"{_section}.channel_mask.max_mask_prob": 2.0,
+        f"{_section}.final_dropout": -0.1,
+        f"{_section}.time_mask.span_len": 0,
+        f"{_section}.time_mask.max_mask_prob": 0.0,
+        f"{_section}.time_mask.min_num_spans": -1,
+        f"{_section}.channel_mask.span_len": 0,
+        f"{_section}.channel_mask.max_mask_prob": 2.0,
         f"{_section}.channel_mask.min_num_spans": -1,
     }
 for _section in ("speech.scorer", "speech.pretrain", "speech.finetune"):
     BAD_VALUES |= {f"{_section}.max_frames": 0, f"{_section}.max_batch_size": 0}
     BAD_VALUES |= {f"{_section}.train.{name}": value for name, value in TRAINING_BAD_VALUES.items()}
 BAD_VALUES |= {
-    "text_prep.libreoffice_dir": "/no/such/dir", "text_prep.tatoeba_dir": "/no/such/dir", "text_prep.ud_dir": "/no/such/dir",
-    "text_prep.libreoffice_languages": ["sin", "sin"], "text_prep.tatoeba_languages": [""], "text_prep.parallel": [{"source": ""}],
-    "text_prep.monolingual": [{"path": ""}], "text_prep.test_pairs": 0, "text_prep.valid_pairs": 0, "text_prep.min_chars": 0,
-    "text_prep.max_chars": 2, "text_prep.seed": -1, "text_prep.max_inflated_bytes": 0,
-    "text.tokenizer.model": "/no/such.model", "text.tokenizer.vocab_size": 10, "text.tokenizer.max_unknown_rate": 1.5,
-    "text.tag.taggers": [{"language": ""}], "text.tag.tagger_steps": 0, "text.tag.heldout_share": 1.0, "text.tag.sentences_per_task": 0,
-    "text.encoder.layers": 0, "text.encoder.hidden": 31, "text.encoder.heads": 0, "text.encoder.ffn": 0, "text.encoder.max_len": 4,
-    "text.encoder.dropout": 1.0, "text.base.init_from": "/no/such/dir", "text.base.batch_size": 0, "text.continual.batch_size": 0,
-    "text.continual.units": "sentence", "text.continual.lem.mask_prob": 1.5, "text.continual.lem.entity": -1, "text.continual.lem.noun": -1,
-    "text.continual.lem.verb": -1, "text.continual.lem.replace_mask": 0.95, "text.continual.lem.replace_random": -0.1,
-    "text.mine.layer": -2, "text.mine.k": 0, "text.gates.min_gain": -1.0, "text.gates.gated_pairs": [], "text.gates.min_mlm_accuracy": 1.5,
-    "text.comparison.variants": ["mlm", "lem", "best"], "text.comparison.main": ["best"], "text.comparison.seeds": [0, 0], "text.comparison.baseline": "best",
+    "text_prep.libreoffice_dir": "/no/such/dir",
+    "text_prep.tatoeba_dir": "/no/such/dir",
+    "text_prep.ud_dir": "/no/such/dir",
+    "text_prep.libreoffice_languages": ["sin", "sin"],
+    "text_prep.tatoeba_languages": [""],
+    "text_prep.parallel": [{"source": ""}],
+    "text_prep.monolingual": [{"path": ""}],
+    "text_prep.test_pairs": 0,
+    "text_prep.valid_pairs": 0,
+    "text_prep.min_chars": 0,
+    "text_prep.max_chars": 2,
+    "text_prep.seed": -1,
+    "text_prep.max_inflated_bytes": 0,
+    "text.tokenizer.model": "/no/such.model",
+    "text.tokenizer.vocab_size": 10,
+    "text.tokenizer.max_unknown_rate": 1.5,
+    "text.tag.taggers": [{"language": ""}],
+    "text.tag.tagger_steps": 0,
+    "text.tag.heldout_share": 1.0,
+    "text.tag.sentences_per_task": 0,
+    "text.encoder.layers": 0,
+    "text.encoder.hidden": 31,
+    "text.encoder.heads": 0,
+    "text.encoder.ffn": 0,
+    "text.encoder.max_len": 4,
+    "text.encoder.dropout": 1.0,
+    "text.base.init_from": "/no/such/dir",
+    "text.base.batch_size": 0,
+    "text.continual.batch_size": 0,
+    "text.continual.units": "sentence",
+    "text.continual.lem.mask_prob": 1.5,
+    "text.continual.lem.entity": -1,
+    "text.continual.lem.noun": -1,
+    "text.continual.lem.verb": -1,
+    "text.continual.lem.replace_mask": 0.95,
+    "text.continual.lem.replace_random": -0.1,
+    "text.mine.layer": -2,
+    "text.mine.k": 0,
+    "text.gates.min_gain": -1.0,
+    "text.gates.gated_pairs": [],
+    "text.gates.min_mlm_accuracy": 1.5,
+    "text.comparison.variants": ["mlm", "lem", "best"],
+    "text.comparison.main": ["best"],
+    "text.comparison.seeds": [0, 0],
+    "text.comparison.baseline": "best",
 }
 for _section in ("text.base.train", "text.continual.mlm", "text.continual.tlm"):
     BAD_VALUES |= {f"{_section}.{name}": value for name, value in TRAINING_BAD_VALUES.items()}
 BAD_VALUES |= {
-    "motion_prep.bandai_dir": "/no/such/dir", "motion_prep.drop_joints": [""], "motion_prep.scale": 0.0, "motion_prep.fps": 0,
-    "motion_prep.window": 4, "motion_prep.min_frames": 0, "motion_prep.stride": 0, "motion_prep.max_windows_per_clip": 0,
-    "motion_prep.test_clips": 0, "motion_prep.valid_clips": 0, "motion_prep.body_parts": [{"name": ""}], "motion_prep.seed": -1,
-    "motion_prep.max_bvh_bytes": 0, "motion_prep.max_position": 0.0,
-    "motion.text_encoder.clip": "/no/such/dir", "motion.text_encoder.dim": 4, "motion.text_encoder.batch_size": 1,
-    "motion.denoiser.hidden": 6, "motion.denoiser.layers": 0, "motion.denoiser.heads": 0, "motion.denoiser.ffn": 0, "motion.denoiser.dropout": 1.0,
-    "motion.diffusion.steps": 1, "motion.diffusion.condition_dropout": 1.0, "motion.diffusion.batch_size": 0,
-    "motion.evaluator.hidden": 4, "motion.evaluator.dim": 4, "motion.evaluator.temperature": 0.0, "motion.evaluator.batch_size": 1,
-    "motion.sampling.guidance": 0.5, "motion.sampling.sampler": "euler", "motion.sampling.ddim_steps": 0, "motion.sampling.sampling_seeds": [0, 0],
-    "motion.sampling.multimodality_captions": 0, "motion.sampling.multimodality_samples": 1, "motion.sampling.r_precision_batch": 1,
-    "motion.sampling.bootstrap": 5, "motion.gates.evaluator_r3": 1.5, "motion.gates.static_floor_share": 0.0,
-    "motion.gates.other_caption_share": 0.0, "motion.gates.generated_r3": -0.1, "motion.masks": [{"kind": "time"}, {"kind": "time"}],
-    "motion.ratio_study": [1.5], "motion.render_captions": 0, "motion.comparison.variants": ["none", "time", "body", "best"], "motion.comparison.main": ["best"], "motion.comparison.seeds": [0, 0], "motion.comparison.baseline": "best",
+    "motion_prep.bandai_dir": "/no/such/dir",
+    "motion_prep.drop_joints": [""],
+    "motion_prep.scale": 0.0,
+    "motion_prep.fps": 0,
+    "motion_prep.window": 4,
+    "motion_prep.min_frames": 0,
+    "motion_prep.stride": 0,
+    "motion_prep.max_windows_per_clip": 0,
+    "motion_prep.test_clips": 0,
+    "motion_prep.valid_clips": 0,
+    "motion_prep.body_parts": [{"name": ""}],
+    "motion_prep.seed": -1,
+    "motion_prep.max_bvh_bytes": 0,
+    "motion_prep.max_position": 0.0,
+    "motion.text_encoder.clip": "/no/such/dir",
+    "motion.text_encoder.dim": 4,
+    "motion.text_encoder.batch_size": 1,
+    "motion.denoiser.hidden": 6,
+    "motion.denoiser.layers": 0,
+    "motion.denoiser.heads": 0,
+    "motion.denoiser.ffn": 0,
+    "motion.denoiser.dropout": 1.0,
+    "motion.diffusion.steps": 1,
+    "motion.diffusion.condition_dropout": 1.0,
+    "motion.diffusion.batch_size": 0,
+    "motion.evaluator.hidden": 4,
+    "motion.evaluator.dim": 4,
+    "motion.evaluator.temperature": 0.0,
+    "motion.evaluator.batch_size": 1,
+    "motion.sampling.guidance": 0.5,
+    "motion.sampling.sampler": "euler",
+    "motion.sampling.ddim_steps": 0,
+    "motion.sampling.sampling_seeds": [0, 0],
+    "motion.sampling.multimodality_captions": 0,
+    "motion.sampling.multimodality_samples": 1,
+    "motion.sampling.r_precision_batch": 1,
+    "motion.sampling.bootstrap": 5,
+    "motion.gates.evaluator_r3": 1.5,
+    "motion.gates.static_floor_share": 0.0,
+    "motion.gates.other_caption_share": 0.0,
+    "motion.gates.generated_r3": -0.1,
+    "motion.masks": [{"kind": "time"}, {"kind": "time"}],
+    "motion.ratio_study": [1.5],
+    "motion.render_captions": 0,
+    "motion.comparison.variants": ["none", "time", "body", "best"],
+    "motion.comparison.main": ["best"],
+    "motion.comparison.seeds": [0, 0],
+    "motion.comparison.baseline": "best",
 }
 for _section in ("motion.text_encoder.train", "motion.diffusion.train", "motion.evaluator.train"):
     BAD_VALUES |= {f"{_section}.{name}": value for name, value in TRAINING_BAD_VALUES.items()}
@@ -227,9 +356,22 @@ NOT_IN_ANY_KEY = {
 
 def _changed(value):
     """A valid value other than ``value`` for most fields: the next choice, a little more, or the same list reversed."""
-    choices = {"tiny": "small", "char": "sentencepiece", "max": "nonblank", "topk": "sample", "auto": "fp32", "eng": "deu", "en": "de",
-               "yweweler": "theo", "pre": "post", "span": "word", "ddim": "ddpm",
-               "random": "none", "mlm": "lem", "none": "time"}  # the last three: a comparison's baseline, another of its variants
+    choices = {
+        "tiny": "small",
+        "char": "sentencepiece",
+        "max": "nonblank",
+        "topk": "sample",
+        "auto": "fp32",
+        "eng": "deu",
+        "en": "de",
+        "yweweler": "theo",
+        "pre": "post",
+        "span": "word",
+        "ddim": "ddpm",
+        "random": "none",
+        "mlm": "lem",
+        "none": "time",
+    }  # the last three: a comparison's baseline, another of its variants
     if isinstance(value, bool):
         return not value
     if value is None:  # an optional count, e.g. the distractors
@@ -262,14 +404,23 @@ def test_every_field_is_read_by_some_stage(key):
         overrides = {key: [1.0, 0.5]}
     if key == "motion.masks":  # one entry per kind the comparison names: change a ratio instead
         overrides = {key: [{"kind": "none"}, {"kind": "time", "ratio": 0.4}, {"kind": "body", "ratio": 0.3}]}
-    if key in ("text.encoder.hidden", "text.encoder.heads", "motion.denoiser.hidden", "motion.denoiser.heads"):  # the width must stay a multiple of the heads
+    if key in (
+        "text.encoder.hidden",
+        "text.encoder.heads",
+        "motion.denoiser.hidden",
+        "motion.denoiser.heads",
+    ):  # the width must stay a multiple of the heads
         overrides = {key: value * 2}
     changed = experiment_with_overrides(base, overrides, origin="test")
 
     def slices(config):
-        pipelines = [pipeline for plan in (compare_plan, text_compare_plan, motion_compare_plan) for pipeline, _ in plan(config)]
+        pipelines = [
+            pipeline for plan in (compare_plan, text_compare_plan, motion_compare_plan) for pipeline, _ in plan(config)
+        ]
         return {
-            f"{pipeline.name}/{stage.name}": plain(stage.config_of(config)) for pipeline in pipelines for stage in pipeline.stages
+            f"{pipeline.name}/{stage.name}": plain(stage.config_of(config))
+            for pipeline in pipelines
+            for stage in pipeline.stages
             if stage.enabled(config)
         }
 
@@ -285,7 +436,9 @@ def test_exponent_floats_are_floats_in_presets_and_overrides(tmp_path):
 
 
 def test_override_errors_name_the_override(tmp_path):
-    with pytest.raises(ConfigError, match=r"^--set speech\.pretrain\.train\.lr=fast: speech\.pretrain\.train\.lr: expected float"):
+    with pytest.raises(
+        ConfigError, match=r"^--set speech\.pretrain\.train\.lr=fast: speech\.pretrain\.train\.lr: expected float"
+    ):
         load_experiment("tiny", ["speech.pretrain.train.lr=fast"])
     preset = tmp_path / "mine.yaml"
     preset.write_text("speech:\n  pretrain: {train: {lr: fast}}\n")
@@ -296,5 +449,13 @@ def test_override_errors_name_the_override(tmp_path):
 def test_command_line_paths_resolve_against_the_given_directory(tmp_path):
     from seqmask.config import absolute_paths
 
-    resolved = absolute_paths(ExperimentConfig, {"speech_prep.user.manifest": "m.jsonl", "speech.scorer.checkpoint": "/abs/s.pt", "speech_prep.seed": 3}, tmp_path)
-    assert resolved == {"speech_prep.user.manifest": str(tmp_path / "m.jsonl"), "speech.scorer.checkpoint": "/abs/s.pt", "speech_prep.seed": 3}
+    resolved = absolute_paths(
+        ExperimentConfig,
+        {"speech_prep.user.manifest": "m.jsonl", "speech.scorer.checkpoint": "/abs/s.pt", "speech_prep.seed": 3},
+        tmp_path,
+    )
+    assert resolved == {
+        "speech_prep.user.manifest": str(tmp_path / "m.jsonl"),
+        "speech.scorer.checkpoint": "/abs/s.pt",
+        "speech_prep.seed": 3,
+    }

@@ -53,9 +53,11 @@ def test_a_recursion_error_on_a_dask_worker_comes_back_naming_the_item(dask_addr
     with Client(dask_address, set_as_default=False) as client:
         with pytest.raises(RecursionError) as raised:
             _map_within_bound(Executor(client, show_bars=False), recurse_on_three, [0, 1, 2, 3, 4])
-    note, = raised.value.__notes__
+    (note,) = raised.value.__notes__
     assert note.startswith("mapping over 3\non the worker:\n") and "_recurse" in note  # the worker's traceback, as text
-    assert str(StageFailed("motion-prep", raised.value)).endswith("RecursionError: maximum recursion depth exceeded (mapping over 3)")
+    assert str(StageFailed("motion-prep", raised.value)).endswith(
+        "RecursionError: maximum recursion depth exceeded (mapping over 3)"
+    )
 
 
 def test_an_error_that_does_not_pickle_comes_back_as_text_naming_the_item(dask_address):

@@ -46,7 +46,11 @@ def project_copy(tmp_path_factory) -> Path:
 def _code_hashes(tree: Path) -> dict[str, dict[str, str]]:
     """Pipeline -> stage -> the code hash of its module, computed by a fresh interpreter importing ``tree``."""
     found = subprocess.run(
-        [sys.executable, "-c", CODE_HASHES], cwd=tree, env={**os.environ, "PYTHONPATH": str(tree)}, capture_output=True, text=True,
+        [sys.executable, "-c", CODE_HASHES],
+        cwd=tree,
+        env={**os.environ, "PYTHONPATH": str(tree)},
+        capture_output=True,
+        text=True,
     )
     assert found.returncode == 0, found.stderr[-3000:]
     return json.loads(found.stdout)
@@ -70,21 +74,30 @@ def unchanged(project_copy: Path) -> dict[str, dict[str, str]]:
 
 
 def test_the_copy_hashes_as_the_project_does(unchanged: dict[str, dict[str, str]]) -> None:
+    from seqmask.app.root import load_experiment
     from seqmask.codehash import code_hash
     from seqmask.speech.pipeline import speech_prep_plan
-    from seqmask.app.root import load_experiment
 
     [(prep, _)] = speech_prep_plan(load_experiment("tiny"))
     assert {stage.name: code_hash(stage.module) for stage in prep.stages}.items() <= unchanged["speech"].items()
 
 
 def test_editing_the_store_changes_no_stage_key(project_copy: Path, unchanged: dict[str, dict[str, str]]) -> None:
-    edited = _edited(project_copy, "seqmask/store.py", "        removed: builtins.list[str] = []\n", "        removed: list[str] = []\n")
+    edited = _edited(
+        project_copy,
+        "seqmask/store.py",
+        "        removed: builtins.list[str] = []\n",
+        "        removed: list[str] = []\n",
+    )
     assert edited == unchanged
 
 
-def test_editing_lem_parameters_changes_no_speech_or_motion_key(project_copy: Path, unchanged: dict[str, dict[str, str]]) -> None:
-    edited = _edited(project_copy, "seqmask/masking/params/lem.py", "    mask_prob: float = 0.15\n", "    mask_prob: float = 0.2\n")
+def test_editing_lem_parameters_changes_no_speech_or_motion_key(
+    project_copy: Path, unchanged: dict[str, dict[str, str]]
+) -> None:
+    edited = _edited(
+        project_copy, "seqmask/masking/params/lem.py", "    mask_prob: float = 0.15\n", "    mask_prob: float = 0.2\n"
+    )
     assert edited["speech"] == unchanged["speech"] and edited["motion"] == unchanged["motion"]
     changed = {name for name, digest in edited["text"].items() if digest != unchanged["text"][name]}
     assert any(name.startswith("text-continual-") for name in changed)  # the stages that mask with LEM do change
@@ -98,9 +111,9 @@ def test_a_different_package_version_changes_the_keys_of_the_stages_that_import_
     from seqmask import stage as stage_module
     from seqmask.app.root import load_experiment
     from seqmask.codehash import closure_packages
+    from seqmask.motion.pipeline import motion_prep_plan
     from seqmask.stage import Runner
     from seqmask.store import ArtifactStore
-    from seqmask.motion.pipeline import motion_prep_plan
 
     config = load_experiment("tiny")
     [(prep, _)] = motion_prep_plan(config)

@@ -10,12 +10,18 @@ SOURCES = sorted([*(REPO / "seqmask").rglob("*.py"), *(REPO / "flows").rglob("*.
 
 
 def _from_pretrained_calls(path: Path) -> list[ast.Call]:
-    return [node for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), filename=str(path)))
-            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "from_pretrained"]
+    return [
+        node
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), filename=str(path)))
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "from_pretrained"
+    ]
 
 
 def _local_only(call: ast.Call) -> bool:
-    return any(k.arg == "local_files_only" and isinstance(k.value, ast.Constant) and k.value.value is True for k in call.keywords)
+    return any(
+        k.arg == "local_files_only" and isinstance(k.value, ast.Constant) and k.value.value is True
+        for k in call.keywords
+    )
 
 
 def test_every_from_pretrained_call_reads_local_files_only():

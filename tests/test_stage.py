@@ -113,7 +113,9 @@ def test_corrupt_input_artifact_is_rebuilt_not_served(setup):
 
 def test_failure_names_stage_and_is_logged(setup):
     store, params = setup
-    pipe = Pipeline("demo", (WORDS, Stage("broken", 1, build_broken, config_of=lambda c: {}, inputs={"words": "words"})))
+    pipe = Pipeline(
+        "demo", (WORDS, Stage("broken", 1, build_broken, config_of=lambda c: {}, inputs={"words": "words"}))
+    )
     log = RunLog(store.root / "runs", flow="demo", preset="test", argv=["x"])
     with pytest.raises(StageFailed, match="stage 'broken' failed: ValueError: broken on purpose") as info:
         run_pipeline(pipe, params, Runner(store, run_log=log).run)
@@ -156,7 +158,9 @@ def test_lineage_records_inputs_config_and_packages(setup):
     outcomes = run_pipeline(PIPE, params, Runner(store).run)
     lineage = store.lineage(outcomes["count"].ref.key)
     assert lineage["inputs"]["words"]["digest"] == outcomes["words"].ref.digest
-    assert lineage["packages"] == {**package_versions(RUNTIME_PACKAGES), **stage_packages(COUNT)} and lineage["code_hash"]
+    assert (
+        lineage["packages"] == {**package_versions(RUNTIME_PACKAGES), **stage_packages(COUNT)} and lineage["code_hash"]
+    )
     assert {"python", "prefect", "pytest"} <= set(lineage["packages"])  # the runtime's, and what this module imports
     assert store.lineage(outcomes["words"].ref.key)["config"] == {"words": 3, "source_dir": params.source_dir}
 
@@ -170,15 +174,20 @@ def test_dry_run_shows_keys_and_what_would_be_reused_and_changes_nothing(setup):
     assert CALLS == [] and store.list() == []
     outcomes = run_pipeline(PIPE, params, runner.run)
     after = dry_run([(PIPE, params)], runner)
-    assert [(row.stage, row.action, row.key) for row in after] == [(name, "reuse", outcomes[name].ref.key) for name in ("words", "count")]
+    assert [(row.stage, row.action, row.key) for row in after] == [
+        (name, "reuse", outcomes[name].ref.key) for name in ("words", "count")
+    ]
     forced = dry_run([(PIPE, params)], runner, from_stage="count")
     assert [row.action for row in forced] == ["reuse", "compute"]
 
 
 def test_a_later_pipeline_reads_an_earlier_ones_stage(setup):
     store, params = setup
-    reader = Pipeline("reader", (Stage("recount", 1, build_count, config_of=lambda c: {}, inputs={"words": "the-words"}),),
-                      external={"the-words": ("demo", "words")})
+    reader = Pipeline(
+        "reader",
+        (Stage("recount", 1, build_count, config_of=lambda c: {}, inputs={"words": "the-words"}),),
+        external={"the-words": ("demo", "words")},
+    )
     runner = Runner(store)
     done = run_plan([(PIPE, params), (reader, params)], lambda p, c, given: run_pipeline(p, c, runner.run, given=given))
     assert done["reader"]["recount"].ref.path.joinpath("count.txt").read_text() == "12"
@@ -213,10 +222,15 @@ def _stage_module(roles: tuple[str, ...], writes: tuple[str, ...]) -> types.Modu
 
 def test_stage_of_names_the_stage_after_its_module_and_checks_its_roles():
     module = _stage_module(("words", "evaluate"), ("count.txt",))
-    made = stage_of(module, "s0", config_of=lambda c: {}, inputs={"words": "words", "evaluate-a-s0": "x", "evaluate-b-s1": "y"})
+    made = stage_of(
+        module, "s0", config_of=lambda c: {}, inputs={"words": "words", "evaluate-a-s0": "x", "evaluate-b-s1": "y"}
+    )
     assert (made.name, made.version, made.writes, made.build) == ("demo-count-words-s0", 3, ("count.txt",), build_count)
     assert stage_name(module) == "demo-count-words" and made.module == build_count.__module__
-    with pytest.raises(ValueError, match=r"stage 'demo-count-words': roles \['scores'\] are not among the roles .* reads: \['words', 'evaluate'\]"):
+    with pytest.raises(
+        ValueError,
+        match=r"stage 'demo-count-words': roles \['scores'\] are not among the roles .* reads: \['words', 'evaluate'\]",
+    ):
         stage_of(module, config_of=lambda c: {}, inputs={"words": "words", "scores": "scores"})
     with pytest.raises(ValueError, match="expected a stage module seqmask.PIPELINE.stages.NAME"):
         stage_name(types.ModuleType("tests.count"))

@@ -108,8 +108,15 @@ def test_publish_then_reuse_without_rebuilding(store):
     assert ArtifactRef.from_dict(json.loads(json.dumps(ref.to_dict()))) == ref
     assert pickle.loads(pickle.dumps(ref)) == ref
     assert store.list() == [
-        {"key": key, "problems": [], "stage": "tokenize", "digest": ref.digest,
-         "created": lineage["created"], "bytes": 6, "files": 2}
+        {
+            "key": key,
+            "problems": [],
+            "stage": "tokenize",
+            "digest": ref.digest,
+            "created": lineage["created"],
+            "bytes": 6,
+            "files": 2,
+        }
     ]
 
 
@@ -118,7 +125,9 @@ def test_partial_writes_left_by_killed_tasks_are_not_published(store, caplog):
     renamed files are published."""
     leftover = partial_path(Path("shards/0.bin")).as_posix().replace(str(os.getpid()), "4242")  # another process's
     flac = partial_path(Path("audio/a.flac"), ".flac").as_posix().replace(str(os.getpid()), "17")
-    build = write_files({"shards/0.bin": b"done", leftover: b"half", flac: b"ha", ".hidden": b"kept", "notes.tmp-1": b"kept"})
+    build = write_files(
+        {"shards/0.bin": b"done", leftover: b"half", flac: b"ha", ".hidden": b"kept", "notes.tmp-1": b"kept"}
+    )
     with caplog.at_level(logging.WARNING):
         ref, _ = store.get_or_build(make_key(**KEY_ARGS), stage="tokenize", build=build, lineage={})
     assert leftover == "shards/.0.bin.tmp-4242" and flac == "audio/.a.flac.tmp-17.flac"
@@ -131,6 +140,7 @@ def test_build_records_go_to_lineage_outside_the_digest(tmp_path):
     """Two builds of one artifact that took different times publish the same digest; their timings are in lineage."""
     refs = []
     for seconds in (1.5, 7.25):
+
         def build(out: Path, seconds=seconds) -> None:
             (out / "model.bin").write_bytes(b"weights")
             record_build(out, train_seconds=seconds)
@@ -316,7 +326,9 @@ def test_resolve_prefixes(store):
         store.resolve("aaaa")
     assert "aaaa1111" in str(raised.value) and "aaaa2222" in str(raised.value)
     for traversal in ("../bbbb3333", "/etc/passwd", "bbbb/../aaaa2222"):
-        with pytest.raises(ValueError, match=r"invalid key prefix .*: expected the first characters of an artifact key"):
+        with pytest.raises(
+            ValueError, match=r"invalid key prefix .*: expected the first characters of an artifact key"
+        ):
             store.resolve(traversal)
     with pytest.raises(ValueError, match=r"invalid artifact key '\.\./x'"):
         store.scratch_dir("../x")
@@ -352,7 +364,9 @@ def test_force_rebuilds_a_published_artifact(tmp_path):
     assert list((tmp_path / "store" / "tmp").iterdir()) == []
 
 
-@pytest.mark.parametrize("lineage", ["{not json", "[1, 2]", '{"stage": 3, "bytes": "many", "inputs": {}}', '{"inputs": "raw"}'])
+@pytest.mark.parametrize(
+    "lineage", ["{not json", "[1, 2]", '{"stage": 3, "bytes": "many", "inputs": {}}', '{"inputs": "raw"}']
+)
 def test_corrupt_lineage_is_listed_and_collected_not_fatal(store, lineage):
     """`ls` lists it with its problems, `gc` (dry or not) goes on and removes it; nothing raises."""
     good = make_key(**KEY_ARGS)

@@ -45,7 +45,9 @@ class ExperimentConfig:
     """Dask and Prefect settings (never part of an artifact key)."""
 
 
-def load_experiment(preset: str | Path = "small", overrides: Mapping[str, Any] | Sequence[str] = ()) -> ExperimentConfig:
+def load_experiment(
+    preset: str | Path = "small", overrides: Mapping[str, Any] | Sequence[str] = ()
+) -> ExperimentConfig:
     """The experiment config of a preset (a name in ``configs/`` or a YAML path) with ``key.sub=value`` overrides."""
     return load_config(ExperimentConfig, preset, overrides)
 
@@ -55,7 +57,9 @@ def experiment_from_dict(data: Mapping[str, Any]) -> ExperimentConfig:
     return config_from_dict(ExperimentConfig, data)
 
 
-def experiment_with_overrides(config: ExperimentConfig, overrides: Mapping[str, Any], *, origin: str) -> ExperimentConfig:
+def experiment_with_overrides(
+    config: ExperimentConfig, overrides: Mapping[str, Any], *, origin: str
+) -> ExperimentConfig:
     """``config`` with ``{"a.b": value}`` overrides applied and checked; errors are blamed on ``origin``."""
     return with_overrides(config, overrides, origin=origin)
 
@@ -79,51 +83,72 @@ class FlowSpec:
 
 FLOWS: dict[str, FlowSpec] = {
     "speech-prep": FlowSpec(
-        "flows.speech:speech_prep", "seqmask.speech.pipeline:speech_prep_plan",
-        "manifests and 16 kHz shards of every speech corpus", add_corpus_options, corpus_overrides,
+        "flows.speech:speech_prep",
+        "seqmask.speech.pipeline:speech_prep_plan",
+        "manifests and 16 kHz shards of every speech corpus",
+        add_corpus_options,
+        corpus_overrides,
     ),
     "speech": FlowSpec(
-        "flows.speech:speech", "seqmask.speech.pipeline:speech_plan",
-        "Ask2Mask: scorer, pretraining per variant, CTC fine-tuning and WER (seed 0)", add_corpus_options, corpus_overrides,
+        "flows.speech:speech",
+        "seqmask.speech.pipeline:speech_plan",
+        "Ask2Mask: scorer, pretraining per variant, CTC fine-tuning and WER (seed 0)",
+        add_corpus_options,
+        corpus_overrides,
     ),
     "speech-compare": FlowSpec(
-        "flows.speech:speech_compare", "seqmask.speech.pipeline:speech_compare_plan",
-        "no pretraining / random / ask2mask / ask2mask+utt over seeds: mean ± std", add_corpus_options, corpus_overrides,
+        "flows.speech:speech_compare",
+        "seqmask.speech.pipeline:speech_compare_plan",
+        "no pretraining / random / ask2mask / ask2mask+utt over seeds: mean ± std",
+        add_corpus_options,
+        corpus_overrides,
     ),
     "speech-study": FlowSpec(
-        "flows.speech:speech_study", "seqmask.speech.pipeline:speech_study_plan",
-        "the same experiment at several settings, read on valid", add_study_options, corpus_overrides, study_extra,
+        "flows.speech:speech_study",
+        "seqmask.speech.pipeline:speech_study_plan",
+        "the same experiment at several settings, read on valid",
+        add_study_options,
+        corpus_overrides,
+        study_extra,
     ),
     "text-prep": FlowSpec(
-        "flows.text:text_prep", "seqmask.text.pipeline:text_prep_plan",
+        "flows.text:text_prep",
+        "seqmask.text.pipeline:text_prep_plan",
         "cleaned sentences and pairs, mining sets held out of pretraining text",
     ),
     "text": FlowSpec(
-        "flows.text:text", "seqmask.text.pipeline:text_plan",
+        "flows.text:text",
+        "seqmask.text.pipeline:text_plan",
         "LEM vs MLM+TLM continual pretraining and bitext mining (seed 0)",
     ),
     "text-compare": FlowSpec(
-        "flows.text:text_compare", "seqmask.text.pipeline:text_compare_plan",
+        "flows.text:text_compare",
+        "seqmask.text.pipeline:text_compare_plan",
         "base / MLM+TLM / LEM over seeds: xSIM error mean ± std",
     ),
     "motion-prep": FlowSpec(
-        "flows.motion:motion_prep", "seqmask.motion.pipeline:motion_prep_plan",
+        "flows.motion:motion_prep",
+        "seqmask.motion.pipeline:motion_prep_plan",
         "Bandai BVH clips to 20 fps windows of joint positions, clip-level splits, statistics",
     ),
     "motion": FlowSpec(
-        "flows.motion:motion", "seqmask.motion.pipeline:motion_plan",
+        "flows.motion:motion",
+        "seqmask.motion.pipeline:motion_plan",
         "MMDM: text-to-motion diffusion with none / time / body masks, FID and R-precision (seed 0)",
     ),
     "motion-compare": FlowSpec(
-        "flows.motion:motion_compare", "seqmask.motion.pipeline:motion_compare_plan",
+        "flows.motion:motion_compare",
+        "seqmask.motion.pipeline:motion_compare_plan",
         "none / time / body over seeds and the mask-ratio study: motion metrics mean ± std",
     ),
     "pipeline": FlowSpec(
-        "flows.pipeline:pipeline", "seqmask.app.pipeline:pipeline_plan",
-        "speech, text and motion (each at seed 0) in one flow run: what the nightly deployment runs", add_corpus_options, corpus_overrides,
+        "flows.pipeline:pipeline",
+        "seqmask.app.pipeline:pipeline_plan",
+        "speech, text and motion (each at seed 0) in one flow run: what the nightly deployment runs",
+        add_corpus_options,
+        corpus_overrides,
     ),
 }
-
 
 
 PipelineCommand = tuple[Callable[[Any], None], Callable[[argparse.Namespace], int]]

@@ -22,7 +22,9 @@ DEFAULT_STUDY_PLAN = "configs/studies/ask2mask.yaml"
 
 def add_corpus_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("your own speech corpus (paths are relative to the current directory)")
-    group.add_argument("--manifest", help="a JSONL manifest: {\"id\", \"audio\", \"text\"?, \"speaker\"?, \"language\"?, \"split\"?} a line")
+    group.add_argument(
+        "--manifest", help='a JSONL manifest: {"id", "audio", "text"?, "speaker"?, "language"?, "split"?} a line'
+    )
     group.add_argument("--audio-dir", help="a directory of audio files (id = file stem)")
     group.add_argument("--transcripts", help="TSV id<TAB>text for --audio-dir")
 
@@ -49,14 +51,18 @@ def study_extra(args: argparse.Namespace) -> dict[str, Any]:
     path = study_plan_path(args)
     plan = read_yaml_file(path, "study plan")
     if not isinstance(plan, dict):
-        raise ConfigError(f"study plan {path}: expected a mapping with keys {PLAN_KEYS}, found {type(plan).__name__} {plan!r}")
+        raise ConfigError(
+            f"study plan {path}: expected a mapping with keys {PLAN_KEYS}, found {type(plan).__name__} {plan!r}"
+        )
     return {"plan": plan}
 
 
 def add_commands(commands: Any) -> None:
     """``seqmask eval`` and ``seqmask transcribe``."""
     evaluate = commands.add_parser("eval", help="WER and CER of a fine-tuned model on a manifest")
-    evaluate.add_argument("--model", required=True, help="finetune artifact key (prefix), a directory with model.pt, or a checkpoint")
+    evaluate.add_argument(
+        "--model", required=True, help="finetune artifact key (prefix), a directory with model.pt, or a checkpoint"
+    )
     evaluate.add_argument("--manifest", required=True, help="JSONL with id, audio and text per line")
     evaluate.add_argument("--hypotheses", help="also write id<TAB>hypothesis lines to this file")
     transcribe = commands.add_parser("transcribe", help="greedy CTC transcripts of audio files")
@@ -82,11 +88,11 @@ def run_command(args: argparse.Namespace) -> int:
         if results:
             print(results_table({str(args.model): results}, WER))
         if args.hypotheses:
-            Path(args.hypotheses).write_text("".join(f"{uid}\t{text}\n" for uid, text in hyps.items()), encoding="utf-8")
+            Path(args.hypotheses).write_text(
+                "".join(f"{uid}\t{text}\n" for uid, text in hyps.items()), encoding="utf-8"
+            )
     for name, error in failures.items():
         print(f"seqmask: skipped {name}: {error}", file=sys.stderr)
     if failures:
         print(f"seqmask: {len(failures)} audio file(s) could not be decoded", file=sys.stderr)
     return 1 if failures else 0
-
-

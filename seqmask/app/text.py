@@ -15,7 +15,9 @@ COMMANDS = ("mine",)
 def add_commands(commands: Any) -> None:
     """``seqmask mine``."""
     mine = commands.add_parser("mine", help="bitext mining of two line-aligned files: xSIM error both ways and P@1")
-    mine.add_argument("--model", required=True, help="text-continual-*/text-base artifact key (prefix) or a model directory")
+    mine.add_argument(
+        "--model", required=True, help="text-continual-*/text-base artifact key (prefix) or a model directory"
+    )
     mine.add_argument("--src", required=True, type=Path, help="one sentence a line")
     mine.add_argument("--tgt", required=True, type=Path, help="line i translates line i of --src")
     mine.add_argument("--src-lang", help="language of --src (e.g. eng), for a model with language embeddings")
@@ -35,7 +37,13 @@ def run_command(args: argparse.Namespace) -> int:
             raise FileNotFoundError(f"{option} {path}: no such file")
     encoder = load_for_mining(resolve_encoder(args.model, ArtifactStore()))
     pairs, rejects, results = mine_files(
-        encoder, args.src, args.tgt, source_language=args.src_lang, target_language=args.tgt_lang, layer=args.layer, k=args.k,
+        encoder,
+        args.src,
+        args.tgt,
+        source_language=args.src_lang,
+        target_language=args.tgt_lang,
+        layer=args.layer,
+        k=args.k,
         centre=args.centre,
     )
     names = (args.src_lang or "src", args.tgt_lang or "tgt")
@@ -46,10 +54,9 @@ def run_command(args: argparse.Namespace) -> int:
     if args.out:
         matches = results["forward"].matches
         args.out.write_text(
-            "".join(f"{p.source}\t{pairs[m].target}\t{int(m == i)}\n" for i, (p, m) in enumerate(zip(pairs, matches))), encoding="utf-8"
+            "".join(f"{p.source}\t{pairs[m].target}\t{int(m == i)}\n" for i, (p, m) in enumerate(zip(pairs, matches))),
+            encoding="utf-8",
         )
     for reject in rejects:
         print(f"seqmask: skipped {reject.origin}: {reject.reason}: {reject.detail}", file=sys.stderr)
     return 0
-
-

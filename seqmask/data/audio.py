@@ -32,15 +32,22 @@ import torchaudio.functional
 from safetensors import safe_open
 from safetensors.numpy import save_file
 
-from seqmask.files import partial_path
-from seqmask.data.rejects import Reject
 from seqmask.data.config import AudioChecks
 from seqmask.data.manifest import AudioRecord, RawAudio
-
+from seqmask.data.rejects import Reject
+from seqmask.files import partial_path
 
 REJECT_REASONS = (
-    "unreadable", "truncated", "empty", "silence", "channels", "too_short", "too_long",
-    "no_text", "bad_text", "duplicate_id",
+    "unreadable",
+    "truncated",
+    "empty",
+    "silence",
+    "channels",
+    "too_short",
+    "too_long",
+    "no_text",
+    "bad_text",
+    "duplicate_id",
 )
 INT16_SCALE = 32768.0  # int16 <-> float in [-1, 1), the convention soundfile uses
 MAX_RESAMPLE_TERM = 1000
@@ -99,12 +106,16 @@ def decode(path: str | Path, checks: AudioChecks) -> np.ndarray:
             declared, present = shortfall
             raise AudioError("truncated", f"{path}: WAV header announces {declared} data bytes, file holds {present}")
     if info.frames > checks.max_seconds * info.samplerate:
-        raise AudioError("too_long", f"{path}: {info.frames / info.samplerate:.2f} s, expected at most {checks.max_seconds} s")
+        raise AudioError(
+            "too_long", f"{path}: {info.frames / info.samplerate:.2f} s, expected at most {checks.max_seconds} s"
+        )
     try:
         with sf.SoundFile(str(path)) as audio:
             samples = audio.read(dtype="float32", always_2d=True)  # (T, C)
     except (RuntimeError, OSError) as err:
-        raise AudioError("truncated", f"{path}: header announces {info.frames} frames, decoding failed ({err})") from None
+        raise AudioError(
+            "truncated", f"{path}: header announces {info.frames} frames, decoding failed ({err})"
+        ) from None
     if samples.shape[0] < info.frames:
         raise AudioError("truncated", f"{path}: header announces {info.frames} frames, decoded {samples.shape[0]}")
     if samples.shape[0] == 0:
@@ -119,7 +130,9 @@ def decode(path: str | Path, checks: AudioChecks) -> np.ndarray:
         raise AudioError("silence", f"{path}: peak {peak_dbfs:.1f} dBFS, expected at least {checks.silence_dbfs} dBFS")
     if info.samplerate != checks.sample_rate:
         with torch.no_grad():
-            mono = _resampler(info.samplerate, checks.sample_rate)(torch.from_numpy(mono)).numpy()  # (T,) -> (T * new / orig,)
+            mono = _resampler(info.samplerate, checks.sample_rate)(
+                torch.from_numpy(mono)
+            ).numpy()  # (T,) -> (T * new / orig,)
     return np.ascontiguousarray(mono, dtype=np.float32)
 
 
@@ -236,9 +249,17 @@ def prepare_shard(
         stored[raw.id] = np.clip(np.round(wave * INT16_SCALE), -32768, 32767).astype(np.int16)  # (T,)
         kept.append(
             AudioRecord(
-                id=raw.id, audio=raw.audio, sample_rate=checks.sample_rate, frames=wave.shape[0],
-                duration=wave.shape[0] / checks.sample_rate, text=text, speaker=raw.speaker,
-                language=raw.language, split=raw.split, source=raw.source, synthetic=raw.synthetic,
+                id=raw.id,
+                audio=raw.audio,
+                sample_rate=checks.sample_rate,
+                frames=wave.shape[0],
+                duration=wave.shape[0] / checks.sample_rate,
+                text=text,
+                speaker=raw.speaker,
+                language=raw.language,
+                split=raw.split,
+                source=raw.source,
+                synthetic=raw.synthetic,
                 shard=shard_rel,
             )
         )

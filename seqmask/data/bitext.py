@@ -20,8 +20,8 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from seqmask.data.rejects import Reject
 from seqmask.data.compressed import MAX_TEXT_BYTES, CappedLines, open_capped
+from seqmask.data.rejects import Reject
 
 REJECT_REASONS = ("bad_utf8", "bad_text", "empty", "too_short", "too_long", "too_large", "wrong_script", "duplicate")
 SCRIPTS = {
@@ -88,7 +88,9 @@ def control_character(text: str) -> str | None:
     return None if found is None else f"U+{ord(found.group()):04X} at column {found.start() + 1}"
 
 
-def read_lines(path: Path, limits: Limits, rejects: list[Reject], *, sentences: int = 1) -> Iterator[tuple[str, str | None]]:
+def read_lines(
+    path: Path, limits: Limits, rejects: list[Reject], *, sentences: int = 1
+) -> Iterator[tuple[str, str | None]]:
     """``(file:line, text)`` for each line of a UTF-8 text file (compressed when its name ends in ``.gz`` or ``.xz``), read
     one at a time.
 
@@ -99,9 +101,12 @@ def read_lines(path: Path, limits: Limits, rejects: list[Reject], *, sentences: 
     """
     line_chars = sentences * limits.max_chars + sentences - 1
     max_bytes = UTF8_MAX_BYTES * line_chars + len(b"\r")
-    too_long = "too_long", (
-        f"more than {max_bytes} bytes, so more than the {line_chars} characters a line may hold (max_chars = {limits.max_chars}): "
-        "skipped unread"
+    too_long = (
+        "too_long",
+        (
+            f"more than {max_bytes} bytes, so more than the {line_chars} characters a line may hold (max_chars = {limits.max_chars}): "
+            "skipped unread"
+        ),
     )
     with open_capped(Path(path), limits.max_inflated_bytes) as binary:
         for number, raw in enumerate(_bounded_lines(binary, max_bytes), start=1):
@@ -134,16 +139,23 @@ def _decoded(raw: bytes, *, first: bool) -> tuple[str | None, tuple[str, str] | 
     return (None, ("bad_text", f"control character {control}")) if control else (text, None)
 
 
-def read_aligned(source_path: Path, target_path: Path, source_language: str, target_language: str, limits: Limits) -> tuple[list[Pair], list[Reject]]:
+def read_aligned(
+    source_path: Path, target_path: Path, source_language: str, target_language: str, limits: Limits
+) -> tuple[list[Pair], list[Reject]]:
     """Two line-aligned files: line ``i`` of one translates line ``i`` of the other. Different line counts raise
     ``ValueError`` naming both files and counts."""
     rejects: list[Reject] = []
     lines = read_lines(source_path, limits, rejects), read_lines(target_path, limits, rejects)
-    return _keep_pairs(_aligned_rows(*lines, source_path, target_path), source_language, target_language, limits, rejects)
+    return _keep_pairs(
+        _aligned_rows(*lines, source_path, target_path), source_language, target_language, limits, rejects
+    )
 
 
 def _aligned_rows(
-    source_lines: Iterable[tuple[str, str | None]], target_lines: Iterable[tuple[str, str | None]], source_path: Path, target_path: Path,
+    source_lines: Iterable[tuple[str, str | None]],
+    target_lines: Iterable[tuple[str, str | None]],
+    source_path: Path,
+    target_path: Path,
 ) -> Iterator[tuple[str, str | None, str | None]]:
     """``(origin, source, target)`` of each line pair (origin: the source file's line); once both files are read, different
     line counts raise ``ValueError``."""
@@ -164,14 +176,18 @@ def read_tatoeba(tatoeba_dir: Path, language: str, limits: Limits) -> tuple[list
     stem = Path(tatoeba_dir) / f"tatoeba.{language}-eng"
     paths = []
     for side in (language, "eng"):
-        found = [p for p in (stem.with_name(f"{stem.name}.{side}.gz"), stem.with_name(f"{stem.name}.{side}")) if p.is_file()]
+        found = [
+            p for p in (stem.with_name(f"{stem.name}.{side}.gz"), stem.with_name(f"{stem.name}.{side}")) if p.is_file()
+        ]
         if not found:
             raise FileNotFoundError(f"{tatoeba_dir}: no Tatoeba file {stem.name}.{side}[.gz]")
         paths.append(found[0])
     return read_aligned(paths[0], paths[1], language, "eng", limits)
 
 
-def read_tab_pairs(path: Path, source_language: str, target_language: str, limits: Limits) -> tuple[list[Pair], list[Reject]]:
+def read_tab_pairs(
+    path: Path, source_language: str, target_language: str, limits: Limits
+) -> tuple[list[Pair], list[Reject]]:
     """``source<TAB>target`` per line (LibreOffice's ``english<TAB>translation``)."""
     rejects: list[Reject] = []
     rows = _tab_rows(read_lines(path, limits, rejects, sentences=2), rejects)
@@ -208,7 +224,8 @@ def pivot(first: Sequence[Pair], second: Sequence[Pair]) -> list[Pair]:
     by_english = [_unique_by_source(pairs) for pairs in (first, second)]
     return [
         Pair(a.target_language, b.target_language, a.target, b.target, f"{a.origin}+{b.origin}")
-        for english, a in sorted(by_english[0].items()) if (b := by_english[1].get(english)) is not None
+        for english, a in sorted(by_english[0].items())
+        if (b := by_english[1].get(english)) is not None
     ]
 
 
@@ -220,7 +237,11 @@ def _unique_by_source(pairs: Iterable[Pair]) -> dict[str, Pair]:
 
 
 def _keep_pairs(
-    rows: Iterable[tuple[str, str | None, str | None]], source_language: str, target_language: str, limits: Limits, rejects: list[Reject]
+    rows: Iterable[tuple[str, str | None, str | None]],
+    source_language: str,
+    target_language: str,
+    limits: Limits,
+    rejects: list[Reject],
 ) -> tuple[list[Pair], list[Reject]]:
     """Clean each side and keep a pair only when both sides pass; the first of two identical pairs is kept."""
     kept: list[Pair] = []

@@ -25,6 +25,8 @@ class AudioChecks:
     def validate(self) -> None:
         require(self.sample_rate >= 1000, "sample_rate", ">= 1000 Hz", self.sample_rate)
         require(self.min_seconds >= 0, "min_seconds", ">= 0", self.min_seconds)
-        require(self.max_seconds > self.min_seconds, "max_seconds", f"> min_seconds = {self.min_seconds}", self.max_seconds)
+        require(
+            self.max_seconds > self.min_seconds, "max_seconds", f"> min_seconds = {self.min_seconds}", self.max_seconds
+        )
         require(self.silence_dbfs <= 0, "silence_dbfs", "<= 0 dBFS", self.silence_dbfs)
         require(self.max_channels >= 1, "max_channels", ">= 1", self.max_channels)

@@ -40,7 +40,11 @@ def read_conllu(path: Path, *, max_bytes: int = MAX_TEXT_BYTES) -> list[TaggedSe
                 continue
             if not line.strip():
                 if words:
-                    sentences.append(TaggedSentence(sent_id or f"{path.name}:{number}", text or " ".join(words), tuple(words), tuple(tags)))
+                    sentences.append(
+                        TaggedSentence(
+                            sent_id or f"{path.name}:{number}", text or " ".join(words), tuple(words), tuple(tags)
+                        )
+                    )
                 sent_id, text, words, tags = "", "", [], []
                 continue
             fields = line.split("\t")
@@ -51,7 +55,9 @@ def read_conllu(path: Path, *, max_bytes: int = MAX_TEXT_BYTES) -> list[TaggedSe
             words.append(fields[1])
             tags.append(fields[3])
     if words:
-        sentences.append(TaggedSentence(sent_id or f"{path.name}:end", text or " ".join(words), tuple(words), tuple(tags)))
+        sentences.append(
+            TaggedSentence(sent_id or f"{path.name}:end", text or " ".join(words), tuple(words), tuple(tags))
+        )
     return sentences
 
 
@@ -60,5 +66,7 @@ def _decoded(path: Path, number: int, raw: bytes) -> str:
     try:
         line = raw.decode("utf-8").rstrip("\r\n")
     except UnicodeDecodeError as err:
-        raise ValueError(f"{path}:{number}: expected UTF-8 text, found byte 0x{raw[err.start]:02x} at column {err.start + 1}") from None
+        raise ValueError(
+            f"{path}:{number}: expected UTF-8 text, found byte 0x{raw[err.start]:02x} at column {err.start + 1}"
+        ) from None
     return line.removeprefix("\ufeff") if number == 1 else line

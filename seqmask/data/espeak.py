@@ -22,9 +22,9 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from seqmask.files import partial_path
 from seqmask.data.manifest import RawAudio
 from seqmask.data.text import sentence_key
+from seqmask.files import partial_path
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -96,23 +96,30 @@ def plan_synthesis(
     """
     overlap = set(voices) & set(heldout_voices)
     if not voices or not speeds or not pitches:
-        raise ValueError(f"expected at least one voice, speed and pitch, found {len(voices)}, {len(speeds)}, {len(pitches)}")
+        raise ValueError(
+            f"expected at least one voice, speed and pitch, found {len(voices)}, {len(speeds)}, {len(pitches)}"
+        )
     if overlap:
         raise ValueError(f"heldout_voices must not be in voices, both hold {sorted(overlap)}")
     if target_seconds <= 0 or seconds_per_char <= 0:
-        raise ValueError(f"expected target_seconds and seconds_per_char > 0, found {target_seconds}, {seconds_per_char}")
+        raise ValueError(
+            f"expected target_seconds and seconds_per_char > 0, found {target_seconds}, {seconds_per_char}"
+        )
     # espeak-ng reads "42" as "forty-two" while the label keeps "42": such sentences would teach wrong targets
     unique = sorted({s.strip() for s in sentences if not any(ch.isdigit() for ch in s)} - {""})
     rng = np.random.default_rng(seed)
 
     def job(text: str, voice_names: Sequence[str], split: str, snr_db: float | None) -> SynthJob:
-        voice = Voice(
-            name=str(rng.choice(voice_names)), speed=int(rng.choice(speeds)), pitch=int(rng.choice(pitches))
-        )
+        voice = Voice(name=str(rng.choice(voice_names)), speed=int(rng.choice(speeds)), pitch=int(rng.choice(pitches)))
         key = f"{text}\n{voice.name}\n{voice.speed}\n{voice.pitch}"
         return SynthJob(
-            id=f"espeak-{hashlib.sha1(key.encode('utf-8')).hexdigest()[:12]}", text=text, voice=voice,
-            split=split, speaker=voice.name, language=language, noise_snr_db=snr_db,
+            id=f"espeak-{hashlib.sha1(key.encode('utf-8')).hexdigest()[:12]}",
+            text=text,
+            voice=voice,
+            split=split,
+            speaker=voice.name,
+            language=language,
+            noise_snr_db=snr_db,
         )
 
     jobs: list[SynthJob] = []
@@ -162,13 +169,17 @@ def check_voices(specs: Sequence[str]) -> None:
         if voice not in voices or (variant and variant not in variants):
             unknown.append(spec)
     if unknown:
-        raise ValueError(f"espeak-ng has no voice {unknown} (see `espeak-ng --voices` and `espeak-ng --voices=variant`)")
+        raise ValueError(
+            f"espeak-ng has no voice {unknown} (see `espeak-ng --voices` and `espeak-ng --voices=variant`)"
+        )
 
 
 def espeak_version() -> str:
     """The installed espeak-ng's version line; synthesized audio depends on it."""
     if shutil.which("espeak-ng") is None:
-        raise FileNotFoundError("espeak-ng is not installed: run `make setup` (apt-get install espeak-ng) or disable speech_prep.synth")
+        raise FileNotFoundError(
+            "espeak-ng is not installed: run `make setup` (apt-get install espeak-ng) or disable speech_prep.synth"
+        )
     return subprocess.run(["espeak-ng", "--version"], capture_output=True, text=True, check=True).stdout.strip()
 
 
@@ -186,11 +197,24 @@ def synthesize(job: SynthJob, out_dir: Path, *, timeout_s: float = 120.0) -> Raw
     wav = out_dir / f"{job.id}.flac"
     tmp = partial_path(wav, ".flac")
     voice = job.voice
-    command = ["espeak-ng", "-v", voice.name, "-s", str(voice.speed), "-p", str(voice.pitch), "--stdout", "--", job.text]
+    command = [
+        "espeak-ng",
+        "-v",
+        voice.name,
+        "-s",
+        str(voice.speed),
+        "-p",
+        str(voice.pitch),
+        "--stdout",
+        "--",
+        job.text,
+    ]
     try:
         spoken = subprocess.run(command, check=True, capture_output=True, timeout=timeout_s).stdout
     except subprocess.CalledProcessError as err:
-        raise RuntimeError(f"{command} failed with exit status {err.returncode}: {err.stderr.decode(errors='replace').strip()}") from None
+        raise RuntimeError(
+            f"{command} failed with exit status {err.returncode}: {err.stderr.decode(errors='replace').strip()}"
+        ) from None
     except subprocess.TimeoutExpired as err:
         stderr = (err.stderr or b"").decode(errors="replace")
         raise RuntimeError(f"{command} timed out after {timeout_s} s: {stderr.strip()}") from None
@@ -201,6 +225,13 @@ def synthesize(job: SynthJob, out_dir: Path, *, timeout_s: float = 120.0) -> Raw
     sf.write(tmp, samples, sample_rate, subtype="PCM_16", format="FLAC")
     os.replace(tmp, wav)
     return RawAudio(
-        id=job.id, audio=str(wav.resolve()), text=job.text, speaker=job.speaker, language=job.language,
-        split=job.split, source="espeak", synthetic=True, noise_snr_db=job.noise_snr_db,
+        id=job.id,
+        audio=str(wav.resolve()),
+        text=job.text,
+        speaker=job.speaker,
+        language=job.language,
+        split=job.split,
+        source="espeak",
+        synthetic=True,
+        noise_snr_db=job.noise_snr_db,
     )

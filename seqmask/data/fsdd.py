@@ -55,8 +55,13 @@ def collect_fsdd(
             split = "train"
         records.append(
             RawAudio(
-                id=f"fsdd-{path.stem}", audio=str(path.resolve()), text=DIGIT_WORDS[digit],
-                speaker=speaker, language="en", split=split, source="fsdd",
+                id=f"fsdd-{path.stem}",
+                audio=str(path.resolve()),
+                text=DIGIT_WORDS[digit],
+                speaker=speaker,
+                language="en",
+                split=split,
+                source="fsdd",
             )
         )
     return records

@@ -26,7 +26,15 @@ from seqmask.data.rejects import Reject
 FEATURES = 263
 FPS = 20.0
 SPLITS = ("train", "val", "test")
-REJECT_REASONS = ("missing_features", "unreadable", "wrong_width", "not_finite", "no_captions", "bad_caption", "too_short")
+REJECT_REASONS = (
+    "missing_features",
+    "unreadable",
+    "wrong_width",
+    "not_finite",
+    "no_captions",
+    "bad_caption",
+    "too_short",
+)
 
 
 @dataclass(frozen=True, eq=False)
@@ -71,11 +79,15 @@ def read_captions(path: Path) -> list[tuple[str, float, float]]:
             continue
         fields = line.rsplit("#", 3)  # a caption may itself hold '#'; tokens, start and end do not
         if len(fields) != 4:
-            raise ValueError(f"{path}:{number}: expected 'caption#tokens#start#end', found {len(fields)} '#'-separated fields")
+            raise ValueError(
+                f"{path}:{number}: expected 'caption#tokens#start#end', found {len(fields)} '#'-separated fields"
+            )
         try:
             start, end = float(fields[2]), float(fields[3])
         except ValueError:
-            raise ValueError(f"{path}:{number}: expected start and end seconds, found {fields[2]!r} and {fields[3]!r}") from None
+            raise ValueError(
+                f"{path}:{number}: expected start and end seconds, found {fields[2]!r} and {fields[3]!r}"
+            ) from None
         # the reference loader reads a NaN time as 0.0 (whole clip); some released files hold them
         start, end = (0.0 if math.isnan(t) else t for t in (start, end))
         if not fields[0].strip():
@@ -127,7 +139,7 @@ def _clip_parts(clip_id: str, root: Path, min_frames: int) -> list[HumanML3DClip
     for (start, end), texts in spans.items():
         whole = start == 0.0 and end == 0.0
         part_id = clip_id if whole else f"{clip_id}@{start:g}-{end:g}"
-        part = features if whole else features[int(start * FPS): int(end * FPS)]  # (T', 263)
+        part = features if whole else features[int(start * FPS) : int(end * FPS)]  # (T', 263)
         if len(part) < min_frames:
             span = "" if whole else f" between {start:g} s and {end:g} s"
             detail = f"{len(part)} frames{span}, expected at least {min_frames}"
@@ -162,10 +174,14 @@ def read_statistics(root: str | Path) -> tuple[np.ndarray, np.ndarray]:
         if array.shape != (FEATURES,):
             raise ValueError(f"{path}: expected shape ({FEATURES},), found {array.shape}")
         if not np.isfinite(array).all():
-            raise ValueError(f"{path}: expected finite values, found {int((~np.isfinite(array)).sum())} NaN or infinite")
+            raise ValueError(
+                f"{path}: expected finite values, found {int((~np.isfinite(array)).sum())} NaN or infinite"
+            )
         arrays.append(array)
     mean, std = arrays
     if (std <= 0).any():
-        raise ValueError(f"{root / 'Std.npy'}: expected positive standard deviations, found {int((std <= 0).sum())} <= 0 "
-                         f"(first at feature {int(np.argmax(std <= 0))})")
+        raise ValueError(
+            f"{root / 'Std.npy'}: expected positive standard deviations, found {int((std <= 0).sum())} <= 0 "
+            f"(first at feature {int(np.argmax(std <= 0))})"
+        )
     return mean, std

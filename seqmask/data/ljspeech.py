@@ -27,15 +27,21 @@ def collect_ljspeech(root: Path) -> list[RawAudio]:
             continue
         fields = line.split("|")
         if len(fields) != 3:
-            raise ValueError(f"{metadata}:{lineno}: expected 3 '|'-separated fields (id|text|normalised), found {len(fields)}")
+            raise ValueError(
+                f"{metadata}:{lineno}: expected 3 '|'-separated fields (id|text|normalised), found {len(fields)}"
+            )
         if fields[0] not in clips:
             raise ValueError(f"{metadata}:{lineno}: no audio file for id {fields[0]!r} in {audio_dir}")
         if fields[2].strip():
             transcripts[fields[0]] = fields[2].strip()
     return [
         RawAudio(
-            id=f"ljspeech-{stem}", audio=str(path.resolve()), text=transcripts.get(stem),
-            speaker="LJ", language="en", split="test_mismatched" if stem in transcripts else "unlabelled",
+            id=f"ljspeech-{stem}",
+            audio=str(path.resolve()),
+            text=transcripts.get(stem),
+            speaker="LJ",
+            language="en",
+            split="test_mismatched" if stem in transcripts else "unlabelled",
             source="ljspeech",
         )
         for stem, path in sorted(clips.items())

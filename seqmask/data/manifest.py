@@ -55,5 +55,3 @@ class AudioRecord:
         path = PurePosixPath(self.shard)
         if not self.shard or path.is_absolute() or ".." in path.parts:
             raise ValueError(f"field 'shard' must be a path inside the artifact, found {self.shard!r}")
-
-

@@ -26,6 +26,8 @@ def tatoeba_sentences(tatoeba_dir: Path, language: str = "eng", *, max_bytes: in
                 try:
                     sentences.add(raw.decode("utf-8").strip())
                 except UnicodeDecodeError as err:
-                    raise ValueError(f"{path}:{number}: expected UTF-8 text, found an invalid byte at column {err.start + 1}") from None
+                    raise ValueError(
+                        f"{path}:{number}: expected UTF-8 text, found an invalid byte at column {err.start + 1}"
+                    ) from None
     sentences.discard("")
     return sorted(sentences)

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from seqmask.files import json_objects
 from seqmask.data.files import audio_files, existing_dir
 from seqmask.data.manifest import SPLITS, RawAudio
+from seqmask.files import json_objects
 
 
 def collect_user_manifest(path: Path) -> list[RawAudio]:
@@ -42,9 +42,13 @@ def collect_user_manifest(path: Path) -> list[RawAudio]:
             raise ValueError(f"{where}: field 'split' must be one of {SPLITS}, found {split!r}")
         records.append(
             RawAudio(
-                id=obj["id"], audio=str((base / obj["audio"]).resolve()), text=obj.get("text"),
-                speaker=obj.get("speaker") or "unknown", language=obj.get("language") or "und",
-                split=split, source="user",
+                id=obj["id"],
+                audio=str((base / obj["audio"]).resolve()),
+                text=obj.get("text"),
+                speaker=obj.get("speaker") or "unknown",
+                language=obj.get("language") or "und",
+                split=split,
+                source="user",
             )
         )
     return records
@@ -66,8 +70,13 @@ def collect_user_dir(audio_dir: Path, transcripts: Path | None) -> list[RawAudio
         text = texts.get(path.stem)
         records.append(
             RawAudio(
-                id=path.stem, audio=str(path.resolve()), text=text, speaker="unknown", language="und",
-                split="unlabelled" if text is None else "train", source="user",
+                id=path.stem,
+                audio=str(path.resolve()),
+                text=text,
+                speaker="unknown",
+                language="und",
+                split="unlabelled" if text is None else "train",
+                source="user",
             )
         )
     return records

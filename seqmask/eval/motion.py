@@ -49,7 +49,9 @@ def fid_interval(
     return max(0.0, float(estimate + low - median)), float(estimate + high - median)
 
 
-def r_precision(text: np.ndarray, motion: np.ndarray, *, batch_size: int = 32, top_k: int = 3, seed: int = 0) -> list[float]:
+def r_precision(
+    text: np.ndarray, motion: np.ndarray, *, batch_size: int = 32, top_k: int = 3, seed: int = 0
+) -> list[float]:
     """Share of texts whose own motion is among their k nearest motions in a batch, for k = 1..``top_k``.
 
     Rows are shuffled with ``seed`` and cut into consecutive batches of ``batch_size``; an incomplete
@@ -69,7 +71,7 @@ def r_precision(text: np.ndarray, motion: np.ndarray, *, batch_size: int = 32, t
     own = np.arange(batch_size)  # (B,)
     hits = np.zeros(top_k, dtype=np.int64)  # (K,)
     for b in range(batches):
-        picked = order[b * batch_size:(b + 1) * batch_size]  # (B,)
+        picked = order[b * batch_size : (b + 1) * batch_size]  # (B,)
         distances = _distance_matrix(text[picked], motion[picked])  # (B, B)
         nearest = np.argsort(distances, axis=1, kind="stable")[:, :top_k]  # (B, K)
         found = np.cumsum(nearest == own[:, None], axis=1) > 0  # (B, K)
@@ -151,14 +153,18 @@ def _check_fid_inputs(real: np.ndarray, generated: np.ndarray) -> None:
         if rows < 2:
             raise ValueError(f"expected at least 2 {name} embeddings to fit a covariance, found {rows}")
     if real.shape[1] != generated.shape[1]:
-        raise ValueError(f"expected real and generated embeddings of the same dimension, found {real.shape[1]} and {generated.shape[1]}")
+        raise ValueError(
+            f"expected real and generated embeddings of the same dimension, found {real.shape[1]} and {generated.shape[1]}"
+        )
 
 
 def _pair(text: np.ndarray, motion: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Text and motion embeddings as float64 matrices of one shape (N, D), row i of each belonging together."""
     text, motion = _matrix(text, "text"), _matrix(motion, "motion")
     if text.shape != motion.shape:
-        raise ValueError(f"expected text and motion embeddings of the same shape (N, D), found {text.shape} and {motion.shape}")
+        raise ValueError(
+            f"expected text and motion embeddings of the same shape (N, D), found {text.shape} and {motion.shape}"
+        )
     return text, motion
 
 
@@ -174,7 +180,9 @@ def _matrix(values: np.ndarray, name: str) -> np.ndarray:
 def _check_finite(array: np.ndarray, name: str) -> None:
     """Raise ``ValueError`` if ``array`` holds NaN or infinity."""
     if not np.isfinite(array).all():
-        raise ValueError(f"expected finite {name} embeddings, found {int((~np.isfinite(array)).sum())} NaN or infinite values")
+        raise ValueError(
+            f"expected finite {name} embeddings, found {int((~np.isfinite(array)).sum())} NaN or infinite values"
+        )
 
 
 def _distance_matrix(text: np.ndarray, motion: np.ndarray) -> np.ndarray:

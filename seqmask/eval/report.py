@@ -30,8 +30,13 @@ def loss_curves_plot(metrics: Mapping[str, Path], path: Path) -> None:
 def mask_plot(feats: Tensor, scores: Tensor, masks: Mapping[str, Tensor], path: Path, *, title: str) -> None:
     """Filterbanks (F, 80) with the scorer's confidence (S,) and each mask (S,) at 20 ms frames below."""
     frames = scores.shape[0]
-    fig, axes = plt.subplots(2 + len(masks), 1, figsize=(8, 2 + 0.6 * len(masks)), sharex=True,
-                             gridspec_kw={"height_ratios": [4, 1] + [0.6] * len(masks)})
+    fig, axes = plt.subplots(
+        2 + len(masks),
+        1,
+        figsize=(8, 2 + 0.6 * len(masks)),
+        sharex=True,
+        gridspec_kw={"height_ratios": [4, 1] + [0.6] * len(masks)},
+    )
     extent = (0, frames, 0, feats.shape[1])
     axes[0].imshow(feats.T.numpy(), origin="lower", aspect="auto", extent=extent, cmap="magma")  # (80, F)
     axes[0].set_ylabel("mel bin")
@@ -49,7 +54,9 @@ def mask_plot(feats: Tensor, scores: Tensor, masks: Mapping[str, Tensor], path: 
     plt.close(fig)
 
 
-def error_bars_plot(groups: Sequence[str], series: Mapping[str, Sequence[Sequence[float]]], path: Path, *, ylabel: str) -> None:
+def error_bars_plot(
+    groups: Sequence[str], series: Mapping[str, Sequence[Sequence[float]]], path: Path, *, ylabel: str
+) -> None:
     """Grouped bars: per group, one bar per series at the mean of its values, with their std as an error bar."""
     import numpy as np
 
@@ -68,8 +75,14 @@ def error_bars_plot(groups: Sequence[str], series: Mapping[str, Sequence[Sequenc
     plt.close(fig)
 
 
-def ratio_plot(series: Mapping[str, Mapping[float, Sequence[float]]], baseline: Sequence[float], path: Path, *, ylabel: str,
-               baseline_label: str) -> None:
+def ratio_plot(
+    series: Mapping[str, Mapping[float, Sequence[float]]],
+    baseline: Sequence[float],
+    path: Path,
+    *,
+    ylabel: str,
+    baseline_label: str,
+) -> None:
     """A metric against a ratio: per series the mean over its values at each ratio (std as error bars), the baseline as a band."""
     import numpy as np
 

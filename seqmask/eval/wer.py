@@ -48,7 +48,9 @@ def _check_same_ids(refs: Mapping[str, str], hyps: Mapping[str, str]) -> None:
         )
 
 
-def evaluate_groups(refs: Mapping[str, str], hyps: Mapping[str, str], groups: Mapping[str, str]) -> dict[str, dict[str, Any]]:
+def evaluate_groups(
+    refs: Mapping[str, str], hyps: Mapping[str, str], groups: Mapping[str, str]
+) -> dict[str, dict[str, Any]]:
     """:func:`error_rates` of every group (``groups`` maps utterance id -> group, e.g. ``"test_matched/fsdd"``) and of ``"all"``."""
     _check_same_ids(refs, hyps)
     ungrouped = sorted(set(refs) - set(groups))
@@ -57,5 +59,8 @@ def evaluate_groups(refs: Mapping[str, str], hyps: Mapping[str, str], groups: Ma
     members: dict[str, list[str]] = {}
     for uid in refs:
         members.setdefault(groups[uid], []).append(uid)
-    results = {group: error_rates({u: refs[u] for u in ids}, {u: hyps[u] for u in ids}) for group, ids in sorted(members.items())}
+    results = {
+        group: error_rates({u: refs[u] for u in ids}, {u: hyps[u] for u in ids})
+        for group, ids in sorted(members.items())
+    }
     return {**results, ALL: error_rates(refs, hyps)}

@@ -46,12 +46,22 @@ class ComparisonConfig:
     """Seeds of the ``-compare`` flow: offsets added to each training's own seed."""
 
     def validate(self) -> None:
-        require(bool(self.variants) and len(set(self.variants)) == len(self.variants), "variants", "distinct variant names",
-                list(self.variants))
+        require(
+            bool(self.variants) and len(set(self.variants)) == len(self.variants),
+            "variants",
+            "distinct variant names",
+            list(self.variants),
+        )
         require(self.baseline in self.variants, "baseline", f"one of the variants {list(self.variants)}", self.baseline)
-        require(set(self.main) <= set(self.variants), "main", f"some of the variants {list(self.variants)}", list(self.main))
-        require(bool(self.seeds) and min(self.seeds) >= 0 and len(set(self.seeds)) == len(self.seeds), "seeds",
-                "distinct seeds >= 0", list(self.seeds))
+        require(
+            set(self.main) <= set(self.variants), "main", f"some of the variants {list(self.variants)}", list(self.main)
+        )
+        require(
+            bool(self.seeds) and min(self.seeds) >= 0 and len(set(self.seeds)) == len(self.seeds),
+            "seeds",
+            "distinct seeds >= 0",
+            list(self.seeds),
+        )
 
     def check_variants(self, known: Collection[str]) -> None:
         """Raise ``ConfigError`` naming ``variants`` unless each is among the pipeline's ``known`` variants."""

@@ -47,8 +47,10 @@ def gates_markdown(gates: Sequence[Gate]) -> str:
     lines = ["| gate | measured | holds |", "|:---|---:|:---|"]
     lines += [f"| {gate.name} | {gate.measured} | {'yes' if gate.holds else '**no**'} |" for gate in gates]
     failing = [gate.name for gate in gates if not gate.holds]
-    verdict = "every gate holds: the comparisons below are meaningful" if not failing else (
-        "**not meaningful**: a gate fails (" + "; ".join(failing) + "), so no comparison below is a result"
+    verdict = (
+        "every gate holds: the comparisons below are meaningful"
+        if not failing
+        else ("**not meaningful**: a gate fails (" + "; ".join(failing) + "), so no comparison below is a result")
     )
     return "\n".join(lines) + "\n\n" + verdict + "\n"
 

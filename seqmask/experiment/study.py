@@ -47,7 +47,12 @@ class StudyPlan:
 
     def to_dict(self) -> dict[str, Any]:
         """The plan as :func:`plan_from_dict` reads it (a flow's parameter)."""
-        return {"points": {p: dict(o) for p, o in self.points.items()}, "seeds": list(self.seeds), "variants": list(self.variants), "split": self.split}
+        return {
+            "points": {p: dict(o) for p, o in self.points.items()},
+            "seeds": list(self.seeds),
+            "variants": list(self.variants),
+            "split": self.split,
+        }
 
 
 def load_study(path: Path, *, variants: Sequence[str], baseline: str, default_variants: Sequence[str]) -> StudyPlan:
@@ -59,7 +64,9 @@ def load_study(path: Path, *, variants: Sequence[str], baseline: str, default_va
         data = load_yaml(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as err:
         raise ConfigError(f"study plan {path}: not valid YAML: {err}") from err
-    return plan_from_dict(data, variants=variants, baseline=baseline, default_variants=default_variants, where=f"study plan {path}")
+    return plan_from_dict(
+        data, variants=variants, baseline=baseline, default_variants=default_variants, where=f"study plan {path}"
+    )
 
 
 def plan_from_dict(
@@ -80,20 +87,33 @@ def plan_from_dict(
         if not isinstance(overrides, dict) and overrides is not None:
             raise ConfigError(f"{where}: points.{name}: expected a mapping of config key -> value, found {overrides!r}")
     seeds = data.get("seeds", [0, 1])
-    if not isinstance(seeds, list) or not seeds or not all(isinstance(s, int) and not isinstance(s, bool) for s in seeds):
+    if (
+        not isinstance(seeds, list)
+        or not seeds
+        or not all(isinstance(s, int) and not isinstance(s, bool) for s in seeds)
+    ):
         raise ConfigError(f"{where}: seeds: expected a non-empty list of integers, found {seeds!r}")
     chosen = data.get("variants", list(default_variants))
     if not isinstance(chosen, list) or baseline not in chosen or not set(chosen) <= set(variants):
-        raise ConfigError(f"{where}: variants: expected variants among {tuple(variants)} including the baseline {baseline!r}, found {chosen!r}")
+        raise ConfigError(
+            f"{where}: variants: expected variants among {tuple(variants)} including the baseline {baseline!r}, found {chosen!r}"
+        )
     split = data.get("split", "valid")
     if not isinstance(split, str) or split.startswith("test"):
-        raise ConfigError(f"{where}: split: a study chooses settings, so it reads 'valid', never a test split; found {split!r}")
+        raise ConfigError(
+            f"{where}: split: a study chooses settings, so it reads 'valid', never a test split; found {split!r}"
+        )
     return StudyPlan(
         points={name: dict(overrides or {}) for name, overrides in points.items()},
-        seeds=tuple(seeds), variants=tuple(chosen), split=split,
+        seeds=tuple(seeds),
+        variants=tuple(chosen),
+        split=split,
     )
 
 
 def point_configs(config: ExperimentConfig, plan: StudyPlan) -> dict[str, ExperimentConfig]:
     """``config`` with each point's overrides applied, in plan order: all are checked before anything runs."""
-    return {point: with_overrides(config, overrides, origin=f"study point {point!r}") for point, overrides in plan.points.items()}
+    return {
+        point: with_overrides(config, overrides, origin=f"study point {point!r}")
+        for point, overrides in plan.points.items()
+    }

@@ -47,8 +47,13 @@ def results_table(results: Mapping[str, Results], metric: Metric, *, count: str 
 
 
 def compare_table(
-    runs: Sequence[Mapping[str, Any]], metric: Metric, *, baseline: str, count: str | None = "utterances",
-    references: Mapping[str, Results] | None = None, meaningful: bool = True,
+    runs: Sequence[Mapping[str, Any]],
+    metric: Metric,
+    *,
+    baseline: str,
+    count: str | None = "utterances",
+    references: Mapping[str, Results] | None = None,
+    meaningful: bool = True,
 ) -> str:
     """A row per group, ``mean ± std (n seeds)`` per variant, and each other variant's change against ``baseline``.
 
@@ -68,12 +73,23 @@ def compare_table(
         values = {v: _values(results, group, metric) for v, results in by_variant.items()}
         counts = [_count([r.get(group) for r in [*all_results, *references.values()]], count)] if count else []
         cells = _variant_cells(values, variants, baseline, meaningful, metric.digits)
-        rows.append([group, *counts, *cells, *(_scaled(ref.get(group, {}).get(metric.key), metric) for ref in references.values())])
+        rows.append(
+            [
+                group,
+                *counts,
+                *cells,
+                *(_scaled(ref.get(group, {}).get(metric.key), metric) for ref in references.values()),
+            ]
+        )
     return _markdown(["group", *([count] if count else []), *_variant_columns(variants, baseline), *references], rows)
 
 
 def study_table(
-    points: Mapping[str, Sequence[Mapping[str, Any]]], metric: Metric, *, group: str, baseline: str,
+    points: Mapping[str, Sequence[Mapping[str, Any]]],
+    metric: Metric,
+    *,
+    group: str,
+    baseline: str,
     columns: Mapping[str, Mapping[str, str]] | None = None,
 ) -> str:
     """A row per study point, ``mean ± std`` of ``group`` per variant and the change against the point's ``baseline``.
@@ -87,12 +103,22 @@ def study_table(
     for point, runs in points.items():
         by_variant = _runs_by_variant(runs)
         if baseline not in by_variant:
-            raise ValueError(f"study point {point!r}: expected runs of the baseline variant {baseline!r}, found {list(by_variant)}")
+            raise ValueError(
+                f"study point {point!r}: expected runs of the baseline variant {baseline!r}, found {list(by_variant)}"
+            )
         variants = variants or list(by_variant)
         if set(by_variant) != set(variants):
-            raise ValueError(f"study point {point!r}: expected the variants of the other points {variants}, found {list(by_variant)}")
+            raise ValueError(
+                f"study point {point!r}: expected the variants of the other points {variants}, found {list(by_variant)}"
+            )
         values = {v: _values(results, group, metric) for v, results in by_variant.items()}
-        rows.append([point, *(columns[c].get(point, "–") for c in columns), *_variant_cells(values, variants, baseline, digits=metric.digits)])
+        rows.append(
+            [
+                point,
+                *(columns[c].get(point, "–") for c in columns),
+                *_variant_cells(values, variants, baseline, digits=metric.digits),
+            ]
+        )
     return _markdown(["point", *columns, *_variant_columns(variants or [baseline], baseline)], rows)
 
 
@@ -106,13 +132,20 @@ def _variant_columns(variants: Sequence[str], baseline: str) -> list[str]:
 
 
 def _variant_cells(
-    values: Mapping[str, Sequence[float]], variants: Sequence[str], baseline: str, meaningful: bool = True, digits: int = 1,
+    values: Mapping[str, Sequence[float]],
+    variants: Sequence[str],
+    baseline: str,
+    meaningful: bool = True,
+    digits: int = 1,
 ) -> list[str]:
     """Cells under :func:`_variant_columns`: ``mean ± std`` per variant, relative change per non-baseline variant."""
     cells = [_mean_std(values[baseline], digits)]
     for variant in variants:
         if variant != baseline:
-            cells += [_mean_std(values[variant], digits), _relative(values[variant], values[baseline]) if meaningful else "not meaningful"]
+            cells += [
+                _mean_std(values[variant], digits),
+                _relative(values[variant], values[baseline]) if meaningful else "not meaningful",
+            ]
     return cells
 
 

@@ -67,7 +67,9 @@ def frame_confidence(posteriors: Tensor, exclude: int | None = None) -> Tensor:
     if exclude is None:
         return posteriors.amax(dim=-1)  # (N, S, V) -> (N, S)
     if not 0 <= exclude < posteriors.size(-1) or posteriors.size(-1) < 2:
-        raise ValueError(f"exclude must be a class index in [0, {posteriors.size(-1)}) leaving at least one class, got {exclude}")
+        raise ValueError(
+            f"exclude must be a class index in [0, {posteriors.size(-1)}) leaving at least one class, got {exclude}"
+        )
     kept = torch.cat([posteriors[..., :exclude], posteriors[..., exclude + 1 :]], dim=-1)  # (N, S, V) -> (N, S, V - 1)
     return kept.amax(dim=-1)  # (N, S, V - 1) -> (N, S)
 
@@ -75,7 +77,9 @@ def frame_confidence(posteriors: Tensor, exclude: int | None = None) -> Tensor:
 def speech_probability(posteriors: Tensor, blank: int) -> Tensor:
     """Frame confidence that the frame is speech, ``1 - p_t(blank)``: ``(N, S, V)`` probabilities -> ``(N, S)``."""
     if posteriors.ndim != 3 or not 0 <= blank < posteriors.size(-1):
-        raise ValueError(f"posteriors must have shape (N, S, V) with the blank in [0, V), got shape {tuple(posteriors.shape)}, blank {blank}")
+        raise ValueError(
+            f"posteriors must have shape (N, S, V) with the blank in [0, V), got shape {tuple(posteriors.shape)}, blank {blank}"
+        )
     return 1.0 - posteriors[..., blank]  # (N, S, V) -> (N, S)
 
 
@@ -107,7 +111,11 @@ def ask2mask_mask(
     params.validate()
     valid = _valid_frames_of(scores, lengths)  # (N, S)
     num_rows, seq_len = scores.shape
-    span_args: dict[str, Any] = {"span_len": params.span_len, "max_mask_prob": params.max_mask_prob, "min_num_spans": params.min_num_spans}
+    span_args: dict[str, Any] = {
+        "span_len": params.span_len,
+        "max_mask_prob": params.max_mask_prob,
+        "min_num_spans": params.min_num_spans,
+    }
     num_spans = batch_num_spans(lengths, **span_args)
     if num_spans == 0:
         return torch.zeros_like(valid)  # (N, S)
@@ -117,11 +125,15 @@ def ask2mask_mask(
     num_random = round(params.random_share * num_spans)
     num_guided = num_spans - num_random
     # Uniform noise: one slice per guided span ("sample"), random spans' keys, trimming of random frames.
-    noise = torch.rand((num_guided + 2, num_rows, seq_len), generator=generator, device=scores.device)  # (K_g + 2, N, S)
+    noise = torch.rand(
+        (num_guided + 2, num_rows, seq_len), generator=generator, device=scores.device
+    )  # (K_g + 2, N, S)
     confidence = scores.float().masked_fill(~valid, 0.0)  # (N, S) -> (N, S)
     informative = _informative_rows(confidence, valid)  # (N,)
     num_starts = seq_len - params.span_len + 1  # R
-    valid_starts = torch.arange(num_starts, device=scores.device) <= (lengths - params.span_len)[:, None]  # (R,), (N, 1) -> (N, R)
+    valid_starts = (
+        torch.arange(num_starts, device=scores.device) <= (lengths - params.span_len)[:, None]
+    )  # (R,), (N, 1) -> (N, R)
 
     guided_frames, random_frames = _place_spans(
         confidence, informative, valid_starts, noise[:, :, :num_starts], num_guided, num_random, target, params
@@ -132,7 +144,9 @@ def ask2mask_mask(
     target = min(target, int(total.min()))
     guided_quota = (target * guided_count + total // 2) // total  # (N,) -> (N,), rounded half up
     guided_trim_keys = torch.where(informative[:, None], confidence, noise[-1])  # (N, 1), (N, S), (N, S) -> (N, S)
-    return _keep_top(guided_frames, guided_trim_keys, guided_quota) | _keep_top(random_frames, noise[-1], target - guided_quota)
+    return _keep_top(guided_frames, guided_trim_keys, guided_quota) | _keep_top(
+        random_frames, noise[-1], target - guided_quota
+    )
 
 
 def _valid_frames_of(scores: Tensor, lengths: Tensor) -> Tensor:
@@ -145,7 +159,9 @@ def _valid_frames_of(scores: Tensor, lengths: Tensor) -> Tensor:
     valid = torch.arange(scores.size(1), device=scores.device) < lengths[:, None]  # (S,), (N, 1) -> (N, S)
     num_nan = int((scores.isnan() & valid).sum())
     if num_nan:
-        raise ValueError(f"scores must not be NaN at valid frames, found {num_nan} NaN among {int(valid.sum())} valid frames")
+        raise ValueError(
+            f"scores must not be NaN at valid frames, found {num_nan} NaN among {int(valid.sum())} valid frames"
+        )
     return valid
 
 
@@ -259,7 +275,9 @@ def fit_scorer_frames(scores: Tensor, num_frames: int) -> Tensor:
         raise ValueError(f"scores must have shape (N, S), got shape {tuple(scores.shape)}")
     scorer_frames = scores.size(1)
     if abs(scorer_frames - num_frames) > 1:
-        raise ValueError(f"scorer frames {scorer_frames} != encoder frames {num_frames} (a difference of 1 is tolerated)")
+        raise ValueError(
+            f"scorer frames {scorer_frames} != encoder frames {num_frames} (a difference of 1 is tolerated)"
+        )
     if scorer_frames >= num_frames:
         return scores[:, :num_frames]  # (N, X) -> (N, Y)
     return torch.cat([scores, scores[:, -1:]], dim=1)  # (N, X), (N, 1) -> (N, Y)

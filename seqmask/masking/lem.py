@@ -48,12 +48,16 @@ def piece_units(maskable: Tensor) -> tuple[Tensor, Tensor]:
     return token_units, unit_kinds
 
 
-def choose_masked(token_units: Tensor, unit_kinds: Tensor, params: LemParams, generator: torch.Generator | None = None) -> Tensor:
+def choose_masked(
+    token_units: Tensor, unit_kinds: Tensor, params: LemParams, generator: torch.Generator | None = None
+) -> Tensor:
     """The sub-tokens to mask: ``token_units (N, L)`` (unit of each sub-token, -1: never masked, e.g. ``<s>`` or
     padding) and ``unit_kinds (N, U)`` (kind code per unit, -1: padding) -> ``(N, L)`` bool."""
     params.validate()
     if token_units.ndim != 2 or unit_kinds.ndim != 2 or token_units.size(0) != unit_kinds.size(0):
-        raise ValueError(f"expected token_units (N, L) and unit_kinds (N, U), found {tuple(token_units.shape)} and {tuple(unit_kinds.shape)}")
+        raise ValueError(
+            f"expected token_units (N, L) and unit_kinds (N, U), found {tuple(token_units.shape)} and {tuple(unit_kinds.shape)}"
+        )
     num_rows, seq_len = token_units.shape
     num_units = unit_kinds.size(1)
     if bool((token_units >= num_units).any()):
@@ -64,7 +68,9 @@ def choose_masked(token_units: Tensor, unit_kinds: Tensor, params: LemParams, ge
 
     # each unit's representative: its sub-token with the highest of a row's distinct random ranks
     token_rank = _random_ranks(num_rows, seq_len, generator).masked_fill(~maskable, -1)  # (N, L)
-    best_rank = torch.full((num_rows, num_units), -1, dtype=torch.long).scatter_reduce(1, units, token_rank, reduce="amax")  # (N, U)
+    best_rank = torch.full((num_rows, num_units), -1, dtype=torch.long).scatter_reduce(
+        1, units, token_rank, reduce="amax"
+    )  # (N, U)
     representative = maskable & (token_rank == best_rank.gather(1, units))  # (N, L)
 
     # units in priority order: the enabled kinds within their caps, then every other unit, each group shuffled
@@ -79,7 +85,12 @@ def choose_masked(token_units: Tensor, unit_kinds: Tensor, params: LemParams, ge
 
 
 def replace_masked(
-    tokens: Tensor, masked: Tensor, params: LemParams, *, mask_id: int, random_ids: tuple[int, int],
+    tokens: Tensor,
+    masked: Tensor,
+    params: LemParams,
+    *,
+    mask_id: int,
+    random_ids: tuple[int, int],
     generator: torch.Generator | None = None,
 ) -> tuple[Tensor, Tensor]:
     """Model inputs and labels: ``tokens (N, L)`` with masked positions replaced (``<mask>``, a random id in

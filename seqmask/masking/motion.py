@@ -31,7 +31,9 @@ def time_mask(lengths: Tensor, frames: int, ratio: float, generator: torch.Gener
     return chosen_frames(lengths, frames, ratio, generator)
 
 
-def body_mask(lengths: Tensor, frames: int, parts: int, ratio: float, parts_per_frame: int, generator: torch.Generator) -> Tensor:
+def body_mask(
+    lengths: Tensor, frames: int, parts: int, ratio: float, parts_per_frame: int, generator: torch.Generator
+) -> Tensor:
     """MMDM-b: ``(N, T, P)`` True where part ``p`` of frame ``t`` is replaced by that part's mask embedding;
     ``parts_per_frame`` distinct parts in each of ``round(ratio * length)`` frames."""
     if not 1 <= parts_per_frame <= parts:
@@ -42,7 +44,9 @@ def body_mask(lengths: Tensor, frames: int, parts: int, ratio: float, parts_per_
     return (part_ranks < parts_per_frame) & frame_chosen[:, :, None]
 
 
-def motion_mask(params: MotionMaskParams, lengths: Tensor, frames: int, parts: int, generator: torch.Generator) -> Tensor | None:
+def motion_mask(
+    params: MotionMaskParams, lengths: Tensor, frames: int, parts: int, generator: torch.Generator
+) -> Tensor | None:
     """The mask ``params`` asks for: ``(N, T)`` for time, ``(N, T, P)`` for body, None for none."""
     if params.kind == "time":
         return time_mask(lengths, frames, params.ratio, generator)

@@ -33,9 +33,13 @@ from seqmask.masking.params.spans import check_span_args
 def check_lengths(lengths: Tensor, seq_len: int) -> None:
     """Raise ``ValueError`` unless ``lengths`` is an integer ``(N,)`` tensor with values in [0, seq_len]."""
     if lengths.ndim != 1 or lengths.dtype.is_floating_point or lengths.dtype == torch.bool:
-        raise ValueError(f"lengths must be an integer tensor of shape (N,), got {lengths.dtype} of shape {tuple(lengths.shape)}")
+        raise ValueError(
+            f"lengths must be an integer tensor of shape (N,), got {lengths.dtype} of shape {tuple(lengths.shape)}"
+        )
     if lengths.numel() and not bool(((lengths >= 0) & (lengths <= seq_len)).all()):
-        raise ValueError(f"lengths must lie in [0, {seq_len}], got min {int(lengths.min())} and max {int(lengths.max())}")
+        raise ValueError(
+            f"lengths must lie in [0, {seq_len}], got min {int(lengths.min())} and max {int(lengths.max())}"
+        )
 
 
 def spans_per_row(lengths: Tensor, *, span_len: int, max_mask_prob: float, min_num_spans: int) -> Tensor:
@@ -134,4 +138,6 @@ def lenient_row_mask(
     ``(N, S)`` bool, drawn by :func:`random_span_mask`. Used as the CTC model's mask factory (``seqmask.speech.model``): spoken digits are shorter than a span.
     """
     lengths = row_lens if row_lens is not None else torch.full((shape[0],), shape[1], device=device)  # (N,)
-    return random_span_mask(lengths, shape[1], span_len=span_len, max_mask_prob=max_mask_prob, min_num_spans=min_num_spans)
+    return random_span_mask(
+        lengths, shape[1], span_len=span_len, max_mask_prob=max_mask_prob, min_num_spans=min_num_spans
+    )

@@ -56,21 +56,29 @@ class Skeleton:
         offsets = np.array(self.offsets, dtype=np.float64)  # (J, 3)
         joints = len(self.names)
         if offsets.shape != (joints, 3):
-            raise ValueError(f"skeleton offsets: expected shape ({joints}, 3) for {joints} joints, found {offsets.shape}")
+            raise ValueError(
+                f"skeleton offsets: expected shape ({joints}, 3) for {joints} joints, found {offsets.shape}"
+            )
         for field in ("parents", "channels", "end_sites"):
             if len(getattr(self, field)) != joints:
-                raise ValueError(f"skeleton {field}: expected one entry for each of {joints} joints, found {len(getattr(self, field))}")
+                raise ValueError(
+                    f"skeleton {field}: expected one entry for each of {joints} joints, found {len(getattr(self, field))}"
+                )
         index = {name: j for j, name in enumerate(self.names)}
         if len(index) != joints:
             repeated = sorted(name for name, count in collections.Counter(self.names).items() if count > 1)
             raise ValueError(f"skeleton joint names: expected unique names, found {repeated} more than once")
         for j, parent in enumerate(self.parents):
             if not (parent == -1 or 0 <= parent < j):
-                raise ValueError(f"skeleton joint {self.names[j]!r}: expected parent -1 or an earlier joint (< {j}), found {parent}")
+                raise ValueError(
+                    f"skeleton joint {self.names[j]!r}: expected parent -1 or an earlier joint (< {j}), found {parent}"
+                )
             unknown = [name for name in self.channels[j] if name not in CHANNEL_NAMES]
             if unknown or len(set(self.channels[j])) != len(self.channels[j]):
-                raise ValueError(f"skeleton joint {self.names[j]!r}: expected distinct channels from {CHANNEL_NAMES}, "
-                                 f"found {self.channels[j]}")
+                raise ValueError(
+                    f"skeleton joint {self.names[j]!r}: expected distinct channels from {CHANNEL_NAMES}, "
+                    f"found {self.channels[j]}"
+                )
         offsets.setflags(write=False)
         object.__setattr__(self, "offsets", offsets)
         object.__setattr__(self, "end_sites", tuple(self._end_site(j, site) for j, site in enumerate(self.end_sites)))
@@ -84,7 +92,9 @@ class Skeleton:
             return None
         site = np.array(site, dtype=np.float64)  # (3,)
         if site.shape != (3,):
-            raise ValueError(f"skeleton joint {self.names[j]!r}: expected an End Site offset of shape (3,), found {site.shape}")
+            raise ValueError(
+                f"skeleton joint {self.names[j]!r}: expected an End Site offset of shape (3,), found {site.shape}"
+            )
         site.setflags(write=False)
         return site
 
@@ -96,7 +106,9 @@ class Skeleton:
                 children[parent].append(j)
         object.__setattr__(self, "_index", index)
         object.__setattr__(self, "_children", tuple(tuple(c) for c in children))
-        object.__setattr__(self, "_starts", tuple(itertools.accumulate((len(c) for c in self.channels), initial=0)))  # (J + 1,)
+        object.__setattr__(
+            self, "_starts", tuple(itertools.accumulate((len(c) for c in self.channels), initial=0))
+        )  # (J + 1,)
 
     @property
     def channel_count(self) -> int:
@@ -131,9 +143,13 @@ class Motion:
         values = np.array(self.values, dtype=np.float64)  # (F, C)
         channels = self.skeleton.channel_count
         if values.ndim != 2 or values.shape[1] != channels or values.shape[0] < 1:
-            raise ValueError(f"motion values: expected shape (F >= 1, {channels}) for the skeleton's channels, found {values.shape}")
+            raise ValueError(
+                f"motion values: expected shape (F >= 1, {channels}) for the skeleton's channels, found {values.shape}"
+            )
         if not np.isfinite(values).all():
-            raise ValueError(f"motion values: expected finite numbers, found {int((~np.isfinite(values)).sum())} NaN or infinite")
+            raise ValueError(
+                f"motion values: expected finite numbers, found {int((~np.isfinite(values)).sum())} NaN or infinite"
+            )
         if not (np.isfinite(self.frame_time) and self.frame_time > 0):
             raise ValueError(f"motion frame time: expected a positive number of seconds, found {self.frame_time}")
         values.setflags(write=False)
@@ -159,7 +175,9 @@ def _lines(path: Path, stream: CappedLines, max_bytes: int) -> Iterator[tuple[in
         try:
             raw = stream.readline()
         except TooLarge:
-            raise BvhTooLarge(f"{path}:{number}: expected at most {max_bytes} bytes of BVH text (the size cap), found more by this line") from None
+            raise BvhTooLarge(
+                f"{path}:{number}: expected at most {max_bytes} bytes of BVH text (the size cap), found more by this line"
+            ) from None
         except NotCompressedAsNamed as err:
             raise BvhError(str(err)) from None
         if not raw:
@@ -168,8 +186,10 @@ def _lines(path: Path, stream: CappedLines, max_bytes: int) -> Iterator[tuple[in
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError as err:
-            raise BvhError(f"{path}:{number}: expected UTF-8 text, found byte 0x{err.object[err.start]:02x} at offset "
-                           f"{read - len(raw) + err.start}") from None
+            raise BvhError(
+                f"{path}:{number}: expected UTF-8 text, found byte 0x{err.object[err.start]:02x} at offset "
+                f"{read - len(raw) + err.start}"
+            ) from None
         yield number, text
 
 
@@ -224,7 +244,11 @@ class _Tokens:
     def take(self, what: str) -> str:
         token = self.peek()
         if token is None:
-            end = "the end of the hierarchy (no more tokens before MOTION)" if self.motion_line else "the end of the file (no MOTION section)"
+            end = (
+                "the end of the hierarchy (no more tokens before MOTION)"
+                if self.motion_line
+                else "the end of the file (no MOTION section)"
+            )
             raise self.error(f"expected {what}, found {end}")
         self.pending.pop()
         return token
@@ -279,7 +303,9 @@ class _HierarchyParser:
             j, opened = open_joints[-1]
             name = self.names[j]
             line = tokens.line
-            token = tokens.take(f"JOINT, End Site or '}}' closing joint {name!r} (opened at line {opened}; unbalanced braces?)")
+            token = tokens.take(
+                f"JOINT, End Site or '}}' closing joint {name!r} (opened at line {opened}; unbalanced braces?)"
+            )
             if token == "}":
                 open_joints.pop()
             elif token == "JOINT":
@@ -289,16 +315,22 @@ class _HierarchyParser:
             else:
                 raise tokens.error(f"expected JOINT, End Site or '}}' in joint {name!r}, found {token!r}", line)
         self.check_end()
-        return Skeleton(tuple(self.names), tuple(self.parents), np.array(self.offsets), tuple(self.channels), tuple(self.end_sites))
+        return Skeleton(
+            tuple(self.names), tuple(self.parents), np.array(self.offsets), tuple(self.channels), tuple(self.end_sites)
+        )
 
     def check_end(self) -> None:
         """After the root joint's closing ``}``: ``MOTION`` next."""
         tokens = self.tokens
         line, token = tokens.line, tokens.peek()
         if token is not None and tokens.reaches_motion():
-            raise tokens.error(f"expected MOTION after the root joint's closing '}}', found {token!r} (unbalanced braces?)", line)
+            raise tokens.error(
+                f"expected MOTION after the root joint's closing '}}', found {token!r} (unbalanced braces?)", line
+            )
         if tokens.motion_line is None:
-            raise BvhError(f"{tokens.path}: expected a MOTION section after the HIERARCHY, found none in {tokens.last_line} lines")
+            raise BvhError(
+                f"{tokens.path}: expected a MOTION section after the HIERARCHY, found none in {tokens.last_line} lines"
+            )
 
     def joint_head(self, parent: int) -> tuple[int, int]:
         """A joint's name, ``{``, ``OFFSET`` and ``CHANNELS`` into the lists: its index and the line it opened on."""
@@ -327,10 +359,14 @@ class _HierarchyParser:
             raise tokens.error(f"expected a channel count after CHANNELS of joint {name!r}, found {declared!r}", line)
         listed = tokens.rest_of_line(line)
         if len(listed) != int(declared):
-            raise tokens.error(f"CHANNELS of joint {name!r} declares {declared} channels, lists {len(listed)}: {listed}", line)
+            raise tokens.error(
+                f"CHANNELS of joint {name!r} declares {declared} channels, lists {len(listed)}: {listed}", line
+            )
         for channel in listed:
             if channel not in CHANNEL_NAMES:
-                raise tokens.error(f"unknown channel {channel!r} in joint {name!r}; expected one of {CHANNEL_NAMES}", line)
+                raise tokens.error(
+                    f"unknown channel {channel!r} in joint {name!r}; expected one of {CHANNEL_NAMES}", line
+                )
         if len(set(listed)) != len(listed):
             raise tokens.error(f"joint {name!r} lists a channel twice: {listed}", line)
         return tuple(listed)
@@ -385,14 +421,17 @@ def _motion_header(path: Path, rows: Iterator[tuple[int, list[str]]]) -> tuple[i
     try:
         frame_time = float(declared)
     except ValueError:
-        raise BvhError(f"{path}:{time_line}: expected a number of seconds after 'Frame Time:', found {declared!r}") from None
+        raise BvhError(
+            f"{path}:{time_line}: expected a number of seconds after 'Frame Time:', found {declared!r}"
+        ) from None
     if not (np.isfinite(frame_time) and frame_time > 0):
         raise BvhError(f"{path}:{time_line}: expected a positive frame time, found {declared}")
     return number, frames, frame_time
 
 
-def _frame_values(path: Path, rows: Iterator[tuple[int, list[str]]], skeleton: Skeleton, declared: tuple[int, int],
-                  max_bytes: int) -> np.ndarray:
+def _frame_values(
+    path: Path, rows: Iterator[tuple[int, list[str]]], skeleton: Skeleton, declared: tuple[int, int], max_bytes: int
+) -> np.ndarray:
     """The frame rows, parsed one at a time into a ``(frames, C)`` array (no Python string is kept per value).
 
     ``declared`` is the ``Frames:`` line and count; a count whose rows could not fit in ``max_bytes`` is refused first.
@@ -401,13 +440,17 @@ def _frame_values(path: Path, rows: Iterator[tuple[int, list[str]]], skeleton: S
     channels = skeleton.channel_count
     least = 2 * frames * channels - 1  # bytes: a digit and a space or newline per value, the last newline optional
     if least > max_bytes:
-        raise BvhTooLarge(f"{path}:{number}: declares {frames} frames of {channels} values, at least {least} bytes of text; "
-                          f"expected at most {max_bytes} bytes (the size cap)")
+        raise BvhTooLarge(
+            f"{path}:{number}: declares {frames} frames of {channels} values, at least {least} bytes of text; "
+            f"expected at most {max_bytes} bytes (the size cap)"
+        )
     values = np.empty((frames, channels))  # (F, C)
     found = 0
     for number, fields in rows:
         if len(fields) != channels:
-            raise BvhError(f"{path}:{number}: frame row {found + 1} has {len(fields)} values, expected {channels} (one per channel)")
+            raise BvhError(
+                f"{path}:{number}: frame row {found + 1} has {len(fields)} values, expected {channels} (one per channel)"
+            )
         if found < frames:
             _parse_row(path, skeleton, number, fields, values[found])
         found += 1
@@ -435,9 +478,15 @@ def _is_finite_number(token: str) -> bool:
 
 def _bad_value(path: Path, skeleton: Skeleton, number: int, fields: list[str]) -> BvhError:
     """The error for the first value of a frame row that is not a finite number, naming its line, joint and channel."""
-    labels = [f"{name}.{channel}" for name, joint_channels in zip(skeleton.names, skeleton.channels) for channel in joint_channels]
+    labels = [
+        f"{name}.{channel}"
+        for name, joint_channels in zip(skeleton.names, skeleton.channels)
+        for channel in joint_channels
+    ]
     column = next(k for k, token in enumerate(fields) if not _is_finite_number(token))
-    return BvhError(f"{path}:{number}: value {column + 1} ({labels[column]}): expected a finite number, found {fields[column]!r}")
+    return BvhError(
+        f"{path}:{number}: value {column + 1} ({labels[column]}): expected a finite number, found {fields[column]!r}"
+    )
 
 
 def _hierarchy_lines(skeleton: Skeleton, root: int) -> Iterator[str]:
@@ -483,7 +532,9 @@ def write_bvh(path: str | Path, motion: Motion) -> None:
     hierarchy = list(_hierarchy_lines(skeleton, roots[0]))
     written = [line.split()[1] for line in hierarchy if line.split()[0] in ("ROOT", "JOINT")]
     if written != list(skeleton.names):
-        raise ValueError(f"{path}: expected joints in depth-first file order (the order of the values), found {skeleton.names}")
+        raise ValueError(
+            f"{path}: expected joints in depth-first file order (the order of the values), found {skeleton.names}"
+        )
     lines = ["HIERARCHY", *hierarchy]
     lines += ["MOTION", f"Frames: {motion.frame_count}", f"Frame Time: {motion.frame_time:.10g}"]
     row_format = " ".join([VALUE_FORMAT] * skeleton.channel_count)

@@ -7,18 +7,41 @@ import re
 from collections.abc import Iterable, Sequence
 
 ACTIONS = {
-    "walk": "walks", "run": "runs", "dash": "dashes forward", "walk-back": "walks backwards", "walk-left": "walks to the left",
-    "walk-right": "walks to the right", "bow": "bows", "bye": "waves goodbye", "guide": "guides someone the way",
-    "byebye": "waves bye bye with both hands", "respond": "responds with a nod", "call": "calls someone over", "punch": "punches",
-    "kick": "kicks", "slash": "slashes with a sword", "dance-long": "dances", "dance-short": "dances briefly",
+    "walk": "walks",
+    "run": "runs",
+    "dash": "dashes forward",
+    "walk-back": "walks backwards",
+    "walk-left": "walks to the left",
+    "walk-right": "walks to the right",
+    "bow": "bows",
+    "bye": "waves goodbye",
+    "guide": "guides someone the way",
+    "byebye": "waves bye bye with both hands",
+    "respond": "responds with a nod",
+    "call": "calls someone over",
+    "punch": "punches",
+    "kick": "kicks",
+    "slash": "slashes with a sword",
+    "dance-long": "dances",
+    "dance-short": "dances briefly",
 }
 """Content label -> verb phrase (third person)."""
 STYLES = {
-    "normal": ("normally", "ordinary"), "happy": ("happily", "happy"), "sad": ("sadly", "sad"), "angry": ("angrily", "angry"),
-    "proud": ("proudly", "proud"), "not-confident": ("timidly", "unconfident"), "masculinity": ("in a masculine way", "masculine"),
-    "feminine": ("in a feminine way", "feminine"), "childish": ("childishly", "childish"), "old": ("like an old person", "old"),
-    "tired": ("wearily", "tired"), "active": ("energetically", "active"), "musical": ("like in a musical", "theatrical"),
-    "giant": ("heavily like a giant", "giant"), "chimpira": ("like a thug", "thuggish"),
+    "normal": ("normally", "ordinary"),
+    "happy": ("happily", "happy"),
+    "sad": ("sadly", "sad"),
+    "angry": ("angrily", "angry"),
+    "proud": ("proudly", "proud"),
+    "not-confident": ("timidly", "unconfident"),
+    "masculinity": ("in a masculine way", "masculine"),
+    "feminine": ("in a feminine way", "feminine"),
+    "childish": ("childishly", "childish"),
+    "old": ("like an old person", "old"),
+    "tired": ("wearily", "tired"),
+    "active": ("energetically", "active"),
+    "musical": ("like in a musical", "theatrical"),
+    "giant": ("heavily like a giant", "giant"),
+    "chimpira": ("like a thug", "thuggish"),
 }
 """Style label -> (adverbial phrase, adjective)."""
 TEMPLATES = ("a person {action} {adverb}", "{article} {adjective} person {action}", "someone {action} {adverb}")

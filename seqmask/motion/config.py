@@ -122,8 +122,12 @@ class DenoiserConfig:
     def validate(self) -> None:
         require(self.layers >= 1, "layers", ">= 1", self.layers)
         require(self.heads >= 1, "heads", ">= 1", self.heads)
-        require(self.hidden >= 8 and self.hidden % self.heads == 0 and self.hidden % 2 == 0, "hidden",
-                f"an even number >= 8, a multiple of heads = {self.heads}", self.hidden)
+        require(
+            self.hidden >= 8 and self.hidden % self.heads == 0 and self.hidden % 2 == 0,
+            "hidden",
+            f"an even number >= 8, a multiple of heads = {self.heads}",
+            self.hidden,
+        )
         require(self.ffn >= 1, "ffn", ">= 1", self.ffn)
         require(0 <= self.dropout < 1, "dropout", "in [0, 1)", self.dropout)
 
@@ -192,8 +196,12 @@ class SamplingConfig:
         require(self.guidance >= 1, "guidance", ">= 1", self.guidance)
         require(self.sampler in SAMPLERS, "sampler", f"one of {SAMPLERS}", self.sampler)
         require(self.ddim_steps >= 1, "ddim_steps", ">= 1", self.ddim_steps)
-        require(bool(self.sampling_seeds) and len(set(self.sampling_seeds)) == len(self.sampling_seeds), "sampling_seeds",
-                "distinct seeds", list(self.sampling_seeds))
+        require(
+            bool(self.sampling_seeds) and len(set(self.sampling_seeds)) == len(self.sampling_seeds),
+            "sampling_seeds",
+            "distinct seeds",
+            list(self.sampling_seeds),
+        )
         require(self.multimodality_captions >= 1, "multimodality_captions", ">= 1", self.multimodality_captions)
         require(self.multimodality_samples >= 2, "multimodality_samples", ">= 2", self.multimodality_samples)
         require(self.r_precision_batch >= 2, "r_precision_batch", ">= 2", self.r_precision_batch)
@@ -231,14 +239,18 @@ class MotionConfig:
     sampling: SamplingConfig = field(default_factory=SamplingConfig)
     gates: MotionGates = field(default_factory=MotionGates)
     masks: tuple[MotionMaskParams, ...] = (
-        MotionMaskParams(kind="none"), MotionMaskParams(kind="time", ratio=0.3), MotionMaskParams(kind="body", ratio=0.3),
+        MotionMaskParams(kind="none"),
+        MotionMaskParams(kind="time", ratio=0.3),
+        MotionMaskParams(kind="body", ratio=0.3),
     )
     """Each mask kind's parameters (one entry per kind); the comparison names the kinds it trains."""
     ratio_study: tuple[float, ...] = (0.15, 0.5)
     """Further ratios of every masked kind that ``motion-compare`` trains with seed 0 (the FID-by-ratio plot)."""
     render_captions: int = 3
     """Test captions rendered (generated beside real) per run."""
-    comparison: ComparisonConfig = field(default_factory=lambda: ComparisonConfig(variants=MOTION_MASKS, baseline=BASELINE))
+    comparison: ComparisonConfig = field(
+        default_factory=lambda: ComparisonConfig(variants=MOTION_MASKS, baseline=BASELINE)
+    )
     """The mask kinds ``motion-compare`` trains over its seeds (``motion``: the ``main`` ones, seed 0)."""
 
     def validate(self) -> None:

@@ -32,8 +32,17 @@ def info_nce(text: Tensor, motion: Tensor, positives: Tensor, temperature: float
 class ContrastiveUnit:
     """Train ``model`` so a window's captions sit nearest its motion."""
 
-    def __init__(self, model: TextMotionModel, windows: Windows, vocabulary: WordVocabulary, *, batch_size: int, temperature: float,
-                 seed: int, device: torch.device) -> None:
+    def __init__(
+        self,
+        model: TextMotionModel,
+        windows: Windows,
+        vocabulary: WordVocabulary,
+        *,
+        batch_size: int,
+        temperature: float,
+        seed: int,
+        device: torch.device,
+    ) -> None:
         self.model = model
         self.windows = windows
         self.vocabulary = vocabulary
@@ -59,7 +68,11 @@ class ContrastiveUnit:
         return loss, {"top1": float(positives[torch.arange(len(batch)), top1].float().mean())}
 
     def identity(self) -> dict[str, Any]:
-        return {"windows": len(self.windows.records), "batch_size": self.batch_size, "vocabulary": len(self.vocabulary.words)}
+        return {
+            "windows": len(self.windows.records),
+            "batch_size": self.batch_size,
+            "vocabulary": len(self.vocabulary.words),
+        }
 
     def state_dict(self) -> dict[str, Any]:
         return {"templates": self.templates.get_state()}
@@ -69,14 +82,28 @@ class ContrastiveUnit:
 
 
 @torch.no_grad()
-def embed_texts(model: TextMotionModel, texts: Sequence[str], vocabulary: WordVocabulary, device: torch.device, batch: int = 256) -> Tensor:
+def embed_texts(
+    model: TextMotionModel, texts: Sequence[str], vocabulary: WordVocabulary, device: torch.device, batch: int = 256
+) -> Tensor:
     """``(N, E)`` text embeddings."""
     model.eval()
-    return torch.cat([model.text(padded_ids(list(texts[i : i + batch]), vocabulary).to(device)).cpu() for i in range(0, len(texts), batch)])
+    return torch.cat(
+        [
+            model.text(padded_ids(list(texts[i : i + batch]), vocabulary).to(device)).cpu()
+            for i in range(0, len(texts), batch)
+        ]
+    )
 
 
 @torch.no_grad()
-def embed_motions(model: TextMotionModel, features: Tensor, lengths: Tensor, device: torch.device, batch: int = 256) -> Tensor:
+def embed_motions(
+    model: TextMotionModel, features: Tensor, lengths: Tensor, device: torch.device, batch: int = 256
+) -> Tensor:
     """``(N, E)`` motion embeddings of normalised ``features`` ``(N, T, D)``."""
     model.eval()
-    return torch.cat([model.motion(features[i : i + batch].to(device), lengths[i : i + batch]).cpu() for i in range(0, len(features), batch)])
+    return torch.cat(
+        [
+            model.motion(features[i : i + batch].to(device), lengths[i : i + batch]).cpu()
+            for i in range(0, len(features), batch)
+        ]
+    )

@@ -26,7 +26,9 @@ from torch import Tensor, nn
 def sinusoidal(positions: Tensor, dim: int) -> Tensor:
     """``(...,)`` positions -> ``(..., dim)`` sinusoidal embeddings."""
     half = dim // 2
-    freqs = torch.exp(-math.log(10000.0) * torch.arange(half, device=positions.device, dtype=torch.float32) / half)  # (dim/2,)
+    freqs = torch.exp(
+        -math.log(10000.0) * torch.arange(half, device=positions.device, dtype=torch.float32) / half
+    )  # (dim/2,)
     angles = positions.float()[..., None] * freqs  # (..., dim/2)
     return torch.cat([angles.sin(), angles.cos()], dim=-1)
 
@@ -44,7 +46,9 @@ class PartEmbedding(nn.Module):
             valid[part, : len(columns)] = 1.0
         self.register_buffer("index", index, persistent=False)  # (P, C): feature column of each part slot
         self.register_buffer("valid", valid, persistent=False)  # (P, C): 1 where a slot holds a column
-        self.weight = nn.Parameter(torch.randn(len(part_columns), widest, hidden) / math.sqrt(sum(map(len, part_columns))))  # (P, C, H)
+        self.weight = nn.Parameter(
+            torch.randn(len(part_columns), widest, hidden) / math.sqrt(sum(map(len, part_columns)))
+        )  # (P, C, H)
 
     def forward(self, x: Tensor) -> Tensor:
         slots = x[..., self.index] * self.valid  # (N, T, P, C)
@@ -55,13 +59,24 @@ class MotionDenoiser(nn.Module):
     """x0 prediction from ``x_t``, the step and a text embedding, with optional training masks."""
 
     def __init__(
-        self, *, features: int, part_columns: Sequence[Sequence[int]], text_dim: int, hidden: int = 128, layers: int = 4,
-        heads: int = 4, ffn: int = 512, dropout: float = 0.1, max_frames: int = 256,
+        self,
+        *,
+        features: int,
+        part_columns: Sequence[Sequence[int]],
+        text_dim: int,
+        hidden: int = 128,
+        layers: int = 4,
+        heads: int = 4,
+        ffn: int = 512,
+        dropout: float = 0.1,
+        max_frames: int = 256,
     ) -> None:
         super().__init__()
         columns = sorted(c for part in part_columns for c in part)
         if columns != list(range(features)):
-            raise ValueError(f"part_columns must cover each of the {features} feature columns exactly once, found {len(columns)} columns")
+            raise ValueError(
+                f"part_columns must cover each of the {features} feature columns exactly once, found {len(columns)} columns"
+            )
         self.hidden = hidden
         self.parts = PartEmbedding(part_columns, hidden)
         self.input_bias = nn.Parameter(torch.zeros(hidden))
@@ -69,13 +84,22 @@ class MotionDenoiser(nn.Module):
         self.part_mask_tokens = nn.Parameter(torch.randn(len(part_columns), hidden) * 0.02)  # MMDM-b, (P, H)
         self.step_mlp = nn.Sequential(nn.Linear(hidden, hidden), nn.SiLU(), nn.Linear(hidden, hidden))
         self.text_proj = nn.Linear(text_dim, hidden)
-        self.register_buffer("positions", sinusoidal(torch.arange(max_frames + 1), hidden), persistent=False)  # (max_frames + 1, H)
+        self.register_buffer(
+            "positions", sinusoidal(torch.arange(max_frames + 1), hidden), persistent=False
+        )  # (max_frames + 1, H)
         layer = nn.TransformerEncoderLayer(hidden, heads, ffn, dropout, activation="gelu", batch_first=True)
         self.encoder = nn.TransformerEncoder(layer, layers, enable_nested_tensor=False)
         self.output = nn.Linear(hidden, features)
 
     def forward(
-        self, x_t: Tensor, t: Tensor, text: Tensor, keep_text: Tensor, *, padding: Tensor | None = None, mask: Tensor | None = None,
+        self,
+        x_t: Tensor,
+        t: Tensor,
+        text: Tensor,
+        keep_text: Tensor,
+        *,
+        padding: Tensor | None = None,
+        mask: Tensor | None = None,
     ) -> Tensor:
         """``x_t`` (N, T, D), ``t`` (N,), ``text`` (N, E), ``keep_text`` (N,) bool, ``padding`` (N, T) True at padded frames,
         ``mask`` (N, T) time or (N, T, P) body -> x0 (N, T, D)."""
@@ -87,7 +111,9 @@ class MotionDenoiser(nn.Module):
             tokens = torch.where(mask[..., None], self.frame_mask_token.to(tokens.dtype), tokens)
         step = self.step_mlp(sinusoidal(t, self.hidden))  # (N, H)
         condition = step + self.text_proj(text) * keep_text[:, None].to(step.dtype)  # (N, H)
-        sequence = torch.cat([condition[:, None], tokens], dim=1) + self.positions[: tokens.size(1) + 1]  # (N, 1 + T, H)
+        sequence = (
+            torch.cat([condition[:, None], tokens], dim=1) + self.positions[: tokens.size(1) + 1]
+        )  # (N, 1 + T, H)
         key_padding = None
         if padding is not None:
             key_padding = torch.cat([torch.zeros_like(padding[:, :1]), padding], dim=1)  # (N, 1 + T)

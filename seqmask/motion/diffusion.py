@@ -35,12 +35,20 @@ def timesteps(diffusion_steps: int, sampling_steps: int) -> list[int]:
     """The steps a sampler visits, from ``diffusion_steps - 1`` down to 0, ``sampling_steps`` of them evenly spaced."""
     if not 1 <= sampling_steps <= diffusion_steps:
         raise ValueError(f"sampling steps must lie in [1, {diffusion_steps}], got {sampling_steps}")
-    return sorted({round(i * (diffusion_steps - 1) / max(1, sampling_steps - 1)) for i in range(sampling_steps)}, reverse=True)
+    return sorted(
+        {round(i * (diffusion_steps - 1) / max(1, sampling_steps - 1)) for i in range(sampling_steps)}, reverse=True
+    )
 
 
 @torch.no_grad()
 def sample(
-    denoise: Denoise, shape: tuple[int, ...], alphas_cumprod: Tensor, *, steps: int, eta: float, generator: torch.Generator,
+    denoise: Denoise,
+    shape: tuple[int, ...],
+    alphas_cumprod: Tensor,
+    *,
+    steps: int,
+    eta: float,
+    generator: torch.Generator,
     device: torch.device,
 ) -> Tensor:
     """Draw ``shape`` = (N, T, D) samples from noise; ``steps`` = T and ``eta`` = 1 is DDPM, fewer steps and ``eta`` = 0 DDIM."""
@@ -65,7 +73,9 @@ def guided(denoise_cond: Callable[[Tensor, Tensor, Tensor], Tensor], scale: floa
     def denoise(x: Tensor, t: Tensor) -> Tensor:
         if scale == 1.0:
             return denoise_cond(x, t, torch.ones(len(x), dtype=torch.bool, device=x.device))
-        keep = torch.cat([torch.zeros(len(x), dtype=torch.bool), torch.ones(len(x), dtype=torch.bool)]).to(x.device)  # (2N,)
+        keep = torch.cat([torch.zeros(len(x), dtype=torch.bool), torch.ones(len(x), dtype=torch.bool)]).to(
+            x.device
+        )  # (2N,)
         unconditional, conditional = denoise_cond(torch.cat([x, x]), torch.cat([t, t]), keep).chunk(2)  # (N, T, D) each
         return unconditional + scale * (conditional - unconditional)
 

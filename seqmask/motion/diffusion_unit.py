@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch import Tensor
 
-from seqmask.masking.params.motion import MotionMaskParams
 from seqmask.masking.motion import motion_mask
+from seqmask.masking.params.motion import MotionMaskParams
 from seqmask.motion.denoiser import MotionDenoiser
 from seqmask.motion.diffusion import cosine_alphas_cumprod, guided, q_sample, sample
 from seqmask.motion.windows import TEMPLATE_COUNT, Windows
@@ -31,8 +31,17 @@ class DiffusionUnit:
     """Train ``model`` to denoise ``windows`` given ``texts`` ``(N, K, E)``: each window's caption embeddings, one per template."""
 
     def __init__(
-        self, model: MotionDenoiser, windows: Windows, texts: Tensor, *, mask: MotionMaskParams, alphas_cumprod: Tensor,
-        condition_dropout: float, batch_size: int, seed: int, device: torch.device,
+        self,
+        model: MotionDenoiser,
+        windows: Windows,
+        texts: Tensor,
+        *,
+        mask: MotionMaskParams,
+        alphas_cumprod: Tensor,
+        condition_dropout: float,
+        batch_size: int,
+        seed: int,
+        device: torch.device,
     ) -> None:
         self.model = model
         self.windows = windows
@@ -59,15 +68,26 @@ class DiffusionUnit:
         padding = torch.arange(frames)[None, :] >= lengths[:, None]  # (B, T)
         x_t = q_sample(x0, t, noise, self.alphas_cumprod)  # (B, T, D)
         x_t, x0, padding = x_t.to(self.device), x0.to(self.device), padding.to(self.device)
-        predicted = self.model(x_t, t.to(self.device), self.texts[index, template].to(self.device), keep_text.to(self.device), padding=padding,
-                               mask=None if mask is None else mask.to(self.device))  # (B, T, D)
+        predicted = self.model(
+            x_t,
+            t.to(self.device),
+            self.texts[index, template].to(self.device),
+            keep_text.to(self.device),
+            padding=padding,
+            mask=None if mask is None else mask.to(self.device),
+        )  # (B, T, D)
         real = (~padding).float()[..., None]  # (B, T, 1)
         loss = (((predicted - x0) ** 2) * real).sum() / (real.sum() * x0.size(2))
         return loss, {"masked": 0.0 if mask is None else float(mask.float().mean())}
 
     def identity(self) -> dict[str, Any]:
-        return {"mask": dataclasses.asdict(self.mask), "windows": len(self.windows.records), "batch_size": self.batch_size,
-                "condition_dropout": self.condition_dropout, "diffusion_steps": len(self.alphas_cumprod)}
+        return {
+            "mask": dataclasses.asdict(self.mask),
+            "windows": len(self.windows.records),
+            "batch_size": self.batch_size,
+            "condition_dropout": self.condition_dropout,
+            "diffusion_steps": len(self.alphas_cumprod),
+        }
 
     def state_dict(self) -> dict[str, Any]:
         return {"draws": self.draws.get_state()}
@@ -77,17 +97,43 @@ class DiffusionUnit:
 
 
 def sample_motions(
-    trained: TrainedDenoiser, texts: Tensor, frames: int, *, guidance: float, steps: int, eta: float, seed: int, device: torch.device,
+    trained: TrainedDenoiser,
+    texts: Tensor,
+    frames: int,
+    *,
+    guidance: float,
+    steps: int,
+    eta: float,
+    seed: int,
+    device: torch.device,
 ) -> Tensor:
     """:func:`generate` with a trained denoiser on ``device`` and its own noise schedule."""
-    return generate(trained.model.to(device), texts, frames, cosine_alphas_cumprod(trained.diffusion_steps), guidance=guidance, steps=steps,
-                    eta=eta, seed=seed, device=device)
+    return generate(
+        trained.model.to(device),
+        texts,
+        frames,
+        cosine_alphas_cumprod(trained.diffusion_steps),
+        guidance=guidance,
+        steps=steps,
+        eta=eta,
+        seed=seed,
+        device=device,
+    )
 
 
 @torch.no_grad()
 def generate(
-    model: MotionDenoiser, texts: Tensor, frames: int, alphas_cumprod: Tensor, *, guidance: float, steps: int, eta: float, seed: int,
-    device: torch.device, batch: int = 128,
+    model: MotionDenoiser,
+    texts: Tensor,
+    frames: int,
+    alphas_cumprod: Tensor,
+    *,
+    guidance: float,
+    steps: int,
+    eta: float,
+    seed: int,
+    device: torch.device,
+    batch: int = 128,
 ) -> Tensor:
     """``(N, T, D)`` normalised motions for text embeddings ``(N, E)``, classifier-free guided."""
     model.eval()
@@ -97,8 +143,20 @@ def generate(
         text = texts[start : start + batch].to(device)  # (B, E)
 
         def denoise(x: Tensor, t: Tensor, keep: Tensor, text: Tensor = text) -> Tensor:
-            return model(x, t, text.repeat(len(x) // len(text), 1), keep)  # x, t, keep: (M, ...) with M a multiple of len(text)
+            return model(
+                x, t, text.repeat(len(x) // len(text), 1), keep
+            )  # x, t, keep: (M, ...) with M a multiple of len(text)
 
         shape = (len(text), frames, model.output.out_features)
-        out.append(sample(guided(denoise, guidance), shape, alphas_cumprod, steps=steps, eta=eta, generator=generator, device=device).cpu())
+        out.append(
+            sample(
+                guided(denoise, guidance),
+                shape,
+                alphas_cumprod,
+                steps=steps,
+                eta=eta,
+                generator=generator,
+                device=device,
+            ).cpu()
+        )
     return torch.cat(out)

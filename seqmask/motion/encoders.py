@@ -62,12 +62,17 @@ class ConvMotionEncoder(nn.Module):
 
     def __init__(self, features: int, dim: int) -> None:
         super().__init__()
-        self.convs = nn.Sequential(nn.Conv1d(features, dim, 4, 2, 1), nn.GELU(), nn.Conv1d(dim, dim, 4, 2, 1), nn.GELU())
+        self.convs = nn.Sequential(
+            nn.Conv1d(features, dim, 4, 2, 1), nn.GELU(), nn.Conv1d(dim, dim, 4, 2, 1), nn.GELU()
+        )
         self.out = nn.Linear(dim, dim)
 
     def forward(self, motion: Tensor, lengths: Tensor) -> Tensor:
         hidden = self.convs(motion.transpose(1, 2)).transpose(1, 2)  # (N, T/4, E)
-        real = (torch.arange(hidden.size(1), device=motion.device)[None] < _downsampled(lengths, 2)[:, None].to(motion.device)).float()
+        real = (
+            torch.arange(hidden.size(1), device=motion.device)[None]
+            < _downsampled(lengths, 2)[:, None].to(motion.device)
+        ).float()
         pooled = (hidden * real[..., None]).sum(1) / real.sum(1, keepdim=True)  # (N, E)
         return F.normalize(self.out(pooled), dim=-1)
 
@@ -78,7 +83,11 @@ class ConvGruMotionEncoder(nn.Module):
     def __init__(self, features: int, hidden: int, dim: int) -> None:
         super().__init__()
         self.convs = nn.Sequential(
-            nn.Conv1d(features, hidden, 4, 2, 1), nn.Dropout(0.2), nn.LeakyReLU(0.2), nn.Conv1d(hidden, hidden, 4, 2, 1), nn.LeakyReLU(0.2),
+            nn.Conv1d(features, hidden, 4, 2, 1),
+            nn.Dropout(0.2),
+            nn.LeakyReLU(0.2),
+            nn.Conv1d(hidden, hidden, 4, 2, 1),
+            nn.LeakyReLU(0.2),
         )
         self.gru = nn.GRU(hidden, hidden, batch_first=True, bidirectional=True)
         self.out = nn.Linear(2 * hidden, dim)

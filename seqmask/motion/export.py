@@ -20,7 +20,9 @@ def positions_of(features: Tensor, normalizer: Normalizer) -> np.ndarray:
     return to_positions(normalizer.denormalize(features).numpy().astype(np.float64))
 
 
-def export_bvh(path: Path, positions: np.ndarray, joints: Sequence[str], template: Path, *, fps: int, scale: float) -> Path:
+def export_bvh(
+    path: Path, positions: np.ndarray, joints: Sequence[str], template: Path, *, fps: int, scale: float
+) -> Path:
     """Write ``positions`` ``(T, J, 3)`` of the feature joints ``joints`` as a BVH on ``template``'s hierarchy; joints the
     features leave out (Bandai's ground helper ``joint_Root``) stay at the origin. The file is read back to check it."""
     skeleton = read_bvh(template).skeleton
@@ -30,5 +32,7 @@ def export_bvh(path: Path, positions: np.ndarray, joints: Sequence[str], templat
     write_bvh(path, positions_to_motion(skeleton, full, frame_time=1.0 / fps, scale=scale))
     read_back = joint_positions(read_bvh(path), scale=scale)  # (T, J_bvh, 3)
     if read_back.shape != full.shape:
-        raise ValueError(f"{path}: read back {read_back.shape[0]} frames of {read_back.shape[1]} joints, wrote {full.shape[:2]}")
+        raise ValueError(
+            f"{path}: read back {read_back.shape[0]} frames of {read_back.shape[1]} joints, wrote {full.shape[:2]}"
+        )
     return path

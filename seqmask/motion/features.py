@@ -58,12 +58,16 @@ def part_columns(joint_names: Sequence[str], parts: Mapping[str, Sequence[str]])
     for part, names in parts.items():
         for name in names:
             if name in owner:
-                raise ValueError(f"joint {name!r} is in body parts {owner[name]!r} and {part!r}: a joint belongs to one part")
+                raise ValueError(
+                    f"joint {name!r} is in body parts {owner[name]!r} and {part!r}: a joint belongs to one part"
+                )
             owner[name] = part
     missing = [name for name in joint_names if name not in owner]
     unknown = sorted(set(owner) - set(joint_names))
     if missing or unknown:
-        raise ValueError(f"motion.body_parts must hold each skeleton joint once: joints in no part {missing}, unknown joints {unknown}")
+        raise ValueError(
+            f"motion.body_parts must hold each skeleton joint once: joints in no part {missing}, unknown joints {unknown}"
+        )
     columns: dict[str, list[int]] = {part: [] for part in parts}
     columns[owner[joint_names[0]]] += list(range(ROOT_COLUMNS))
     for joint, name in enumerate(joint_names[1:], start=1):

@@ -134,7 +134,11 @@ def translated_joints(skeleton: Skeleton) -> tuple[str, ...]:
     chain = roots[0] if len(roots) == 1 else None
     while chain is not None:
         children = skeleton.children(chain)
-        chain = children[0] if len(children) == 1 and set(POSITION_CHANNELS) <= set(skeleton.channels[children[0]]) else None
+        chain = (
+            children[0]
+            if len(children) == 1 and set(POSITION_CHANNELS) <= set(skeleton.channels[children[0]])
+            else None
+        )
         if chain is not None:
             names.append(skeleton.names[chain])
     return tuple(names)
@@ -230,18 +234,26 @@ def positions_to_motion(
     positions = np.asarray(positions, dtype=np.float64)  # (F, J, 3)
     joints = len(skeleton.names)
     if positions.ndim != 3 or positions.shape[1:] != (joints, 3) or positions.shape[0] < 1:
-        raise ValueError(f"positions_to_motion: expected positions of shape (F >= 1, {joints}, 3), found {positions.shape}")
+        raise ValueError(
+            f"positions_to_motion: expected positions of shape (F >= 1, {joints}, 3), found {positions.shape}"
+        )
     if not np.isfinite(positions).all():
-        raise ValueError(f"positions_to_motion: expected finite positions, found {int((~np.isfinite(positions)).sum())} NaN or infinite")
+        raise ValueError(
+            f"positions_to_motion: expected finite positions, found {int((~np.isfinite(positions)).sum())} NaN or infinite"
+        )
     translated = translated_joints(skeleton) if translated is None else tuple(translated)
     free = {skeleton.index(name) for name in translated}
     for j in free:
         if not set(POSITION_CHANNELS) <= set(skeleton.channels[j]):
-            raise ValueError(f"positions_to_motion: translated joint {skeleton.names[j]!r} needs all three position channels, "
-                             f"found {skeleton.channels[j]}")
+            raise ValueError(
+                f"positions_to_motion: translated joint {skeleton.names[j]!r} needs all three position channels, "
+                f"found {skeleton.channels[j]}"
+            )
     for j, parent in enumerate(skeleton.parents):
         if parent == -1 and j not in free:
-            raise ValueError(f"positions_to_motion: root joint {skeleton.names[j]!r} must be translated to carry the root position")
+            raise ValueError(
+                f"positions_to_motion: root joint {skeleton.names[j]!r} must be translated to carry the root position"
+            )
 
     target = positions / scale  # (F, J, 3) file units
     frames = positions.shape[0]
@@ -254,19 +266,25 @@ def positions_to_motion(
         parent_rotation = identity if parent == -1 else rotations[:, parent]  # (F, 3, 3)
         parent_position = np.zeros((frames, 3)) if parent == -1 else placed[:, parent]  # (F, 3)
         if j in free:
-            translations[:, j] = (np.swapaxes(parent_rotation, 1, 2) @ (target[:, j] - parent_position)[..., None])[..., 0]
+            translations[:, j] = (np.swapaxes(parent_rotation, 1, 2) @ (target[:, j] - parent_position)[..., None])[
+                ..., 0
+            ]
         else:
             translations[:, j] = skeleton.offsets[j]
         placed[:, j] = parent_position + (parent_rotation @ translations[:, j, :, None])[..., 0]
 
         # children placed by their offsets, which this joint's rotation turns
-        children = [c for c in skeleton.children(j) if c not in free and np.linalg.norm(skeleton.offsets[c]) > _DEGENERATE]
+        children = [
+            c for c in skeleton.children(j) if c not in free and np.linalg.norm(skeleton.offsets[c]) > _DEGENERATE
+        ]
         order = _rotation_order(skeleton, j)
         if not children:
             rotations[:, j] = parent_rotation
         elif len(order) != 3:
-            raise ValueError(f"positions_to_motion: joint {skeleton.names[j]!r} needs 3 rotation channels to turn its children, "
-                             f"found {order!r}")
+            raise ValueError(
+                f"positions_to_motion: joint {skeleton.names[j]!r} needs 3 rotation channels to turn its children, "
+                f"found {order!r}"
+            )
         else:
             rest = skeleton.offsets[children]  # (K, 3)
             current = target[:, children] - placed[:, j, None]  # (F, K, 3)

@@ -7,11 +7,9 @@ evaluated on valid and test, and (seed 0 at the default ratios) rendered.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import dataclasses
 from collections.abc import Sequence
-
+from typing import TYPE_CHECKING
 
 from seqmask.experiment.runs import Run, expand, offset_seed
 from seqmask.masking.params.motion import MotionMaskParams
@@ -40,7 +38,9 @@ def variants(config: ExperimentConfig, *, study: bool) -> dict[str, MotionMaskPa
         for mask in masks:
             for ratio in config.motion.ratio_study:
                 if mask.kind != "none" and ratio != mask.ratio:
-                    found[variant_name(dataclasses.replace(mask, ratio=ratio), False)] = dataclasses.replace(mask, ratio=ratio)
+                    found[variant_name(dataclasses.replace(mask, ratio=ratio), False)] = dataclasses.replace(
+                        mask, ratio=ratio
+                    )
     return found
 
 
@@ -55,42 +55,77 @@ def motion_pipeline(runs: Sequence[Run], masks: dict[str, MotionMaskParams], *, 
     models = {**on_prep, TEXT: stage_name(text_encoder)}
     stages = [
         *PREP_STAGES,
-        stage_of(text_encoder, inputs=on_prep, **training(PRIORITY["text-encoder"]),
-                 config_of=lambda c: c.motion.text_encoder,
-                 sources=lambda c: [resolve_path(c.motion.text_encoder.clip)] if c.motion.text_encoder.clip else []),
-        stage_of(evaluator, inputs=on_prep, **training(PRIORITY["evaluator"]),
-                 config_of=lambda c: evaluator.Config(evaluator=c.motion.evaluator, sampling=c.motion.sampling)),
+        stage_of(
+            text_encoder,
+            inputs=on_prep,
+            **training(PRIORITY["text-encoder"]),
+            config_of=lambda c: c.motion.text_encoder,
+            sources=lambda c: [resolve_path(c.motion.text_encoder.clip)] if c.motion.text_encoder.clip else [],
+        ),
+        stage_of(
+            evaluator,
+            inputs=on_prep,
+            **training(PRIORITY["evaluator"]),
+            config_of=lambda c: evaluator.Config(evaluator=c.motion.evaluator, sampling=c.motion.sampling),
+        ),
     ]
     per_run = {}
     for run in runs:
         mask, trained = masks[run.variant], stage_name(train, run.name)
         stages += [
-            stage_of(train, run.name, inputs=models, **training(PRIORITY["train"]),
-                     config_of=lambda c, mask=mask, run=run: _train_config(c, mask, run.seed)),
-            stage_of(evaluate, run.name, inputs={**models, EVALUATOR: stage_name(evaluator), MODEL: trained},
-                     **training(PRIORITY["evaluate"]), config_of=lambda c: evaluate.Config(sampling=c.motion.sampling)),
+            stage_of(
+                train,
+                run.name,
+                inputs=models,
+                **training(PRIORITY["train"]),
+                config_of=lambda c, mask=mask, run=run: _train_config(c, mask, run.seed),
+            ),
+            stage_of(
+                evaluate,
+                run.name,
+                inputs={**models, EVALUATOR: stage_name(evaluator), MODEL: trained},
+                **training(PRIORITY["evaluate"]),
+                config_of=lambda c: evaluate.Config(sampling=c.motion.sampling),
+            ),
         ]
         per_run[run_role(EVALUATE, run.name)] = stage_name(evaluate, run.name)
         if run.seed == runs[0].seed and "@" not in run.variant:
-            stages.append(stage_of(
-                render, run.name, inputs={**models, MODEL: trained}, **training(PRIORITY["render"], gpu=False),
-                config_of=lambda c: render.Config(
-                    sampling=c.motion.sampling, captions=c.motion.render_captions, scale=c.motion_prep.scale),
-            ))
+            stages.append(
+                stage_of(
+                    render,
+                    run.name,
+                    inputs={**models, MODEL: trained},
+                    **training(PRIORITY["render"], gpu=False),
+                    config_of=lambda c: render.Config(
+                        sampling=c.motion.sampling, captions=c.motion.render_captions, scale=c.motion_prep.scale
+                    ),
+                )
+            )
             per_run[run_role(RENDER, run.name)] = stage_name(render, run.name)
-    stages.append(stage_of(report, inputs={EVALUATOR: stage_name(evaluator), **per_run}, config_of=lambda c: report.Config(
-        runs=tuple((run.variant, run.seed) for run in runs), baseline=c.motion.comparison.baseline,
-        variants=tuple((v, m.kind, m.ratio) for v, m in masks.items()),
-        default_ratio={mask.kind: mask.ratio for mask in c.motion.masks}, gates=c.motion.gates,
-    )))
+    stages.append(
+        stage_of(
+            report,
+            inputs={EVALUATOR: stage_name(evaluator), **per_run},
+            config_of=lambda c: report.Config(
+                runs=tuple((run.variant, run.seed) for run in runs),
+                baseline=c.motion.comparison.baseline,
+                variants=tuple((v, m.kind, m.ratio) for v, m in masks.items()),
+                default_ratio={mask.kind: mask.ratio for mask in c.motion.masks},
+                gates=c.motion.gates,
+            ),
+        )
+    )
     return Pipeline(name, tuple(stages))
 
 
 def _train_config(config: ExperimentConfig, mask: MotionMaskParams, seed: int) -> train.Config:
     """A run's denoiser training: its mask, and the training's seed offset by the run's."""
     diffusion = config.motion.diffusion
-    return train.Config(mask=mask, denoiser=config.motion.denoiser,
-                        diffusion=dataclasses.replace(diffusion, train=offset_seed(diffusion.train, seed)))
+    return train.Config(
+        mask=mask,
+        denoiser=config.motion.denoiser,
+        diffusion=dataclasses.replace(diffusion, train=offset_seed(diffusion.train, seed)),
+    )
 
 
 # --- what each flow runs ---------------------------------------------------------------------

@@ -24,6 +24,7 @@ from seqmask.motion.bvh import BvhError, BvhTooLarge, Motion, Skeleton, read_bvh
 from seqmask.motion.captions import ACTIONS, STYLES
 from seqmask.motion.kinematics import joint_positions, resample
 
+
 @dataclass(frozen=True, kw_only=True)
 class ClipRecord:
     """A clip kept: its labels, frames at the windows' rate, and split."""
@@ -81,7 +82,11 @@ def bandai_sources(root: Path) -> list[ClipSource]:
 
 def _label_names(path: Path) -> tuple[str, ...]:
     """Label names of a ``cfg/`` list, one a line (``dataset-1_bow`` -> ``bow``)."""
-    return tuple(line.strip().removeprefix("dataset-1_") for line in path.read_text(encoding="utf-8").splitlines() if line.strip())
+    return tuple(
+        line.strip().removeprefix("dataset-1_")
+        for line in path.read_text(encoding="utf-8").splitlines()
+        if line.strip()
+    )
 
 
 def _label_path(bvh: Path) -> Path:
@@ -92,12 +97,21 @@ def clip_name(path: str) -> str:
     return Path(path).name.removesuffix(".gz").removesuffix(".bvh")
 
 
-def read_clip(source: ClipSource, *, drop_joints: Sequence[str], scale: float, fps: int, min_frames: int, max_bytes: int,
-              max_position: float) -> ClipResult:
+def read_clip(
+    source: ClipSource,
+    *,
+    drop_joints: Sequence[str],
+    scale: float,
+    fps: int,
+    min_frames: int,
+    max_bytes: int,
+    max_position: float,
+) -> ClipResult:
     """One clip's joint positions at ``fps`` in metres, without ``drop_joints``; or a reject with the reason.
 
     The BVH may hold at most ``max_bytes`` bytes of text (``too_large``), and every joint coordinate must be finite as
     float32 (``not_finite``) and no farther than ``max_position`` metres from the origin along any axis (``implausible``)."""
+
     def reject(reason: str, detail: str) -> ClipResult:
         return ClipResult(None, None, (), (), Reject(origin=source.bvh, reason=reason, detail=detail))
 
@@ -128,21 +142,30 @@ def read_clip(source: ClipSource, *, drop_joints: Sequence[str], scale: float, f
     old_parents = motion.skeleton.parents
     new_index = {old: new for new, old in enumerate(keep)}
     parents = tuple(_kept_parent(old, old_parents, new_index) for old in keep)
-    record = ClipRecord(clip=clip_name(source.bvh), file=Path(source.bvh).name, content=content, style=style, frames=len(positions))
+    record = ClipRecord(
+        clip=clip_name(source.bvh), file=Path(source.bvh).name, content=content, style=style, frames=len(positions)
+    )
     return ClipResult(record, positions, joints, parents, None, motion.skeleton)
 
 
-def _position_problem(positions: np.ndarray, joints: Sequence[str], fps: int, max_position: float) -> tuple[str, str] | None:
+def _position_problem(
+    positions: np.ndarray, joints: Sequence[str], fps: int, max_position: float
+) -> tuple[str, str] | None:
     """``(reason, detail)`` when float32 positions ``(F, J, 3)`` in metres are not finite or beyond ``max_position``; else None."""
     bad = ~np.isfinite(positions)  # (F, J, 3)
     if bad.any():
         first = np.argwhere(bad)[0]  # (3,): frame, joint, axis
-        return "not_finite", f"{int(bad.sum())} joint coordinates are NaN or infinite in float32 metres, the first {_place(first, joints, fps)}"
+        return (
+            "not_finite",
+            f"{int(bad.sum())} joint coordinates are NaN or infinite in float32 metres, the first {_place(first, joints, fps)}",
+        )
     far = np.abs(positions) > max_position  # (F, J, 3)
     if far.any():
         first = np.argwhere(far)[0]  # (3,): frame, joint, axis
-        return "implausible", (f"{int(far.sum())} joint coordinates lie beyond {max_position} m of the origin (motion_prep.max_position), "
-                               f"the first {_place(first, joints, fps)}: {float(positions[tuple(first)]):.6g} m")
+        return "implausible", (
+            f"{int(far.sum())} joint coordinates lie beyond {max_position} m of the origin (motion_prep.max_position), "
+            f"the first {_place(first, joints, fps)}: {float(positions[tuple(first)]):.6g} m"
+        )
     return None
 
 
@@ -171,7 +194,9 @@ def _labels(source: ClipSource) -> tuple[str, str]:
     indexes = [label.get(key) if isinstance(label, dict) else None for key in ("content", "style")]
     for key, index, names in zip(("content", "style"), indexes, (source.contents, source.styles)):
         if not isinstance(index, int) or not 0 <= index < len(names):
-            raise ValueError(f"{path}: expected {key!r} to index the {len(names)} names of cfg/{key}_label.txt, found {index!r}")
+            raise ValueError(
+                f"{path}: expected {key!r} to index the {len(names)} names of cfg/{key}_label.txt, found {index!r}"
+            )
     content, style = source.contents[indexes[0]], source.styles[indexes[1]]
     if content not in ACTIONS or style not in STYLES:
         raise ValueError(f"{path}: labels ({content!r}, {style!r}) have no caption words")
@@ -181,9 +206,14 @@ def _labels(source: ClipSource) -> tuple[str, str]:
 def assign_splits(records: Sequence[ClipRecord], *, test_clips: int, valid_clips: int, seed: int) -> list[ClipRecord]:
     """Whole clips to ``test``, ``valid`` and ``train`` in a seeded hash order of their names."""
     if test_clips + valid_clips >= len(records):
-        raise ValueError(f"test_clips + valid_clips = {test_clips + valid_clips} leaves no training clip of {len(records)}")
+        raise ValueError(
+            f"test_clips + valid_clips = {test_clips + valid_clips} leaves no training clip of {len(records)}"
+        )
     order = sorted(records, key=lambda r: hashlib.sha256(f"{seed}:{r.clip}".encode()).hexdigest())
-    split = {r.clip: "test" if i < test_clips else "valid" if i < test_clips + valid_clips else "train" for i, r in enumerate(order)}
+    split = {
+        r.clip: "test" if i < test_clips else "valid" if i < test_clips + valid_clips else "train"
+        for i, r in enumerate(order)
+    }
     return [dataclasses.replace(r, split=split[r.clip]) for r in records]
 
 
@@ -197,7 +227,9 @@ def window_starts(frames: int, window: int, stride: int, most: int) -> list[int]
 
 def cut_windows(positions: np.ndarray, window: int, starts: Sequence[int]) -> tuple[np.ndarray, list[int]]:
     """``(W, window, J, 3)`` windows from ``(F, J, 3)`` positions (padded with the last pose) and their real lengths."""
-    padded = np.concatenate([positions, np.repeat(positions[-1:], max(0, window - len(positions)), axis=0)])  # (max(F, window), J, 3)
+    padded = np.concatenate(
+        [positions, np.repeat(positions[-1:], max(0, window - len(positions)), axis=0)]
+    )  # (max(F, window), J, 3)
     return np.stack([padded[s : s + window] for s in starts]), [min(window, len(positions) - s) for s in starts]
 
 

@@ -8,7 +8,23 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from seqmask.files import read_json_object
-from seqmask.motion.artifacts import EVALUATE, EVALUATOR, INDEX, METRICS, MODEL, MODEL_DIR, NORMALIZATION, PREP, REAL, RENDER, SKELETON, TEXT, run_role, window_records, window_tensors
+from seqmask.motion.artifacts import (
+    EVALUATE,
+    EVALUATOR,
+    INDEX,
+    METRICS,
+    MODEL,
+    MODEL_DIR,
+    NORMALIZATION,
+    PREP,
+    REAL,
+    RENDER,
+    SKELETON,
+    TEXT,
+    run_role,
+    window_records,
+    window_tensors,
+)
 from seqmask.motion.models import (
     SentenceEncoder,
     TrainedDenoiser,
@@ -22,7 +38,6 @@ if TYPE_CHECKING:
     from seqmask.motion.captions import WordVocabulary
     from seqmask.motion.encoders import TextMotionModel
     from seqmask.stage import StageContext
-
 
 
 def read_skeleton(prep: Path) -> Skeleton:

@@ -33,7 +33,12 @@ TITLE_CHARS = 80
 
 
 def render_gif(
-    path: str | Path, motions: Sequence[np.ndarray], *, parents: Sequence[int], titles: Sequence[str], fps: int = 20,
+    path: str | Path,
+    motions: Sequence[np.ndarray],
+    *,
+    parents: Sequence[int],
+    titles: Sequence[str],
+    fps: int = 20,
     up_axis: int = 1,
 ) -> Path:
     """Animate ``motions`` (each (F, J, 3)) side by side as a GIF at ``fps``; shorter motions hold their last frame."""
@@ -60,7 +65,12 @@ def render_gif(
 
 
 def render_frames_png(
-    path: str | Path, motions: Sequence[np.ndarray], *, parents: Sequence[int], titles: Sequence[str], frames: int = 4,
+    path: str | Path,
+    motions: Sequence[np.ndarray],
+    *,
+    parents: Sequence[int],
+    titles: Sequence[str],
+    frames: int = 4,
     up_axis: int = 1,
 ) -> Path:
     """Draw ``frames`` evenly spaced frames of each motion (each (F, J, 3)) as one row of a PNG, one row per motion."""
@@ -90,7 +100,9 @@ def _output_path(path: str | Path, suffix: str) -> Path:
     return path
 
 
-def _checked(motions: Sequence[np.ndarray], parents: Sequence[int], titles: Sequence[str], up_axis: int) -> list[np.ndarray]:
+def _checked(
+    motions: Sequence[np.ndarray], parents: Sequence[int], titles: Sequence[str], up_axis: int
+) -> list[np.ndarray]:
     """The motions as float arrays (F, J, 3) in plot coordinates (vertical last), after checking every input."""
     if up_axis not in (0, 1, 2):
         raise ValueError(f"expected up_axis 0, 1 or 2, found {up_axis}")
@@ -105,7 +117,9 @@ def _checked(motions: Sequence[np.ndarray], parents: Sequence[int], titles: Sequ
         if array.ndim != 3 or array.shape[2] != 3 or array.shape[0] < 1 or array.shape[1] < 1:
             raise ValueError(f"expected motion {index} of shape (frames, joints, 3), found shape {array.shape}")
         if array.shape[1] != len(parents):
-            raise ValueError(f"expected parents to have one entry per joint ({array.shape[1]} in motion {index}), found {len(parents)}")
+            raise ValueError(
+                f"expected parents to have one entry per joint ({array.shape[1]} in motion {index}), found {len(parents)}"
+            )
         if not np.isfinite(array).all():
             raise ValueError(f"expected finite joint positions, found NaN or infinity in motion {index}")
         points.append(array[..., order])  # (F, J, 3)
@@ -118,7 +132,9 @@ def _check_parents(parents: Sequence[int]) -> None:
     joints = len(parents)
     for joint, parent in enumerate(parents):
         if not -1 <= parent < joints or parent == joint:
-            raise ValueError(f"expected parents[{joint}] to be -1 or another joint index below {joints}, found {parent}")
+            raise ValueError(
+                f"expected parents[{joint}] to be -1 or another joint index below {joints}, found {parent}"
+            )
     for joint in range(joints):
         current, steps = joint, 0
         while parents[current] != -1:
@@ -151,8 +167,14 @@ def _figure(rows: int, columns: int, inches: float, dpi: int, *, title_inches: f
     """A white figure of ``rows`` x ``columns`` panels of ``inches`` square, each with ``title_inches`` on top for its title."""
     fig = Figure(figsize=(inches * columns, inches * rows), dpi=dpi, facecolor="white")
     FigureCanvasAgg(fig)
-    fig.subplots_adjust(left=0.0, right=1.0, bottom=0.0, top=1.0 - title_inches / (inches * rows), wspace=0.0,
-                        hspace=title_inches / (inches - title_inches))
+    fig.subplots_adjust(
+        left=0.0,
+        right=1.0,
+        bottom=0.0,
+        top=1.0 - title_inches / (inches * rows),
+        wspace=0.0,
+        hspace=title_inches / (inches - title_inches),
+    )
     return fig
 
 
@@ -165,7 +187,9 @@ def _panel(fig: Figure, rows: int, columns: int, index: int, low: np.ndarray, hi
     ax.set_box_aspect((1.0, 1.0, 1.0))
     ax.view_init(elev=15.0, azim=-60.0)
     ax.set_axis_off()
-    floor = [[(low[0], low[1], low[2]), (high[0], low[1], low[2]), (high[0], high[1], low[2]), (low[0], high[1], low[2])]]
+    floor = [
+        [(low[0], low[1], low[2]), (high[0], low[1], low[2]), (high[0], high[1], low[2]), (low[0], high[1], low[2])]
+    ]
     ax.add_collection3d(Poly3DCollection(floor, facecolor="0.85", edgecolor="0.6", alpha=0.6, zorder=0))
     ax.set_title(short_title(title), fontsize=7)
     return ax
@@ -173,7 +197,9 @@ def _panel(fig: Figure, rows: int, columns: int, index: int, low: np.ndarray, hi
 
 def short_title(title: str) -> str:
     """``title`` with each line cut to :data:`TITLE_CHARS` characters, the last of a cut line an ellipsis."""
-    return "\n".join(line if len(line) <= TITLE_CHARS else line[: TITLE_CHARS - 1] + "\u2026" for line in title.split("\n"))
+    return "\n".join(
+        line if len(line) <= TITLE_CHARS else line[: TITLE_CHARS - 1] + "\u2026" for line in title.split("\n")
+    )
 
 
 def _skeleton(ax: Axes, pose: np.ndarray, bones: np.ndarray, *, color: str) -> Line3DCollection:

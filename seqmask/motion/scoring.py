@@ -27,11 +27,15 @@ def r_precisions(texts: np.ndarray, motions: np.ndarray, batch_size: int) -> lis
     """Mean R@1..3 over :data:`SHUFFLES` shufflings; None when the set is smaller than one batch."""
     if len(texts) < batch_size:
         return None
-    runs = np.array([r_precision(texts, motions, batch_size=batch_size, top_k=3, seed=seed) for seed in range(SHUFFLES)])  # (S, 3)
+    runs = np.array(
+        [r_precision(texts, motions, batch_size=batch_size, top_k=3, seed=seed) for seed in range(SHUFFLES)]
+    )  # (S, 3)
     return runs.mean(axis=0).tolist()
 
 
-def score_set(real: np.ndarray, texts: np.ndarray, generated: np.ndarray, *, copies: int, batch_size: int, resamples: int) -> dict:
+def score_set(
+    real: np.ndarray, texts: np.ndarray, generated: np.ndarray, *, copies: int, batch_size: int, resamples: int
+) -> dict:
     """Metrics of ``generated`` ``(copies N, E)`` (copy ``c`` of window ``i`` at row ``c N + i``) against ``real`` ``(N, E)`` whose
     captions embed to ``texts`` ``(N, E)``; R-precision and MM-Dist per copy, averaged."""
     n = len(real)
@@ -46,8 +50,16 @@ def score_set(real: np.ndarray, texts: np.ndarray, generated: np.ndarray, *, cop
     }
 
 
-def score_groups(real: np.ndarray, texts: np.ndarray, generated: np.ndarray, seen: Sequence[bool], *, copies: int, batch_size: int,
-                 resamples: int) -> dict[str, dict]:
+def score_groups(
+    real: np.ndarray,
+    texts: np.ndarray,
+    generated: np.ndarray,
+    seen: Sequence[bool],
+    *,
+    copies: int,
+    batch_size: int,
+    resamples: int,
+) -> dict[str, dict]:
     """:func:`score_set` over all windows and over those whose (content, style) pair is seen / unseen in training."""
     groups = {"all": np.ones(len(real), dtype=bool), "seen pair": np.array(seen), "unseen pair": ~np.array(seen)}
     scored = {}
@@ -55,12 +67,23 @@ def score_groups(real: np.ndarray, texts: np.ndarray, generated: np.ndarray, see
         if chosen.sum() < 2:
             continue
         rows = np.concatenate([np.flatnonzero(chosen) + c * len(real) for c in range(copies)])
-        scored[name] = score_set(real[chosen], texts[chosen], generated[rows], copies=copies, batch_size=batch_size, resamples=resamples)
+        scored[name] = score_set(
+            real[chosen], texts[chosen], generated[rows], copies=copies, batch_size=batch_size, resamples=resamples
+        )
     return scored
 
 
-def floors(real: np.ndarray, train: np.ndarray, static: np.ndarray, pairs: Sequence[tuple[str, str]], train_pairs: Sequence[tuple[str, str]],
-           *, copies: int, resamples: int, seed: int = 0) -> dict[str, dict[str, float]]:
+def floors(
+    real: np.ndarray,
+    train: np.ndarray,
+    static: np.ndarray,
+    pairs: Sequence[tuple[str, str]],
+    train_pairs: Sequence[tuple[str, str]],
+    *,
+    copies: int,
+    resamples: int,
+    seed: int = 0,
+) -> dict[str, dict[str, float]]:
     """FID of reference sets of ``copies N`` motions against ``real`` ``(N, E)``: the static mean pose, a random training window of
     another caption, of any caption, and (the noise level) one half of the real windows against the other."""
     rng = np.random.default_rng(seed)

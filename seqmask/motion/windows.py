@@ -11,7 +11,6 @@ import torch
 from safetensors.torch import load_file
 from torch import Tensor
 
-
 from seqmask.files import read_jsonl
 from seqmask.motion.captions import TEMPLATES, captions
 from seqmask.motion.prep import WindowRecord
@@ -36,12 +35,25 @@ class Skeleton:
     def load(cls, path: Path) -> Skeleton:
         """The skeleton in a JSON file (``motion-prep``'s :data:`~seqmask.motion.artifacts.SKELETON`)."""
         data = json.loads(path.read_text(encoding="utf-8"))
-        return cls(tuple(data["joints"]), tuple(data["parents"]), tuple(data["parts"]), tuple(map(tuple, data["part_columns"])),
-                   data["features"], data["fps"], data["window"])
+        return cls(
+            tuple(data["joints"]),
+            tuple(data["parents"]),
+            tuple(data["parts"]),
+            tuple(map(tuple, data["part_columns"])),
+            data["features"],
+            data["fps"],
+            data["window"],
+        )
 
     def identity(self) -> dict:
         """What a model trained on these features must match."""
-        return {"joints": list(self.joints), "parts": list(self.parts), "features": self.features, "fps": self.fps, "window": self.window}
+        return {
+            "joints": list(self.joints),
+            "parts": list(self.parts),
+            "features": self.features,
+            "fps": self.fps,
+            "window": self.window,
+        }
 
 
 @dataclass(frozen=True)
@@ -96,4 +108,3 @@ def load_windows(tensors: Path, records: Path, normalizer: Normalizer) -> Window
     records, normalised with ``normalizer``."""
     found = load_file(str(tensors))
     return Windows(normalizer.normalize(found["features"]), found["lengths"], read_jsonl(records, WindowRecord))
-

@@ -44,7 +44,12 @@ class SynthConfig:
     espeak_language: str = "en"
     """Manifest language code of the synthesized speech."""
     voices: tuple[str, ...] = (
-        "en-us", "en-us+f3", "en-gb+m3", "en-gb-x-rp+f2", "en-gb-x-gbclan+m1", "en-us+m7",
+        "en-us",
+        "en-us+f3",
+        "en-gb+m3",
+        "en-gb-x-rp+f2",
+        "en-gb-x-gbclan+m1",
+        "en-us+m7",
     )
     """espeak-ng voice specs used for train, valid and matched test."""
     heldout_voices: tuple[str, ...] = ("en-gb-scotland+f4", "en-029+m5")
@@ -69,18 +74,37 @@ class SynthConfig:
     def validate(self) -> None:
         for name in ("tatoeba_language", "espeak_language"):
             require(bool(getattr(self, name).strip()), name, "a language code", getattr(self, name))
-        require(bool(self.voices) and all(v.strip() for v in self.voices), "voices", "at least one voice name", list(self.voices))
+        require(
+            bool(self.voices) and all(v.strip() for v in self.voices),
+            "voices",
+            "at least one voice name",
+            list(self.voices),
+        )
         require(all(v.strip() for v in self.heldout_voices), "heldout_voices", "voice names", list(self.heldout_voices))
         overlap = sorted(set(self.voices) & set(self.heldout_voices))
         require(not overlap, "heldout_voices", "no voice also in voices", overlap)
-        require(bool(self.speeds) and all(80 <= s <= 450 for s in self.speeds), "speeds", "espeak-ng rates in [80, 450] words per minute", list(self.speeds))
-        require(bool(self.pitches) and all(0 <= p <= 99 for p in self.pitches), "pitches", "espeak-ng pitches in [0, 99]", list(self.pitches))
+        require(
+            bool(self.speeds) and all(80 <= s <= 450 for s in self.speeds),
+            "speeds",
+            "espeak-ng rates in [80, 450] words per minute",
+            list(self.speeds),
+        )
+        require(
+            bool(self.pitches) and all(0 <= p <= 99 for p in self.pitches),
+            "pitches",
+            "espeak-ng pitches in [0, 99]",
+            list(self.pitches),
+        )
         require(self.target_hours > 0, "target_hours", "> 0", self.target_hours)
         require(self.seconds_per_char > 0, "seconds_per_char", "> 0", self.seconds_per_char)
         require(self.valid_share >= 0, "valid_share", ">= 0", self.valid_share)
         shares = self.test_share + self.valid_share
-        require(0 < self.test_share and shares < 1, "test_share", "0 < test_share and test_share + valid_share < 1", shares)
-        require(math.isfinite(self.mismatched_snr_db), "mismatched_snr_db", "a finite SNR in dB", self.mismatched_snr_db)
+        require(
+            0 < self.test_share and shares < 1, "test_share", "0 < test_share and test_share + valid_share < 1", shares
+        )
+        require(
+            math.isfinite(self.mismatched_snr_db), "mismatched_snr_db", "a finite SNR in dB", self.mismatched_snr_db
+        )
         require(self.jobs_per_task >= 1, "jobs_per_task", ">= 1", self.jobs_per_task)
 
 
@@ -100,8 +124,15 @@ class UserCorpusConfig:
         return self.manifest is not None or self.audio_dir is not None
 
     def validate(self) -> None:
-        require(not (self.manifest and self.audio_dir), "manifest", "either manifest or audio_dir, not both", self.manifest)
-        require(self.transcripts is None or self.audio_dir is not None, "transcripts", "only together with audio_dir", self.transcripts)
+        require(
+            not (self.manifest and self.audio_dir), "manifest", "either manifest or audio_dir, not both", self.manifest
+        )
+        require(
+            self.transcripts is None or self.audio_dir is not None,
+            "transcripts",
+            "only together with audio_dir",
+            self.transcripts,
+        )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -128,7 +159,9 @@ class SpeechPrepConfig:
     """Seed for synthesis planning and added noise."""
 
     def validate(self) -> None:
-        require(bool(self.fsdd_heldout_speaker), "fsdd_heldout_speaker", "an FSDD speaker name", self.fsdd_heldout_speaker)
+        require(
+            bool(self.fsdd_heldout_speaker), "fsdd_heldout_speaker", "an FSDD speaker name", self.fsdd_heldout_speaker
+        )
         require(self.shard_seconds > 0, "shard_seconds", "> 0", self.shard_seconds)
         require(self.seed >= 0, "seed", ">= 0", self.seed)
 
@@ -237,7 +270,12 @@ class PretrainConfig(SpeechModelConfig):
 
     def validate(self) -> None:
         super().validate()
-        require(self.num_distractors is None or self.num_distractors >= 1, "num_distractors", ">= 1 or null", self.num_distractors)
+        require(
+            self.num_distractors is None or self.num_distractors >= 1,
+            "num_distractors",
+            ">= 1 or null",
+            self.num_distractors,
+        )
         high, low = self.gumbel_temperature if len(self.gumbel_temperature) == 2 else (0, 0)
         require(high >= low > 0, "gumbel_temperature", "(start, end) with start >= end > 0", self.gumbel_temperature)
         require(self.diversity_weight >= 0, "diversity_weight", ">= 0", self.diversity_weight)
@@ -261,7 +299,12 @@ class FinetuneConfig(CtcConfig):
         require(self.units in UNITS, "units", f"one of {UNITS}", self.units)
         require(self.sp_vocab_size >= 2, "sp_vocab_size", ">= 2", self.sp_vocab_size)
         steps = self.train.steps
-        require(0 <= self.freeze_encoder_steps <= steps, "freeze_encoder_steps", f"in [0, train.steps = {steps}]", self.freeze_encoder_steps)
+        require(
+            0 <= self.freeze_encoder_steps <= steps,
+            "freeze_encoder_steps",
+            f"in [0, train.steps = {steps}]",
+            self.freeze_encoder_steps,
+        )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -282,7 +325,12 @@ class SpeechDataConfig:
         for name in ("target", "pretrain"):
             corpora = getattr(self, name)
             require(bool(corpora) and set(corpora) <= set(CORPORA), name, f"corpora among {CORPORA}", list(corpora))
-        require(self.labelled_per_speaker is None or self.labelled_per_speaker >= 1, "labelled_per_speaker", ">= 1 or null", self.labelled_per_speaker)
+        require(
+            self.labelled_per_speaker is None or self.labelled_per_speaker >= 1,
+            "labelled_per_speaker",
+            ">= 1 or null",
+            self.labelled_per_speaker,
+        )
         require(self.labelled_seed >= 0, "labelled_seed", ">= 0", self.labelled_seed)
 
 
@@ -330,9 +378,13 @@ class SpeechConfig:
     """Supervised references, printed beside the variants; a comparison is not meaningful while one fails its gate."""
     pack_seconds: float = 3.0
     """Short pretraining utterances of one speaker (FSDD digits) are concatenated up to this length."""
-    comparison: ComparisonConfig = field(default_factory=lambda: ComparisonConfig(
-        variants=(NO_PRETRAINING, BASELINE, "ask2mask", "ask2mask+utt"), baseline=BASELINE, main=(NO_PRETRAINING, BASELINE, "ask2mask+utt"),
-    ))
+    comparison: ComparisonConfig = field(
+        default_factory=lambda: ComparisonConfig(
+            variants=(NO_PRETRAINING, BASELINE, "ask2mask", "ask2mask+utt"),
+            baseline=BASELINE,
+            main=(NO_PRETRAINING, BASELINE, "ask2mask+utt"),
+        )
+    )
     """Variants of ``speech-compare`` over its seeds (``none`` fine-tunes without pretraining) and the ``main`` ones
     ``speech`` runs with seed 0."""
 

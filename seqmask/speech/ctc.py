@@ -42,10 +42,24 @@ class CtcUnit:
     """A wav2vec 2.0 CTC model over ``vocab``, trained on ``utterances`` with unit ids ``targets``."""
 
     def __init__(
-        self, config: CtcConfig, encoder: EncoderConfig, vocab: Vocabulary, utterances: Sequence[Utterance],
-        targets: Sequence[list[int]], *, init_encoder: Wav2Vec2Model | None, freeze_encoder_steps: int, device: torch.device,
+        self,
+        config: CtcConfig,
+        encoder: EncoderConfig,
+        vocab: Vocabulary,
+        utterances: Sequence[Utterance],
+        targets: Sequence[list[int]],
+        *,
+        init_encoder: Wav2Vec2Model | None,
+        freeze_encoder_steps: int,
+        device: torch.device,
     ) -> None:
-        self.config, self.encoder, self.vocab, self.utterances, self.targets = config, encoder, vocab, utterances, targets
+        self.config, self.encoder, self.vocab, self.utterances, self.targets = (
+            config,
+            encoder,
+            vocab,
+            utterances,
+            targets,
+        )
         self.freeze_encoder_steps, self.device = freeze_encoder_steps, device
         model = build_asr_model(encoder, len(vocab.tokens), config)
         if init_encoder is not None:
@@ -54,7 +68,13 @@ class CtcUnit:
 
     def epoch(self, generator: torch.Generator) -> list[list[int]]:
         lengths = [u.feats.shape[0] for u in self.utterances]
-        return length_batches(lengths, max_frames=self.config.max_frames, max_size=self.config.max_batch_size, generator=generator, shuffle=True)
+        return length_batches(
+            lengths,
+            max_frames=self.config.max_frames,
+            max_size=self.config.max_batch_size,
+            generator=generator,
+            shuffle=True,
+        )
 
     def loss(self, batch: Sequence[int], step: int) -> tuple[Tensor, Mapping[str, float]]:
         """CTC loss per target unit; the encoder trains only after ``freeze_encoder_steps``."""
@@ -63,9 +83,14 @@ class CtcUnit:
         self.model.encoder.requires_grad_(trainable)
         speech = collate([self.utterances[i] for i in batch]).to(self.device)
         targets = [self.targets[i] for i in batch]
-        padded = pad_sequence([torch.tensor(t) for t in targets], batch_first=True).to(self.device)  # N x (L_i,) -> (N, L)
+        padded = pad_sequence([torch.tensor(t) for t in targets], batch_first=True).to(
+            self.device
+        )  # N x (L_i,) -> (N, L)
         summed = self.model(
-            speech.feats, BatchLayout.of(speech.feats, speech.feat_lens), padded, BatchLayout.of(padded, [len(t) for t in targets])
+            speech.feats,
+            BatchLayout.of(speech.feats, speech.feat_lens),
+            padded,
+            BatchLayout.of(padded, [len(t) for t in targets]),
         )  # (N, F, 80), (N, L) -> ()
         return summed / sum(map(len, targets)), {}  # () -> ()
 
@@ -73,7 +98,9 @@ class CtcUnit:
         model = {f.name: getattr(self.config, f.name) for f in dataclasses.fields(CtcConfig) if f.name != "train"}
         return {
             "model": {name: dataclasses.asdict(v) if dataclasses.is_dataclass(v) else v for name, v in model.items()},
-            "encoder": dataclasses.asdict(self.encoder), "vocab": self.vocab.to_dict(), "freeze_encoder_steps": self.freeze_encoder_steps,
+            "encoder": dataclasses.asdict(self.encoder),
+            "vocab": self.vocab.to_dict(),
+            "freeze_encoder_steps": self.freeze_encoder_steps,
         }
 
     def state_dict(self) -> dict[str, Any]:
@@ -105,13 +132,31 @@ def train_ctc(
     device = device or default_device()
     utterances, targets, skipped = _ctc_examples(train_set, vocab)
     unit, summary = train(
-        lambda: CtcUnit(config, encoder, vocab, utterances, targets, init_encoder=init_encoder,
-                        freeze_encoder_steps=freeze_encoder_steps, device=device),
-        config.train, out_dir=out_dir, work_dir=work_dir, device=device, progress=progress, desc="CTC training",
+        lambda: CtcUnit(
+            config,
+            encoder,
+            vocab,
+            utterances,
+            targets,
+            init_encoder=init_encoder,
+            freeze_encoder_steps=freeze_encoder_steps,
+            device=device,
+        ),
+        config.train,
+        out_dir=out_dir,
+        work_dir=work_dir,
+        device=device,
+        progress=progress,
+        desc="CTC training",
     )
     save_checkpoint(
-        out_dir / MODEL, unit.model, kind=CTC_KIND, arch=encoder.arch, encoder=dataclasses.asdict(encoder),
-        vocab=vocab.to_dict(), steps=summary["steps"],
+        out_dir / MODEL,
+        unit.model,
+        kind=CTC_KIND,
+        arch=encoder.arch,
+        encoder=dataclasses.asdict(encoder),
+        vocab=vocab.to_dict(),
+        steps=summary["steps"],
     )
     return {**summary, "skipped_too_long": skipped}
 
@@ -129,11 +174,15 @@ def _ctc_examples(train: Sequence[Utterance], vocab: Vocabulary) -> tuple[list[U
     encoded = [vocab.encode(u.text or "") for u in train]
     missing = [u.id for u, target in zip(train, encoded) if not target]
     if missing:
-        raise ValueError(f"expected a transcript with letters or digits for every training utterance, {len(missing)} have none: {missing[:10]}")
+        raise ValueError(
+            f"expected a transcript with letters or digits for every training utterance, {len(missing)} have none: {missing[:10]}"
+        )
     kept = [(u, target) for u, target in zip(train, encoded) if ctc_frames_needed(target) <= u.encoder_frames]
     skipped = len(train) - len(kept)
     if not kept:
-        raise ValueError(f"all {len(train)} training utterances have more target units than encoder frames, expected some CTC can align")
+        raise ValueError(
+            f"all {len(train)} training utterances have more target units than encoder frames, expected some CTC can align"
+        )
     if skipped:
         log.warning("skipping %d of %d utterances: more target units than encoder frames", skipped, len(train))
     return [u for u, _ in kept], [target for _, target in kept], skipped

@@ -17,7 +17,9 @@ from seqmask.training.device import autocast, default_device
 def inference_batches(utterances: Sequence[Utterance], max_frames: int) -> Iterator[SpeechBatch]:
     """Batches of similar length, in length order, of at most ``max_frames`` padded filterbank frames."""
     lengths = [u.feats.shape[0] for u in utterances]
-    for indices in length_batches(lengths, max_frames=max_frames, max_size=len(utterances), generator=None, shuffle=False):
+    for indices in length_batches(
+        lengths, max_frames=max_frames, max_size=len(utterances), generator=None, shuffle=False
+    ):
         yield collate([utterances[i] for i in indices])
 
 
@@ -48,7 +50,11 @@ def greedy_decode(logits: Tensor, lengths: Sequence[int], vocab: Vocabulary) -> 
 
 
 def transcribe(
-    model: Wav2Vec2AsrModel, vocab: Vocabulary, utterances: Sequence[Utterance], *, max_frames: int = 20000,
+    model: Wav2Vec2AsrModel,
+    vocab: Vocabulary,
+    utterances: Sequence[Utterance],
+    *,
+    max_frames: int = 20000,
     device: torch.device | None = None,
 ) -> dict[str, str]:
     """Greedy CTC transcripts by utterance id; moves ``model`` to ``device`` and puts it in eval mode."""

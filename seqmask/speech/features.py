@@ -9,9 +9,9 @@ runs at 20 ms per frame, the rate of the scorer's confidences.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping, Sequence
 
 import numpy as np
 import torch
@@ -37,8 +37,12 @@ def fbank(waveform: np.ndarray, sample_rate: int = 16000) -> Tensor:
         # (T,) -> (1, T), Kaldi expects 16-bit scale
         samples = torch.from_numpy(np.ascontiguousarray(waveform, dtype=np.float32)).unsqueeze(0) * 32768.0
         feats = torchaudio.compliance.kaldi.fbank(
-            samples, num_mel_bins=NUM_MEL_BINS, frame_length=FRAME_LENGTH_MS, frame_shift=FRAME_SHIFT_MS,
-            dither=0.0, sample_frequency=sample_rate,
+            samples,
+            num_mel_bins=NUM_MEL_BINS,
+            frame_length=FRAME_LENGTH_MS,
+            frame_shift=FRAME_SHIFT_MS,
+            dither=0.0,
+            sample_frequency=sample_rate,
         )  # (F, 80)
         return (feats - feats.mean(0)) / (feats.std(0, unbiased=False) + 1e-5)  # one-frame safe
 
@@ -88,7 +92,9 @@ class Utterance:
         return num_encoder_frames(self.feats.shape[0])
 
 
-def load_utterances(features_dir: Path, records: Sequence[AudioRecord], feature_shards: dict[str, str]) -> list[Utterance]:
+def load_utterances(
+    features_dir: Path, records: Sequence[AudioRecord], feature_shards: dict[str, str]
+) -> list[Utterance]:
     """Utterances for ``records``; ``feature_shards`` maps record id -> feature shard path relative to ``features_dir``."""
     by_shard: dict[str, list[AudioRecord]] = {}
     for record in records:
@@ -99,7 +105,9 @@ def load_utterances(features_dir: Path, records: Sequence[AudioRecord], feature_
     for shard, shard_records in sorted(by_shard.items()):
         tensors = load_file(str(features_dir / shard))
         for record in shard_records:
-            utterances.append(Utterance(record.id, tensors[record.id], record.text, record.split, record.source, record.speaker))
+            utterances.append(
+                Utterance(record.id, tensors[record.id], record.text, record.split, record.source, record.speaker)
+            )
     return utterances
 
 
@@ -119,7 +127,7 @@ class SpeechBatch:
     def encoder_lens(self) -> list[int]:
         return [num_encoder_frames(n) for n in self.feat_lens]
 
-    def to(self, device: torch.device) -> "SpeechBatch":
+    def to(self, device: torch.device) -> SpeechBatch:
         scores = None if self.scores is None else self.scores.to(device)
         return dataclasses.replace(self, feats=self.feats.to(device), scores=scores)
 
@@ -140,7 +148,9 @@ def collate(utterances: Sequence[Utterance], scores: Mapping[str, Tensor] | None
     return SpeechBatch([u.id for u in utterances], feats, lens, batch_scores)
 
 
-def length_batches(lengths: Sequence[int], *, max_frames: int, max_size: int, generator: torch.Generator | None, shuffle: bool) -> list[list[int]]:
+def length_batches(
+    lengths: Sequence[int], *, max_frames: int, max_size: int, generator: torch.Generator | None, shuffle: bool
+) -> list[list[int]]:
     """Indices grouped into batches of similar length whose padded size stays under ``max_frames``.
 
     Sorted by length so padding is small; batch order shuffled with ``generator`` when ``shuffle``.

@@ -6,20 +6,20 @@ cannot be used does not stop the others: it is returned with its :class:`AudioEr
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from fairseq2.models.wav2vec2.asr import Wav2Vec2AsrModel
 
-from seqmask.files import json_objects
 from seqmask.data.audio import AudioChecks, AudioError, decode
-
 from seqmask.eval.wer import evaluate_groups
+from seqmask.files import json_objects
 from seqmask.speech.artifacts import MODEL
-from seqmask.speech.readers import model_file
 from seqmask.speech.decode import transcribe
 from seqmask.speech.features import Utterance, fbank
 from seqmask.speech.model import load_asr
+from seqmask.speech.readers import model_file
 from seqmask.speech.vocab import Vocabulary
 from seqmask.store import ArtifactNotFound, ArtifactStore
 
@@ -71,7 +71,9 @@ def decode_utterances(items: Sequence[tuple[str, Path, str | None]]) -> tuple[li
     return utterances, failures
 
 
-def transcribe_files(model: Wav2Vec2AsrModel, vocab: Vocabulary, files: Sequence[Path]) -> tuple[dict[str, str], dict[str, AudioError]]:
+def transcribe_files(
+    model: Wav2Vec2AsrModel, vocab: Vocabulary, files: Sequence[Path]
+) -> tuple[dict[str, str], dict[str, AudioError]]:
     """Greedy transcripts keyed by file path, and the files that could not be decoded."""
     utterances, failures = decode_utterances([(str(f), Path(f), None) for f in files])
     return (transcribe(model, vocab, utterances) if utterances else {}), failures

@@ -31,6 +31,7 @@ from seqmask.speech.config import CtcConfig, EncoderConfig
 from seqmask.speech.features import FBANK_STRIDE, NUM_MEL_BINS
 from seqmask.training.checkpoint import read_checkpoint
 
+
 def encoder_config(encoder: EncoderConfig) -> Wav2Vec2EncoderConfig:
     """fairseq2 encoder config of ``encoder`` with the filterbank front end."""
     a = arch_sizes(encoder.arch)
@@ -54,7 +55,11 @@ def encoder_config(encoder: EncoderConfig) -> Wav2Vec2EncoderConfig:
 
 
 def pretrain_config(
-    encoder: EncoderConfig, *, span_len: int = 10, max_mask_prob: float = 0.65, num_distractors: int | None = None,
+    encoder: EncoderConfig,
+    *,
+    span_len: int = 10,
+    max_mask_prob: float = 0.65,
+    num_distractors: int | None = None,
     temperature: tuple[float, float, float] = (2.0, 0.5, 0.999995),
 ) -> Wav2Vec2Config:
     """fairseq2 wav2vec 2.0 pretraining config of ``encoder``; ``temperature`` is (start, end, decay per step)."""
@@ -139,7 +144,9 @@ def load_pretrained(path: Path, encoder: EncoderConfig, **config: Any) -> Wav2Ve
     if "model" not in checkpoint:
         raise ValueError(f"{path} is not a wav2vec2 checkpoint: expected a dict with a 'model' state dict")
     model = build_pretrain_model(encoder, **config)
-    state = convert_wav2vec2_state_dict(dict(checkpoint), pretrain_config(encoder, **{k: v for k, v in config.items() if k != "masker"}))
+    state = convert_wav2vec2_state_dict(
+        dict(checkpoint), pretrain_config(encoder, **{k: v for k, v in config.items() if k != "masker"})
+    )
     load_state(model, state, path=Path(path), what=f"wav2vec2 ({encoder.arch}, {encoder.norm_order}-LN)")
     return model
 
@@ -149,8 +156,12 @@ def load_asr(path: Path) -> tuple[Wav2Vec2AsrModel, dict[str, Any]]:
     checkpoint = read_checkpoint(path)
     meta = checkpoint.get("seqmask", {})
     if meta.get("kind") != "wav2vec2_asr" or "vocab" not in meta or not isinstance(meta.get("encoder"), dict):
-        raise ValueError(f"{path} is not a seqmask wav2vec2 CTC checkpoint (expected seqmask.kind 'wav2vec2_asr', an encoder and a vocab)")
+        raise ValueError(
+            f"{path} is not a seqmask wav2vec2 CTC checkpoint (expected seqmask.kind 'wav2vec2_asr', an encoder and a vocab)"
+        )
     encoder = EncoderConfig(**meta["encoder"])
     model = build_asr_model(encoder, len(meta["vocab"]["tokens"]))
-    load_state(model, checkpoint["model"], path=Path(path), what=f"wav2vec2 CTC ({encoder.arch}, {encoder.norm_order}-LN)")
+    load_state(
+        model, checkpoint["model"], path=Path(path), what=f"wav2vec2 CTC ({encoder.arch}, {encoder.norm_order}-LN)"
+    )
     return model, meta

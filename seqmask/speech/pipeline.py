@@ -13,7 +13,6 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-
 from seqmask.data.espeak import espeak_version
 from seqmask.data.manifest import SPLITS
 from seqmask.data.user import collect_user_manifest
@@ -58,7 +57,10 @@ CORPUS_STAGES = {"fsdd": fsdd, "ljspeech": ljspeech, "espeak": espeak, "user": u
 
 
 def _corpus(
-    make: Callable[..., CorpusPrep], *, require_text: bool, corpus_of: Callable[[SpeechPrepConfig], Any] | None = None,
+    make: Callable[..., CorpusPrep],
+    *,
+    require_text: bool,
+    corpus_of: Callable[[SpeechPrepConfig], Any] | None = None,
 ) -> Callable[[ExperimentConfig], CorpusPrep]:
     """The config slice of a corpus stage, ``make`` (its module's ``Config``): its own settings (``corpus_of``, when it
     has any) and the shared decoding settings."""
@@ -85,36 +87,49 @@ def user_sources(config: ExperimentConfig) -> list[Path]:
 
 PREP_STAGES = (
     stage_of(
-        fsdd, sources=lambda c: [resolve_path(c.speech_prep.fsdd_dir)],
+        fsdd,
+        sources=lambda c: [resolve_path(c.speech_prep.fsdd_dir)],
         config_of=_corpus(
-            fsdd.Config, require_text=True,
+            fsdd.Config,
+            require_text=True,
             corpus_of=lambda p: fsdd.Fsdd(dir=p.fsdd_dir, heldout_speaker=p.fsdd_heldout_speaker),
         ),
     ),
     stage_of(
-        ljspeech, sources=lambda c: [resolve_path(c.speech_prep.ljspeech_dir)],
+        ljspeech,
+        sources=lambda c: [resolve_path(c.speech_prep.ljspeech_dir)],
         config_of=_corpus(
-            ljspeech.Config, require_text=False, corpus_of=lambda p: ljspeech.LjSpeech(dir=p.ljspeech_dir),
+            ljspeech.Config,
+            require_text=False,
+            corpus_of=lambda p: ljspeech.LjSpeech(dir=p.ljspeech_dir),
         ),
     ),
     stage_of(
-        espeak_synth, sources=lambda c: [resolve_path(c.speech_prep.tatoeba_dir)],
+        espeak_synth,
+        sources=lambda c: [resolve_path(c.speech_prep.tatoeba_dir)],
         enabled=lambda c: c.speech_prep.synth.enabled,
         config_of=lambda c: espeak_synth.Config(
-            synth=c.speech_prep.synth, tatoeba_dir=c.speech_prep.tatoeba_dir, seed=c.speech_prep.seed,
+            synth=c.speech_prep.synth,
+            tatoeba_dir=c.speech_prep.tatoeba_dir,
+            seed=c.speech_prep.seed,
             espeak=espeak_version(),
         ),
     ),
     stage_of(
-        espeak, config_of=_corpus(espeak.Config, require_text=True), inputs={"synth": stage_name(espeak_synth)},
+        espeak,
+        config_of=_corpus(espeak.Config, require_text=True),
+        inputs={"synth": stage_name(espeak_synth)},
         enabled=lambda c: c.speech_prep.synth.enabled,
     ),
     stage_of(
-        user, config_of=_corpus(user.Config, require_text=False, corpus_of=lambda p: p.user), sources=user_sources,
+        user,
+        config_of=_corpus(user.Config, require_text=False, corpus_of=lambda p: p.user),
+        sources=user_sources,
         enabled=lambda c: c.speech_prep.user.enabled,
     ),
     stage_of(
-        splits, config_of=lambda c: splits.Config(splits=SPLITS),
+        splits,
+        config_of=lambda c: splits.Config(splits=SPLITS),
         inputs={corpus: stage_name(CORPUS_STAGES[corpus]) for corpus in CORPORA},
     ),
 )
@@ -136,19 +151,24 @@ def speech_pipeline(runs: Sequence[Run], *, name: str) -> Pipeline:
         *PREP_STAGES,
         stage_of(features, config_of=lambda c: features.Config(), inputs={"splits": stage_name(splits)}),
         stage_of(
-            labelled, inputs={"splits": stage_name(splits)},
+            labelled,
+            inputs={"splits": stage_name(splits)},
             config_of=lambda c: labelled.Config(
-                target=c.speech.data.target, per_speaker=c.speech.data.labelled_per_speaker,
+                target=c.speech.data.target,
+                per_speaker=c.speech.data.labelled_per_speaker,
                 seed=c.speech.data.labelled_seed,
             ),
         ),
         stage_of(
-            scorer, config_of=lambda c: scorer.Config(scorer=c.speech.scorer, target=c.speech.data.target),
-            inputs={**DATA, "labelled": stage_name(labelled)}, **training(PRIORITY["scorer"]),
+            scorer,
+            config_of=lambda c: scorer.Config(scorer=c.speech.scorer, target=c.speech.data.target),
+            inputs={**DATA, "labelled": stage_name(labelled)},
+            **training(PRIORITY["scorer"]),
             sources=lambda c: [resolve_path(c.speech.scorer.checkpoint)] if c.speech.scorer.checkpoint else [],
         ),
         stage_of(
-            scores, config_of=lambda c: scores.Config(scores=c.speech.scores, corpora=c.speech.data.pretrain),
+            scores,
+            config_of=lambda c: scores.Config(scores=c.speech.scores, corpora=c.speech.data.pretrain),
             inputs={**DATA, "scorer": stage_name(scorer)},
         ),
     ]
@@ -162,18 +182,25 @@ def speech_pipeline(runs: Sequence[Run], *, name: str) -> Pipeline:
             per_run[run_role(PRETRAIN, run.name)] = stage_name(pretrain, run.name)
         stages += _finetune_and_evaluate(run.name, seed=run.seed, variant=run.variant)
         per_run[run_role(EVALUATE, run.name)] = stage_name(evaluate, run.name)
-    stages.append(stage_of(
-        report, inputs={**DATA, "scores": stage_name(scores), **per_run},
-        config_of=lambda c: report.Config(
-            runs=tuple((run.variant, run.seed) for run in runs), baseline=c.speech.comparison.baseline,
-            mask=c.speech.pretrain.mask, data=c.speech.data,
-            references=tuple(ref for ref in c.speech.references if _corpus_enabled(c, ref.corpus)),
-        ),
-    ))
+    stages.append(
+        stage_of(
+            report,
+            inputs={**DATA, "scores": stage_name(scores), **per_run},
+            config_of=lambda c: report.Config(
+                runs=tuple((run.variant, run.seed) for run in runs),
+                baseline=c.speech.comparison.baseline,
+                mask=c.speech.pretrain.mask,
+                data=c.speech.data,
+                references=tuple(ref for ref in c.speech.references if _corpus_enabled(c, ref.corpus)),
+            ),
+        )
+    )
     return Pipeline(name, tuple(stages))
 
 
-def _finetune_and_evaluate(name: str, *, seed: int, variant: str | None = None, reference: str | None = None) -> list[Stage]:
+def _finetune_and_evaluate(
+    name: str, *, seed: int, variant: str | None = None, reference: str | None = None
+) -> list[Stage]:
     """CTC training and its evaluation: a variant on the labelled target subset (from its pretrained encoder unless
     ``none``), or a reference on all labelled train audio of its corpus, from scratch."""
     inputs = dict(DATA) if reference else {**DATA, "labelled": stage_name(labelled)}
@@ -181,24 +208,38 @@ def _finetune_and_evaluate(name: str, *, seed: int, variant: str | None = None, 
         inputs["pretrain"] = stage_name(pretrain, name)
 
     def enabled(c: ExperimentConfig) -> bool:  # a reference runs when ``speech.references`` names its corpus
-        return reference is None or any(ref.corpus == reference for ref in c.speech.references) and _corpus_enabled(c, reference)
+        return (
+            reference is None
+            or any(ref.corpus == reference for ref in c.speech.references)
+            and _corpus_enabled(c, reference)
+        )
 
     def corpora(c: ExperimentConfig) -> tuple[str, ...]:
         return (reference,) if reference else c.speech.data.target
 
     finetune_stage = stage_of(
-        finetune, name, inputs=inputs, enabled=enabled,
+        finetune,
+        name,
+        inputs=inputs,
+        enabled=enabled,
         **training(PRIORITY["long reference" if reference in LONG_REFERENCES else "fine-tuning"]),
         config_of=lambda c: finetune.Config(
             finetune=dataclasses.replace(
-                c.speech.finetune, train=_training(c, seed, reference),
-                freeze_encoder_steps=0 if reference else c.speech.finetune.freeze_encoder_steps,  # one recipe for every variant
+                c.speech.finetune,
+                train=_training(c, seed, reference),
+                freeze_encoder_steps=0
+                if reference
+                else c.speech.finetune.freeze_encoder_steps,  # one recipe for every variant
             ),
-            encoder=c.speech.encoder, corpora=corpora(c) if reference else None,
+            encoder=c.speech.encoder,
+            corpora=corpora(c) if reference else None,
         ),
     )
     evaluate_stage = stage_of(
-        evaluate, name, inputs={**DATA, "finetune": finetune_stage.name}, enabled=enabled,
+        evaluate,
+        name,
+        inputs={**DATA, "finetune": finetune_stage.name},
+        enabled=enabled,
         config_of=lambda c: evaluate.Config(variant=variant or f"reference {reference}", corpora=corpora(c)),
     )
     return [finetune_stage, evaluate_stage]
@@ -224,25 +265,37 @@ def _variant_pretrain_config(config: PretrainConfig, variant: str, seed: int) ->
     so that sweeping Ask2Mask's own parameters reuses the random baseline."""
     mask = config.mask
     if variant == BASELINE:
-        mask = Ask2MaskParams(span_len=mask.span_len, max_mask_prob=mask.max_mask_prob, min_num_spans=mask.min_num_spans)
+        mask = Ask2MaskParams(
+            span_len=mask.span_len, max_mask_prob=mask.max_mask_prob, min_num_spans=mask.min_num_spans
+        )
     return dataclasses.replace(config, mask=mask, train=offset_seed(config.train, seed))
 
 
 def _pretrain_stage(run: Run) -> Stage:
     inputs = dict(DATA) if run.variant == BASELINE else {**DATA, "scores": stage_name(scores)}
     return stage_of(
-        pretrain, run.name, inputs=inputs, **training(PRIORITY["pretraining"]),
+        pretrain,
+        run.name,
+        inputs=inputs,
+        **training(PRIORITY["pretraining"]),
         config_of=lambda c: pretrain.Config(
-            variant=run.variant, pretrain=_variant_pretrain_config(c.speech.pretrain, run.variant, run.seed),
-            encoder=c.speech.encoder, pack_seconds=c.speech.pack_seconds, corpora=c.speech.data.pretrain,
+            variant=run.variant,
+            pretrain=_variant_pretrain_config(c.speech.pretrain, run.variant, run.seed),
+            encoder=c.speech.encoder,
+            pack_seconds=c.speech.pack_seconds,
+            corpora=c.speech.data.pretrain,
         ),
-        sources=lambda c: [resolve_path(c.speech.pretrain.init_checkpoint)] if c.speech.pretrain.init_checkpoint else [],
+        sources=lambda c: (
+            [resolve_path(c.speech.pretrain.init_checkpoint)] if c.speech.pretrain.init_checkpoint else []
+        ),
     )
 
 
 def read_study(data: Mapping[str, Any], where: str = "study plan") -> StudyPlan:
     """A speech study plan: variants among the speech variants, compared against the random baseline."""
-    return plan_from_dict(data, variants=VARIANTS, baseline=BASELINE, default_variants=(BASELINE, "ask2mask+utt"), where=where)
+    return plan_from_dict(
+        data, variants=VARIANTS, baseline=BASELINE, default_variants=(BASELINE, "ask2mask+utt"), where=where
+    )
 
 
 def study_pipeline(plan: StudyPlan) -> Pipeline:
@@ -250,7 +303,8 @@ def study_pipeline(plan: StudyPlan) -> Pipeline:
     pipeline."""
     external = {
         run_role(role, point): (f"study-{point}", stage_name(module))
-        for point in plan.points for role, module in ((POINT_REPORT, report), (POINT_SCORER, scorer))
+        for point in plan.points
+        for role, module in ((POINT_REPORT, report), (POINT_SCORER, scorer))
     }
     studying = stage_of(study, config_of=lambda c: study.Config(plan=plan), inputs={name: name for name in external})
     return Pipeline("study", (studying,), external=external)
@@ -278,5 +332,8 @@ def speech_study_plan(config: ExperimentConfig, plan: Mapping[str, Any]) -> Plan
     """Every point of the study plan (its variants x seeds), then the study table; ``plan`` as parsed YAML."""
     plan = read_study(plan)
     runs = expand(plan.variants, plan.seeds)
-    points = [(speech_pipeline(runs, name=f"study-{point}"), point_config) for point, point_config in point_configs(config, plan).items()]
+    points = [
+        (speech_pipeline(runs, name=f"study-{point}"), point_config)
+        for point, point_config in point_configs(config, plan).items()
+    ]
     return [*points, (study_pipeline(plan), config)]

@@ -45,7 +45,6 @@ from seqmask.speech.config import MASKERS, EncoderConfig, PretrainConfig
 from seqmask.speech.features import Utterance, collate, length_batches
 from seqmask.speech.masker import Ask2MaskMasker
 from seqmask.speech.model import build_pretrain_model, load_pretrained
-
 from seqmask.training.checkpoint import save_checkpoint
 from seqmask.training.device import default_device
 from seqmask.training.loop import ProgressFn, train
@@ -74,7 +73,9 @@ def utterance_contrastive_loss(logits: Tensor) -> Tensor:
     """fairseq2's contrastive loss, per utterance: ``(N, S_msk, L)`` logits, target at index 0 -> ``(N,)`` sums."""
     batch_size, num_masked, num_candidates = logits.shape
     targets = logits.new_zeros(batch_size * num_masked, dtype=torch.int64)  # (N * S_msk,)
-    frame_losses = cross_entropy(logits.float().reshape(-1, num_candidates), targets, reduction="none")  # (N, S_msk, L) -> (N * S_msk,)
+    frame_losses = cross_entropy(
+        logits.float().reshape(-1, num_candidates), targets, reduction="none"
+    )  # (N, S_msk, L) -> (N * S_msk,)
     return frame_losses.view(batch_size, num_masked).sum(dim=1)  # (N * S_msk,) -> (N, S_msk) -> (N,)
 
 
@@ -86,14 +87,20 @@ def pretrain_loss(
     weighted = contrastive if weights is None else contrastive * weights  # (N,), (N,) -> (N,)
     diversity = model.compute_diversity_loss(output.logits, output.quantizer_output.prob_perplexity)  # ()
     penalty = model.compute_features_penalty(output.logits, output.raw_features)  # ()
-    total = weighted.sum() + config.diversity_weight * diversity + config.features_penalty_weight * penalty  # (N,) -> ()
+    total = (
+        weighted.sum() + config.diversity_weight * diversity + config.features_penalty_weight * penalty
+    )  # (N,) -> ()
     num_targets = output.num_targets
     return PretrainLoss(total / num_targets, contrastive.sum() / num_targets, diversity / num_targets, num_targets)
 
 
 def _maskable(utterances: Sequence[Utterance], params: Ask2MaskParams) -> tuple[list[Utterance], int]:
     """The utterances fairseq2 can mask (longer than a span, room for ``min_num_spans`` spans), and the number dropped."""
-    span_args = {"span_len": params.span_len, "max_mask_prob": params.max_mask_prob, "min_num_spans": params.min_num_spans}
+    span_args = {
+        "span_len": params.span_len,
+        "max_mask_prob": params.max_mask_prob,
+        "min_num_spans": params.min_num_spans,
+    }
     kept = [u for u in utterances if num_masked_spans(u.encoder_frames, **span_args) > 0]
     dropped = len(utterances) - len(kept)
     if not kept:
@@ -106,7 +113,9 @@ def _maskable(utterances: Sequence[Utterance], params: Ask2MaskParams) -> tuple[
     return kept, dropped
 
 
-def _fitted_scores(utterances: Sequence[Utterance], scores: Mapping[str, Tensor] | None, masker: str) -> dict[str, Tensor] | None:
+def _fitted_scores(
+    utterances: Sequence[Utterance], scores: Mapping[str, Tensor] | None, masker: str
+) -> dict[str, Tensor] | None:
     """Per-utterance frame confidences ``(S,)`` brought to exactly the utterance's encoder frames; ``None`` for ``"random"``."""
     if masker == "random":
         return None
@@ -114,11 +123,15 @@ def _fitted_scores(utterances: Sequence[Utterance], scores: Mapping[str, Tensor]
         raise ValueError(f"masker {masker!r} needs frame scores, got None")
     missing = [u.id for u in utterances if u.id not in scores]
     if missing:
-        raise ValueError(f"masker {masker!r} needs scores for every utterance, missing for {len(missing)}: {missing[:10]}")
+        raise ValueError(
+            f"masker {masker!r} needs scores for every utterance, missing for {len(missing)}: {missing[:10]}"
+        )
     fitted = {}
     for utterance in utterances:
         try:
-            fitted[utterance.id] = fit_scorer_frames(scores[utterance.id].float()[None], utterance.encoder_frames)[0]  # (X,) -> (1, X) -> (S,)
+            fitted[utterance.id] = fit_scorer_frames(scores[utterance.id].float()[None], utterance.encoder_frames)[
+                0
+            ]  # (X,) -> (1, X) -> (S,)
         except ValueError as err:
             raise ValueError(f"scores of utterance {utterance.id!r} do not fit its encoder frames: {err}") from err
     return fitted
@@ -147,12 +160,25 @@ class PretrainUnit:
     """wav2vec 2.0 pretraining of one masking variant on ``utterances`` (with frame ``scores`` for Ask2Mask)."""
 
     def __init__(
-        self, config: PretrainConfig, encoder: EncoderConfig, variant: str, utterances: Sequence[Utterance],
-        scores: Mapping[str, Tensor] | None, device: torch.device,
+        self,
+        config: PretrainConfig,
+        encoder: EncoderConfig,
+        variant: str,
+        utterances: Sequence[Utterance],
+        scores: Mapping[str, Tensor] | None,
+        device: torch.device,
     ) -> None:
-        self.config, self.encoder, self.variant, self.utterances, self.scores = config, encoder, variant, utterances, scores
+        self.config, self.encoder, self.variant, self.utterances, self.scores = (
+            config,
+            encoder,
+            variant,
+            utterances,
+            scores,
+        )
         self.device = device
-        self.mask_generator = torch.Generator(device=device).manual_seed(config.train.seed + 1)  # independent of batch order
+        self.mask_generator = torch.Generator(device=device).manual_seed(
+            config.train.seed + 1
+        )  # independent of batch order
         self.frames = 0
         """Filterbank frames (unpadded) of the batches trained on."""
         masker = None
@@ -165,19 +191,29 @@ class PretrainUnit:
             model = load_pretrained(Path(config.init_checkpoint), encoder, **model_kwargs)
             log.info("continuing pretraining from %s", config.init_checkpoint)
         if masker is None:
-            model.masker.min_num_temporal_mask_spans = config.mask.min_num_spans  # build_pretrain_model keeps fairseq2's default
+            model.masker.min_num_temporal_mask_spans = (
+                config.mask.min_num_spans
+            )  # build_pretrain_model keeps fairseq2's default
         self.model: Wav2Vec2Model = model.to(device)
 
     def epoch(self, generator: torch.Generator) -> list[list[int]]:
         lengths = [u.feats.shape[0] for u in self.utterances]
-        return length_batches(lengths, max_frames=self.config.max_frames, max_size=self.config.max_batch_size, generator=generator, shuffle=True)
+        return length_batches(
+            lengths,
+            max_frames=self.config.max_frames,
+            max_size=self.config.max_batch_size,
+            generator=generator,
+            shuffle=True,
+        )
 
     def loss(self, batch: Sequence[int], step: int) -> tuple[Tensor, Mapping[str, float]]:
         """The per-target objective; logs fairseq2's (unweighted) contrastive and diversity losses."""
         speech = collate([self.utterances[i] for i in batch], self.scores).to(self.device)
         self.frames += sum(speech.feat_lens)
         layout = BatchLayout.of(speech.feats, speech.feat_lens)
-        masker = self.model.masker if speech.scores is None else functools.partial(self.model.masker, scores=speech.scores)
+        masker = (
+            self.model.masker if speech.scores is None else functools.partial(self.model.masker, scores=speech.scores)
+        )
         weights = None
         if self.variant == "ask2mask+utt":
             encoder_lens = torch.tensor(speech.encoder_lens, device=self.device)  # (N,)
@@ -188,7 +224,11 @@ class PretrainUnit:
         return loss.total, {"contrastive": loss.contrastive.item(), "diversity": loss.diversity.item()}
 
     def identity(self) -> dict[str, Any]:
-        return {"config": dataclasses.asdict(self.config), "encoder": dataclasses.asdict(self.encoder), "variant": self.variant}
+        return {
+            "config": dataclasses.asdict(self.config),
+            "encoder": dataclasses.asdict(self.encoder),
+            "variant": self.variant,
+        }
 
     def state_dict(self) -> dict[str, Any]:
         return {"mask_generator": self.mask_generator.get_state(), "frames": self.frames}
@@ -204,7 +244,9 @@ def model_settings(config: PretrainConfig) -> dict[str, Any]:
     start, end = config.gumbel_temperature
     decay = (end / start) ** (1 / config.train.steps)
     return {
-        "span_len": config.mask.span_len, "max_mask_prob": config.mask.max_mask_prob, "num_distractors": config.num_distractors,
+        "span_len": config.mask.span_len,
+        "max_mask_prob": config.mask.max_mask_prob,
+        "num_distractors": config.num_distractors,
         "temperature": (start, end, decay),
     }
 
@@ -235,12 +277,22 @@ def pretrain(
     kept, dropped = _maskable(utterances, config.mask)
     fitted = _fitted_scores(kept, scores, variant)
     unit, summary = train(
-        lambda: PretrainUnit(config, encoder, variant, kept, fitted, device), config.train,
-        out_dir=out_dir, work_dir=work_dir, device=device, progress=progress, desc=f"pretraining ({variant})",
+        lambda: PretrainUnit(config, encoder, variant, kept, fitted, device),
+        config.train,
+        out_dir=out_dir,
+        work_dir=work_dir,
+        device=device,
+        progress=progress,
+        desc=f"pretraining ({variant})",
     )
     save_checkpoint(
-        out_dir / MODEL, unit.model, kind=PRETRAINED_KIND, arch=encoder.arch, encoder=dataclasses.asdict(encoder),
-        masker=variant, steps=summary["steps"],
+        out_dir / MODEL,
+        unit.model,
+        kind=PRETRAINED_KIND,
+        arch=encoder.arch,
+        encoder=dataclasses.asdict(encoder),
+        masker=variant,
+        steps=summary["steps"],
     )
     seconds = read_build_record(out_dir)["train_seconds"]
     record_build(out_dir, frames_per_second=round(unit.frames / seconds, 1) if seconds else 0.0)

@@ -66,7 +66,11 @@ class CtcScorer:
 
 
 def score_utterances(
-    scorer: FrameScorer, utterances: Sequence[Utterance], *, confidence: str = "max", max_frames: int = 20000,
+    scorer: FrameScorer,
+    utterances: Sequence[Utterance],
+    *,
+    confidence: str = "max",
+    max_frames: int = 20000,
     progress: Callable[[int, int], None] | None = None,
 ) -> dict[str, Tensor]:
     """Frame confidences by utterance id: ``(S_i,)`` float32 on the CPU, ``S_i`` = its encoder frames.
@@ -107,7 +111,9 @@ def _batch_confidence(scorer: FrameScorer, batch: SpeechBatch, confidence: str) 
     """Confidences of one batch fitted to its longest encoder frame count: ``(N, F, 80) -> (N, S)`` float32 CPU."""
     posteriors = scorer.posteriors(batch)  # (N, F, 80) -> (N, S', V)
     if posteriors.ndim != 3 or posteriors.size(0) != len(batch.ids):
-        raise ValueError(f"scorer posteriors must have shape (N = {len(batch.ids)}, S, V), found {tuple(posteriors.shape)}")
+        raise ValueError(
+            f"scorer posteriors must have shape (N = {len(batch.ids)}, S, V), found {tuple(posteriors.shape)}"
+        )
     frames = frame_scores(posteriors, confidence).float().cpu()  # (N, S', V) -> (N, S')
     lengths = batch.encoder_lens
     longest = max(range(len(lengths)), key=lengths.__getitem__)
@@ -121,4 +127,6 @@ def _check_finite(confidence: Tensor, uid: str) -> None:
     """Raise ``ValueError`` if the ``(S_i,)`` confidences of utterance ``uid`` hold NaN."""
     num_nan = int(confidence.isnan().sum())
     if num_nan:
-        raise ValueError(f"scorer gave NaN posteriors for utterance {uid!r} at {num_nan} of its {confidence.numel()} frames, expected probabilities")
+        raise ValueError(
+            f"scorer gave NaN posteriors for utterance {uid!r} at {num_nan} of its {confidence.numel()} frames, expected probabilities"
+        )

@@ -59,9 +59,18 @@ class Vocabulary:
         work_dir.mkdir(parents=True, exist_ok=True)
         prefix = work_dir / "sentencepiece"
         spm.SentencePieceTrainer.train(
-            sentence_iterator=iter(sentences), model_prefix=str(prefix), model_type="unigram",
-            vocab_size=vocab_size, hard_vocab_limit=False, character_coverage=1.0,
-            normalization_rule_name="identity", unk_id=0, bos_id=-1, eos_id=-1, pad_id=-1, minloglevel=2,
+            sentence_iterator=iter(sentences),
+            model_prefix=str(prefix),
+            model_type="unigram",
+            vocab_size=vocab_size,
+            hard_vocab_limit=False,
+            character_coverage=1.0,
+            normalization_rule_name="identity",
+            unk_id=0,
+            bos_id=-1,
+            eos_id=-1,
+            pad_id=-1,
+            minloglevel=2,
         )
         sp_model = prefix.with_suffix(".model").read_bytes()
         sp = spm.SentencePieceProcessor(model_proto=sp_model)

@@ -39,15 +39,23 @@ class TextBatch:
 
 def mlm_batch(sentences: Sequence[Encoded], languages: Sequence[int], specials: Specials, max_len: int) -> TextBatch:
     """One row per sentence: ``<s> pieces </s>``."""
-    return _batch([[(sentence, language)] for sentence, language in zip(sentences, languages, strict=True)], specials, max_len)
+    return _batch(
+        [[(sentence, language)] for sentence, language in zip(sentences, languages, strict=True)], specials, max_len
+    )
 
 
-def tlm_batch(pairs: Sequence[tuple[Encoded, Encoded]], languages: Sequence[tuple[int, int]], specials: Specials, max_len: int) -> TextBatch:
+def tlm_batch(
+    pairs: Sequence[tuple[Encoded, Encoded]], languages: Sequence[tuple[int, int]], specials: Specials, max_len: int
+) -> TextBatch:
     """One row per translation pair: ``<s> A </s> </s> B </s>``, B's positions restarting; each half gets at most half
     of ``max_len``."""
     return _batch(
-        [[(first, first_language), (second, second_language)] for (first, second), (first_language, second_language) in zip(pairs, languages, strict=True)],
-        specials, max_len,
+        [
+            [(first, first_language), (second, second_language)]
+            for (first, second), (first_language, second_language) in zip(pairs, languages, strict=True)
+        ],
+        specials,
+        max_len,
     )
 
 

@@ -39,7 +39,12 @@ class ParallelFiles:
         for name in ("source", "target", "source_language", "target_language"):
             require(bool(getattr(self, name)), name, "a value", getattr(self, name))
         require(self.split in ("train", "test"), "split", "train or test", self.split)
-        require(self.source_language != self.target_language, "target_language", "a language other than source_language", self.target_language)
+        require(
+            self.source_language != self.target_language,
+            "target_language",
+            "a language other than source_language",
+            self.target_language,
+        )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -88,7 +93,12 @@ class TextPrepConfig:
 
     def validate(self) -> None:
         languages = self.libreoffice_languages
-        require(len(set(languages)) == len(languages) and all(languages), "libreoffice_languages", "distinct language codes", list(languages))
+        require(
+            len(set(languages)) == len(languages) and all(languages),
+            "libreoffice_languages",
+            "distinct language codes",
+            list(languages),
+        )
         require(all(self.tatoeba_languages), "tatoeba_languages", "language codes", list(self.tatoeba_languages))
         require(self.test_pairs >= 1, "test_pairs", ">= 1", self.test_pairs)
         require(self.valid_pairs >= 1, "valid_pairs", ">= 1", self.valid_pairs)
@@ -177,7 +187,12 @@ class EncoderConfig:
     def validate(self) -> None:
         require(self.layers >= 1, "layers", ">= 1", self.layers)
         require(self.heads >= 1, "heads", ">= 1", self.heads)
-        require(self.hidden >= 8 and self.hidden % self.heads == 0, "hidden", f">= 8 and a multiple of heads = {self.heads}", self.hidden)
+        require(
+            self.hidden >= 8 and self.hidden % self.heads == 0,
+            "hidden",
+            f">= 8 and a multiple of heads = {self.heads}",
+            self.hidden,
+        )
         require(self.ffn >= 1, "ffn", ">= 1", self.ffn)
         require(self.max_len >= 8, "max_len", ">= 8", self.max_len)
         require(0 <= self.dropout < 1, "dropout", "in [0, 1)", self.dropout)

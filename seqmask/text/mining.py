@@ -91,7 +91,9 @@ def mine(source: np.ndarray, target: np.ndarray, *, k: int = 4, backend: str = "
     """Match every source row to a target row by ratio margin; unit-vector embeddings ``(N, D)`` aligned by row."""
     check_k(k)
     if source.shape != target.shape:
-        raise ValueError(f"source and target embeddings must have the same shape (aligned lines), got {source.shape} and {target.shape}")
+        raise ValueError(
+            f"source and target embeddings must have the same shape (aligned lines), got {source.shape} and {target.shape}"
+        )
     pairs = len(source)
     forward_sim, forward_idx = nearest(source, target, k, backend=backend)  # (N, k): targets near each source
     backward_sim, _ = nearest(target, source, k, backend=backend)  # (N, k): sources near each target
@@ -108,7 +110,9 @@ def mine(source: np.ndarray, target: np.ndarray, *, k: int = 4, backend: str = "
     )
 
 
-def mine_both_ways(first: np.ndarray, second: np.ndarray, *, k: int = 4, centre: bool = False, backend: str = "faiss") -> dict[str, MiningResult]:
+def mine_both_ways(
+    first: np.ndarray, second: np.ndarray, *, k: int = 4, centre: bool = False, backend: str = "faiss"
+) -> dict[str, MiningResult]:
     """xSIM both ways between two aligned embedding sets ``(N, D)``; ``centre`` subtracts each side's mean first."""
     a = normalise(first, centre=first.mean(axis=0) if centre else None)
     b = normalise(second, centre=second.mean(axis=0) if centre else None)

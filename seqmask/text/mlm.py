@@ -29,15 +29,21 @@ from seqmask.training.loop import shuffled_batches
 def make_batch(rows: Sequence[Row], vocabulary: Vocabulary, max_len: int) -> TextBatch:
     """MLM rows when every row holds one sentence, TLM rows when two."""
     if all(len(parts) == 1 for parts, _ in rows):
-        return mlm_batch([parts[0] for parts, _ in rows], [languages[0] for _, languages in rows], vocabulary.specials, max_len)
+        return mlm_batch(
+            [parts[0] for parts, _ in rows], [languages[0] for _, languages in rows], vocabulary.specials, max_len
+        )
     return tlm_batch([parts for parts, _ in rows], [languages for _, languages in rows], vocabulary.specials, max_len)
 
 
-def choose(batch: TextBatch, strategy: str, params: LemParams, vocabulary: Vocabulary, generator: torch.Generator) -> Tensor:
+def choose(
+    batch: TextBatch, strategy: str, params: LemParams, vocabulary: Vocabulary, generator: torch.Generator
+) -> Tensor:
     """The pieces to mask ``(N, L)``: plain MLM over every piece, or LEM over the batch's tagged units."""
     if strategy == "mlm":
         specials = vocabulary.specials
-        maskable = batch.attention_mask.bool() & (batch.input_ids != specials.bos) & (batch.input_ids != specials.eos)  # (N, L)
+        maskable = (
+            batch.attention_mask.bool() & (batch.input_ids != specials.bos) & (batch.input_ids != specials.eos)
+        )  # (N, L)
         token_units, unit_kinds = piece_units(maskable)  # (N, L), (N, L)
         return choose_masked(token_units, unit_kinds, dataclasses.replace(params, entity=0, noun=0, verb=0), generator)
     if strategy == "lem":
@@ -45,18 +51,34 @@ def choose(batch: TextBatch, strategy: str, params: LemParams, vocabulary: Vocab
     raise ValueError(f"strategy: expected one of {STRATEGIES}, found {strategy!r}")
 
 
-def mask_inputs(batch: TextBatch, masked: Tensor, params: LemParams, vocabulary: Vocabulary, generator: torch.Generator) -> tuple[Tensor, Tensor]:
+def mask_inputs(
+    batch: TextBatch, masked: Tensor, params: LemParams, vocabulary: Vocabulary, generator: torch.Generator
+) -> tuple[Tensor, Tensor]:
     """80/10/10 replacement (random ids among the pieces, never a special token): inputs and labels ``(N, L)``."""
     first_piece = max(vocabulary.unk, vocabulary.specials.bos, vocabulary.specials.pad, vocabulary.specials.eos) + 1
-    return replace_masked(batch.input_ids, masked, params, mask_id=vocabulary.mask, random_ids=(first_piece, vocabulary.mask), generator=generator)
+    return replace_masked(
+        batch.input_ids,
+        masked,
+        params,
+        mask_id=vocabulary.mask,
+        random_ids=(first_piece, vocabulary.mask),
+        generator=generator,
+    )
 
 
 class MaskedLMUnit:
     """MLM or TLM on ``rows`` with a masking strategy: what :func:`seqmask.training.loop.train` trains."""
 
     def __init__(
-        self, model: XLMRobertaForMaskedLM, rows: Sequence[Row], *, strategy: str, params: LemParams, vocabulary: Vocabulary,
-        batch_size: int, seed: int,
+        self,
+        model: XLMRobertaForMaskedLM,
+        rows: Sequence[Row],
+        *,
+        strategy: str,
+        params: LemParams,
+        vocabulary: Vocabulary,
+        batch_size: int,
+        seed: int,
     ) -> None:
         if not rows:
             raise ValueError("no training rows: the text corpus gave no sentences or pairs for this phase")
@@ -85,7 +107,10 @@ class MaskedLMUnit:
 
     def identity(self) -> dict[str, Any]:
         return {
-            "strategy": self.strategy, "params": dataclasses.asdict(self.params), "rows": len(self.rows), "batch_size": self.batch_size,
+            "strategy": self.strategy,
+            "params": dataclasses.asdict(self.params),
+            "rows": len(self.rows),
+            "batch_size": self.batch_size,
             "vocab_size": self.vocabulary.size,
         }
 
@@ -98,7 +123,9 @@ class MaskedLMUnit:
 
 
 @torch.no_grad()
-def masked_accuracy(model: XLMRobertaForMaskedLM, rows: Sequence[Row], vocabulary: Vocabulary, *, batch_size: int = 64, seed: int = 0) -> float:
+def masked_accuracy(
+    model: XLMRobertaForMaskedLM, rows: Sequence[Row], vocabulary: Vocabulary, *, batch_size: int = 64, seed: int = 0
+) -> float:
     """Share of masked pieces predicted right on ``rows`` with plain MLM masking drawn from ``seed`` (the same pieces for
     every model)."""
     was_training = model.training

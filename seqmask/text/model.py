@@ -35,14 +35,24 @@ EMBED_BATCH = 128
 """Sentences per forward pass when embedding."""
 
 
-def build_encoder(config: EncoderConfig, *, vocab_size: int, languages: int, specials: Specials) -> XLMRobertaForMaskedLM:
+def build_encoder(
+    config: EncoderConfig, *, vocab_size: int, languages: int, specials: Specials
+) -> XLMRobertaForMaskedLM:
     """A randomly initialised encoder (from torch's current seed); with ``config.language_embeddings``, one language
     embedding per language (``token_type_ids``), else none."""
     hf_config = XLMRobertaConfig(
-        vocab_size=vocab_size, hidden_size=config.hidden, num_hidden_layers=config.layers, num_attention_heads=config.heads,
-        intermediate_size=config.ffn, hidden_dropout_prob=config.dropout, attention_probs_dropout_prob=config.dropout,
-        max_position_embeddings=config.max_len + specials.first_position, type_vocab_size=max(1, languages) if config.language_embeddings else 1,
-        pad_token_id=specials.pad, bos_token_id=specials.bos, eos_token_id=specials.eos,
+        vocab_size=vocab_size,
+        hidden_size=config.hidden,
+        num_hidden_layers=config.layers,
+        num_attention_heads=config.heads,
+        intermediate_size=config.ffn,
+        hidden_dropout_prob=config.dropout,
+        attention_probs_dropout_prob=config.dropout,
+        max_position_embeddings=config.max_len + specials.first_position,
+        type_vocab_size=max(1, languages) if config.language_embeddings else 1,
+        pad_token_id=specials.pad,
+        bos_token_id=specials.bos,
+        eos_token_id=specials.eos,
     )
     return XLMRobertaForMaskedLM(hf_config)
 
@@ -88,7 +98,9 @@ def _safetensors_weights(path: Path) -> dict[str, Tensor]:
     try:
         return load_file(str(path))
     except SafetensorError as err:
-        raise ValueError(f"{path}: expected a safetensors file of the model's weights, found one safetensors cannot read ({err})") from None
+        raise ValueError(
+            f"{path}: expected a safetensors file of the model's weights, found one safetensors cannot read ({err})"
+        ) from None
 
 
 def _checkpoint_weights(path: Path) -> dict[str, Tensor]:
@@ -96,7 +108,9 @@ def _checkpoint_weights(path: Path) -> dict[str, Tensor]:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except (pickle.UnpicklingError, EOFError, RuntimeError):
-        raise _not_weights_only(path, "a file torch cannot load weights-only") from None  # torch's advice is to load it unsafely
+        raise _not_weights_only(
+            path, "a file torch cannot load weights-only"
+        ) from None  # torch's advice is to load it unsafely
     if not isinstance(state, dict):
         raise _not_weights_only(path, f"a {type(state).__name__}")
     return state
@@ -127,14 +141,18 @@ def language_ids(model: XLMRobertaForMaskedLM, ids: Tensor) -> Tensor:
     return ids if model.config.type_vocab_size > 1 else torch.zeros_like(ids)
 
 
-def masked_lm_loss(model: XLMRobertaForMaskedLM, batch: TextBatch, inputs: Tensor, labels: Tensor) -> tuple[Tensor, Tensor]:
+def masked_lm_loss(
+    model: XLMRobertaForMaskedLM, batch: TextBatch, inputs: Tensor, labels: Tensor
+) -> tuple[Tensor, Tensor]:
     """Cross-entropy over the labelled positions only (the LM head runs on them alone), and how many were right.
 
     ``inputs``, ``labels``: ``(N, L)``, labels ``-100`` where there is no loss. -> ``()`` loss, ``()`` correct count.
     """
     device = next(model.parameters()).device
     states = model.roberta(
-        input_ids=inputs.to(device), attention_mask=batch.attention_mask.to(device), position_ids=batch.position_ids.to(device),
+        input_ids=inputs.to(device),
+        attention_mask=batch.attention_mask.to(device),
+        position_ids=batch.position_ids.to(device),
         token_type_ids=language_ids(model, batch.token_type_ids).to(device),
     ).last_hidden_state  # (N, L, H)
     chosen = labels.to(device) >= 0  # (N, L)
@@ -157,7 +175,12 @@ def check_layer(model: XLMRobertaForMaskedLM, layer: int, name: str = "layer") -
 
 @torch.no_grad()
 def embed(
-    model: XLMRobertaForMaskedLM, sentences: Sequence[Encoded], language: int, specials: Specials, *, layer: int = -1,
+    model: XLMRobertaForMaskedLM,
+    sentences: Sequence[Encoded],
+    language: int,
+    specials: Specials,
+    *,
+    layer: int = -1,
     desc: str | None = None,
 ) -> np.ndarray:
     """Mean over each sentence's pieces (not ``<s>``/``</s>``) of hidden layer ``layer``: ``(N, H)`` float32; with ``desc``, a
@@ -171,11 +194,15 @@ def embed(
         chunk = sentences[start : start + EMBED_BATCH]
         batch = mlm_batch(chunk, [language] * len(chunk), specials, max_tokens(model, specials))
         hidden = model.roberta(
-            input_ids=batch.input_ids.to(device), attention_mask=batch.attention_mask.to(device),
-            position_ids=batch.position_ids.to(device), token_type_ids=language_ids(model, batch.token_type_ids).to(device),
+            input_ids=batch.input_ids.to(device),
+            attention_mask=batch.attention_mask.to(device),
+            position_ids=batch.position_ids.to(device),
+            token_type_ids=language_ids(model, batch.token_type_ids).to(device),
             output_hidden_states=True,
         ).hidden_states[layer]  # (N, L, H)
-        pieces = batch.attention_mask.bool() & (batch.input_ids != specials.bos) & (batch.input_ids != specials.eos)  # (N, L)
+        pieces = (
+            batch.attention_mask.bool() & (batch.input_ids != specials.bos) & (batch.input_ids != specials.eos)
+        )  # (N, L)
         pieces = pieces.to(device)
         weights = pieces.float() / pieces.sum(dim=1, keepdim=True).clamp(min=1)  # (N, L)
         rows.append((hidden.float() * weights[..., None]).sum(dim=1).cpu().numpy())  # (N, H)

@@ -24,7 +24,9 @@ def char_ngrams(sentence: str, orders: tuple[int, int]) -> Counter[int]:
     )
 
 
-def tfidf_vectors(sides: Sequence[Sequence[str]], *, orders: tuple[int, int] = (2, 4), dims: int = 1 << 14) -> list[np.ndarray]:
+def tfidf_vectors(
+    sides: Sequence[Sequence[str]], *, orders: tuple[int, int] = (2, 4), dims: int = 1 << 14
+) -> list[np.ndarray]:
     """One ``(N_i, dims)`` float32 matrix per side; document frequencies over every sentence of every side."""
     counted = [[char_ngrams(sentence, orders) for sentence in side] for side in sides]
     documents = sum(len(side) for side in counted)

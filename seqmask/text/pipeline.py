@@ -7,17 +7,32 @@ continues from one XLM-R; plain MLM's continual runs need no tags, so they start
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import dataclasses
 from collections.abc import Sequence
 from pathlib import Path
-
+from typing import TYPE_CHECKING
 
 from seqmask.experiment.runs import Run, offset_seed
 from seqmask.paths import resolve_path
 from seqmask.stage import Pipeline, Plan, Stage, stage_name, stage_of, training
-from seqmask.text.artifacts import BASE, BASE_MINED, CONTINUAL, CORPUS, ENCODER, MINED, MLM_MODEL, MLM_PHASE_MINED, MODEL, NGRAMS_MINED, TAG, TAGGERS, TOKENIZER, UNTRAINED_MINED, UNTRAINED_MODEL, run_role
+from seqmask.text.artifacts import (
+    BASE,
+    BASE_MINED,
+    CONTINUAL,
+    CORPUS,
+    ENCODER,
+    MINED,
+    MLM_MODEL,
+    MLM_PHASE_MINED,
+    MODEL,
+    NGRAMS_MINED,
+    TAG,
+    TAGGERS,
+    TOKENIZER,
+    UNTRAINED_MINED,
+    UNTRAINED_MODEL,
+    run_role,
+)
 from seqmask.text.stages import (
     base,
     continual,
@@ -42,7 +57,11 @@ PRIORITY = {"base": 2, "continual": 1}
 
 def _prep_sources(config: ExperimentConfig) -> list[Path]:
     prep_config = config.text_prep
-    paths = [resolve_path(prep_config.libreoffice_dir), resolve_path(prep_config.tatoeba_dir), resolve_path(prep_config.ud_dir)]
+    paths = [
+        resolve_path(prep_config.libreoffice_dir),
+        resolve_path(prep_config.tatoeba_dir),
+        resolve_path(prep_config.ud_dir),
+    ]
     paths += [resolve_path(p) for files in prep_config.parallel for p in (files.source, files.target)]
     return paths + [resolve_path(file.path) for file in prep_config.monolingual]
 
@@ -59,7 +78,9 @@ PREP_STAGES = (stage_of(prep, config_of=lambda c: c.text_prep, sources=_prep_sou
 def _mine_stage(instance: str, encoder_stage: str, folder: str) -> Stage:
     """``text-mine-<instance>``: the encoder ``folder`` of ``encoder_stage`` mined."""
     return stage_of(
-        mine, instance, inputs={**TEXT_INPUTS, ENCODER: encoder_stage},
+        mine,
+        instance,
+        inputs={**TEXT_INPUTS, ENCODER: encoder_stage},
         config_of=lambda c: mine.Config(mine=c.text.mine, folder=folder),
     )
 
@@ -71,15 +92,21 @@ def text_pipeline(runs: Sequence[Run], *, name: str) -> Pipeline:
     stages = [
         *PREP_STAGES,
         stage_of(
-            tokenizer, inputs=CORPUS_INPUT,
+            tokenizer,
+            inputs=CORPUS_INPUT,
             config_of=lambda c: tokenizer.Config(tokenizer=c.text.tokenizer, init_from=c.text.base.init_from),
             sources=lambda c: [resolve_path(p) for p in (c.text.tokenizer.model, c.text.base.init_from) if p],
         ),
         stage_of(taggers, inputs=CORPUS_INPUT, sources=_tagger_sources, config_of=lambda c: c.text.tag),
-        stage_of(tag, inputs={**CORPUS_INPUT, TAGGERS: stage_name(taggers)},
-                 config_of=lambda c: tag.Config(sentences_per_task=c.text.tag.sentences_per_task)),
         stage_of(
-            base, inputs=TEXT_INPUTS, **training(PRIORITY["base"]),
+            tag,
+            inputs={**CORPUS_INPUT, TAGGERS: stage_name(taggers)},
+            config_of=lambda c: tag.Config(sentences_per_task=c.text.tag.sentences_per_task),
+        ),
+        stage_of(
+            base,
+            inputs=TEXT_INPUTS,
+            **training(PRIORITY["base"]),
             config_of=lambda c: base.Config(base=c.text.base, encoder=c.text.encoder),
             sources=lambda c: [resolve_path(c.text.base.init_from)] if c.text.base.init_from else [],
         ),
@@ -92,34 +119,51 @@ def text_pipeline(runs: Sequence[Run], *, name: str) -> Pipeline:
         trained = stage_name(continual, run.name)
         stages += [
             stage_of(
-                continual, run.name, **training(PRIORITY["continual"]),
+                continual,
+                run.name,
+                **training(PRIORITY["continual"]),
                 inputs={**TEXT_INPUTS, BASE: stage_name(base), **(tagged if run.variant == "lem" else {})},
                 config_of=lambda c, run=run: continual.Config(
                     strategy=run.variant,
                     continual=dataclasses.replace(
-                        c.text.continual, mlm=offset_seed(c.text.continual.mlm, run.seed), tlm=offset_seed(c.text.continual.tlm, run.seed),
+                        c.text.continual,
+                        mlm=offset_seed(c.text.continual.mlm, run.seed),
+                        tlm=offset_seed(c.text.continual.tlm, run.seed),
                     ),
                 ),
             ),
             _mine_stage(run.name, trained, MODEL),
             _mine_stage(f"{run.name}-{MLM_PHASE_MINED}", trained, MLM_MODEL),
         ]
-        per_run.update({
-            run_role(CONTINUAL, run.name): trained,
-            run_role(MINED, run.name): stage_name(mine, run.name),
-            run_role(MINED, f"{run.name}-{MLM_PHASE_MINED}"): stage_name(mine, f"{run.name}-{MLM_PHASE_MINED}"),
-        })
-    stages.append(stage_of(
-        report, inputs={
-            **TEXT_INPUTS, **tagged, NGRAMS_MINED: stage_name(ngrams), UNTRAINED_MINED: stage_name(mine, "untrained"),
-            BASE_MINED: stage_name(mine, "base"), **per_run,
-        },
-        config_of=lambda c: report.Config(
-            runs=tuple((run.variant, run.seed) for run in runs), baseline=c.text.comparison.baseline,
-            centre=c.text.mine.centre, k=c.text.mine.k, gates=c.text.gates, units=c.text.continual.units,
-            lem=c.text.continual.lem,
-        ),
-    ))
+        per_run.update(
+            {
+                run_role(CONTINUAL, run.name): trained,
+                run_role(MINED, run.name): stage_name(mine, run.name),
+                run_role(MINED, f"{run.name}-{MLM_PHASE_MINED}"): stage_name(mine, f"{run.name}-{MLM_PHASE_MINED}"),
+            }
+        )
+    stages.append(
+        stage_of(
+            report,
+            inputs={
+                **TEXT_INPUTS,
+                **tagged,
+                NGRAMS_MINED: stage_name(ngrams),
+                UNTRAINED_MINED: stage_name(mine, "untrained"),
+                BASE_MINED: stage_name(mine, "base"),
+                **per_run,
+            },
+            config_of=lambda c: report.Config(
+                runs=tuple((run.variant, run.seed) for run in runs),
+                baseline=c.text.comparison.baseline,
+                centre=c.text.mine.centre,
+                k=c.text.mine.k,
+                gates=c.text.gates,
+                units=c.text.continual.units,
+                lem=c.text.continual.lem,
+            ),
+        )
+    )
     return Pipeline(name, tuple(stages))
 
 

@@ -19,10 +19,20 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from seqmask.data.rejects import Reject
-from seqmask.data.bitext import Limits, Pair, clean, control_character, pivot, read_aligned, read_monolingual, read_tab_pairs, read_tatoeba
+from seqmask.data.bitext import (
+    Limits,
+    Pair,
+    clean,
+    control_character,
+    pivot,
+    read_aligned,
+    read_monolingual,
+    read_tab_pairs,
+    read_tatoeba,
+)
 from seqmask.data.compressed import TooLarge
 from seqmask.data.conllu import read_conllu
+from seqmask.data.rejects import Reject
 from seqmask.paths import resolve_path
 from seqmask.text.config import TextPrepConfig
 
@@ -80,9 +90,19 @@ def read_source(source: Source, limits: Limits) -> SourceText:
     try:
         return _read_source(source, limits)
     except TooLarge as err:
-        return SourceText(source, rejects=[Reject(str(err.path), "too_large", (
-            f"holds (inflated) more than text_prep.max_inflated_bytes = {err.cap} bytes: the whole source is left out, lines "
-            "read before the cap too (raise the cap for a file you trust)"))])
+        return SourceText(
+            source,
+            rejects=[
+                Reject(
+                    str(err.path),
+                    "too_large",
+                    (
+                        f"holds (inflated) more than text_prep.max_inflated_bytes = {err.cap} bytes: the whole source is left out, lines "
+                        "read before the cap too (raise the cap for a file you trust)"
+                    ),
+                )
+            ],
+        )
 
 
 def _read_source(source: Source, limits: Limits) -> SourceText:
@@ -92,7 +112,9 @@ def _read_source(source: Source, limits: Limits) -> SourceText:
     elif source.kind == "tatoeba":
         found.pairs, found.rejects = read_tatoeba(Path(source.paths[0]), source.languages[0], limits)
     elif source.kind == "parallel":
-        found.pairs, found.rejects = read_aligned(Path(source.paths[0]), Path(source.paths[1]), *source.languages, limits)
+        found.pairs, found.rejects = read_aligned(
+            Path(source.paths[0]), Path(source.paths[1]), *source.languages, limits
+        )
     elif source.kind == "monolingual":
         texts, found.rejects = read_monolingual(Path(source.paths[0]), source.languages[0], limits)
         found.sentences = [Sentence(source.languages[0], text, origin) for text, origin in texts]
@@ -135,14 +157,22 @@ def split_corpus(found: Sequence[SourceText], *, test_pairs: int, valid_pairs: i
         if source.source.kind == "tatoeba" or (source.source.kind == "parallel" and source.source.split == "test"):
             name = _pair_name(source.pairs[0]) if source.pairs else "-".join(source.source.languages)
             mining["test"][f"{source.source.kind}-{name}"] = source.pairs
-    held = {_key(text) for sets in mining.values() for pairs in sets.values() for pair in pairs for text in (pair.source, pair.target)}
+    held = {
+        _key(text)
+        for sets in mining.values()
+        for pairs in sets.values()
+        for pair in pairs
+        for text in (pair.source, pair.target)
+    }
     train_sides = [[p for p in pairs if p.source not in test_english | valid_english] for pairs in libreoffice]
     train_pairs += [p for pairs in train_sides for p in pairs]
     for first, second in itertools.combinations(train_sides, 2):
         train_pairs += pivot(first, second)
     train_pairs += [p for s in found if s.source.kind == "parallel" and s.source.split == "train" for p in s.pairs]
     train_pairs = [p for p in train_pairs if _key(p.source) not in held and _key(p.target) not in held]
-    sentences = [Sentence(p.source_language, p.source, p.origin) for p in train_pairs if p.source_language != p.target_language]
+    sentences = [
+        Sentence(p.source_language, p.source, p.origin) for p in train_pairs if p.source_language != p.target_language
+    ]
     sentences += [Sentence(p.target_language, p.target, p.origin) for p in train_pairs]
     sentences += [s for source in found for s in source.sentences]
     return Corpus(_unique(s for s in sentences if _key(s.text) not in held), train_pairs, mining, rejects)
@@ -194,9 +224,15 @@ def sources_of(config: TextPrepConfig) -> list[Source]:
     libreoffice = resolve_path(config.libreoffice_dir)
     for language in config.libreoffice_languages:
         code = LIBREOFFICE_CODES.get(language, language)
-        found = [p for p in (libreoffice / f"libreoffice_en-{code}.tsv.gz", libreoffice / f"libreoffice_en-{code}.tsv") if p.is_file()]
+        found = [
+            p
+            for p in (libreoffice / f"libreoffice_en-{code}.tsv.gz", libreoffice / f"libreoffice_en-{code}.tsv")
+            if p.is_file()
+        ]
         if not found:
-            raise FileNotFoundError(f"{libreoffice}: no libreoffice_en-{code}.tsv[.gz] for text_prep.libreoffice_languages {language!r}")
+            raise FileNotFoundError(
+                f"{libreoffice}: no libreoffice_en-{code}.tsv[.gz] for text_prep.libreoffice_languages {language!r}"
+            )
         sources.append(Source("libreoffice", (str(found[0]),), (ENGLISH, language), "test"))
     for language in config.tatoeba_languages:
         sources.append(Source("tatoeba", (str(resolve_path(config.tatoeba_dir)),), (language, ENGLISH), "test"))

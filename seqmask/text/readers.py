@@ -10,7 +10,21 @@ from typing import TYPE_CHECKING, Any
 
 from seqmask.data.bitext import Pair
 from seqmask.files import read_json_object, read_jsonl
-from seqmask.text.artifacts import CORPUS, LANGUAGES, MINING, MINING_SETS, MONOLINGUAL, PARALLEL, SUMMARY_JSON, TAG, TAGGERS, TAGGER_SOURCES, TAGS, TOKENIZER, TOKENIZER_MODEL
+from seqmask.text.artifacts import (
+    CORPUS,
+    LANGUAGES,
+    MINING,
+    MINING_SETS,
+    MONOLINGUAL,
+    PARALLEL,
+    SUMMARY_JSON,
+    TAG,
+    TAGGER_SOURCES,
+    TAGGERS,
+    TAGS,
+    TOKENIZER,
+    TOKENIZER_MODEL,
+)
 from seqmask.text.prep import Sentence
 from seqmask.text.tokenizer import XLMR_MODEL_FILE, Vocabulary
 from seqmask.text.units import Encoded, Word, encode_units

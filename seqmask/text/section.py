@@ -43,7 +43,6 @@ class ContinualConfig:
         require(self.units in UNIT_MODES, "units", f"one of {UNIT_MODES}", self.units)
 
 
-
 @dataclass(frozen=True, kw_only=True)
 class TextConfig:
     """LEM: tokenizer, tags, base encoder, continual pretraining per strategy, mining and the comparison."""
@@ -55,7 +54,9 @@ class TextConfig:
     continual: ContinualConfig = field(default_factory=ContinualConfig)
     mine: MineConfig = field(default_factory=MineConfig)
     gates: TextGates = field(default_factory=TextGates)
-    comparison: ComparisonConfig = field(default_factory=lambda: ComparisonConfig(variants=STRATEGIES, baseline=BASELINE))
+    comparison: ComparisonConfig = field(
+        default_factory=lambda: ComparisonConfig(variants=STRATEGIES, baseline=BASELINE)
+    )
     """The strategies ``text-compare`` runs over its seeds (``text``: the ``main`` ones, seed 0)."""
 
     def validate(self) -> None:

@@ -25,8 +25,8 @@ from typing import Any
 import spacy
 from spacy.tokens import Doc, DocBin
 
-from seqmask.files import record_build
 from seqmask.data.conllu import TaggedSentence, read_conllu
+from seqmask.files import record_build
 from seqmask.masking.kinds import ENTITY, NOUN, OTHER, VERB
 from seqmask.paths import config_path
 from seqmask.text.artifacts import MODEL
@@ -99,8 +99,16 @@ def _propn_entities(doc: Doc) -> dict[int, int]:
     return entities
 
 
-def train_tagger(treebank: Path, language: str, out_dir: Path, *, heldout_share: float = 0.1, max_steps: int, seed: int = 0,
-                 width: int = 96) -> dict[str, Any]:
+def train_tagger(
+    treebank: Path,
+    language: str,
+    out_dir: Path,
+    *,
+    heldout_share: float = 0.1,
+    max_steps: int,
+    seed: int = 0,
+    width: int = 96,
+) -> dict[str, Any]:
     """Train a ``tok2vec`` + ``tagger`` UPOS pipeline on a UD treebank into ``out_dir/model``; returns a summary (and
     records the training's seconds in ``out_dir``'s build record)."""
     if not 0 < heldout_share < 1:
@@ -119,12 +127,16 @@ def train_tagger(treebank: Path, language: str, out_dir: Path, *, heldout_share:
         DocBin(docs=_docs(vocab, train)).to_disk(paths["train"])
         DocBin(docs=_docs(vocab, heldout)).to_disk(paths["dev"])
         nlp = _train(_config(lang, paths, max_steps=max_steps, seed=seed, width=width))
-    for corpus in paths:  # files of the scratch directory, gone: the saved config names no path and repeats byte for byte
+    for (
+        corpus
+    ) in paths:  # files of the scratch directory, gone: the saved config names no path and repeats byte for byte
         nlp.config["paths"][corpus] = None
     nlp.to_disk(out_dir / MODEL)
     seconds = time.perf_counter() - started
     gold = [tag for sentence in heldout for tag in sentence.tags]  # (held-out words,) UPOS
-    predicted = [token.tag_ for doc in nlp.pipe(_docs(nlp.vocab, heldout, tagged=False)) for token in doc]  # (held-out words,)
+    predicted = [
+        token.tag_ for doc in nlp.pipe(_docs(nlp.vocab, heldout, tagged=False)) for token in doc
+    ]  # (held-out words,)
     majority = Counter(tag for sentence in train for tag in sentence.tags).most_common(1)[0][0]
     summary = {
         "language": language,
@@ -160,7 +172,9 @@ def _read_treebank(treebank: Path) -> list[TaggedSentence]:
     return sentences
 
 
-def _split(sentences: list[TaggedSentence], share: float, seed: int) -> tuple[list[TaggedSentence], list[TaggedSentence]]:
+def _split(
+    sentences: list[TaggedSentence], share: float, seed: int
+) -> tuple[list[TaggedSentence], list[TaggedSentence]]:
     """Training and held-out sentences: a seeded shuffle, ``share`` of it (at least one sentence) held out."""
     order = list(range(len(sentences)))
     random.Random(seed).shuffle(order)
@@ -170,7 +184,10 @@ def _split(sentences: list[TaggedSentence], share: float, seed: int) -> tuple[li
 
 def _docs(vocab: Any, sentences: Iterable[TaggedSentence], *, tagged: bool = True) -> list[Doc]:
     """One ``Doc`` per sentence on its gold words, with the UPOS tags in ``tag_`` when ``tagged``."""
-    return [Doc(vocab, words=list(s.words), spaces=_spaces(s.text, s.words), tags=list(s.tags) if tagged else None) for s in sentences]
+    return [
+        Doc(vocab, words=list(s.words), spaces=_spaces(s.text, s.words), tags=list(s.tags) if tagged else None)
+        for s in sentences
+    ]
 
 
 def _spaces(text: str, words: Sequence[str]) -> list[bool]:
@@ -237,4 +254,14 @@ if __name__ == "__main__":  # what the ``text-taggers`` stage runs: one training
     import sys
 
     treebank_arg, language_arg, out_arg, steps_arg, heldout_arg = sys.argv[1:6]
-    print(json.dumps(train_tagger(Path(treebank_arg), language_arg, Path(out_arg), heldout_share=float(heldout_arg), max_steps=int(steps_arg))))
+    print(
+        json.dumps(
+            train_tagger(
+                Path(treebank_arg),
+                language_arg,
+                Path(out_arg),
+                heldout_share=float(heldout_arg),
+                max_steps=int(steps_arg),
+            )
+        )
+    )

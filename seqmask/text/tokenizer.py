@@ -53,10 +53,17 @@ class Vocabulary:
         """The model file."""
         self.offset = offset
         if offset == 0:
-            ids = {"bos": processor.bos_id(), "pad": processor.pad_id(), "eos": processor.eos_id(), "unk": processor.unk_id()}
+            ids = {
+                "bos": processor.bos_id(),
+                "pad": processor.pad_id(),
+                "eos": processor.eos_id(),
+                "unk": processor.unk_id(),
+            }
             missing = [name for name, value in ids.items() if value < 0]
             if missing:
-                raise ValueError(f"sentencepiece model {self.path}: expected <s>, <pad>, </s> and <unk> pieces, found none for {missing}")
+                raise ValueError(
+                    f"sentencepiece model {self.path}: expected <s>, <pad>, </s> and <unk> pieces, found none for {missing}"
+                )
             self.specials = Specials(bos=ids["bos"], pad=ids["pad"], eos=ids["eos"], first_position=ids["pad"] + 1)
             self.unk = ids["unk"]
             self.size = processor.get_piece_size() + 1
@@ -76,12 +83,17 @@ class Vocabulary:
         try:
             processor = spm.SentencePieceProcessor(model_file=str(path))
         except RuntimeError as err:
-            raise ValueError(f"{path}: expected a sentencepiece model, found a file sentencepiece cannot load ({err})") from None
+            raise ValueError(
+                f"{path}: expected a sentencepiece model, found a file sentencepiece cannot load ({err})"
+            ) from None
         return cls(processor, path, offset=1 if path.name == XLMR_MODEL_FILE else 0)
 
     def pieces(self, text: str) -> list[Piece]:
         """The pieces of ``text`` with their ids and byte offsets."""
-        return [Piece(self._id(piece.id), piece.begin, piece.end) for piece in self.processor.encode(text, out_type="proto").pieces]
+        return [
+            Piece(self._id(piece.id), piece.begin, piece.end)
+            for piece in self.processor.encode(text, out_type="proto").pieces
+        ]
 
     def ids(self, text: str) -> list[int]:
         return [piece.id for piece in self.pieces(text)]
@@ -93,7 +105,13 @@ class Vocabulary:
 
     def token(self, id_: int) -> str:
         """The piece an id stands for (special tokens by name)."""
-        names = {self.specials.bos: "<s>", self.specials.pad: "<pad>", self.specials.eos: "</s>", self.unk: "<unk>", self.mask: "<mask>"}
+        names = {
+            self.specials.bos: "<s>",
+            self.specials.pad: "<pad>",
+            self.specials.eos: "</s>",
+            self.unk: "<unk>",
+            self.mask: "<mask>",
+        }
         return names.get(id_) or self.processor.id_to_piece(id_ - self.offset)
 
     def unknown_rate(self, texts: Iterable[str]) -> float:
@@ -111,22 +129,37 @@ def train_sentencepiece(texts: Sequence[str], path: Path, *, vocab_size: int) ->
     of the text gets its letters); deterministic (one thread, every sentence read)."""
     model = io.BytesIO()
     spm.SentencePieceTrainer.train(
-        sentence_iterator=iter(texts), model_writer=model, vocab_size=vocab_size, model_type="unigram",
-        character_coverage=1.0, hard_vocab_limit=False, bos_id=0, pad_id=1, eos_id=2, unk_id=3,
-        num_threads=1, minloglevel=2,
+        sentence_iterator=iter(texts),
+        model_writer=model,
+        vocab_size=vocab_size,
+        model_type="unigram",
+        character_coverage=1.0,
+        hard_vocab_limit=False,
+        bos_id=0,
+        pad_id=1,
+        eos_id=2,
+        unk_id=3,
+        num_threads=1,
+        minloglevel=2,
     )
     Path(path).write_bytes(model.getvalue())
 
 
-def unknown_rates(vocabulary: Vocabulary, texts_by_language: Mapping[str, Sequence[str]], *, warn_above: float) -> dict[str, float]:
+def unknown_rates(
+    vocabulary: Vocabulary, texts_by_language: Mapping[str, Sequence[str]], *, warn_above: float
+) -> dict[str, float]:
     """The unknown-piece rate per language; a language above ``warn_above`` is logged as a warning (its script is not
     covered)."""
-    rates = {language: round(vocabulary.unknown_rate(texts), 5) for language, texts in sorted(texts_by_language.items())}
+    rates = {
+        language: round(vocabulary.unknown_rate(texts), 5) for language, texts in sorted(texts_by_language.items())
+    }
     for language, rate in rates.items():
         if rate > warn_above:
             log.warning(
                 "tokenizer: %.1f%% of the pieces of %s text are <unk> (above %.1f%%): the sentencepiece model does not cover "
                 "its script; train the tokenizer on text of this language or use a model that covers it",
-                100 * rate, language, 100 * warn_above,
+                100 * rate,
+                language,
+                100 * warn_above,
             )
     return rates

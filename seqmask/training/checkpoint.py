@@ -47,7 +47,11 @@ def read_checkpoint(path: Path) -> dict[str, Any]:
                 "`ckpt = torch.load(PATH, weights_only=False); torch.save({'model': ckpt['model']}, 'converted.pt')`, "
                 "then pass converted.pt"
             ) from None
-        detail = "not a pickle of tensors" if isinstance(err, pickle.UnpicklingError) else f"{type(err).__name__}: {str(err)[:200]}"
+        detail = (
+            "not a pickle of tensors"
+            if isinstance(err, pickle.UnpicklingError)
+            else f"{type(err).__name__}: {str(err)[:200]}"
+        )
         raise ValueError(
             f"checkpoint {path} is not a PyTorch checkpoint: expected a file written by torch.save, reading it failed ({detail})"
         ) from None
@@ -73,7 +77,9 @@ def _pickled_globals(path: Path) -> list[str]:
     except Exception:  # not a well-formed pickle: report what was found before the damage
         pass
     found = sorted(set(names) - {f"{c.__module__}.{c.__qualname__}" for c in SAFE_CHECKPOINT_GLOBALS})
-    return [name for name in found if not name.startswith(("torch.", "collections."))] or found  # the foreign ones first
+    return [
+        name for name in found if not name.startswith(("torch.", "collections."))
+    ] or found  # the foreign ones first
 
 
 def torch_rng_state() -> dict[str, Any]:

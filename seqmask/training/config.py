@@ -44,7 +44,9 @@ class TrainingConfig:
         require(self.lr > 0, "lr", "> 0", self.lr)
         require(0 <= self.warmup_steps < self.steps, "warmup_steps", f"in [0, steps = {self.steps})", self.warmup_steps)
         require(self.weight_decay >= 0, "weight_decay", ">= 0", self.weight_decay)
-        require(len(self.betas) == 2 and all(0 <= b < 1 for b in self.betas), "betas", "two rates in [0, 1)", self.betas)
+        require(
+            len(self.betas) == 2 and all(0 <= b < 1 for b in self.betas), "betas", "two rates in [0, 1)", self.betas
+        )
         require(self.eps > 0, "eps", "> 0", self.eps)
         require(self.clip_norm > 0, "clip_norm", "> 0", self.clip_norm)
         require(self.seed >= 0, "seed", ">= 0", self.seed)

@@ -36,7 +36,9 @@ def data_parallel_gang(device: torch.device) -> Gang:
 def shard(batch: Sequence[T], gang: Gang) -> list[T]:
     """This rank's share of a global batch: every ``gang.size``-th example from ``gang.rank``."""
     if len(batch) < gang.size:
-        raise ValueError(f"a batch of {len(batch)} examples cannot be split over {gang.size} processes: raise the batch size")
+        raise ValueError(
+            f"a batch of {len(batch)} examples cannot be split over {gang.size} processes: raise the batch size"
+        )
     return list(batch[gang.rank :: gang.size])
 
 
@@ -81,4 +83,6 @@ def check_replicas_agree(model: nn.Module, gang: Gang) -> None:
     gang.all_reduce(low, ReduceOperation.MIN)
     gang.all_reduce(high, ReduceOperation.MAX)
     if low.item() != high.item():
-        raise RuntimeError(f"data-parallel replicas diverged: weight checksums range over [{low.item()!r}, {high.item()!r}]")
+        raise RuntimeError(
+            f"data-parallel replicas diverged: weight checksums range over [{low.item()!r}, {high.item()!r}]"
+        )

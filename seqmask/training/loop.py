@@ -42,7 +42,6 @@ from torch import Tensor, nn
 from torch.optim import AdamW
 from tqdm.auto import tqdm
 
-
 from seqmask.files import record_build
 from seqmask.training.checkpoint import read_checkpoint, save_checkpoint, set_torch_rng_state, torch_rng_state
 from seqmask.training.config import TrainingConfig
@@ -175,10 +174,17 @@ def train(
         check_replicas_agree(unit.model, gang)
     tail = done.losses[-max(1, math.ceil(len(done.losses) / 10)) :]
     summary = {
-        "steps": done.step, "skipped_nan": done.skipped_nan, "final_loss": sum(tail) / len(tail), "processes": gang.size,
+        "steps": done.step,
+        "skipped_nan": done.skipped_nan,
+        "final_loss": sum(tail) / len(tail),
+        "processes": gang.size,
     }
-    record_build(out_dir, train_seconds=round(done.seconds, 3), steps_per_second=round(done.step / max(done.seconds, 1e-9), 3),
-                 resumed_from_step=resumed_from_step)
+    record_build(
+        out_dir,
+        train_seconds=round(done.seconds, 3),
+        steps_per_second=round(done.step / max(done.seconds, 1e-9), 3),
+        resumed_from_step=resumed_from_step,
+    )
     return unit, summary
 
 
@@ -197,13 +203,21 @@ def _epochs(unit: TrainingUnit, seed: int) -> Iterator[list[int]]:
 
 def optimizer_for(model: nn.Module, config: TrainingConfig) -> tuple[AdamW, PolynomialDecayLR]:
     """AdamW over ``model``'s parameters and fairseq2's linear warm-up and linear decay to 0 at ``config.steps``."""
-    optimizer = AdamW(model.parameters(), lr=config.lr, betas=config.betas, eps=config.eps, weight_decay=config.weight_decay)
+    optimizer = AdamW(
+        model.parameters(), lr=config.lr, betas=config.betas, eps=config.eps, weight_decay=config.weight_decay
+    )
     return optimizer, PolynomialDecayLR(optimizer, config.steps, config.warmup_steps)
 
 
 def train_step(
-    unit: TrainingUnit, batch: Sequence[int], step: int, optimizer: AdamW, scheduler: PolynomialDecayLR,
-    config: TrainingConfig, device: torch.device, gang: Gang | None = None,
+    unit: TrainingUnit,
+    batch: Sequence[int],
+    step: int,
+    optimizer: AdamW,
+    scheduler: PolynomialDecayLR,
+    config: TrainingConfig,
+    device: torch.device,
+    gang: Gang | None = None,
 ) -> dict[str, float] | None:
     """One forward/backward pass and optimizer step on this rank's share of ``batch`` (``gang``: the data-parallel gang,
     by default this process's); the logged values (means over ranks), or ``None`` when skipped as non-finite (on any
@@ -237,7 +251,9 @@ def train_step(
 def _count_skipped(done: Progress, max_nan_steps: int) -> None:
     """Count a skipped step; raise ``NanLossError`` once more than ``max_nan_steps`` were skipped."""
     done.skipped_nan += 1
-    log.warning("skipping step %d: non-finite loss or gradient norm (%d skipped so far)", done.step + 1, done.skipped_nan)
+    log.warning(
+        "skipping step %d: non-finite loss or gradient norm (%d skipped so far)", done.step + 1, done.skipped_nan
+    )
     if done.skipped_nan > max_nan_steps:
         raise NanLossError(
             f"{done.skipped_nan} steps had a non-finite loss or gradient norm, more than max_nan_steps={max_nan_steps}; "
@@ -249,21 +265,43 @@ def _identity(config: TrainingConfig, unit: TrainingUnit) -> dict[str, Any]:
     return {"training": dataclasses.asdict(config), "unit": unit.identity()}
 
 
-def _save(path: Path, config: TrainingConfig, unit: TrainingUnit, optimizer: AdamW, scheduler: PolynomialDecayLR, done: Progress) -> None:
+def _save(
+    path: Path,
+    config: TrainingConfig,
+    unit: TrainingUnit,
+    optimizer: AdamW,
+    scheduler: PolynomialDecayLR,
+    done: Progress,
+) -> None:
     """Write the resumable state to ``path`` atomically."""
     save_checkpoint(
-        path, unit.model, kind=STATE_KIND, arch="", identity=_identity(config, unit), optimizer=optimizer.state_dict(),
-        scheduler=scheduler.state_dict(), progress=dataclasses.asdict(done), rng=torch_rng_state(), unit=unit.state_dict(),
+        path,
+        unit.model,
+        kind=STATE_KIND,
+        arch="",
+        identity=_identity(config, unit),
+        optimizer=optimizer.state_dict(),
+        scheduler=scheduler.state_dict(),
+        progress=dataclasses.asdict(done),
+        rng=torch_rng_state(),
+        unit=unit.state_dict(),
     )
 
 
-def _resume(path: Path, config: TrainingConfig, unit: TrainingUnit, optimizer: AdamW, scheduler: PolynomialDecayLR) -> Progress:
+def _resume(
+    path: Path, config: TrainingConfig, unit: TrainingUnit, optimizer: AdamW, scheduler: PolynomialDecayLR
+) -> Progress:
     """Restore the state ``_save`` wrote; it must come from the same config and unit."""
     checkpoint = read_checkpoint(path)
     meta = checkpoint.get("seqmask", {})
     expected, found = _identity(config, unit), meta.get("identity", {})
     if meta.get("kind") != STATE_KIND or found != expected:
-        changed = [f"{part}.{key}" for part in expected for key in expected[part] if found.get(part, {}).get(key) != expected[part][key]]
+        changed = [
+            f"{part}.{key}"
+            for part in expected
+            for key in expected[part]
+            if found.get(part, {}).get(key) != expected[part][key]
+        ]
         raise ValueError(
             f"{path} does not continue this run: expected a {STATE_KIND!r} checkpoint of the same training config and unit, "
             f"found kind {meta.get('kind')!r} with other {changed or 'contents'}; delete it to start over"

@@ -11,8 +11,6 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from seqmask.files import read_jsonl, write_jsonl
-from seqmask.data.rejects import Reject
 from seqmask.data.audio import (
     AudioError,
     decode,
@@ -25,7 +23,9 @@ from seqmask.data.config import AudioChecks
 from seqmask.data.fsdd import collect_fsdd
 from seqmask.data.ljspeech import collect_ljspeech
 from seqmask.data.manifest import AudioRecord, RawAudio
+from seqmask.data.rejects import Reject
 from seqmask.data.user import collect_user_dir, collect_user_manifest
+from seqmask.files import read_jsonl, write_jsonl
 
 DATA = Path(__file__).resolve().parents[2] / "data"
 FSDD = DATA / "speech" / "fsdd"
@@ -47,8 +47,14 @@ def raw(path: Path | str, *, id: str | None = None, text: str | None = "hello", 
 
 
 def prepare(records, tmp_path: Path, checks: AudioChecks = AudioChecks(), seed: int = 0, require_text: bool = False):
-    return prepare_shard(records, tmp_path / "shards" / "00000.safetensors",
-                         shard_rel="shards/00000.safetensors", checks=checks, require_text=require_text, seed=seed)
+    return prepare_shard(
+        records,
+        tmp_path / "shards" / "00000.safetensors",
+        shard_rel="shards/00000.safetensors",
+        checks=checks,
+        require_text=require_text,
+        seed=seed,
+    )
 
 
 # --- collectors -------------------------------------------------------------------
@@ -146,8 +152,9 @@ def test_non_utf8_text_is_rejected_as_bad_text(tmp_path):
         sf.write(tmp_path / f"{name}.wav", tone(0.5), 16000)
     (tmp_path / "t.tsv").write_bytes(b"good\tfine text\nbad\tcaf\xe9 latin-1\n")
     manifest = tmp_path / "m.jsonl"
-    manifest.write_bytes(b'{"id": "good", "audio": "good.wav", "text": "ok"}\n'
-                         b'{"id": "bad", "audio": "bad.wav", "text": "caf\xe9"}\n')
+    manifest.write_bytes(
+        b'{"id": "good", "audio": "good.wav", "text": "ok"}\n{"id": "bad", "audio": "bad.wav", "text": "caf\xe9"}\n'
+    )
     for records in (collect_user_dir(tmp_path, tmp_path / "t.tsv"), collect_user_manifest(manifest)):
         kept, rejects = prepare(records, tmp_path)
         assert [r.id for r in kept] == ["good"]
@@ -233,8 +240,10 @@ def test_stereo_is_averaged_to_mono(tmp_path):
     np.testing.assert_allclose(wave, (left + right) / 2, atol=1e-6)
 
 
-@pytest.mark.parametrize(("text", "reason"), [(None, "no_text"), ("", "no_text"), ("  \t", "no_text"),
-                                              ("one\ntwo", "bad_text"), ("bad \ufffd", "bad_text")])
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [(None, "no_text"), ("", "no_text"), ("  \t", "no_text"), ("one\ntwo", "bad_text"), ("bad \ufffd", "bad_text")],
+)
 def test_text_rejects(tmp_path, text, reason):
     kept, rejects = prepare([raw(fsdd_file(), text=text)], tmp_path, require_text=True)
     assert kept == [] and [r.reason for r in rejects] == [reason]
@@ -270,7 +279,14 @@ def test_bad_records_do_not_stop_good_ones(tmp_path):
     records = [raw(good[0]), *(raw(p) for p in bad), raw(tmp_path / "missing.wav"), raw(good[1]), raw(good[0])]
     kept, rejects = prepare(records, tmp_path)
     assert [r.id for r in kept] == ["0_george_10", "5_nicolas_30"]
-    assert [r.reason for r in rejects] == ["unreadable", "truncated", "silence", "channels", "unreadable", "duplicate_id"]
+    assert [r.reason for r in rejects] == [
+        "unreadable",
+        "truncated",
+        "silence",
+        "channels",
+        "unreadable",
+        "duplicate_id",
+    ]
     assert set(load_shard(tmp_path / "shards" / "00000.safetensors")) == {"0_george_10", "5_nicolas_30"}
     assert not list((tmp_path / "shards").glob(".*"))  # no temp file left behind
 
@@ -311,10 +327,34 @@ def test_shard_batches(tmp_path):
 
 def test_jsonl_round_trip(tmp_path):
     records = [
-        AudioRecord(id="a", audio="/x/a.wav", sample_rate=16000, frames=16000, duration=1.0, text="தமிழ்",
-                    speaker="s", language="ta", split="train", source="user", synthetic=False, shard="shards/0.st"),
-        AudioRecord(id="b", audio="/x/b.wav", sample_rate=16000, frames=8000, duration=0.5, text=None,
-                    speaker="s", language="ta", split="unlabelled", source="user", synthetic=True, shard="shards/0.st"),
+        AudioRecord(
+            id="a",
+            audio="/x/a.wav",
+            sample_rate=16000,
+            frames=16000,
+            duration=1.0,
+            text="தமிழ்",
+            speaker="s",
+            language="ta",
+            split="train",
+            source="user",
+            synthetic=False,
+            shard="shards/0.st",
+        ),
+        AudioRecord(
+            id="b",
+            audio="/x/b.wav",
+            sample_rate=16000,
+            frames=8000,
+            duration=0.5,
+            text=None,
+            speaker="s",
+            language="ta",
+            split="unlabelled",
+            source="user",
+            synthetic=True,
+            shard="shards/0.st",
+        ),
     ]
     assert write_jsonl(tmp_path / "m.jsonl", records) == 2
     assert read_jsonl(tmp_path / "m.jsonl", AudioRecord) == records
@@ -330,14 +370,29 @@ def test_jsonl_round_trip(tmp_path):
         (lambda d: d.update(frames="many"), r"m\.jsonl:2: field 'frames' expected int, found 'many'"),
         (lambda d: d.update(text=3), r"m\.jsonl:2: field 'text' expected str \| None, found 3"),
         (lambda d: d.update(extra=1), r"m\.jsonl:2: unknown field 'extra'"),
-        (lambda d: d.update(shard="../../etc/passwd"), r"m\.jsonl:2: field 'shard' must be a path inside the artifact, found '\.\./\.\./etc/passwd'"),
+        (
+            lambda d: d.update(shard="../../etc/passwd"),
+            r"m\.jsonl:2: field 'shard' must be a path inside the artifact, found '\.\./\.\./etc/passwd'",
+        ),
         (lambda d: d.update(shard="/etc/passwd"), r"m\.jsonl:2: field 'shard' must be a path inside the artifact"),
         (lambda d: d.update(shard="shards/../../x"), r"m\.jsonl:2: field 'shard' must be a path inside the artifact"),
     ],
 )
 def test_read_jsonl_errors_name_line_and_field(tmp_path, edit, message):
-    record = AudioRecord(id="a", audio="/a.wav", sample_rate=16000, frames=1, duration=1.0, text=None, speaker="s",
-                         language="en", split="train", source="user", synthetic=False, shard="s")
+    record = AudioRecord(
+        id="a",
+        audio="/a.wav",
+        sample_rate=16000,
+        frames=1,
+        duration=1.0,
+        text=None,
+        speaker="s",
+        language="en",
+        split="train",
+        source="user",
+        synthetic=False,
+        shard="s",
+    )
     bad = dataclasses.asdict(record)
     edit(bad)
     (tmp_path / "m.jsonl").write_text(json.dumps(dataclasses.asdict(record)) + "\n" + json.dumps(bad) + "\n")

@@ -10,7 +10,16 @@ import sys
 
 import pytest
 
-from seqmask.data.bitext import Limits, clean, pivot, read_aligned, read_monolingual, read_tab_pairs, read_tatoeba, script_share
+from seqmask.data.bitext import (
+    Limits,
+    clean,
+    pivot,
+    read_aligned,
+    read_monolingual,
+    read_tab_pairs,
+    read_tatoeba,
+    script_share,
+)
 from seqmask.data.conllu import read_conllu
 from seqmask.paths import PROJECT_ROOT
 
@@ -53,7 +62,9 @@ def test_the_shipped_pairs_read_and_pivot() -> None:
     assert len(en_si) + len(si_rejects) == 2213 and len(en_ta) + len(ta_rejects) == 4072  # every line accounted for
     assert len(en_si) > 2000 and len(en_ta) > 3800
     si_ta = pivot(en_si, en_ta)
-    assert len(si_ta) > 500 and all(script_share(p.source, "sin") >= 0.5 and script_share(p.target, "tam") >= 0.5 for p in si_ta)
+    assert len(si_ta) > 500 and all(
+        script_share(p.source, "sin") >= 0.5 and script_share(p.target, "tam") >= 0.5 for p in si_ta
+    )
     tam, _ = read_tatoeba(TEXT / "tatoeba", "tam", LIMITS)
     assert 250 < len(tam) <= 307 and tam[0].source_language == "tam" and tam[0].target_language == "eng"
 
@@ -66,10 +77,19 @@ def test_different_line_counts_name_both_files_and_counts(tmp_path) -> None:
 
 
 def test_bad_lines_are_rejected_with_their_line_numbers_and_reasons(tmp_path) -> None:
-    english = ["Open the file please", "", "Save the document now", "Close all the windows", "Open the file please", "ok"]
+    english = [
+        "Open the file please",
+        "",
+        "Save the document now",
+        "Close all the windows",
+        "Open the file please",
+        "ok",
+    ]
     sinhala = ["ගොනුව විවෘත කරන්න", "හිස්", "ලේඛනය සුරකින්න", "Close all the windows", "ගොනුව විවෘත කරන්න", "හරි"]
     (tmp_path / "a.en").write_bytes("\n".join(english).encode() + b"\n")
-    (tmp_path / "a.si").write_bytes("\n".join(sinhala[:2]).encode() + b"\n\xff\xfe bad\n" + "\n".join(sinhala[3:]).encode() + b"\n")
+    (tmp_path / "a.si").write_bytes(
+        "\n".join(sinhala[:2]).encode() + b"\n\xff\xfe bad\n" + "\n".join(sinhala[3:]).encode() + b"\n"
+    )
     pairs, rejects = read_aligned(tmp_path / "a.en", tmp_path / "a.si", "eng", "sin", LIMITS)
     assert [p.origin.rsplit(":", 1)[1] for p in pairs] == ["1"]
     found = {(r.origin.rsplit(":", 1)[1], r.reason) for r in rejects}
@@ -84,8 +104,11 @@ def test_cleaning_composes_and_collapses_whitespace() -> None:
 def test_pivot_leaves_out_english_with_two_translations() -> None:
     from seqmask.data.bitext import Pair
 
-    en_si = [Pair("eng", "sin", "Open the file", "si-1", "a:1"), Pair("eng", "sin", "Save it now", "si-2", "a:2"),
-             Pair("eng", "sin", "Save it now", "si-3", "a:3")]
+    en_si = [
+        Pair("eng", "sin", "Open the file", "si-1", "a:1"),
+        Pair("eng", "sin", "Save it now", "si-2", "a:2"),
+        Pair("eng", "sin", "Save it now", "si-3", "a:3"),
+    ]
     en_ta = [Pair("eng", "tam", "Open the file", "ta-1", "b:1"), Pair("eng", "tam", "Save it now", "ta-2", "b:2")]
     assert [(p.source, p.target) for p in pivot(en_si, en_ta)] == [("si-1", "ta-1")]
 
@@ -134,7 +157,11 @@ def test_lengths_are_checked_as_read_before_cleaning(tmp_path) -> None:
     assert [(r.origin.rsplit(":", 1)[1], r.reason, r.detail) for r in rejects] == [
         ("2", "too_long", "eng: 11 characters as read > 10"),
         ("3", "too_long", "eng: 11 characters as read > 10"),  # not measured after collapsing its spaces
-        ("4", "too_long", "more than 41 bytes, so more than the 10 characters a line may hold (max_chars = 10): skipped unread"),
+        (
+            "4",
+            "too_long",
+            "more than 41 bytes, so more than the 10 characters a line may hold (max_chars = 10): skipped unread",
+        ),
     ]
     pairs = tmp_path / "p.tsv"
     pairs.write_text("Open it\tOuvre-le\nOpen the window\tOuvre\n", encoding="utf-8")
@@ -145,7 +172,9 @@ def test_lengths_are_checked_as_read_before_cleaning(tmp_path) -> None:
 
 def test_a_bom_is_dropped_and_control_characters_are_bad_text(tmp_path) -> None:
     mono = tmp_path / "m.eng"
-    mono.write_bytes("\ufeffThe first line\nA NUL \x00 inside\nA form\x0cfeed\nA stray\rreturn\nA tab\tis space\r\n".encode())
+    mono.write_bytes(
+        "\ufeffThe first line\nA NUL \x00 inside\nA form\x0cfeed\nA stray\rreturn\nA tab\tis space\r\n".encode()
+    )
     kept, rejects = read_monolingual(mono, "eng", LIMITS)
     assert [text for text, _ in kept] == ["The first line", "A tab is space"]
     assert [(r.origin, r.reason, r.detail) for r in rejects] == [
@@ -155,7 +184,9 @@ def test_a_bom_is_dropped_and_control_characters_are_bad_text(tmp_path) -> None:
     ]
     tab_pairs = tmp_path / "p.tsv.gz"
     tab_pairs.write_bytes(gzip.compress("\ufeffOpen the file\tOuvrir le fichier\n".encode()))
-    assert [(p.source, p.target) for p in read_tab_pairs(tab_pairs, "eng", "fra", LIMITS)[0]] == [("Open the file", "Ouvrir le fichier")]
+    assert [(p.source, p.target) for p in read_tab_pairs(tab_pairs, "eng", "fra", LIMITS)[0]] == [
+        ("Open the file", "Ouvrir le fichier")
+    ]
     (tmp_path / "a.eng").write_text("Save the file\nClose the file\n", encoding="utf-8")
     (tmp_path / "a.fra").write_bytes("\ufeffEnregistrer le fichier\nFermer le\x00 fichier\n".encode())
     pairs, rejects = read_aligned(tmp_path / "a.eng", tmp_path / "a.fra", "eng", "fra", LIMITS)
@@ -165,6 +196,9 @@ def test_a_bom_is_dropped_and_control_characters_are_bad_text(tmp_path) -> None:
 
 def test_a_corrupt_gzip_file_is_named(tmp_path) -> None:
     path = tmp_path / "m.eng.gz"
-    path.write_bytes(gzip.compress("A sentence.\n".encode() * 100)[:-20])
-    with pytest.raises(ValueError, match=rf"^{re.escape(str(path))}: expected gzip-compressed text \(the name ends in \.gz\), found a stream that cannot be read"):
+    path.write_bytes(gzip.compress(b"A sentence.\n" * 100)[:-20])
+    with pytest.raises(
+        ValueError,
+        match=rf"^{re.escape(str(path))}: expected gzip-compressed text \(the name ends in \.gz\), found a stream that cannot be read",
+    ):
         read_monolingual(path, "eng", LIMITS)

@@ -32,7 +32,9 @@ def test_a_file_at_the_cap_reads_whole_and_one_byte_over_it_stops(tmp_path, suff
     with open_capped(path, len(TEXT) - 1) as stream:
         assert stream.readline() == b"one line\n"  # lines before the cap are whole
         stream.readline()
-        with pytest.raises(TooLarge, match=re.escape(f"{path}: expected at most {len(TEXT) - 1} bytes of text (the size cap)")):
+        with pytest.raises(
+            TooLarge, match=re.escape(f"{path}: expected at most {len(TEXT) - 1} bytes of text (the size cap)")
+        ):
             stream.readline()
 
 
@@ -40,12 +42,14 @@ def test_a_file_at_the_cap_reads_whole_and_one_byte_over_it_stops(tmp_path, suff
 def test_a_file_that_is_not_the_compression_its_name_says_is_named(tmp_path, suffix):
     path = tmp_path / f"text{suffix}"
     path.write_bytes(TEXT)
-    with pytest.raises(NotCompressedAsNamed, match=re.escape(f"{path}: expected {'gzip' if suffix == '.gz' else 'xz'}-compressed text")):
+    with pytest.raises(
+        NotCompressedAsNamed, match=re.escape(f"{path}: expected {'gzip' if suffix == '.gz' else 'xz'}-compressed text")
+    ):
         list(open_capped(path, 1 << 20))
 
 
 def test_a_conllu_bomb_stops_at_the_cap(tmp_path):
-    row = "1\tword\tword\tNOUN\t_\t_\t0\troot\t_\t_\n\n".encode()
+    row = b"1\tword\tword\tNOUN\t_\t_\t0\troot\t_\t_\n\n"
     path = _write(tmp_path, ".gz", row * 100_000, name="bomb.conllu")  # 3 MB of sentences in a few KB
     assert len(read_conllu(path)) == 100_000
     with pytest.raises(TooLarge, match=re.escape(str(path))):

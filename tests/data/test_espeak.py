@@ -16,9 +16,17 @@ from seqmask.data.tatoeba import tatoeba_sentences
 
 TATOEBA = Path(__file__).resolve().parents[2] / "data" / "text" / "tatoeba"
 PLAN = dict(
-    voices=["en-us", "en-us+f3", "en-gb+m3"], heldout_voices=["en-gb-scotland+f2", "en-029+m1"],
-    speeds=[150, 175], pitches=[40, 60], target_seconds=600.0, seconds_per_char=0.065,
-    test_share=0.1, valid_share=0.05, mismatched_snr_db=15.0, language="en", seed=7,
+    voices=["en-us", "en-us+f3", "en-gb+m3"],
+    heldout_voices=["en-gb-scotland+f2", "en-029+m1"],
+    speeds=[150, 175],
+    pitches=[40, 60],
+    target_seconds=600.0,
+    seconds_per_char=0.065,
+    test_share=0.1,
+    valid_share=0.05,
+    mismatched_snr_db=15.0,
+    language="en",
+    seed=7,
 )
 
 
@@ -36,7 +44,7 @@ def test_tatoeba_sentences_real(english):
 
 def test_tatoeba_sentences_plain_and_gz(tmp_path):
     (tmp_path / "a.x-eng.eng").write_text(" Hi.\nBye.\n\n", encoding="utf-8")
-    (tmp_path / "b.y-eng.eng.gz").write_bytes(gzip.compress("Hi.\nAh.\n".encode()))
+    (tmp_path / "b.y-eng.eng.gz").write_bytes(gzip.compress(b"Hi.\nAh.\n"))
     (tmp_path / "b.y-eng.y.gz").write_bytes(gzip.compress(b"other side\n"))
     assert tatoeba_sentences(tmp_path) == ["Ah.", "Bye.", "Hi."]
     with pytest.raises(FileNotFoundError, match=r"\*\.zzz\.gz"):
@@ -93,15 +101,33 @@ def test_plan_synthesis_errors(english):
 
 @pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng is not installed")
 def test_synthesize_and_decode(tmp_path):
-    job = SynthJob(id="espeak-test", text="Hello there.", voice=Voice(name="en-us+f3", speed=175, pitch=50),
-                   split="train", speaker="en-us+f3", language="en", noise_snr_db=None)
+    job = SynthJob(
+        id="espeak-test",
+        text="Hello there.",
+        voice=Voice(name="en-us+f3", speed=175, pitch=50),
+        split="train",
+        speaker="en-us+f3",
+        language="en",
+        noise_snr_db=None,
+    )
     record = synthesize(job, tmp_path)
-    assert Path(record.audio) == (tmp_path / "espeak-test.flac").resolve() and record.synthetic and record.source == "espeak"
+    assert (
+        Path(record.audio) == (tmp_path / "espeak-test.flac").resolve()
+        and record.synthetic
+        and record.source == "espeak"
+    )
     assert (record.text, record.split, record.speaker) == ("Hello there.", "train", "en-us+f3")
     wave = decode(record.audio, AudioChecks())  # espeak-ng writes 22.05 kHz
     assert 0.4 < wave.shape[0] / 16000 < 3.0
-    bad = SynthJob(id="espeak-bad", text="Hi.", voice=Voice(name="nosuchvoice", speed=175, pitch=50),
-                   split="train", speaker="x", language="en", noise_snr_db=None)
+    bad = SynthJob(
+        id="espeak-bad",
+        text="Hi.",
+        voice=Voice(name="nosuchvoice", speed=175, pitch=50),
+        split="train",
+        speaker="x",
+        language="en",
+        noise_snr_db=None,
+    )
     with pytest.raises(RuntimeError, match="espeak-ng.*nosuchvoice.*does not exist"):
         synthesize(bad, tmp_path)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["espeak-test.flac"]

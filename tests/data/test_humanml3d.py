@@ -24,12 +24,22 @@ def humanml3d(tmp_path: Path) -> Path:
     rng = np.random.default_rng(0)
     (tmp_path / "new_joint_vecs").mkdir()
     (tmp_path / "texts").mkdir()
-    _write(tmp_path, "000001", rng.normal(size=(60, FEATURES)), [
-        "a person walks forward.#a/DET person/NOUN walk/VERB forward/ADV#0.0#0.0",
-        "someone strolls ahead#someone/PRON stroll/VERB ahead/ADV#0.0#0.0",
-        "the person jumps#the/DET person/NOUN jump/VERB#1.0#2.5",
-    ])
-    _write(tmp_path, "000002", rng.normal(size=(80, FEATURES)).astype(np.float32), ["a man waves#a/DET man/NOUN wave/VERB#nan#nan"])
+    _write(
+        tmp_path,
+        "000001",
+        rng.normal(size=(60, FEATURES)),
+        [
+            "a person walks forward.#a/DET person/NOUN walk/VERB forward/ADV#0.0#0.0",
+            "someone strolls ahead#someone/PRON stroll/VERB ahead/ADV#0.0#0.0",
+            "the person jumps#the/DET person/NOUN jump/VERB#1.0#2.5",
+        ],
+    )
+    _write(
+        tmp_path,
+        "000002",
+        rng.normal(size=(80, FEATURES)).astype(np.float32),
+        ["a man waves#a/DET man/NOUN wave/VERB#nan#nan"],
+    )
     _write(tmp_path, "000003", rng.normal(size=(60, 200)), ["wrong width#wrong/ADJ width/NOUN#0.0#0.0"])
     nan = rng.normal(size=(60, FEATURES))
     nan[17, 5] = np.nan
@@ -39,7 +49,9 @@ def humanml3d(tmp_path: Path) -> Path:
     _write(tmp_path, "000007", rng.normal(size=(10, FEATURES)), ["too short#too/ADV short/ADJ#0.0#0.0"])
     _write(tmp_path, "000008", rng.normal(size=(60, FEATURES)), ["", "   "])
     _write(tmp_path, "000009", rng.normal(size=(60, FEATURES)), ["one field only"])
-    (tmp_path / "train.txt").write_text("000001\n000002\n000003\n000004\n\n000005\n000006\n000007\n000008\n000009\n000001\n")
+    (tmp_path / "train.txt").write_text(
+        "000001\n000002\n000003\n000004\n\n000005\n000006\n000007\n000008\n000009\n000001\n"
+    )
     (tmp_path / "val.txt").write_text("000002\n")
     np.save(tmp_path / "Mean.npy", np.zeros(FEATURES, dtype=np.float32))
     np.save(tmp_path / "Std.npy", np.ones(FEATURES, dtype=np.float32))
@@ -56,15 +68,26 @@ def test_clips_captions_and_spans(humanml3d: Path) -> None:
     span = by_id["000001@1-2.5"]
     assert span.captions == ("the person jumps",)
     np.testing.assert_array_equal(span.features, whole.features[20:50])  # 1.0 s to 2.5 s at 20 fps
-    assert by_id["000002"].captions == ("a man waves",)  # NaN times mean the whole clip, as the reference loader reads them
+    assert by_id["000002"].captions == (
+        "a man waves",
+    )  # NaN times mean the whole clip, as the reference loader reads them
 
 
 def test_rejects_name_the_clip_file_and_reason(humanml3d: Path) -> None:
     _, rejects = read_humanml3d(humanml3d, "train", min_frames=20)
-    reasons = {reject.id: (Path(reject.origin).relative_to(humanml3d).as_posix(), f"{reject.reason}: {reject.detail}") for reject in rejects}
+    reasons = {
+        reject.id: (Path(reject.origin).relative_to(humanml3d).as_posix(), f"{reject.reason}: {reject.detail}")
+        for reject in rejects
+    }
     assert sorted(reasons) == ["000003", "000004", "000005", "000006", "000007", "000008", "000009"]
-    assert reasons["000003"] == ("new_joint_vecs/000003.npy", f"wrong_width: expected (T, {FEATURES}) features, found shape (60, 200)")
-    assert reasons["000004"] == ("new_joint_vecs/000004.npy", "not_finite: NaN or infinite features in 1 of 60 frames, first frame 17")
+    assert reasons["000003"] == (
+        "new_joint_vecs/000003.npy",
+        f"wrong_width: expected (T, {FEATURES}) features, found shape (60, 200)",
+    )
+    assert reasons["000004"] == (
+        "new_joint_vecs/000004.npy",
+        "not_finite: NaN or infinite features in 1 of 60 frames, first frame 17",
+    )
     assert reasons["000005"] == ("new_joint_vecs/000005.npy", "missing_features: no feature file")
     assert reasons["000006"] == ("texts/000006.txt", "no_captions: no text file")
     assert reasons["000007"] == ("new_joint_vecs/000007.npy", "too_short: 10 frames, expected at least 20")

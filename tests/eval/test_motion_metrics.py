@@ -79,7 +79,10 @@ def test_fid_interval_contains_the_estimate_and_narrows_with_more_rows():
 
 def test_fid_interval_is_centred_on_the_estimate_although_resamples_are_biased_upward():
     rng = np.random.default_rng(7)
-    real, generated = rng.normal(size=(150, 16)), rng.normal(size=(300, 16))  # same law: FID is all sampling noise and bias
+    real, generated = (
+        rng.normal(size=(150, 16)),
+        rng.normal(size=(300, 16)),
+    )  # same law: FID is all sampling noise and bias
     low, high = fid_interval(real, generated, resamples=100, seed=0)
     assert low <= fid(real, generated) <= high
 

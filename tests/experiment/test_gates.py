@@ -27,9 +27,13 @@ def test_a_failing_gate_makes_the_comparison_not_meaningful():
     assert not all_hold(gates)
     text = gates_markdown(gates)
     assert "| reference fsdd | 12.0 | **no** |" in text and "**not meaningful**" in text and "reference fsdd)" in text
-    runs = [{"variant": v, "seed": s, "results": {"all": {"wer": w, "utterances": 5}}}
-            for v, s, w in [("random", 0, 0.2), ("random", 1, 0.22), ("ask2mask", 0, 0.18), ("ask2mask", 1, 0.2)]]
-    table = compare_table(runs, WER, baseline="random", references={"reference fsdd": {"all": {"wer": 0.05}}}, meaningful=False)
+    runs = [
+        {"variant": v, "seed": s, "results": {"all": {"wer": w, "utterances": 5}}}
+        for v, s, w in [("random", 0, 0.2), ("random", 1, 0.22), ("ask2mask", 0, 0.18), ("ask2mask", 1, 0.2)]
+    ]
+    table = compare_table(
+        runs, WER, baseline="random", references={"reference fsdd": {"all": {"wer": 0.05}}}, meaningful=False
+    )
     assert table.splitlines()[0].endswith("| ask2mask rel. vs random | reference fsdd |")
     assert table.splitlines()[2] == "| all | 5 | 21.0 ± 1.4 (2 seeds) | 19.0 ± 1.4 (2 seeds) | not meaningful | 5.0 |"
     assert "-9.5%" in compare_table(runs, WER, baseline="random")

@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 
 from seqmask.app.root import load_experiment
+from seqmask.app.speech import DEFAULT_STUDY_PLAN
 from seqmask.experiment.study import load_study, point_configs
 from seqmask.paths import resolve_path
 from seqmask.schema import ConfigError
 from seqmask.speech.config import BASELINE, VARIANTS
-from seqmask.app.speech import DEFAULT_STUDY_PLAN
 
 SPEECH = dict(variants=VARIANTS, baseline=BASELINE, default_variants=(BASELINE, "ask2mask+utt"))
 

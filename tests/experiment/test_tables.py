@@ -46,7 +46,9 @@ def test_study_table_has_a_row_per_point_and_extra_columns():
         "paper": [_run("random", 0, 0.20), _run("ask2mask+utt", 0, 0.19)],
         "nonblank": [_run("random", 0, 0.20), _run("ask2mask+utt", 0, 0.15)],
     }
-    lines = study_table(points, CER, group="all", baseline="random", columns={"overrides": {"nonblank": "x=1"}}).splitlines()
+    lines = study_table(
+        points, CER, group="all", baseline="random", columns={"overrides": {"nonblank": "x=1"}}
+    ).splitlines()
     assert lines[0] == "| point | overrides | random | ask2mask+utt | ask2mask+utt rel. vs random |"
     assert lines[2] == "| paper | – | 10.0 ± – (1 seed) | 9.5 ± – (1 seed) | -5.0% |"
     assert lines[3] == "| nonblank | x=1 | 10.0 ± – (1 seed) | 7.5 ± – (1 seed) | -25.0% |"

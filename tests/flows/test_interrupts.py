@@ -41,8 +41,12 @@ def test_a_killed_run_leaves_no_prefect_server_and_no_running_stage(tmp_path, si
     home = tmp_path / "store"
     env = {key: value for key, value in os.environ.items() if key != "PREFECT_API_URL"}
     env |= {"SEQMASK_HOME": str(home), "PREFECT_HOME": str(tmp_path / "prefect")}  # the CLI starts its own server
-    cli = subprocess.Popen([sys.executable, "-m", "seqmask.cli", "run", "speech-prep", "--preset", "tiny"],
-                           env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    cli = subprocess.Popen(
+        [sys.executable, "-m", "seqmask.cli", "run", "speech-prep", "--preset", "tiny"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline and _running_stage(home) is None:
         assert cli.poll() is None, "the run ended before a stage was seen running"

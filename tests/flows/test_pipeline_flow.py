@@ -7,8 +7,8 @@ import asyncio
 
 import pytest
 
-from seqmask.config import to_dict
 from seqmask.app.root import load_experiment
+from seqmask.config import to_dict
 from seqmask.runlog import latest_runs
 from seqmask.store import ArtifactStore
 
@@ -30,7 +30,11 @@ def test_one_flow_run_runs_and_reports_all_three_jobs(store_home, dask_address) 
 
     async def artifact_keys() -> set[str]:
         async with get_client() as client:
-            return {artifact.key for artifact in await client.read_artifacts() if str(artifact.flow_run_id) == flow_run_id}
+            return {
+                artifact.key for artifact in await client.read_artifacts() if str(artifact.flow_run_id) == flow_run_id
+            }
 
     published = asyncio.run(artifact_keys())
-    assert {f"{job}-{kind}" for job in ("speech", "text", "motion") for kind in ("summary", "report", "table", "plots")} <= published
+    assert {
+        f"{job}-{kind}" for job in ("speech", "text", "motion") for kind in ("summary", "report", "table", "plots")
+    } <= published

@@ -12,12 +12,23 @@ from seqmask.cli import main
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("points:\n  paper: {}\n  weak: {speech.scorer.train.steps: 300\n",
-         r"not valid YAML: line 4, column 1: expected ',' or '}', but got '<stream end>' "
-         r"\(while parsing a flow mapping at line 3, column 9\)"),
-        ("points:\n  paper: {}\n bad: 1\n", r"not valid YAML: line 3, column 2: expected <block end>, but found '<block mapping start>'"),
-        ("points: {paper: {}}\nseeds: [0, 1]\n\tsplit: valid\n", r"not valid YAML: line 3, column 1: found character '\\t' that cannot start"),
-        ("- paper\n- weak\n", r"expected a mapping with keys \('seeds', 'variants', 'split', 'points'\), found list \['paper', 'weak'\]"),
+        (
+            "points:\n  paper: {}\n  weak: {speech.scorer.train.steps: 300\n",
+            r"not valid YAML: line 4, column 1: expected ',' or '}', but got '<stream end>' "
+            r"\(while parsing a flow mapping at line 3, column 9\)",
+        ),
+        (
+            "points:\n  paper: {}\n bad: 1\n",
+            r"not valid YAML: line 3, column 2: expected <block end>, but found '<block mapping start>'",
+        ),
+        (
+            "points: {paper: {}}\nseeds: [0, 1]\n\tsplit: valid\n",
+            r"not valid YAML: line 3, column 1: found character '\\t' that cannot start",
+        ),
+        (
+            "- paper\n- weak\n",
+            r"expected a mapping with keys \('seeds', 'variants', 'split', 'points'\), found list \['paper', 'weak'\]",
+        ),
         ("just words\n", "expected a mapping with keys .*, found str 'just words'"),
     ],
 )

@@ -11,9 +11,9 @@ from importlib import import_module
 
 import pytest
 
+from seqmask.app.root import load_experiment
 from seqmask.cli import main
 from seqmask.config import load_yaml, to_dict
-from seqmask.app.root import load_experiment
 from seqmask.experiment.comparison import GATES, REPORT
 from seqmask.files import read_build_record
 from seqmask.paths import resolve_path
@@ -61,10 +61,20 @@ def test_speech_flow_reports_wer_per_test_set(speech_run, store_home):
     for variant in ("none-s0", "random-s0", "ask2mask-utt-s0"):
         evaluation = store.ref(speech_run[f"speech-evaluate-{variant}"]["key"]).path
         results = readers.read_wer(evaluation)
-        assert set(results) == {"test_matched", "test_matched/fsdd", "test_mismatched", "test_mismatched/fsdd", "valid", "valid/fsdd", "all"}
+        assert set(results) == {
+            "test_matched",
+            "test_matched/fsdd",
+            "test_mismatched",
+            "test_mismatched/fsdd",
+            "valid",
+            "valid/fsdd",
+            "all",
+        }
         hyps = [json.loads(line) for line in (evaluation / artifacts.HYPOTHESES).read_text().splitlines()]
         tests = [h for h in hyps if h["group"].startswith("test")]
-        assert len(hyps) == results["all"]["utterances"] + results["valid"]["utterances"]  # "all" pools the test sets only
+        assert (
+            len(hyps) == results["all"]["utterances"] + results["valid"]["utterances"]
+        )  # "all" pools the test sets only
         wer = jiwer.wer([normalize_text(h["ref"]) for h in tests], [normalize_text(h["hyp"]) for h in tests])
         assert results["all"]["wer"] == pytest.approx(wer)  # the pooled rate is the corpus-level rate of the hypotheses
         assert results in [run["results"] for run in runs]
@@ -76,9 +86,16 @@ def test_speech_flow_reports_wer_per_test_set(speech_run, store_home):
         references[f"reference {corpus}"] = {group: rates for group, rates in found.items() if "/" in group}
     expected = results_table({**{run["variant"]: run["results"] for run in runs}, **references}, WER)
     assert expected in table  # the report prints exactly these runs and references
-    assert expected.splitlines()[0] == "| group | utterances | ask2mask+utt | none | random | reference fsdd | reference espeak |"
+    assert (
+        expected.splitlines()[0]
+        == "| group | utterances | ask2mask+utt | none | random | reference fsdd | reference espeak |"
+    )
     gates = json.loads((report / GATES).read_text())
-    assert [gate["holds"] for gate in gates] == [False, False, gates[2]["holds"]] and "**not meaningful**" in table  # tiny learns nothing
+    assert [gate["holds"] for gate in gates] == [
+        False,
+        False,
+        gates[2]["holds"],
+    ] and "**not meaningful**" in table  # tiny learns nothing
     masks = matplotlib.image.imread(report / artifacts.MASKS_PLOT)
     assert masks.shape[:2] == (480, 1200)  # spectrogram, confidence and 2 masks
     assert matplotlib.image.imread(report / artifacts.LOSS_PLOT).shape[:2] == (525, 900)
@@ -125,7 +142,12 @@ def test_cli_eval_and_transcribe(speech_run, tmp_path, capsys):
 
 
 def test_compare_gives_mean_and_std_over_seeds(store_home, dask_address):
-    result = run("speech-compare", dask_address, "speech.comparison.variants=[none, random, ask2mask+utt]", "speech.comparison.seeds=[0, 1]")
+    result = run(
+        "speech-compare",
+        dask_address,
+        "speech.comparison.variants=[none, random, ask2mask+utt]",
+        "speech.comparison.seeds=[0, 1]",
+    )
     report = ArtifactStore().ref(result["speech-report"]["key"]).path
     table = (report / REPORT).read_text()
     assert "±" in table and "rel. vs random" in table and "none" in table
@@ -146,20 +168,44 @@ def test_sentencepiece_units_fine_tune_and_evaluate(store_home, dask_address, sp
 def test_continue_pretraining_from_a_local_checkpoint(store_home, dask_address, tmp_path, speech_run):
     checkpoint = tmp_path / "w2v.pt"
     save_checkpoint(checkpoint, build_pretrain_model(EncoderConfig(arch="tiny")), kind="wav2vec2", arch="tiny")
-    result = run("speech", dask_address, f"speech.pretrain.init_checkpoint={checkpoint}", "speech.comparison.main=[random]")
+    result = run(
+        "speech", dask_address, f"speech.pretrain.init_checkpoint={checkpoint}", "speech.comparison.main=[random]"
+    )
     lineage = ArtifactStore().lineage(result["speech-pretrain-random-s0"]["key"])
     assert lineage["config"]["pretrain"]["init_checkpoint"] == str(checkpoint)
-    with pytest.raises(ConfigError, match=r"speech\.pretrain\.init_checkpoint: expected an existing file .*missing\.pt"):
-        run("speech", dask_address, f"speech.pretrain.init_checkpoint={tmp_path / 'missing.pt'}", "speech.comparison.main=[random]")
+    with pytest.raises(
+        ConfigError, match=r"speech\.pretrain\.init_checkpoint: expected an existing file .*missing\.pt"
+    ):
+        run(
+            "speech",
+            dask_address,
+            f"speech.pretrain.init_checkpoint={tmp_path / 'missing.pt'}",
+            "speech.comparison.main=[random]",
+        )
 
 
 def test_kill_during_pretraining_resumes_to_the_same_step_count(tmp_path, prefect_api, speech_run, kill_then_rerun):
     home = tmp_path / "store"
     env = {**os.environ, "SEQMASK_HOME": str(home), "PREFECT_API_URL": prefect_api}
     # the run's own LocalCluster: its workers die with it (a shared cluster would finish the orphaned training first)
-    cmd = [sys.executable, "-m", "seqmask.cli", "run", "speech", "--preset", "tiny",
-           "--set", "speech.comparison.main=[random]", "--set", "speech.pretrain.train.steps=60", "--set", "speech.pretrain.train.checkpoint_every=5"]
-    kill_then_rerun(cmd, env, lambda: next((p for p in (home / "scratch").glob("*/last.pt") if _is_pretrain_state(p)), None))
+    cmd = [
+        sys.executable,
+        "-m",
+        "seqmask.cli",
+        "run",
+        "speech",
+        "--preset",
+        "tiny",
+        "--set",
+        "speech.comparison.main=[random]",
+        "--set",
+        "speech.pretrain.train.steps=60",
+        "--set",
+        "speech.pretrain.train.checkpoint_every=5",
+    ]
+    kill_then_rerun(
+        cmd, env, lambda: next((p for p in (home / "scratch").glob("*/last.pt") if _is_pretrain_state(p)), None)
+    )
     [record] = latest_runs(home / "runs", 1)
     pretrain = ArtifactStore(home).ref(record["stages"]["speech-pretrain-random-s0"]["key"]).path
     summary = readers.read_summary(pretrain)
@@ -210,7 +256,10 @@ def _dry_run(tree, home, edit=None):
     try:
         out = subprocess.run(
             [sys.executable, "-m", "seqmask.cli", "run", "speech", "--preset", "tiny", "--dry-run"],
-            cwd=tree, env={**os.environ, "PYTHONPATH": str(tree), "SEQMASK_HOME": str(home)}, capture_output=True, text=True,
+            cwd=tree,
+            env={**os.environ, "PYTHONPATH": str(tree), "SEQMASK_HOME": str(home)},
+            capture_output=True,
+            text=True,
         )
     finally:
         if path:
@@ -232,7 +281,9 @@ def test_dry_run_shows_what_a_code_edit_recomputes(speech_run, store_home, tmp_p
         (tree / shared).symlink_to(resolve_path(shared))
     unchanged = _dry_run(tree, store_home)
     assert {action for _, action in unchanged.values()} == {"reuse"}
-    assert all(unchanged[name][0] == speech_run[name]["key"][:12] for name in speech_run)  # --dry-run keys are the run's keys
+    assert all(
+        unchanged[name][0] == speech_run[name]["key"][:12] for name in speech_run
+    )  # --dry-run keys are the run's keys
 
     def recomputed(edit):
         return {name for name, (_, action) in _dry_run(tree, store_home, edit).items() if action != "reuse"}
@@ -262,15 +313,24 @@ def test_the_labelled_subset_is_seeded_disjoint_and_recorded(speech_run, tmp_pat
     splits = store.ref(speech_run["speech-splits"]["key"])
     train = {r.id: r for r in readers.records(splits.path, ("train",))}
     held_out = {r.id for r in readers.records(splits.path, ("valid", "test_matched", "test_mismatched"))}
-    assert all(item["id"] in train and train[item["id"]].source == "fsdd" for item in kept) and not {i["id"] for i in kept} & held_out
-    assert sorted(collections.Counter(item["speaker"] for item in kept).values()) == [20] * 4  # tiny: 20 per speaker, 4 speakers
+    assert (
+        all(item["id"] in train and train[item["id"]].source == "fsdd" for item in kept)
+        and not {i["id"] for i in kept} & held_out
+    )
+    assert (
+        sorted(collections.Counter(item["speaker"] for item in kept).values()) == [20] * 4
+    )  # tiny: 20 per speaker, 4 speakers
 
     def draw(seed, name):
         out = tmp_path / name
         out.mkdir()
         config = labelled.Config(target=("fsdd",), per_speaker=20, seed=seed)
         context = StageContext(
-            config=config, inputs={"splits": splits}, out=out, executor=Executor(), stage="speech-labelled",
+            config=config,
+            inputs={"splits": splits},
+            out=out,
+            executor=Executor(),
+            stage="speech-labelled",
             scratch=tmp_path,
         )
         labelled.build(context)

@@ -11,9 +11,9 @@ import time
 
 import pytest
 
+from seqmask.app.root import load_experiment
 from seqmask.cli import main
 from seqmask.config import to_dict
-from seqmask.app.root import load_experiment
 from seqmask.data.manifest import AudioRecord
 from seqmask.files import read_jsonl
 from seqmask.runlog import latest_runs
@@ -56,7 +56,9 @@ def test_cold_run_computes_every_stage_and_writes_clean_splits(first_run, store_
     assert "yweweler" not in train_speakers and "en-gb-scotland+m2" not in train_speakers
     assert {r.speaker for r in manifests["test_mismatched"] if r.source == "fsdd"} == {"yweweler"}
     espeak_train_text = {r.text for r in manifests["train"] if r.source == "espeak"}
-    espeak_test_text = {r.text for s in ("test_matched", "test_mismatched") for r in manifests[s] if r.source == "espeak"}
+    espeak_test_text = {
+        r.text for s in ("test_matched", "test_mismatched") for r in manifests[s] if r.source == "espeak"
+    }
     assert espeak_train_text and espeak_test_text and not espeak_train_text & espeak_test_text
     assert all(r.synthetic for r in records if r.source == "espeak")
     assert len([r for r in manifests["test_mismatched"] if r.source == "ljspeech"]) == 8
@@ -97,8 +99,11 @@ def test_failed_stage_then_fix_reruns_only_it_and_downstream(first_run, store_ho
     run_flow(dask_address, "speech_prep.synth.voices=[en-us, en-gb+m1]")
     _, states = latest_states(store_home)
     assert states == {
-        "speech-fsdd": "reused", "speech-ljspeech": "reused", "speech-espeak-synth": "computed",
-        "speech-espeak": "computed", "speech-splits": "computed",
+        "speech-fsdd": "reused",
+        "speech-ljspeech": "reused",
+        "speech-espeak-synth": "computed",
+        "speech-espeak": "computed",
+        "speech-splits": "computed",
     }
 
 
@@ -106,8 +111,11 @@ def test_from_stage_forces_it_and_downstream(first_run, store_home, dask_address
     run_flow(dask_address, from_stage="speech-espeak")
     _, states = latest_states(store_home)
     assert states == {
-        "speech-fsdd": "reused", "speech-ljspeech": "reused", "speech-espeak-synth": "reused",
-        "speech-espeak": "computed", "speech-splits": "computed",
+        "speech-fsdd": "reused",
+        "speech-ljspeech": "reused",
+        "speech-espeak-synth": "reused",
+        "speech-espeak": "computed",
+        "speech-splits": "computed",
     }
 
 
@@ -138,7 +146,10 @@ def test_user_manifest_with_bad_records(store_home, dask_address, tmp_path, firs
     sources = sorted(resolve_path("data/speech/fsdd").glob("*.flac"))[:3]
     (tmp_path / "broken.wav").write_bytes(b"RIFF0000WAVEjunk")
     lines = [{"id": f"u{i}", "audio": str(p), "text": "hello", "split": "train"} for i, p in enumerate(sources)]
-    lines += [{"id": "bad", "audio": "broken.wav", "text": "x", "split": "train"}, {"id": "u0", "audio": str(sources[0]), "text": "dup"}]
+    lines += [
+        {"id": "bad", "audio": "broken.wav", "text": "x", "split": "train"},
+        {"id": "u0", "audio": str(sources[0]), "text": "dup"},
+    ]
     manifest = tmp_path / "mine.jsonl"
     manifest.write_text("\n".join(json.dumps(line) for line in lines) + "\n")
     result = run_flow(dask_address, f"speech_prep.user.manifest={manifest}", "speech_prep.synth.enabled=false")
@@ -173,8 +184,19 @@ def test_bad_config_fails_before_any_work(store_home, capsys):
 def test_kill_during_a_stage_leaves_store_intact_and_rerun_completes(tmp_path, prefect_api, dask_address):
     home = tmp_path / "killed-store"
     env = {**os.environ, "SEQMASK_HOME": str(home), "PREFECT_API_URL": prefect_api}
-    cmd = [sys.executable, "-m", "seqmask.cli", "run", "speech-prep", "--preset", "tiny",
-           "--set", "orchestration.retries=0", "--dask-address", dask_address]
+    cmd = [
+        sys.executable,
+        "-m",
+        "seqmask.cli",
+        "run",
+        "speech-prep",
+        "--preset",
+        "tiny",
+        "--set",
+        "orchestration.retries=0",
+        "--dask-address",
+        dask_address,
+    ]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and not any((home / "tmp").glob("*")):
@@ -234,7 +256,9 @@ def test_an_id_an_earlier_corpus_holds_is_rejected_in_splits(store_home, dask_ad
     assert "duplicate_id: 1" in (splits / artifacts.SPLITS_TABLE).read_text()
 
 
-def test_a_relative_manifest_resolves_against_the_current_directory(store_home, dask_address, tmp_path, monkeypatch, first_run, capsys):
+def test_a_relative_manifest_resolves_against_the_current_directory(
+    store_home, dask_address, tmp_path, monkeypatch, first_run, capsys
+):
     from seqmask.paths import resolve_path
 
     workdir = tmp_path / "elsewhere"
@@ -242,8 +266,20 @@ def test_a_relative_manifest_resolves_against_the_current_directory(store_home, 
     audio = resolve_path("data/speech/fsdd/2_theo_21.flac")
     (workdir / "my.jsonl").write_text(json.dumps({"id": "mine-1", "audio": str(audio), "text": "two"}) + "\n")
     monkeypatch.chdir(workdir)
-    code = main(["run", "speech-prep", "--preset", "tiny", "--manifest", "my.jsonl", "--dask-address", dask_address,
-                 "--set", "speech_prep.synth.enabled=false"])
+    code = main(
+        [
+            "run",
+            "speech-prep",
+            "--preset",
+            "tiny",
+            "--manifest",
+            "my.jsonl",
+            "--dask-address",
+            dask_address,
+            "--set",
+            "speech_prep.synth.enabled=false",
+        ]
+    )
     assert code == 0, capsys.readouterr().err[-2000:]
     [run] = latest_runs(store_home / "runs", 1)
     assert run["cwd"] == str(workdir)

@@ -8,11 +8,11 @@ import sys
 
 import pytest
 
-from seqmask.files import read_build_record
+from seqmask.app.root import load_experiment
 from seqmask.cli import main
 from seqmask.config import to_dict
-from seqmask.app.root import load_experiment
 from seqmask.experiment.comparison import REPORT
+from seqmask.files import read_build_record
 from seqmask.runlog import latest_runs
 from seqmask.store import ArtifactStore
 from seqmask.text.artifacts import MASKS, METRICS, MINING, MLM_PHASE, SUMMARY_JSON, TAG, TLM_PHASE, mining_set_file
@@ -78,7 +78,8 @@ def test_a_fresh_store_gives_every_stage_the_same_key_and_digest(text_run, dask_
     monkeypatch.setenv("SEQMASK_HOME", str(tmp_path / "fresh"))
     again = run("text", dask_address)
     assert {stage: (ref["key"], ref["digest"]) for stage, ref in again.items()} == {
-        stage: (ref["key"], ref["digest"]) for stage, ref in text_run.items()}
+        stage: (ref["key"], ref["digest"]) for stage, ref in text_run.items()
+    }
 
 
 def test_compare_shares_the_base_and_gives_mean_and_std(text_run, store_home, dask_address) -> None:
@@ -96,8 +97,21 @@ def test_seqmask_mine_scores_two_files_of_the_user(text_run, tmp_path, capsys) -
     (tmp_path / "a.txt").write_text("".join(p["source"] + "\n" for p in pairs[:50]))
     (tmp_path / "b.txt").write_text("".join(p["target"] + "\n" for p in pairs[:50]))
     key = text_run["text-continual-lem-s0"]["key"][:12]
-    argv = ["mine", "--model", key, "--src", str(tmp_path / "a.txt"), "--tgt", str(tmp_path / "b.txt"), "--src-lang", "eng",
-            "--tgt-lang", "tam", "--out", str(tmp_path / "mined.tsv")]
+    argv = [
+        "mine",
+        "--model",
+        key,
+        "--src",
+        str(tmp_path / "a.txt"),
+        "--tgt",
+        str(tmp_path / "b.txt"),
+        "--src-lang",
+        "eng",
+        "--tgt-lang",
+        "tam",
+        "--out",
+        str(tmp_path / "mined.tsv"),
+    ]
     assert main(argv) == 0
     out = capsys.readouterr().out
     assert "| eng→tam | 50 |" in out and "| tam→eng | 50 |" in out
@@ -112,7 +126,10 @@ def test_a_language_without_tagger_or_treebank_names_both_fixes(store_home, dask
     mono.write_text("Ouvrir le fichier\nEnregistrer le document\n", encoding="utf-8")
     from seqmask.stage import StageFailed
 
-    with pytest.raises(StageFailed, match=r"no spaCy pipeline and no UD treebank for language 'fra'.*pipeline: NAME_OR_DIR.*treebank: PATH"):
+    with pytest.raises(
+        StageFailed,
+        match=r"no spaCy pipeline and no UD treebank for language 'fra'.*pipeline: NAME_OR_DIR.*treebank: PATH",
+    ):
         run("text", dask_address, f'text_prep.monolingual=[{{path: "{mono}", language: fra}}]')
 
 
@@ -127,14 +144,34 @@ def test_init_from_a_local_hugging_face_xlmr(store_home, dask_address, tmp_path)
 
     pairs, _ = read_tab_pairs(resolve_path("data/text/libreoffice/libreoffice_en-ta.tsv.gz"), "eng", "tam", Limits())
     model = io.BytesIO()  # XLM-R's layout: <unk> 0, <s> 1, </s> 2, no <pad>; ids shifted by one in the model
-    spm.SentencePieceTrainer.train(sentence_iterator=iter([t for p in pairs for t in (p.source, p.target)]), model_writer=model, vocab_size=500,
-                                   character_coverage=1.0, hard_vocab_limit=False, unk_id=0, bos_id=1, eos_id=2, pad_id=-1, minloglevel=2)
+    spm.SentencePieceTrainer.train(
+        sentence_iterator=iter([t for p in pairs for t in (p.source, p.target)]),
+        model_writer=model,
+        vocab_size=500,
+        character_coverage=1.0,
+        hard_vocab_limit=False,
+        unk_id=0,
+        bos_id=1,
+        eos_id=2,
+        pad_id=-1,
+        minloglevel=2,
+    )
     directory = tmp_path / "xlmr"
     directory.mkdir()
     (directory / XLMR_MODEL_FILE).write_bytes(model.getvalue())
     pieces = spm.SentencePieceProcessor(model_proto=model.getvalue()).get_piece_size()
-    config = XLMRobertaConfig(vocab_size=pieces + 2, hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=64,
-                              max_position_embeddings=130, type_vocab_size=1, pad_token_id=1, bos_token_id=0, eos_token_id=2)
+    config = XLMRobertaConfig(
+        vocab_size=pieces + 2,
+        hidden_size=32,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=130,
+        type_vocab_size=1,
+        pad_token_id=1,
+        bos_token_id=0,
+        eos_token_id=2,
+    )
     XLMRobertaForMaskedLM(config).save_pretrained(directory)
     result = run("text", dask_address, f"text.base.init_from={directory}", "text.comparison.variants=[mlm]")
     base = json.loads((artifact(result, "text-base") / SUMMARY_JSON).read_text())
@@ -144,11 +181,26 @@ def test_init_from_a_local_hugging_face_xlmr(store_home, dask_address, tmp_path)
     assert mining["test"]["eng-tam"]["raw"]["eng→tam"]["pairs"] == 100
 
 
-def test_kill_during_continual_training_resumes_to_the_same_step(tmp_path, prefect_api, text_run, kill_then_rerun) -> None:
+def test_kill_during_continual_training_resumes_to_the_same_step(
+    tmp_path, prefect_api, text_run, kill_then_rerun
+) -> None:
     home = tmp_path / "store"
     env = {**os.environ, "SEQMASK_HOME": str(home), "PREFECT_API_URL": prefect_api}
-    cmd = [sys.executable, "-m", "seqmask.cli", "run", "text", "--preset", "tiny", "--set", "text.comparison.variants=[mlm]",
-           "--set", "text.continual.tlm.steps=300", "--set", "text.continual.tlm.checkpoint_every=5"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "seqmask.cli",
+        "run",
+        "text",
+        "--preset",
+        "tiny",
+        "--set",
+        "text.comparison.variants=[mlm]",
+        "--set",
+        "text.continual.tlm.steps=300",
+        "--set",
+        "text.continual.tlm.checkpoint_every=5",
+    ]
     kill_then_rerun(cmd, env, lambda: next(iter((home / "scratch").glob("*/tlm/last.pt")), None))
     [record] = latest_runs(home / "runs", 1)
     continual = ArtifactStore(home).ref(record["stages"]["text-continual-mlm-s0"]["key"]).path

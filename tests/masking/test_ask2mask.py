@@ -150,7 +150,8 @@ def test_random_share_one_is_like_random() -> None:
 def test_random_share_interpolates() -> None:
     scores = random_scores(0)
     confidences = [
-        mean_masked_confidence(mask_with(0, Ask2MaskParams(random_share=share), scores), scores) for share in (0.0, 0.5, 1.0)
+        mean_masked_confidence(mask_with(0, Ask2MaskParams(random_share=share), scores), scores)
+        for share in (0.0, 0.5, 1.0)
     ]
     assert confidences[0] > confidences[1] > confidences[2]
 

@@ -14,8 +14,15 @@ from seqmask.masking.lem import IGNORE, MLM, LemParams, choose_masked, replace_m
 @st.composite
 def sentences(draw: st.DrawFn) -> tuple[torch.Tensor, torch.Tensor, int]:
     """A padded batch: token units (N, L) with <s> and </s> unmaskable (-1), unit kinds (N, U), and a seed."""
-    rows = draw(st.lists(st.lists(st.tuples(st.integers(1, 4), st.sampled_from([OTHER, ENTITY, NOUN, VERB])), min_size=1, max_size=30),
-                         min_size=1, max_size=5))  # per row: (sub-tokens, kind) per unit
+    rows = draw(
+        st.lists(
+            st.lists(
+                st.tuples(st.integers(1, 4), st.sampled_from([OTHER, ENTITY, NOUN, VERB])), min_size=1, max_size=30
+            ),
+            min_size=1,
+            max_size=5,
+        )
+    )  # per row: (sub-tokens, kind) per unit
     seq_len = max(sum(n for n, _ in row) for row in rows) + 2
     num_units = max(len(row) for row in rows)
     token_units = torch.full((len(rows), seq_len + 1), -1)  # one padding column
@@ -117,9 +124,14 @@ def test_replacement_is_80_10_10_and_labels_only_masked_positions() -> None:
     assert bool(((random_ids >= 5) & (random_ids < 999)).all())  # never <mask>, never a special id below 5
 
 
-@pytest.mark.parametrize("params, message", [
-    (LemParams(mask_prob=0.0), "mask_prob"), (LemParams(noun=-1), "noun"), (LemParams(replace_mask=0.95), "replace_mask"),
-])
+@pytest.mark.parametrize(
+    "params, message",
+    [
+        (LemParams(mask_prob=0.0), "mask_prob"),
+        (LemParams(noun=-1), "noun"),
+        (LemParams(replace_mask=0.95), "replace_mask"),
+    ],
+)
 def test_bad_parameters_are_named(params, message) -> None:
     token_units, unit_kinds = subtoken_units(torch.tensor([10]), 10)
     with pytest.raises(ValueError, match=message):

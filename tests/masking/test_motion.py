@@ -7,8 +7,8 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from seqmask.masking.params.motion import MotionMaskParams
 from seqmask.masking.motion import body_mask, motion_mask, time_mask
+from seqmask.masking.params.motion import MotionMaskParams
 
 
 @st.composite

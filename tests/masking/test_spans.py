@@ -36,7 +36,9 @@ def test_same_seed_same_mask_and_global_rng_untouched() -> None:
 def test_generator_advances() -> None:
     generator = torch.Generator().manual_seed(0)
     lengths = torch.tensor([300])
-    assert not torch.equal(random_span_mask(lengths, 300, generator=generator), random_span_mask(lengths, 300, generator=generator))
+    assert not torch.equal(
+        random_span_mask(lengths, 300, generator=generator), random_span_mask(lengths, 300, generator=generator)
+    )
 
 
 @settings(max_examples=60, deadline=None)
@@ -93,7 +95,11 @@ def test_unmaskable_batch_gives_empty_mask(lengths: list[int]) -> None:
 
 @pytest.mark.parametrize(
     ("kwargs", "field"),
-    [({"span_len": 0}, "span_len"), ({"max_mask_prob": 0.0}, "max_mask_prob"), ({"min_num_spans": -1}, "min_num_spans")],
+    [
+        ({"span_len": 0}, "span_len"),
+        ({"max_mask_prob": 0.0}, "max_mask_prob"),
+        ({"min_num_spans": -1}, "min_num_spans"),
+    ],
 )
 def test_bad_arguments_are_named(kwargs: dict[str, float], field: str) -> None:
     with pytest.raises(ValueError, match=field):

@@ -83,22 +83,32 @@ def build_prep(folder: Path, work: Path) -> Path:
     out = work / PREP_DIR
     out.mkdir()
     config = prep.Config(bandai_dir=str(folder), test_clips=1, valid_clips=1)
-    prep.build(StageContext(config=config, inputs={}, out=out, executor=Executor(show_bars=False),
-                            stage=stage_name(prep), scratch=work / "scratch"))
+    prep.build(
+        StageContext(
+            config=config,
+            inputs={},
+            out=out,
+            executor=Executor(show_bars=False),
+            stage=stage_name(prep),
+            scratch=work / "scratch",
+        )
+    )
     return out
 
 
 def run_measured(setup: str, body: str, *, timeout: float) -> dict:
     """Run ``setup`` then ``body`` (which sets ``result``, JSON-able) in a fresh Python; ``result`` with ``peak_mb``, how
     far ``body`` raised the peak resident set size over the peak after ``setup`` (in MiB). Fails on a timeout (a hang)."""
-    script = "\n".join([
-        "import json",
-        textwrap.dedent(setup),
-        f"before = {PEAK_RSS_KIB}",
-        textwrap.dedent(body),
-        f"peak = {PEAK_RSS_KIB}",
-        "print(json.dumps({'result': result, 'peak_mb': (peak - before) / 1024}))",
-    ])
+    script = "\n".join(
+        [
+            "import json",
+            textwrap.dedent(setup),
+            f"before = {PEAK_RSS_KIB}",
+            textwrap.dedent(body),
+            f"peak = {PEAK_RSS_KIB}",
+            "print(json.dumps({'result': result, 'peak_mb': (peak - before) / 1024}))",
+        ]
+    )
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=timeout, check=False)
     assert done.returncode == 0, done.stderr[-3000:]
     return json.loads(done.stdout.splitlines()[-1])

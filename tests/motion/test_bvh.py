@@ -9,25 +9,60 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from motion_files import BOW, bow_lines, bow_with_frames, chain_bvh, flat_bvh, run_measured
+
 from seqmask.motion.bvh import BvhError, BvhTooLarge, Motion, Skeleton, read_bvh, write_bvh
 from seqmask.paths import resolve_path
 
 BANDAI = resolve_path("data/motion/bandai-1/data")
 CLIPS = sorted(BANDAI.glob("*.bvh.gz"))
 NAMES = (
-    "joint_Root", "Hips", "Spine", "Chest", "Neck", "Head",
-    "Shoulder_L", "UpperArm_L", "LowerArm_L", "Hand_L", "Shoulder_R", "UpperArm_R", "LowerArm_R", "Hand_R",
-    "UpperLeg_L", "LowerLeg_L", "Foot_L", "Toes_L", "UpperLeg_R", "LowerLeg_R", "Foot_R", "Toes_R",
+    "joint_Root",
+    "Hips",
+    "Spine",
+    "Chest",
+    "Neck",
+    "Head",
+    "Shoulder_L",
+    "UpperArm_L",
+    "LowerArm_L",
+    "Hand_L",
+    "Shoulder_R",
+    "UpperArm_R",
+    "LowerArm_R",
+    "Hand_R",
+    "UpperLeg_L",
+    "LowerLeg_L",
+    "Foot_L",
+    "Toes_L",
+    "UpperLeg_R",
+    "LowerLeg_R",
+    "Foot_R",
+    "Toes_R",
 )
 CHILDREN = {
-    "joint_Root": ["Hips"], "Hips": ["Spine", "UpperLeg_L", "UpperLeg_R"], "Spine": ["Chest"],
-    "Chest": ["Neck", "Shoulder_L", "Shoulder_R"], "Neck": ["Head"], "Head": [],
-    "Shoulder_L": ["UpperArm_L"], "UpperArm_L": ["LowerArm_L"], "LowerArm_L": ["Hand_L"], "Hand_L": [],
-    "Shoulder_R": ["UpperArm_R"], "UpperArm_R": ["LowerArm_R"], "LowerArm_R": ["Hand_R"], "Hand_R": [],
-    "UpperLeg_L": ["LowerLeg_L"], "LowerLeg_L": ["Foot_L"], "Foot_L": ["Toes_L"], "Toes_L": [],
-    "UpperLeg_R": ["LowerLeg_R"], "LowerLeg_R": ["Foot_R"], "Foot_R": ["Toes_R"], "Toes_R": [],
+    "joint_Root": ["Hips"],
+    "Hips": ["Spine", "UpperLeg_L", "UpperLeg_R"],
+    "Spine": ["Chest"],
+    "Chest": ["Neck", "Shoulder_L", "Shoulder_R"],
+    "Neck": ["Head"],
+    "Head": [],
+    "Shoulder_L": ["UpperArm_L"],
+    "UpperArm_L": ["LowerArm_L"],
+    "LowerArm_L": ["Hand_L"],
+    "Hand_L": [],
+    "Shoulder_R": ["UpperArm_R"],
+    "UpperArm_R": ["LowerArm_R"],
+    "LowerArm_R": ["Hand_R"],
+    "Hand_R": [],
+    "UpperLeg_L": ["LowerLeg_L"],
+    "LowerLeg_L": ["Foot_L"],
+    "Foot_L": ["Toes_L"],
+    "Toes_L": [],
+    "UpperLeg_R": ["LowerLeg_R"],
+    "LowerLeg_R": ["Foot_R"],
+    "Foot_R": ["Toes_R"],
+    "Toes_R": [],
 }
 SIX = ("Xposition", "Yposition", "Zposition", "Zrotation", "Xrotation", "Yrotation")
 
@@ -50,7 +85,9 @@ def test_bandai_skeleton_tree_channels_and_end_sites() -> None:
     skeleton = read_bvh(BOW).skeleton
     assert skeleton.parents[0] == -1
     assert all(parent < j for j, parent in enumerate(skeleton.parents))
-    assert {name: [skeleton.names[c] for c in skeleton.children(j)] for j, name in enumerate(skeleton.names)} == CHILDREN
+    assert {
+        name: [skeleton.names[c] for c in skeleton.children(j)] for j, name in enumerate(skeleton.names)
+    } == CHILDREN
     assert skeleton.channels == (SIX,) * 22 and skeleton.channel_count == 132
     assert skeleton.channel_slice(skeleton.index("Spine")) == slice(12, 18)
     leaves = [name for name, children in CHILDREN.items() if not children]
@@ -62,41 +99,82 @@ def test_bandai_skeleton_tree_channels_and_end_sites() -> None:
 def _replace(lines: list[str], prefix: str, new: str | None) -> list[str]:
     """The lines with the first one starting (after indentation) with ``prefix`` replaced by ``new`` (None: removed)."""
     at = next(i for i, line in enumerate(lines) if line.strip().startswith(prefix))
-    return lines[:at] + ([] if new is None else [new]) + lines[at + 1:]
+    return lines[:at] + ([] if new is None else [new]) + lines[at + 1 :]
 
 
 def _edit_row(lines: list[str], row: int, edit: Callable[[list[str]], list[str]]) -> list[str]:
     """The lines with frame row ``row`` (0-based) rewritten by ``edit`` of its values."""
     at = lines.index("MOTION") + 3 + row
-    return lines[:at] + [" ".join(edit(lines[at].split()))] + lines[at + 1:]
+    return lines[:at] + [" ".join(edit(lines[at].split()))] + lines[at + 1 :]
 
 
 MOTION_LINE = 132  # 1-based line of MOTION in the bow clip; frame row r (0-based) is on line MOTION_LINE + 3 + r
 ROW0 = MOTION_LINE + 2  # 0-based index of the first frame row in the file's lines
 CASES = {
     "truncated_rows": (lambda lines: lines[: ROW0 + 40], "'Frames:' declares 128 frames, found 40 frame rows"),
-    "cut_mid_row": (lambda lines: lines[: ROW0 + 40] + [lines[ROW0 + 40][:200]], f":{MOTION_LINE + 43}: frame row 41 has"),
-    "no_channels_line": (lambda lines: _replace(lines, "CHANNELS", None), ":134: frame row 1 has 132 values, expected 126"),
-    "nan": (lambda lines: _edit_row(lines, 7, lambda v: v[:20] + ["nan"] + v[21:]),
-            ":142: value 21 (Chest.Zposition): expected a finite number, found 'nan'"),
-    "inf": (lambda lines: _edit_row(lines, 0, lambda v: ["-inf"] + v[1:]), "value 1 (joint_Root.Xposition): expected a finite number"),
-    "not_a_number": (lambda lines: _edit_row(lines, 2, lambda v: v[:5] + ["1.2.3"] + v[6:]), ":137: value 6 (joint_Root.Yrotation)"),
-    "short_row": (lambda lines: _edit_row(lines, 9, lambda v: v[:-1]), ":144: frame row 10 has 131 values, expected 132"),
+    "cut_mid_row": (
+        lambda lines: lines[: ROW0 + 40] + [lines[ROW0 + 40][:200]],
+        f":{MOTION_LINE + 43}: frame row 41 has",
+    ),
+    "no_channels_line": (
+        lambda lines: _replace(lines, "CHANNELS", None),
+        ":134: frame row 1 has 132 values, expected 126",
+    ),
+    "nan": (
+        lambda lines: _edit_row(lines, 7, lambda v: v[:20] + ["nan"] + v[21:]),
+        ":142: value 21 (Chest.Zposition): expected a finite number, found 'nan'",
+    ),
+    "inf": (
+        lambda lines: _edit_row(lines, 0, lambda v: ["-inf"] + v[1:]),
+        "value 1 (joint_Root.Xposition): expected a finite number",
+    ),
+    "not_a_number": (
+        lambda lines: _edit_row(lines, 2, lambda v: v[:5] + ["1.2.3"] + v[6:]),
+        ":137: value 6 (joint_Root.Yrotation)",
+    ),
+    "short_row": (
+        lambda lines: _edit_row(lines, 9, lambda v: v[:-1]),
+        ":144: frame row 10 has 131 values, expected 132",
+    ),
     "no_motion": (lambda lines: _replace(lines, "MOTION", None), "expected a MOTION section after the HIERARCHY"),
-    "unclosed_brace": (lambda lines: lines[: MOTION_LINE - 2] + lines[MOTION_LINE - 1:],
-                       "closing joint 'joint_Root' (opened at line 2; unbalanced braces?), found the end of the hierarchy"),
-    "extra_brace": (lambda lines: lines[: MOTION_LINE - 1] + ["}"] + lines[MOTION_LINE - 1:],
-                    ":132: expected MOTION after the root joint's closing '}', found '}' (unbalanced braces?)"),
-    "no_offset": (lambda lines: lines[:11] + lines[12:], ":12: expected 'OFFSET' first in joint 'Spine', found 'CHANNELS'"),
-    "unknown_channel": (lambda lines: _replace(lines, "CHANNELS", "CHANNELS 6 Xposition Yposition Zposition Wrotation Xrotation Yrotation"),
-                        ":5: unknown channel 'Wrotation' in joint 'joint_Root'"),
-    "channel_count": (lambda lines: _replace(lines, "CHANNELS", "CHANNELS 5 " + " ".join(SIX)),
-                      ":5: CHANNELS of joint 'joint_Root' declares 5 channels, lists 6"),
-    "zero_frames": (lambda lines: _replace(lines, "Frames:", "Frames: 0"), ":133: declares 0 frames; expected at least one"),
-    "zero_frame_time": (lambda lines: _replace(lines, "Frame Time:", "Frame Time: 0"), ":134: expected a positive frame time, found 0"),
-    "negative_frame_time": (lambda lines: _replace(lines, "Frame Time:", "Frame Time: -0.03"),
-                            "expected a positive frame time, found -0.03"),
-    "no_frame_count": (lambda lines: _replace(lines, "Frames:", "Frames: many"), "expected a whole number of frames after 'Frames:'"),
+    "unclosed_brace": (
+        lambda lines: lines[: MOTION_LINE - 2] + lines[MOTION_LINE - 1 :],
+        "closing joint 'joint_Root' (opened at line 2; unbalanced braces?), found the end of the hierarchy",
+    ),
+    "extra_brace": (
+        lambda lines: lines[: MOTION_LINE - 1] + ["}"] + lines[MOTION_LINE - 1 :],
+        ":132: expected MOTION after the root joint's closing '}', found '}' (unbalanced braces?)",
+    ),
+    "no_offset": (
+        lambda lines: lines[:11] + lines[12:],
+        ":12: expected 'OFFSET' first in joint 'Spine', found 'CHANNELS'",
+    ),
+    "unknown_channel": (
+        lambda lines: _replace(
+            lines, "CHANNELS", "CHANNELS 6 Xposition Yposition Zposition Wrotation Xrotation Yrotation"
+        ),
+        ":5: unknown channel 'Wrotation' in joint 'joint_Root'",
+    ),
+    "channel_count": (
+        lambda lines: _replace(lines, "CHANNELS", "CHANNELS 5 " + " ".join(SIX)),
+        ":5: CHANNELS of joint 'joint_Root' declares 5 channels, lists 6",
+    ),
+    "zero_frames": (
+        lambda lines: _replace(lines, "Frames:", "Frames: 0"),
+        ":133: declares 0 frames; expected at least one",
+    ),
+    "zero_frame_time": (
+        lambda lines: _replace(lines, "Frame Time:", "Frame Time: 0"),
+        ":134: expected a positive frame time, found 0",
+    ),
+    "negative_frame_time": (
+        lambda lines: _replace(lines, "Frame Time:", "Frame Time: -0.03"),
+        "expected a positive frame time, found -0.03",
+    ),
+    "no_frame_count": (
+        lambda lines: _replace(lines, "Frames:", "Frames: many"),
+        "expected a whole number of frames after 'Frames:'",
+    ),
 }
 
 
@@ -134,7 +212,11 @@ def test_write_then_read_gives_the_motion_back(tmp_path: Path, name: str) -> Non
     write_bvh(path, motion)
     again = read_bvh(path)
     skeleton, skeleton_again = motion.skeleton, again.skeleton
-    assert (skeleton_again.names, skeleton_again.parents, skeleton_again.channels) == (skeleton.names, skeleton.parents, skeleton.channels)
+    assert (skeleton_again.names, skeleton_again.parents, skeleton_again.channels) == (
+        skeleton.names,
+        skeleton.parents,
+        skeleton.channels,
+    )
     np.testing.assert_allclose(skeleton_again.offsets, skeleton.offsets, rtol=0, atol=1e-6)  # 6 decimals printed
     assert [site is None for site in skeleton_again.end_sites] == [site is None for site in skeleton.end_sites]
     np.testing.assert_allclose(again.values, motion.values, rtol=0, atol=1e-6)
@@ -144,7 +226,9 @@ def test_write_then_read_gives_the_motion_back(tmp_path: Path, name: str) -> Non
 
 
 def test_skeleton_and_motion_check_their_shapes() -> None:
-    skeleton = Skeleton(("root", "tip"), (-1, 0), np.zeros((2, 3)), (("Xposition", "Zrotation"), ()), (None, np.ones(3)))
+    skeleton = Skeleton(
+        ("root", "tip"), (-1, 0), np.zeros((2, 3)), (("Xposition", "Zrotation"), ()), (None, np.ones(3))
+    )
     with pytest.raises(ValueError, match=r"expected shape \(F >= 1, 2\) for the skeleton's channels, found \(4, 3\)"):
         Motion(skeleton, 0.1, np.zeros((4, 3)))
     with pytest.raises(ValueError, match="expected parent -1 or an earlier joint"):
@@ -177,18 +261,27 @@ def test_a_flat_skeleton_of_50000_joints_parses_and_writes_back_in_linear_time(t
     joints took 6 minutes (20,000: 18 s); now 3 s. The timeout only catches the quadratic time, with a wide margin."""
     path = tmp_path / "flat.bvh"
     path.write_text(flat_bvh(50000))
-    result = run_measured("from seqmask.motion.bvh import read_bvh, write_bvh", f"""
+    result = run_measured(
+        "from seqmask.motion.bvh import read_bvh, write_bvh",
+        f"""
         motion = read_bvh({str(path)!r})
-        write_bvh({str(tmp_path / 'again.bvh')!r}, motion)
-        skeleton = read_bvh({str(tmp_path / 'again.bvh')!r}).skeleton
+        write_bvh({str(tmp_path / "again.bvh")!r}, motion)
+        skeleton = read_bvh({str(tmp_path / "again.bvh")!r}).skeleton
         result = [len(skeleton.children(0)), skeleton.channel_slice(7).start, skeleton.index('j49999'), skeleton.channel_count]
-    """, timeout=60)
+    """,
+        timeout=60,
+    )
     assert result["result"] == [49999, 3 + 6, 49999, 3 + 49999]
 
 
 def test_skeleton_tables_match_the_tree() -> None:
-    skeleton = Skeleton(("root", "a", "b", "c"), (-1, 0, 1, 0), np.zeros((4, 3)),
-                        (("Xposition", "Zrotation"), ("Zrotation",), (), ("Xrotation", "Yrotation", "Zrotation")), (None,) * 4)
+    skeleton = Skeleton(
+        ("root", "a", "b", "c"),
+        (-1, 0, 1, 0),
+        np.zeros((4, 3)),
+        (("Xposition", "Zrotation"), ("Zrotation",), (), ("Xrotation", "Yrotation", "Zrotation")),
+        (None,) * 4,
+    )
     assert [skeleton.children(j) for j in range(4)] == [(1, 3), (2,), (), ()]
     assert [skeleton.channel_slice(j) for j in range(4)] == [slice(0, 2), slice(2, 3), slice(3, 3), slice(3, 6)]
     assert skeleton.channel_count == 6 and skeleton.index("c") == 3
@@ -206,23 +299,30 @@ def test_the_size_cap_counts_the_text_not_the_compressed_bytes(tmp_path: Path, n
     assert read_bvh(path, max_bytes=len(text)).frame_count == 128
     with pytest.raises(BvhTooLarge) as caught:
         read_bvh(path, max_bytes=len(text) - 1)
-    assert str(caught.value).startswith(f"{path}:{len(bow_lines())}: expected at most {len(text) - 1} bytes of BVH text (the size cap)")
+    assert str(caught.value).startswith(
+        f"{path}:{len(bow_lines())}: expected at most {len(text) - 1} bytes of BVH text (the size cap)"
+    )
 
 
 def test_a_frame_count_too_large_for_the_cap_is_refused_before_any_row_is_read(tmp_path: Path) -> None:
     path = tmp_path / "many.bvh"
-    path.write_text(bow_with_frames(bow_lines()[MOTION_LINE + 2:], 10**12))
-    with pytest.raises(BvhTooLarge, match=re.escape(f"{path}:{MOTION_LINE + 1}: declares 1000000000000 frames of 132 values, at least ")):
+    path.write_text(bow_with_frames(bow_lines()[MOTION_LINE + 2 :], 10**12))
+    with pytest.raises(
+        BvhTooLarge,
+        match=re.escape(f"{path}:{MOTION_LINE + 1}: declares 1000000000000 frames of 132 values, at least "),
+    ):
         read_bvh(path)
 
 
 def test_reading_a_large_file_takes_little_more_memory_than_its_values(tmp_path: Path) -> None:
     """About 40 MB of text, 38,400 frames of 132 values: a float64 array of 40.6 MB. Bound: 3 times the array (the
     reader fills one array, which Motion copies once); keeping a string per value took 13 times (515 MiB)."""
-    rows = bow_lines()[MOTION_LINE + 2:] * 300
+    rows = bow_lines()[MOTION_LINE + 2 :] * 300
     path = tmp_path / "long.bvh"
     path.write_text(bow_with_frames(rows, len(rows)))
     array_mb = len(rows) * 132 * 8 / 2**20
-    measured = run_measured("from seqmask.motion.bvh import read_bvh", f"result = read_bvh({str(path)!r}).frame_count", timeout=120)
+    measured = run_measured(
+        "from seqmask.motion.bvh import read_bvh", f"result = read_bvh({str(path)!r}).frame_count", timeout=120
+    )
     assert measured["result"] == len(rows)
     assert measured["peak_mb"] < 3 * array_mb, measured

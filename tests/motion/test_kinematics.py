@@ -66,12 +66,17 @@ def test_walk_moves_the_hips_along_z_and_keeps_the_feet_on_the_floor() -> None:
 
 
 def _two_joints(channels: tuple[str, ...], offset: tuple[float, float, float]) -> Skeleton:
-    return Skeleton(("root", "tip"), (-1, 0), np.array([[100.0, 0.0, 0.0], offset]), (channels, ()), (None, np.zeros(3)))
+    return Skeleton(
+        ("root", "tip"), (-1, 0), np.array([[100.0, 0.0, 0.0], offset]), (channels, ()), (None, np.zeros(3))
+    )
 
 
 def test_rotation_channels_apply_in_the_listed_order_and_positions_replace_offsets() -> None:
     # Rz(90) @ Rx(90) takes (0, 1, 0) to (0, 0, 1); Rx(90) @ Rz(90) takes it to (-1, 0, 0)
-    cases = ((("Xposition", "Zrotation", "Xrotation"), [5.0, 0.0, 1.0]), (("Xposition", "Xrotation", "Zrotation"), [4.0, 0.0, 0.0]))
+    cases = (
+        (("Xposition", "Zrotation", "Xrotation"), [5.0, 0.0, 1.0]),
+        (("Xposition", "Xrotation", "Zrotation"), [4.0, 0.0, 0.0]),
+    )
     for channels, tip in cases:
         motion = Motion(_two_joints(channels, (0.0, 1.0, 0.0)), 0.1, np.array([[5.0, 90.0, 90.0]]))
         positions = joint_positions(motion, scale=1.0)[0]  # (2, 3)
@@ -104,7 +109,9 @@ def test_resample_keeps_endpoints_and_length_ratio_and_a_line_stays_a_line() -> 
     assert down.shape == (61, 2, 3)
     np.testing.assert_allclose(down[[0, -1]], positions[[0, -1]], atol=1e-12)
     new_times = np.arange(61) / 20.0
-    np.testing.assert_allclose(down[:, 0], np.stack([new_times * 1.5, 2.0 - new_times, np.full(61, 0.25)], axis=-1), atol=1e-12)
+    np.testing.assert_allclose(
+        down[:, 0], np.stack([new_times * 1.5, 2.0 - new_times, np.full(61, 0.25)], axis=-1), atol=1e-12
+    )
     up = resample(positions, 30, 60)
     assert up.shape == (181, 2, 3)
     np.testing.assert_allclose(up[::2], positions, atol=1e-12)
@@ -157,7 +164,9 @@ def test_positions_to_motion_of_noisy_positions_stays_close_with_the_skeleton_bo
     exported = joint_positions(positions_to_motion(motion.skeleton, noisy, frame_time=motion.frame_time))
     assert np.linalg.norm(exported - noisy, axis=-1).mean() < 0.02
     assert np.linalg.norm(exported - positions, axis=-1).mean() < 0.02
-    np.testing.assert_allclose(_bones(motion, exported), _bones(motion, positions), atol=1e-9)  # bones stay the skeleton's
+    np.testing.assert_allclose(
+        _bones(motion, exported), _bones(motion, positions), atol=1e-9
+    )  # bones stay the skeleton's
 
 
 def test_positions_to_motion_on_a_skeleton_rooted_at_the_hips() -> None:

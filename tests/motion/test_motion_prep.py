@@ -11,19 +11,34 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from motion_files import bandai_copy, bow_with_frames, build_prep, run_measured
+
 from seqmask.motion.artifacts import CLIPS, REJECTS, SKELETON, SUMMARY
 from seqmask.motion.config import BANDAI_PARTS, MotionPrepConfig
 from seqmask.motion.features import part_columns, to_features, to_positions
-from seqmask.motion.prep import ClipRecord, ClipResult, ClipSource, assign_splits, bandai_sources, cut_windows, read_clip, window_starts
+from seqmask.motion.prep import (
+    ClipRecord,
+    ClipResult,
+    ClipSource,
+    assign_splits,
+    bandai_sources,
+    cut_windows,
+    read_clip,
+    window_starts,
+)
 from seqmask.motion.stages.prep import normalization, one_skeleton
 from seqmask.paths import resolve_path
 
 BANDAI = resolve_path("data/motion/bandai-1")
 PREP = MotionPrepConfig()
-READ = {"drop_joints": ("joint_Root",), "scale": 0.01, "fps": 20, "min_frames": 20, "max_bytes": PREP.max_bvh_bytes,
-        "max_position": PREP.max_position}
+READ = {
+    "drop_joints": ("joint_Root",),
+    "scale": 0.01,
+    "fps": 20,
+    "min_frames": 20,
+    "max_bytes": PREP.max_bvh_bytes,
+    "max_position": PREP.max_position,
+}
 
 
 def source(name: str) -> ClipSource:
@@ -57,13 +72,28 @@ def _nan_row(text: str) -> str:
     return "\n".join(lines)
 
 
-@pytest.mark.parametrize(("name", "edit", "label", "reason", "detail"), [
-    ("bow_angry_001", lambda t: t.replace("CHANNELS 6 Xposition", "CHANNELS 6 Wposition", 1), None, "bad_bvh", "Wposition"),
-    ("bow_angry_001", lambda t: "\n".join(t.splitlines()[:-30]), None, "bad_bvh", "declares 90 frames"),
-    ("bow_angry_001", _nan_row, None, "bad_bvh", "expected a finite number, found 'nan'"),
-    ("bow_angry_001", None, '{"content": 99, "style": 0}', "bad_label", "expected 'content' to index the 17 names of cfg/content_label.txt, found 99"),
-    ("bow_angry_001", None, "{not json", "bad_label", "expected JSON"),
-])
+@pytest.mark.parametrize(
+    ("name", "edit", "label", "reason", "detail"),
+    [
+        (
+            "bow_angry_001",
+            lambda t: t.replace("CHANNELS 6 Xposition", "CHANNELS 6 Wposition", 1),
+            None,
+            "bad_bvh",
+            "Wposition",
+        ),
+        ("bow_angry_001", lambda t: "\n".join(t.splitlines()[:-30]), None, "bad_bvh", "declares 90 frames"),
+        ("bow_angry_001", _nan_row, None, "bad_bvh", "expected a finite number, found 'nan'"),
+        (
+            "bow_angry_001",
+            None,
+            '{"content": 99, "style": 0}',
+            "bad_label",
+            "expected 'content' to index the 17 names of cfg/content_label.txt, found 99",
+        ),
+        ("bow_angry_001", None, "{not json", "bad_label", "expected JSON"),
+    ],
+)
 def test_bad_clips_are_rejected_with_the_file_and_the_reason(tmp_path, name, edit, label, reason, detail) -> None:
     result = read_clip(copy_clip(tmp_path, name, edit, label), **READ)
     assert result.record is None and result.reject.reason == reason
@@ -130,12 +160,14 @@ def test_every_real_clip_is_kept_but_the_two_under_a_second(tmp_path) -> None:
 
 def _set_value(row: int, column: int, value: str):
     """An edit of a clip's text setting value ``column`` (0-based) of frame row ``row`` (0-based)."""
+
     def edit(text: str) -> str:
         lines = text.splitlines()
         at = lines.index("MOTION") + 3 + row
         values = lines[at].split()
-        lines[at] = " ".join([*values[:column], value, *values[column + 1:]])
+        lines[at] = " ".join([*values[:column], value, *values[column + 1 :]])
         return "\n".join(lines)
+
     return edit
 
 
@@ -155,7 +187,10 @@ def test_a_position_beyond_max_position_is_rejected_implausible(tmp_path) -> Non
     clip = copy_clip(tmp_path, "bow_angry_001", _set_value(30, HIPS_X, "1e8"))  # 1,000 km
     result = read_clip(clip, **READ)
     assert result.record is None and result.reject.reason == "implausible"
-    assert result.reject.detail.startswith(clip.bvh) and "beyond 1000.0 m of the origin (motion_prep.max_position)" in result.reject.detail
+    assert (
+        result.reject.detail.startswith(clip.bvh)
+        and "beyond 1000.0 m of the origin (motion_prep.max_position)" in result.reject.detail
+    )
     assert re.search(r"at frame 20 \(20 fps\), joint 'Hips', axis [xyz]: [0-9.e+]+ m$", result.reject.detail)
     assert read_clip(clip, **{**READ, "max_position": 1e7}).reject is None
 
@@ -164,7 +199,10 @@ def test_a_clip_over_the_size_cap_is_rejected_too_large_naming_the_config_field(
     clip = copy_clip(tmp_path, "bow_angry_001")
     result = read_clip(clip, **{**READ, "max_bytes": 1000})
     assert result.record is None and result.reject.reason == "too_large"
-    assert result.reject.detail.startswith(clip.bvh) and "expected at most 1000 bytes of BVH text (the size cap)" in result.reject.detail
+    assert (
+        result.reject.detail.startswith(clip.bvh)
+        and "expected at most 1000 bytes of BVH text (the size cap)" in result.reject.detail
+    )
     assert result.reject.detail.endswith("raise motion_prep.max_bvh_bytes to read it")
 
 
@@ -180,11 +218,15 @@ def test_a_gzip_bomb_is_rejected_too_large_in_bounded_memory(tmp_path) -> None:
     member = gzip.compress((row * (2**20 // len(row))).encode())
     bomb.write_bytes(gzip.compress(bow_with_frames([], 200_000).encode()) + member * 200)
     assert bomb.stat().st_size < 2**20
-    measured = run_measured(f"""
+    measured = run_measured(
+        f"""
         from pathlib import Path
         from seqmask.motion.prep import bandai_sources, read_clip
         [source] = bandai_sources(Path({str(folder)!r}))
-    """, f"result = read_clip(source, **{READ!r}).reject.__dict__", timeout=120)
+    """,
+        f"result = read_clip(source, **{READ!r}).reject.__dict__",
+        timeout=120,
+    )
     assert measured["result"]["reason"] == "too_large"
     assert f"expected at most {PREP.max_bvh_bytes} bytes of BVH text (the size cap)" in measured["result"]["detail"]
     assert measured["peak_mb"] < 150, measured
@@ -196,7 +238,10 @@ def test_normalisation_statistics_that_are_not_finite_are_refused_naming_the_col
     mean, std = normalization(features, [4, 3], ("Hips", "Spine"))
     assert mean.shape == std.shape == (6,) and np.isfinite(mean).all() and np.isfinite(std).all()
     features[0, 1, 4] = np.inf
-    with pytest.raises(ValueError, match=r"expected a finite mean and std in every feature column, found NaN or inf in 1 of 6: \['Spine.y'\]"):
+    with pytest.raises(
+        ValueError,
+        match=r"expected a finite mean and std in every feature column, found NaN or inf in 1 of 6: \['Spine.y'\]",
+    ):
         normalization(features, [4, 3], ("Hips", "Spine"))
     features[0, 1, 4] = 0
     features[:, :2, 0] = 3e38  # finite in float32, but its square is not
@@ -215,14 +260,17 @@ def test_the_reference_skeleton_is_the_one_most_clips_share_ties_going_to_the_fi
     assert [r.record.file for r in kept] == ["2.bvh", "3.bvh"] and [r.origin for r in rejects] == ["1.bvh"]
     assert rejects[0].reason == "other_skeleton" and rejects[0].detail == (
         "1.bvh: expected the skeleton that 2 of 3 clips share (the first 2.bvh), found joints ['Neck'] the reference lacks and "
-        "lacking its joints ['Head']")
+        "lacking its joints ['Head']"
+    )
     kept, rejects = one_skeleton([_result("1.bvh", *b), _result("2.bvh", *a)])
     assert [r.record.file for r in kept] == ["1.bvh"] and [r.origin for r in rejects] == ["2.bvh"]
     moved = (("Hips", "Spine", "Head"), (-1, 0, 0))
     _, rejects = one_skeleton([_result("1.bvh", *a), _result("2.bvh", *a), _result("3.bvh", *moved)])
     assert rejects[0].detail.endswith("found joints under other parents: Head under Hips (reference: under Spine)")
     star = (("Hips", "Spine", "Head"), (-1, 0, 0))
-    _, rejects = one_skeleton([_result("1.bvh", *star), _result("2.bvh", *star), _result("3.bvh", ("Hips", "Head", "Spine"), (-1, 0, 0))])
+    _, rejects = one_skeleton(
+        [_result("1.bvh", *star), _result("2.bvh", *star), _result("3.bvh", ("Hips", "Head", "Spine"), (-1, 0, 0))]
+    )
     assert rejects[0].detail.endswith("found the same joints in another order")
 
 
@@ -234,10 +282,15 @@ def test_prep_rejects_a_clip_of_another_skeleton_and_keeps_going(tmp_path) -> No
     rejects = [json.loads(line) for line in (out / REJECTS).read_text().splitlines()]
     assert json.loads((out / SUMMARY).read_text())["rejects"] == {"other_skeleton": 1}
     [reject] = rejects
-    assert reject["origin"] == str(folder / "data" / "dataset-1_bow_childish_001.bvh") and reject["reason"] == "other_skeleton"
-    assert reject["detail"] == (f"{reject['origin']}: expected the skeleton that 4 of 5 clips share (the first "
-                                f"{folder / 'data' / 'dataset-1_bow_active_001.bvh.gz'}), found joints ['Toe_R'] the reference "
-                                f"lacks and lacking its joints ['Toes_R']")
+    assert (
+        reject["origin"] == str(folder / "data" / "dataset-1_bow_childish_001.bvh")
+        and reject["reason"] == "other_skeleton"
+    )
+    assert reject["detail"] == (
+        f"{reject['origin']}: expected the skeleton that 4 of 5 clips share (the first "
+        f"{folder / 'data' / 'dataset-1_bow_active_001.bvh.gz'}), found joints ['Toe_R'] the reference "
+        f"lacks and lacking its joints ['Toes_R']"
+    )
     clips = [json.loads(line)["clip"] for line in (out / CLIPS).read_text().splitlines()]
     assert sorted(clips) == sorted(f"dataset-1_{name}" for name in names if name != "bow_childish_001")
     assert "Toes_R" in json.loads((out / SKELETON).read_text())["joints"]

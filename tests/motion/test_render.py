@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from motion_files import run_measured
 from PIL import Image
 
-from motion_files import run_measured
 from seqmask.motion.render import (
     GIF_DPI,
     GIF_PANEL_INCHES,
@@ -90,11 +90,15 @@ def test_a_gif_with_a_100000_character_title_renders_without_laying_out_the_whol
     timeout only catches the old behaviour, with a wide margin."""
     path = tmp_path / "long.gif"
     np.save(tmp_path / "walk.npy", _walker(30, 0.05))
-    measured = run_measured(f"""
+    measured = run_measured(
+        f"""
         import numpy as np
         from seqmask.motion.render import render_gif
-        motion = np.load({str(tmp_path / 'walk.npy')!r})  # (F, J, 3)
-    """, f"result = str(render_gif({str(path)!r}, [motion], parents={PARENTS!r}, titles=['a person bows ' * 7143]))", timeout=60)
+        motion = np.load({str(tmp_path / "walk.npy")!r})  # (F, J, 3)
+    """,
+        f"result = str(render_gif({str(path)!r}, [motion], parents={PARENTS!r}, titles=['a person bows ' * 7143]))",
+        timeout=60,
+    )
     assert measured["result"] == str(path)
     with Image.open(path) as gif:
         assert gif.n_frames == 30

@@ -29,9 +29,15 @@ def test_groups_split_windows_and_keep_every_copy() -> None:
     assert set(groups) == {"all", "seen pair", "unseen pair"}
     assert groups["seen pair"]["windows"] == groups["unseen pair"]["windows"] == 40 and groups["all"]["windows"] == 80
     assert groups["all"]["fid"] == pytest.approx(0.08, abs=1e-3)  # a shift of 0.1 in 8 dimensions, same covariance
-    assert score_groups(real, texts, generated, [False] * 80, copies=2, batch_size=32, resamples=10).keys() == {"all", "unseen pair"}
-    assert groups["seen pair"]["r_precision"] is not None and score_set(real[:20], texts[:20], generated[:20], copies=1, batch_size=32,
-                                                                         resamples=10)["r_precision"] is None
+    assert score_groups(real, texts, generated, [False] * 80, copies=2, batch_size=32, resamples=10).keys() == {
+        "all",
+        "unseen pair",
+    }
+    assert (
+        groups["seen pair"]["r_precision"] is not None
+        and score_set(real[:20], texts[:20], generated[:20], copies=1, batch_size=32, resamples=10)["r_precision"]
+        is None
+    )
 
 
 def test_floors_are_ordered_static_far_above_real_training_windows() -> None:

@@ -16,14 +16,20 @@ from seqmask.motion.pipeline import motion_compare_plan, motion_prep_plan
 from seqmask.motion.stages import evaluate, render, report
 from seqmask.stage import stage_name
 
-MODULES = [importlib.import_module(f"seqmask.motion.stages.{info.name}")
-           for info in pkgutil.iter_modules(seqmask.motion.stages.__path__)]
+MODULES = [
+    importlib.import_module(f"seqmask.motion.stages.{info.name}")
+    for info in pkgutil.iter_modules(seqmask.motion.stages.__path__)
+]
 
 
 def _stages():
     config = load_experiment("tiny")
-    return [(stage, config) for plan in (motion_compare_plan, motion_prep_plan) for pipeline, _ in plan(config)
-            for stage in pipeline.stages]
+    return [
+        (stage, config)
+        for plan in (motion_compare_plan, motion_prep_plan)
+        for pipeline, _ in plan(config)
+        for stage in pipeline.stages
+    ]
 
 
 @pytest.mark.parametrize("module", MODULES, ids=lambda module: module.__name__.rsplit(".", 1)[-1])

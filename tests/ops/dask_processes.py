@@ -63,7 +63,10 @@ def _start(args: list[str], log: Path, env: Mapping[str, str]) -> subprocess.Pop
     with open(log, "wb") as out:
         return subprocess.Popen(
             with_parent_death_signal([DASK, *args]),
-            env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
 
 
@@ -86,8 +89,12 @@ def _wait_for_workers(address: str, n_workers: int, logs: Path) -> None:
         with Client(address, timeout=START_TIMEOUT_SECONDS, set_as_default=False) as client:
             client.wait_for_workers(n_workers, timeout=START_TIMEOUT_SECONDS)
     except (OSError, TimeoutError) as err:
-        tails = "\n".join(f"--- {log.name}\n{log.read_text(errors='replace')[-1500:]}" for log in sorted(logs.glob("*.log")))
-        raise TimeoutError(f"no {n_workers} Dask workers at {address} within {START_TIMEOUT_SECONDS} s: {err}\n{tails}") from err
+        tails = "\n".join(
+            f"--- {log.name}\n{log.read_text(errors='replace')[-1500:]}" for log in sorted(logs.glob("*.log"))
+        )
+        raise TimeoutError(
+            f"no {n_workers} Dask workers at {address} within {START_TIMEOUT_SECONDS} s: {err}\n{tails}"
+        ) from err
 
 
 @contextlib.contextmanager
@@ -97,15 +104,35 @@ def external_dask(n_workers: int, tmp: Path, *, gpu_workers: Collection[str] = (
     tmp.mkdir(parents=True, exist_ok=True)
     address = f"tcp://127.0.0.1:{open_port('127.0.0.1')}"
     env = worker_env()
-    processes = [_start(["scheduler", "--host", "127.0.0.1", "--port", address.rsplit(":", 1)[1], "--no-dashboard"],
-                        tmp / "scheduler.log", env)]
+    processes = [
+        _start(
+            ["scheduler", "--host", "127.0.0.1", "--port", address.rsplit(":", 1)[1], "--no-dashboard"],
+            tmp / "scheduler.log",
+            env,
+        )
+    ]
     try:
         workers = {}
         for i in range(n_workers):
             name = f"w{i}"
             resources = ["--resources", f"{GPU_RESOURCE}=1"] if name in gpu_workers else []
-            workers[name] = _start(["worker", address, "--nthreads", "1", "--nworkers", "1", "--no-dashboard", "--no-nanny",
-                                    "--name", name, *resources], tmp / f"{name}.log", env)
+            workers[name] = _start(
+                [
+                    "worker",
+                    address,
+                    "--nthreads",
+                    "1",
+                    "--nworkers",
+                    "1",
+                    "--no-dashboard",
+                    "--no-nanny",
+                    "--name",
+                    name,
+                    *resources,
+                ],
+                tmp / f"{name}.log",
+                env,
+            )
             processes.insert(0, workers[name])  # workers stop before the scheduler
         _wait_for_workers(address, n_workers, tmp)
         yield ExternalDask(address=address, workers=workers, logs=tmp)

@@ -53,10 +53,14 @@ def find_bin_dir() -> Path:
         return max(debian, key=lambda bin_dir: [int(part) for part in re.findall(r"\d+", bin_dir.parent.name)])
     pg_config = shutil.which("pg_config")
     if pg_config:
-        bin_dir = Path(subprocess.run([pg_config, "--bindir"], capture_output=True, text=True, check=True).stdout.strip())
+        bin_dir = Path(
+            subprocess.run([pg_config, "--bindir"], capture_output=True, text=True, check=True).stdout.strip()
+        )
         if (bin_dir / "initdb").is_file():
             return bin_dir
-    raise PostgresNotInstalled(f"PostgreSQL is not installed: no initdb under {DEBIAN_BIN_DIRS} nor in `pg_config --bindir`; {INSTALL_HINT}")
+    raise PostgresNotInstalled(
+        f"PostgreSQL is not installed: no initdb under {DEBIAN_BIN_DIRS} nor in `pg_config --bindir`; {INSTALL_HINT}"
+    )
 
 
 def _service_user() -> pwd.struct_passwd:
@@ -64,7 +68,9 @@ def _service_user() -> pwd.struct_passwd:
     try:
         return pwd.getpwnam(SERVICE_USER)
     except KeyError:
-        raise PostgresNotInstalled(f"running as root, but there is no `{SERVICE_USER}` user to run PostgreSQL as; {INSTALL_HINT}") from None
+        raise PostgresNotInstalled(
+            f"running as root, but there is no `{SERVICE_USER}` user to run PostgreSQL as; {INSTALL_HINT}"
+        ) from None
 
 
 class ThrowawayPostgres:
@@ -126,16 +132,44 @@ class ThrowawayPostgres:
 
     def start(self) -> None:
         """Start the postmaster and wait until it accepts connections."""
-        self._run("pg_ctl", "start", "--pgdata", str(self.data_dir), "--log", str(self.log), "--wait", f"--timeout={COMMAND_TIMEOUT_S}")
+        self._run(
+            "pg_ctl",
+            "start",
+            "--pgdata",
+            str(self.data_dir),
+            "--log",
+            str(self.log),
+            "--wait",
+            f"--timeout={COMMAND_TIMEOUT_S}",
+        )
 
     def stop(self) -> None:
         """Stop the postmaster (fast: open transactions roll back, clients are disconnected)."""
-        self._run("pg_ctl", "stop", "--pgdata", str(self.data_dir), "--mode", "fast", "--wait", f"--timeout={COMMAND_TIMEOUT_S}")
+        self._run(
+            "pg_ctl",
+            "stop",
+            "--pgdata",
+            str(self.data_dir),
+            "--mode",
+            "fast",
+            "--wait",
+            f"--timeout={COMMAND_TIMEOUT_S}",
+        )
 
     def restart(self) -> None:
         """``pg_ctl restart -m fast``: stop as :meth:`stop` does, start again, wait until it accepts connections."""
-        self._run("pg_ctl", "restart", "--pgdata", str(self.data_dir), "--mode", "fast", "--log", str(self.log), "--wait",
-                  f"--timeout={COMMAND_TIMEOUT_S}")
+        self._run(
+            "pg_ctl",
+            "restart",
+            "--pgdata",
+            str(self.data_dir),
+            "--mode",
+            "fast",
+            "--log",
+            str(self.log),
+            "--wait",
+            f"--timeout={COMMAND_TIMEOUT_S}",
+        )
 
     def query(self, sql: str, *args: Any) -> list[dict[str, Any]]:
         """The rows of ``sql`` run in the ``prefect`` database over TCP, as dicts."""
@@ -155,13 +189,25 @@ class ThrowawayPostgres:
         password_file = self.root / "password"
         password_file.write_text(self.password)
         try:
-            self._run("initdb", "--pgdata", str(self.data_dir), "--username", ROLE, f"--pwfile={password_file}", "--auth=trust",
-                      "--encoding=UTF8", "--no-locale", "--no-sync")
+            self._run(
+                "initdb",
+                "--pgdata",
+                str(self.data_dir),
+                "--username",
+                ROLE,
+                f"--pwfile={password_file}",
+                "--auth=trust",
+                "--encoding=UTF8",
+                "--no-locale",
+                "--no-sync",
+            )
         finally:
             password_file.unlink()
         with open(self.data_dir / "postgresql.conf", "a") as conf:
-            conf.write(f"listen_addresses = '127.0.0.1'\nport = {self.port}\nunix_socket_directories = '{self.root}'\n"
-                       "fsync = off\nsynchronous_commit = off\nfull_page_writes = off\n")
+            conf.write(
+                f"listen_addresses = '127.0.0.1'\nport = {self.port}\nunix_socket_directories = '{self.root}'\n"
+                "fsync = off\nsynchronous_commit = off\nfull_page_writes = off\n"
+            )
         (self.data_dir / "pg_hba.conf").write_text("local all all trust\nhost all all 127.0.0.1/32 scram-sha-256\n")
 
     def _run(self, program: str, *args: str) -> None:
@@ -170,25 +216,35 @@ class ThrowawayPostgres:
         if self.owner is not None:
             argv = ["runuser", "-u", self.owner.pw_name, "--", *argv]
         env = {key: value for key, value in os.environ.items() if not key.startswith("PG")}
-        done = subprocess.run(argv, check=False, cwd=self.root, env=env, capture_output=True, text=True, timeout=COMMAND_TIMEOUT_S + 30)
+        done = subprocess.run(
+            argv, check=False, cwd=self.root, env=env, capture_output=True, text=True, timeout=COMMAND_TIMEOUT_S + 30
+        )
         if done.returncode != 0:
             log = self.log.read_text(errors="replace")[-2000:] if self.log.exists() else ""
-            raise RuntimeError(f"{program} {' '.join(args)} failed ({done.returncode}):\n{done.stdout}{done.stderr}\npostgres log:\n{log}")
+            raise RuntimeError(
+                f"{program} {' '.join(args)} failed ({done.returncode}):\n{done.stdout}{done.stderr}\npostgres log:\n{log}"
+            )
 
 
-def wait_for_health(api_url: str, server: subprocess.Popen, log: Path, timeout_s: float = SERVER_START_TIMEOUT_S) -> None:
+def wait_for_health(
+    api_url: str, server: subprocess.Popen, log: Path, timeout_s: float = SERVER_START_TIMEOUT_S
+) -> None:
     """Wait until the Prefect API at ``api_url`` answers /health; raises with the server's log if it exits or never does."""
     deadline = time.monotonic() + timeout_s
     while True:
         if server.poll() is not None:
-            raise RuntimeError(f"the Prefect server exited ({server.returncode}):\n{log.read_text(errors='replace')[-3000:]}")
+            raise RuntimeError(
+                f"the Prefect server exited ({server.returncode}):\n{log.read_text(errors='replace')[-3000:]}"
+            )
         try:
             if httpx.get(f"{api_url}/health", timeout=2).status_code == 200:
                 return
         except httpx.HTTPError:
             pass
         if time.monotonic() > deadline:
-            raise RuntimeError(f"the Prefect server did not answer within {timeout_s} s:\n{log.read_text(errors='replace')[-3000:]}")
+            raise RuntimeError(
+                f"the Prefect server did not answer within {timeout_s} s:\n{log.read_text(errors='replace')[-3000:]}"
+            )
         time.sleep(0.5)
 
 
@@ -211,8 +267,12 @@ def postgres_prefect_server(postgres: ThrowawayPostgres, tmp_path_factory: pytes
     log = home / "server.log"
     env = prefect_free_env(PREFECT_HOME=str(home), SEQMASK_DB_URL=postgres.url)
     with open(log, "w") as out:
-        server = subprocess.Popen([sys.executable, "-m", "seqmask.cli", "server", "start", "--port", str(port)], env=env,
-                                  stdout=out, stderr=subprocess.STDOUT)
+        server = subprocess.Popen(
+            [sys.executable, "-m", "seqmask.cli", "server", "start", "--port", str(port)],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
     try:
         api_url = f"http://127.0.0.1:{port}/api"
         wait_for_health(api_url, server, log)

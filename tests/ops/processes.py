@@ -17,7 +17,9 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-EXEC_WITH_DEFAULT_SIGINT = "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); os.execv(sys.argv[1], sys.argv[1:])"
+EXEC_WITH_DEFAULT_SIGINT = (
+    "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); os.execv(sys.argv[1], sys.argv[1:])"
+)
 """``python -c`` program: ``PROGRAM ARGS...`` runs PROGRAM with SIGINT at its default action."""
 
 

@@ -31,7 +31,10 @@ def compose() -> dict:
 def test_the_compose_file_is_valid_against_the_compose_specification(compose) -> None:
     schema = json.loads(SCHEMA.read_text(encoding="utf-8"))
     jsonschema.Draft7Validator(schema).validate(compose)
-    broken = {**compose, "services": {**compose["services"], "postgres": {**compose["services"]["postgres"], "healthcheck": "yes"}}}
+    broken = {
+        **compose,
+        "services": {**compose["services"], "postgres": {**compose["services"]["postgres"], "healthcheck": "yes"}},
+    }
     with pytest.raises(jsonschema.ValidationError):  # the schema does check: a healthcheck must be a mapping
         jsonschema.Draft7Validator(schema).validate(broken)
 
@@ -63,8 +66,15 @@ def test_one_image_runs_every_python_service_and_both_pools_have_workers(compose
     services = compose["services"]
     assert {name for name, service in services.items() if service.get("image") != "seqmask:latest"} == {"postgres"}
     assert services["prefect-server"]["command"].startswith("seqmask server start")
-    pools = {service["command"].split("--pool ")[1].split()[0]: name for name, service in services.items()
-             if "prefect worker start" in service.get("command", "")}
+    pools = {
+        service["command"].split("--pool ")[1].split()[0]: name
+        for name, service in services.items()
+        if "prefect worker start" in service.get("command", "")
+    }
     assert set(pools) == set(POOLS)
     assert "gpu" in services[pools["gpu"]]["profiles"] and "--resources GPU=1" in services["dask-worker-gpu"]["command"]
-    assert all("artifacts:/artifacts" in service["volumes"] for name, service in services.items() if name.startswith(("dask-worker", "prefect-worker")))
+    assert all(
+        "artifacts:/artifacts" in service["volumes"]
+        for name, service in services.items()
+        if name.startswith(("dask-worker", "prefect-worker"))
+    )

@@ -23,13 +23,12 @@ from postgres_cluster import postgres, postgres_prefect_server  # noqa: F401
 from processes import prefect_free_env, signal_tree, with_default_sigint
 
 from flows.deploy import DEFAULT_FILE, deploy_all, pool_for, read_deployments, resolve_deployments
-from seqmask.files import read_build_record
 from seqmask.app.root import load_experiment
+from seqmask.files import read_build_record
 from seqmask.motion.pipeline import motion_plan
 from seqmask.runlog import latest_runs
 from seqmask.schema import ConfigError
 from seqmask.speech.pipeline import speech_prep_plan
-
 
 BIN = Path(sys.executable).parent
 MOTION_STEPS = 400
@@ -59,9 +58,18 @@ def test_a_deployments_file_is_checked_entry_by_entry(tmp_path) -> None:
         ("deployments: [{flow: text, when: daily}]", r"entry 1: unknown key 'when' \(keys: cron, flow, "),
         ("deployments: [{preset: tiny}]", "entry 1: no `flow` \\(one of compare, motion, "),
         ("deployments: [speech]", "entry 1: expected a mapping of keys among .*, found str 'speech'"),
-        ("deployments: [{flow: text}, {flow: text, preset: small}]", r"entry 2 \(text/small\): the same deployment as entry 1"),
-        ("deployments: [{flow: text, overrides: {null: 1}}]", r"entry 1 \(text/small\): overrides: expected dotted config keys .*found None"),
-        ("deployments:\n  - flow: text\n    cron: '0 1 * * *\n", r"deployments file .*: not valid YAML: line 4, column 1: found unexpected end"),
+        (
+            "deployments: [{flow: text}, {flow: text, preset: small}]",
+            r"entry 2 \(text/small\): the same deployment as entry 1",
+        ),
+        (
+            "deployments: [{flow: text, overrides: {null: 1}}]",
+            r"entry 1 \(text/small\): overrides: expected dotted config keys .*found None",
+        ),
+        (
+            "deployments:\n  - flow: text\n    cron: '0 1 * * *\n",
+            r"deployments file .*: not valid YAML: line 4, column 1: found unexpected end",
+        ),
     ]:
         path.write_text(text)
         with pytest.raises(ConfigError, match=message) as info:
@@ -71,14 +79,19 @@ def test_a_deployments_file_is_checked_entry_by_entry(tmp_path) -> None:
         read_deployments(tmp_path / "missing.yaml")
 
 
-@pytest.mark.parametrize(("entry", "message"), [
-    ("{flow: [speech, text]}", "entry 1: flow: expected a string, found list ['speech', 'text']"),
-    ("{flow: text, overrides: [text.base.train.steps=10]}",
-     "entry 1: overrides: expected a mapping of config KEY: VALUE or null, found list ['text.base.train.steps=10']"),
-    ("{flow: text, preset: [tiny]}", "entry 1: preset: expected a string, found list ['tiny']"),
-    ("{flow: text, cron: 5}", "entry 1: cron: expected a string or null, found int 5"),
-    ("{flow: text, name: null}", "entry 1: name: expected a string, found NoneType None"),
-])
+@pytest.mark.parametrize(
+    ("entry", "message"),
+    [
+        ("{flow: [speech, text]}", "entry 1: flow: expected a string, found list ['speech', 'text']"),
+        (
+            "{flow: text, overrides: [text.base.train.steps=10]}",
+            "entry 1: overrides: expected a mapping of config KEY: VALUE or null, found list ['text.base.train.steps=10']",
+        ),
+        ("{flow: text, preset: [tiny]}", "entry 1: preset: expected a string, found list ['tiny']"),
+        ("{flow: text, cron: 5}", "entry 1: cron: expected a string or null, found int 5"),
+        ("{flow: text, name: null}", "entry 1: name: expected a string, found NoneType None"),
+    ],
+)
 def test_a_field_of_the_wrong_type_is_named(tmp_path, entry, message) -> None:
     path = tmp_path / "deployments.yaml"
     path.write_text(f"deployments: [{entry}]")
@@ -89,15 +102,19 @@ def test_a_field_of_the_wrong_type_is_named(tmp_path, entry, message) -> None:
 
 def test_a_null_override_is_yaml_null_as_with_set(tmp_path) -> None:
     path = tmp_path / "deployments.yaml"
-    path.write_text("deployments: [{flow: speech-prep, preset: tiny, overrides: {speech.data.labelled_per_speaker: null}}]")
+    path.write_text(
+        "deployments: [{flow: speech-prep, preset: tiny, overrides: {speech.data.labelled_per_speaker: null}}]"
+    )
     [deployment] = resolve_deployments(path)
     assert deployment.config.speech.data.labelled_per_speaker is None
     assert load_experiment("tiny", ["speech.data.labelled_per_speaker=null"]) == deployment.config
     path.write_text("deployments: [{flow: speech-prep, preset: tiny, overrides: {speech.pretrain.train.steps: null}}]")
     with pytest.raises(ConfigError) as info:  # a field that takes no null says so, naming the file, entry and key
         resolve_deployments(path)
-    assert re.match(rf"{re.escape(str(path))}: entry 1 \(speech-prep/tiny\): override speech.pretrain.train.steps: .*found None",
-                    str(info.value))
+    assert re.match(
+        rf"{re.escape(str(path))}: entry 1 \(speech-prep/tiny\): override speech.pretrain.train.steps: .*found None",
+        str(info.value),
+    )
 
 
 BAD_SECOND_ENTRY = """
@@ -122,7 +139,10 @@ def test_a_bad_entry_registers_no_entry_of_its_file(tmp_path, prefect_api) -> No
     with get_client(sync_client=True) as client:
         names = {deployment.name for deployment in client.read_deployments()}
     assert not names & {"first-of-two", "second-of-two"}, names
-    assert re.match(rf"{re.escape(str(path))}: entry 2 \(motion-prep/second-of-two\): override motion_prep.no_such_key: ", str(info.value))
+    assert re.match(
+        rf"{re.escape(str(path))}: entry 2 \(motion-prep/second-of-two\): override motion_prep.no_such_key: ",
+        str(info.value),
+    )
     path.write_text(BAD_SECOND_ENTRY.format(overrides="speech.data.labelled_per_speaker: null"))
     rows = deploy_all(path)
     with get_client(sync_client=True) as client:
@@ -149,8 +169,14 @@ def server(postgres_prefect_server, tmp_path_factory) -> dict:  # noqa: F811 (th
     tmp = tmp_path_factory.mktemp("deploy")
     (tmp / "deployments.yaml").write_text(DEPLOYMENTS)
     env = prefect_free_env(PREFECT_API_URL=postgres_prefect_server, SEQMASK_HOME=str(tmp / "store"))
-    deployed = subprocess.run([str(BIN / "seqmask"), "deploy", "--file", str(tmp / "deployments.yaml")], env=env,
-                              capture_output=True, text=True, timeout=300, check=False)
+    deployed = subprocess.run(
+        [str(BIN / "seqmask"), "deploy", "--file", str(tmp / "deployments.yaml")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     assert deployed.returncode == 0, deployed.stderr[-3000:]
     return {"url": postgres_prefect_server, "env": env, "store": tmp / "store", "tmp": tmp, "printed": deployed.stdout}
 
@@ -169,13 +195,19 @@ def deployment(server: dict, name: str) -> dict:
 
 def test_deployments_carry_pool_schedule_and_resolved_config(server) -> None:
     assert "| speech-prep/tiny | cpu | `0 3 * * *` |" in server["printed"]
-    prep, motion, pipeline = (deployment(server, name) for name in ("speech-prep/tiny", "motion/tiny-long", "pipeline/tiny"))
+    prep, motion, pipeline = (
+        deployment(server, name) for name in ("speech-prep/tiny", "motion/tiny-long", "pipeline/tiny")
+    )
     assert (prep["work_pool_name"], motion["work_pool_name"], pipeline["work_pool_name"]) == ("cpu", "gpu", "gpu")
     assert [s["schedule"]["cron"] for s in prep["schedules"]] == ["0 3 * * *"]
     assert [s["schedule"]["timezone"] for s in pipeline["schedules"]] == ["Europe/Paris"]
     assert motion["schedules"] == []
-    assert motion["parameters"]["config"]["motion"]["diffusion"]["train"]["steps"] == MOTION_STEPS  # resolved when deployed
-    assert prep["entrypoint"] == "flows/speech.py:speech_prep" and pipeline["entrypoint"] == "flows/pipeline.py:pipeline"
+    assert (
+        motion["parameters"]["config"]["motion"]["diffusion"]["train"]["steps"] == MOTION_STEPS
+    )  # resolved when deployed
+    assert (
+        prep["entrypoint"] == "flows/speech.py:speech_prep" and pipeline["entrypoint"] == "flows/pipeline.py:pipeline"
+    )
     assert {pool["name"] for pool in api(server, "POST", "/work_pools/filter", {})} >= {"cpu", "gpu"}
 
 
@@ -184,8 +216,13 @@ def worker(server: dict, pool: str) -> Iterator[subprocess.Popen]:
     """A real ``prefect worker start --pool POOL --type process``; on exit it and every process under it are stopped."""
     env = {**server["env"], "PREFECT_WORKER_QUERY_SECONDS": "1", "PREFECT_WORKER_PREFETCH_SECONDS": "1"}
     with open(server["tmp"] / f"worker-{pool}.log", "a") as log:
-        process = subprocess.Popen(with_default_sigint([str(BIN / "prefect"), "worker", "start", "--pool", pool, "--type", "process"]), env=env,
-                                   stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        process = subprocess.Popen(
+            with_default_sigint([str(BIN / "prefect"), "worker", "start", "--pool", pool, "--type", "process"]),
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     try:
         yield process
     finally:
@@ -221,7 +258,13 @@ def test_a_cpu_worker_runs_a_deployment_on_the_postgres_server(server) -> None:
         flow_run = start_run(server, "speech-prep/tiny")
         assert wait_final(server, flow_run) == "COMPLETED", (server["tmp"] / "worker-cpu.log").read_text()[-3000:]
     record = run_record(server["store"], flow_run)
-    assert record["state"] == "completed" and set(record["stages"]) == {"speech-fsdd", "speech-ljspeech", "speech-espeak-synth", "speech-espeak", "speech-splits"}
+    assert record["state"] == "completed" and set(record["stages"]) == {
+        "speech-fsdd",
+        "speech-ljspeech",
+        "speech-espeak-synth",
+        "speech-espeak",
+        "speech-splits",
+    }
     assert all(stage["state"] == "computed" for stage in record["stages"].values())
 
 
@@ -230,7 +273,9 @@ def test_a_killed_worker_leaves_a_store_the_next_run_resumes(server) -> None:
         killed = start_run(server, "motion/tiny-long")
         deadline = time.monotonic() + 300
         while not denoiser_checkpointed(server["store"], killed):
-            assert time.monotonic() < deadline and final_state(server, killed) is None, "no denoiser checkpoint to interrupt"
+            assert time.monotonic() < deadline and final_state(server, killed) is None, (
+                "no denoiser checkpoint to interrupt"
+            )
             time.sleep(0.2)
         signal_tree(first.pid, signal.SIGKILL)
     with worker(server, "gpu"):
@@ -245,8 +290,10 @@ def test_a_killed_worker_leaves_a_store_the_next_run_resumes(server) -> None:
             artifact = server["store"] / "objects" / stage["key"]
             assert json.loads((artifact / "summary.json").read_text())["steps"] == MOTION_STEPS
             resumed.append(read_build_record(artifact)["resumed_from_step"])
-    print(f"worker killed; the next run reused {sorted(n for n, state in states.items() if state == 'reused')}, "
-          f"denoisers resumed from steps {resumed}")
+    print(
+        f"worker killed; the next run reused {sorted(n for n, state in states.items() if state == 'reused')}, "
+        f"denoisers resumed from steps {resumed}"
+    )
     assert any(step > 0 for step in resumed), f"no training resumed from a checkpoint: {resumed}"
 
 
@@ -256,5 +303,9 @@ def denoiser_checkpointed(store: Path, flow_run_id: str) -> bool:
         stages = run_record(store, flow_run_id)["stages"]
     except StopIteration:  # the flow run has not started its stages yet
         return False
-    return any(name.startswith("motion-train-") and stage["state"] == "running" and (store / "scratch" / stage["key"] / "last.pt").is_file()
-               for name, stage in stages.items())
+    return any(
+        name.startswith("motion-train-")
+        and stage["state"] == "running"
+        and (store / "scratch" / stage["key"] / "last.pt").is_file()
+        for name, stage in stages.items()
+    )

@@ -34,8 +34,17 @@ HANG_TIMEOUT_S = 600
 @pytest.mark.parametrize("attempt", range(4))
 def test_two_commands_sharing_a_prefect_home_start_together(tmp_path, attempt) -> None:
     env = prefect_free_env(PREFECT_HOME=str(tmp_path / "prefect-home"))
-    processes = [subprocess.Popen([sys.executable, "-c", STARTUP_AND_RUN], env=env, stdin=subprocess.PIPE,
-                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-c", STARTUP_AND_RUN],
+            env=env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(2)
+    ]
     for process in processes:  # both have imported Prefect: nothing but the startups is left to race
         assert process.stdout.readline() == "ready\n"
     for process in processes:

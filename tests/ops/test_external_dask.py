@@ -19,10 +19,9 @@ from dask_processes import external_dask_cluster  # noqa: F401
 from distributed import Client, get_task_stream
 from distributed.utils import key_split
 
-from seqmask.files import read_jsonl
 from seqmask.data.manifest import AudioRecord
+from seqmask.files import DIGESTS_FILE, read_jsonl
 from seqmask.runlog import latest_runs
-from seqmask.files import DIGESTS_FILE
 from seqmask.store import ArtifactStore
 
 pytestmark = pytest.mark.usefixtures("prefect_api")
@@ -37,8 +36,12 @@ def start_prep(address: str, home: Path, prefect_api: str) -> subprocess.Popen:
     """``seqmask run speech-prep --preset tiny --dask-address ADDRESS`` with its store at ``home``; output in ``home.log``."""
     env = {**os.environ, "SEQMASK_HOME": str(home), "PREFECT_API_URL": prefect_api}
     with open(home.with_suffix(".log"), "wb") as log:
-        return subprocess.Popen([sys.executable, "-m", "seqmask.cli", "run", "speech-prep", "--preset", "tiny", "--dask-address", address],
-                                env=env, stdout=log, stderr=subprocess.STDOUT)
+        return subprocess.Popen(
+            [sys.executable, "-m", "seqmask.cli", "run", "speech-prep", "--preset", "tiny", "--dask-address", address],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
 
 
 def finish(run: subprocess.Popen, home: Path) -> None:
@@ -79,7 +82,10 @@ def records(home: Path) -> dict[str, list[AudioRecord]]:
     [key] = published(home)["speech-splits"]
     manifests = ArtifactStore(home).ref(key).path / "manifests"
     return {
-        path.stem: sorted((dataclasses.replace(r, audio=Path(r.audio).name) for r in read_jsonl(path, AudioRecord)), key=lambda r: r.id)
+        path.stem: sorted(
+            (dataclasses.replace(r, audio=Path(r.audio).name) for r in read_jsonl(path, AudioRecord)),
+            key=lambda r: r.id,
+        )
         for path in manifests.glob("*.jsonl")
     }
 
@@ -101,8 +107,12 @@ def catch_mid_map(client: Client, run: subprocess.Popen) -> tuple[str, set[str]]
     the map keys it runs or alone holds (what killing it loses)."""
     deadline = time.monotonic() + RUN_TIMEOUT_SECONDS
     while time.monotonic() < deadline and run.poll() is None:
-        running = {worker: {key for key in keys if key_split(key) in MAP_TASKS} for worker, keys in client.processing().items()}
-        held = {key: set(workers) for key, workers in client.who_has().items() if key_split(key) in MAP_TASKS and workers}
+        running = {
+            worker: {key for key in keys if key_split(key) in MAP_TASKS} for worker, keys in client.processing().items()
+        }
+        held = {
+            key: set(workers) for key, workers in client.who_has().items() if key_split(key) in MAP_TASKS and workers
+        }
         busy = [worker for worker, keys in running.items() if keys]
         if busy and held:
             return busy[0], running[busy[0]] | {key for key, workers in held.items() if workers == {busy[0]}}
@@ -130,12 +140,18 @@ def test_prep_maps_on_both_workers_of_the_external_cluster(clean_run, client):
     home, stream = clean_run
     assert set(map_workers(stream)) == set(client.scheduler_info()["workers"])  # empty if the map had run elsewhere
     [run] = latest_runs(home / "runs", 1)
-    assert run["state"] == "completed" and {name: stage["state"] for name, stage in run["stages"].items()} == dict.fromkeys(STAGES, "computed")
+    assert run["state"] == "completed" and {
+        name: stage["state"] for name, stage in run["stages"].items()
+    } == dict.fromkeys(STAGES, "computed")
 
 
 # Runs last in this module: the cluster keeps one worker afterwards.
 def test_a_worker_killed_mid_map_fails_nothing_and_leaves_no_duplicate_or_partial_artifact(
-    clean_run, external_dask_cluster, client, tmp_path, prefect_api  # noqa: F811
+    clean_run,
+    external_dask_cluster,
+    client,
+    tmp_path,
+    prefect_api,  # noqa: F811
 ):
     home = tmp_path / "store"
     with get_task_stream(client=client) as stream:
@@ -149,11 +165,15 @@ def test_a_worker_killed_mid_map_fails_nothing_and_leaves_no_duplicate_or_partia
     store = ArtifactStore(home)
     assert all(problems == [] for problems in store.verify_all().values())
     assert {stage: len(keys) for stage, keys in published(home).items()} == dict.fromkeys(STAGES, 1)
-    assert file_digests(home) == file_digests(clean_run[0])  # shards and audio byte for byte those of the run without the kill
+    assert file_digests(home) == file_digests(
+        clean_run[0]
+    )  # shards and audio byte for byte those of the run without the kill
     assert records(home) == records(clean_run[0])
     leftovers = [path for folder in (store.tmp, store.scratch, store.corrupt) for path in folder.iterdir()]
     partial = [path for path in store.objects.rglob("*") if ".tmp" in path.name]  # a write the kill cut short
     assert leftovers == [] and partial == []
     [record] = latest_runs(home / "runs", 1)
     assert record["state"] == "completed"
-    assert stage_attempts(record["orchestrator_run_id"]) == dict.fromkeys(STAGES, 1)  # Dask reran the lost tasks, not Prefect the stage
+    assert stage_attempts(record["orchestrator_run_id"]) == dict.fromkeys(
+        STAGES, 1
+    )  # Dask reran the lost tasks, not Prefect the stage

@@ -57,8 +57,12 @@ def start_flow(api_url: str, tmp_path: Path, name: str, count: int, sleep: float
     output = tmp_path / f"{name}.log"
     env = prefect_free_env(PREFECT_API_URL=api_url, PREFECT_HOME=str(tmp_path / "prefect-client"))
     with open(output, "w") as out:
-        run = subprocess.Popen([sys.executable, str(script), str(tmp_path / "store"), str(count), str(sleep)], env=env,
-                               stdout=out, stderr=subprocess.STDOUT)
+        run = subprocess.Popen(
+            [sys.executable, str(script), str(tmp_path / "store"), str(count), str(sleep)],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
     return run, output
 
 
@@ -89,7 +93,9 @@ def completed_task_runs(cluster: ThrowawayPostgres, run_id: str) -> int:
     them from events, and retries those a restart interrupts) has caught up or 30 s have passed."""
     deadline = time.monotonic() + 30
     while True:
-        rows = cluster.query("SELECT count(*) AS n FROM task_run WHERE flow_run_id = $1::uuid AND state_type = 'COMPLETED'", run_id)
+        rows = cluster.query(
+            "SELECT count(*) AS n FROM task_run WHERE flow_run_id = $1::uuid AND state_type = 'COMPLETED'", run_id
+        )
         if rows[0]["n"] >= STEPS or time.monotonic() > deadline:
             return rows[0]["n"]
         time.sleep(0.5)
@@ -110,7 +116,8 @@ def inconsistent_states(cluster: ThrowawayPostgres) -> list[dict]:
         " WHERE r.state_id IS NOT NULL AND s.type IS DISTINCT FROM r.state_type"
         " UNION ALL "
         "SELECT 'task_run', r.id FROM task_run r LEFT JOIN task_run_state s ON s.id = r.state_id"
-        " WHERE r.state_id IS NOT NULL AND s.type IS DISTINCT FROM r.state_type")
+        " WHERE r.state_id IS NOT NULL AND s.type IS DISTINCT FROM r.state_type"
+    )
 
 
 def test_prefect_keeps_its_tables_and_flow_runs_in_postgres(postgres, postgres_prefect_server, tmp_path) -> None:  # noqa: F811
@@ -121,7 +128,9 @@ def test_prefect_keeps_its_tables_and_flow_runs_in_postgres(postgres, postgres_p
     assert recorded_state(postgres, postgres_prefect_server, run_id) == "COMPLETED"
 
 
-def test_a_postgres_restart_mid_run_leaves_server_and_stores_consistent(postgres, postgres_prefect_server, tmp_path) -> None:  # noqa: F811
+def test_a_postgres_restart_mid_run_leaves_server_and_stores_consistent(
+    postgres, postgres_prefect_server, tmp_path
+) -> None:  # noqa: F811
     run, output = start_flow(postgres_prefect_server, tmp_path, "restarted", count=STEPS, sleep=1)
     wait_until_published(tmp_path / "store", "step-0", run, output)
     postgres.restart()
@@ -130,11 +139,17 @@ def test_a_postgres_restart_mid_run_leaves_server_and_stores_consistent(postgres
         assert recorded_state(postgres, postgres_prefect_server, run_id) == "COMPLETED"
         assert text.count(" published") == STEPS and completed_task_runs(postgres, run_id) == STEPS, text[-3000:]
     else:  # failed cleanly: an error, and the run recorded as over
-        assert "Error" in text and recorded_state(postgres, postgres_prefect_server, run_id) in {"FAILED", "CRASHED"}, text[-3000:]
+        assert "Error" in text and recorded_state(postgres, postgres_prefect_server, run_id) in {"FAILED", "CRASHED"}, (
+            text[-3000:]
+        )
     assert httpx.get(f"{postgres_prefect_server}/health", timeout=10).status_code == 200
     assert httpx.get(f"{postgres_prefect_server}/ready", timeout=10).status_code == 200  # its database answers again
     fresh_code, fresh_text, fresh_id = finish(*start_flow(postgres_prefect_server, tmp_path, "fresh", count=1, sleep=0))
-    assert fresh_code == 0 and recorded_state(postgres, postgres_prefect_server, fresh_id) == "COMPLETED", fresh_text[-3000:]
+    assert fresh_code == 0 and recorded_state(postgres, postgres_prefect_server, fresh_id) == "COMPLETED", fresh_text[
+        -3000:
+    ]
     assert inconsistent_states(postgres) == []
     problems = ArtifactStore(tmp_path / "store").verify_all()
-    assert sorted(problems) == [f"step-{index}" for index in range(text.count(" published"))] and not any(problems.values())
+    assert sorted(problems) == [f"step-{index}" for index in range(text.count(" published"))] and not any(
+        problems.values()
+    )

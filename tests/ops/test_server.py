@@ -17,7 +17,6 @@ from processes import free_port, prefect_free_env
 
 from seqmask.cli import main
 
-
 AUTH_STRING = "admin:s3cret"
 
 
@@ -29,8 +28,12 @@ def auth_server(tmp_path_factory) -> Iterator[tuple[str, int]]:
     home = tmp_path_factory.mktemp("prefect-home")
     env = prefect_free_env(PREFECT_HOME=str(home), PREFECT_SERVER_API_AUTH_STRING=AUTH_STRING)
     with open(home / "server.log", "w") as log:  # a file, not a pipe: nothing reads the server's output while tests run
-        server = subprocess.Popen([sys.executable, "-m", "seqmask.cli", "server", "start", "--port", str(port)], env=env,
-                                  stdout=log, stderr=subprocess.STDOUT)
+        server = subprocess.Popen(
+            [sys.executable, "-m", "seqmask.cli", "server", "start", "--port", str(port)],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
     try:
         url = f"http://127.0.0.1:{port}/api"
         _wait_healthy(server, url, home / "server.log")
@@ -57,18 +60,26 @@ def test_the_server_listens_on_loopback_and_honours_the_auth_string(auth_server)
     url, port = auth_server
     assert httpx.post(f"{url}/flows/filter", json={}, timeout=10).status_code == 401
     token = base64.b64encode(AUTH_STRING.encode()).decode()
-    assert httpx.post(f"{url}/flows/filter", json={}, headers={"Authorization": f"Basic {token}"}, timeout=10).status_code == 200
+    assert (
+        httpx.post(f"{url}/flows/filter", json={}, headers={"Authorization": f"Basic {token}"}, timeout=10).status_code
+        == 200
+    )
     other = _non_loopback_address()
     if not other.startswith("127."):
         with pytest.raises(httpx.ConnectError):  # bound to loopback only: another local address is refused
             httpx.get(f"http://{other}:{port}/api/health", timeout=2)
 
 
-@pytest.mark.parametrize(("auth_string", "found"), [
-    (None, "PREFECT_API_AUTH_STRING is not set"),
-    ("admin:wrong", "PREFECT_API_AUTH_STRING is set, but the server refused it"),
-])
-def test_deploy_to_a_server_that_wants_an_auth_string_says_so(auth_server, tmp_path, capsys, auth_string, found) -> None:
+@pytest.mark.parametrize(
+    ("auth_string", "found"),
+    [
+        (None, "PREFECT_API_AUTH_STRING is not set"),
+        ("admin:wrong", "PREFECT_API_AUTH_STRING is set, but the server refused it"),
+    ],
+)
+def test_deploy_to_a_server_that_wants_an_auth_string_says_so(
+    auth_server, tmp_path, capsys, auth_string, found
+) -> None:
     from prefect.settings import PREFECT_API_AUTH_STRING, PREFECT_API_URL, temporary_settings
 
     url, _ = auth_server
@@ -77,8 +88,10 @@ def test_deploy_to_a_server_that_wants_an_auth_string_says_so(auth_server, tmp_p
     with temporary_settings(updates={PREFECT_API_URL: url, PREFECT_API_AUTH_STRING: auth_string}):
         assert main(["deploy", "--file", str(deployments)]) == 2
     err = capsys.readouterr().err
-    assert err == (f"seqmask: error: the Prefect server at {url} wants an API auth string (401 Unauthorized): {found}; set "
-                   "PREFECT_API_AUTH_STRING to the server's PREFECT_SERVER_API_AUTH_STRING (user:password)\n")
+    assert err == (
+        f"seqmask: error: the Prefect server at {url} wants an API auth string (401 Unauthorized): {found}; set "
+        "PREFECT_API_AUTH_STRING to the server's PREFECT_SERVER_API_AUTH_STRING (user:password)\n"
+    )
 
 
 def _non_loopback_address() -> str:

@@ -25,8 +25,15 @@ CURVE_TOLERANCE = 0.03
 BIN = Path(sys.executable).parent
 JOBS = {
     "motion": ("motion-train-none-s0", ["motion.diffusion.train.steps=30", "motion.diffusion.batch_size=16"]),
-    "text": ("text-continual-mlm-s0", ["text.continual.mlm.steps=10", "text.continual.tlm.steps=10", "text.continual.mlm.log_every=1",
-                                  "text.continual.tlm.log_every=1"]),
+    "text": (
+        "text-continual-mlm-s0",
+        [
+            "text.continual.mlm.steps=10",
+            "text.continual.tlm.steps=10",
+            "text.continual.mlm.log_every=1",
+            "text.continual.tlm.log_every=1",
+        ],
+    ),
     "speech": ("speech-pretrain-random-s0", ["speech.pretrain.train.steps=12"]),
 }
 
@@ -34,7 +41,11 @@ JOBS = {
 def train(home: Path, flow: str, processes: int) -> dict:
     """Run ``seqmask train`` (under ``torchrun`` for more than one process); the published artifact's summary and lineage."""
     stage, overrides = JOBS[flow]
-    prefix = [str(BIN / "torchrun"), "--nproc-per-node", str(processes), "-m", "seqmask.cli"] if processes > 1 else [str(BIN / "seqmask")]
+    prefix = (
+        [str(BIN / "torchrun"), "--nproc-per-node", str(processes), "-m", "seqmask.cli"]
+        if processes > 1
+        else [str(BIN / "seqmask")]
+    )
     args = [*prefix, "train", flow, stage, "--preset", "tiny", *(f"--set={o}" for o in overrides)]
     env = {**os.environ, "SEQMASK_HOME": str(home), "OMP_NUM_THREADS": "1"}
     result = subprocess.run(args, env=env, capture_output=True, text=True, timeout=600, check=False)
@@ -76,7 +87,12 @@ def test_two_processes_follow_the_curve_of_one_with_the_same_global_batch(home, 
 
 
 def test_a_stage_that_does_not_train_is_refused(home) -> None:
-    result = subprocess.run([str(BIN / "seqmask"), "train", "motion", "motion-report", "--preset", "tiny"],
-                            env={**os.environ, "SEQMASK_HOME": str(home)}, capture_output=True, text=True, check=False)
+    result = subprocess.run(
+        [str(BIN / "seqmask"), "train", "motion", "motion-report", "--preset", "tiny"],
+        env={**os.environ, "SEQMASK_HOME": str(home)},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert result.returncode == 2 and "does not train" in result.stderr
     assert shutil.which("torchrun", path=str(BIN))

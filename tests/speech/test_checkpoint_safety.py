@@ -51,7 +51,9 @@ def test_the_payload_really_runs_code_when_unpickled(payload):
 def test_a_pickled_payload_is_refused_with_a_way_to_convert(payload):
     path, marker = payload
     for load in (read_checkpoint, load_asr, lambda p: load_pretrained(p, EncoderConfig(arch="tiny"))):
-        with pytest.raises(ValueError, match=r"evil\.pt holds pickled objects beyond tensors \(builtins\.exec\).*convert it"):
+        with pytest.raises(
+            ValueError, match=r"evil\.pt holds pickled objects beyond tensors \(builtins\.exec\).*convert it"
+        ):
             load(path)
     assert not marker.exists()
 
@@ -74,14 +76,19 @@ def test_fairseq_training_arguments_are_allowed(tmp_path):
     torch.save({"model": model.state_dict(), "args": argparse.Namespace(arch="wav2vec2", lr=[5e-4])}, path)
     checkpoint = read_checkpoint(path)
     assert checkpoint["args"].lr == [5e-4]
-    assert torch.equal(load_pretrained(path, EncoderConfig(arch="tiny")).encoder.layers[0].ffn.inner_proj.weight, model.encoder.layers[0].ffn.inner_proj.weight)
+    assert torch.equal(
+        load_pretrained(path, EncoderConfig(arch="tiny")).encoder.layers[0].ffn.inner_proj.weight,
+        model.encoder.layers[0].ffn.inner_proj.weight,
+    )
 
 
 @pytest.mark.parametrize("content", [b"", b"not a checkpoint", b"PK\x03\x04broken zip"])
 def test_files_that_are_no_checkpoint_say_so(tmp_path, content):
     path = tmp_path / "bad.pt"
     path.write_bytes(content)
-    with pytest.raises(ValueError, match=r"bad\.pt is not a PyTorch checkpoint: expected a file written by torch\.save"):
+    with pytest.raises(
+        ValueError, match=r"bad\.pt is not a PyTorch checkpoint: expected a file written by torch\.save"
+    ):
         read_checkpoint(path)
 
 

@@ -37,7 +37,9 @@ def synthetic_utterance(uid: str, text: str, seed: int) -> Utterance:
         elif ch == "b":
             segment[:, 40:] = 2.0
         segments.append(segment)
-    feats = torch.cat(segments) + 0.1 * torch.randn(len(segments) * FRAMES_PER_LABEL, 80, generator=generator)  # (F, 80)
+    feats = torch.cat(segments) + 0.1 * torch.randn(
+        len(segments) * FRAMES_PER_LABEL, 80, generator=generator
+    )  # (F, 80)
     return Utterance(uid, feats.to(torch.float16), text, "train", "synthetic", "spk")
 
 
@@ -48,16 +50,30 @@ def dataset(n: int = 12) -> list[Utterance]:
 def tiny_config(**overrides) -> FinetuneConfig:
     """A tiny CTC config; ``overrides`` may name fields of the config or of its training config."""
     train = dict(steps=30, lr=3e-3, warmup_steps=3, log_every=5, checkpoint_every=100)
-    model = dict(max_frames=2000, max_batch_size=6, time_mask=SpanMask(span_len=10, max_mask_prob=0.3, min_num_spans=2),
-                 channel_mask=SpanMask(span_len=8, max_mask_prob=0.1, min_num_spans=2), freeze_encoder_steps=0)
+    model = dict(
+        max_frames=2000,
+        max_batch_size=6,
+        time_mask=SpanMask(span_len=10, max_mask_prob=0.3, min_num_spans=2),
+        channel_mask=SpanMask(span_len=8, max_mask_prob=0.1, min_num_spans=2),
+        freeze_encoder_steps=0,
+    )
     own = {k: v for k, v in overrides.items() if k not in train and k != "steps"}
     training = TrainingConfig(**{**train, **{k: v for k, v in overrides.items() if k in train}})
     return FinetuneConfig(**{**model, **own}, train=training)
 
 
 def fit(config: FinetuneConfig, train, vocab, tmp_path, name: str = "out", **kwargs):
-    return train_ctc(config, ENCODER, train, vocab, out_dir=tmp_path / name, work_dir=tmp_path / f"{name}-ckpt", device=CPU,
-                     freeze_encoder_steps=config.freeze_encoder_steps, **kwargs)
+    return train_ctc(
+        config,
+        ENCODER,
+        train,
+        vocab,
+        out_dir=tmp_path / name,
+        work_dir=tmp_path / f"{name}-ckpt",
+        device=CPU,
+        freeze_encoder_steps=config.freeze_encoder_steps,
+        **kwargs,
+    )
 
 
 CPU = torch.device("cpu")
@@ -132,7 +148,9 @@ def test_config_validation_names_the_field():
 
 def test_train_ctc_learns_saves_and_transcribes(tmp_path):
     train = dataset()
-    too_long = Utterance("long", torch.zeros(6, 80, dtype=torch.float16), "abab", "train", "synthetic", "spk")  # 3 encoder frames
+    too_long = Utterance(
+        "long", torch.zeros(6, 80, dtype=torch.float16), "abab", "train", "synthetic", "spk"
+    )  # 3 encoder frames
     vocab = Vocabulary.chars(u.text for u in train)
     summary = fit(tiny_config(), [*train, too_long], vocab, tmp_path)
 
@@ -183,7 +201,10 @@ def test_train_ctc_rejects_utterances_without_text(tmp_path):
 
 
 def test_train_ctc_trains_on_batches_too_short_to_mask(tmp_path):
-    short, long = synthetic_utterance("short", "ab", 0), synthetic_utterance("long", "ab ab ab ab ab", 1)  # 16, 120 encoder frames
+    short, long = (
+        synthetic_utterance("short", "ab", 0),
+        synthetic_utterance("long", "ab ab ab ab ab", 1),
+    )  # 16, 120 encoder frames
     config = tiny_config(steps=2, warmup_steps=0, max_batch_size=1)
     summary = fit(config, [short, long], Vocabulary.chars(["ab"]), tmp_path)
     assert summary["steps"] == 2

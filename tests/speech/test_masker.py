@@ -43,7 +43,12 @@ def tiny_wav2vec2() -> Wav2Vec2Model:
         layer_drop_p=0.0,
     )
     config = Wav2Vec2Config(
-        encoder_config=encoder, final_dim=16, quantized_dim=16, num_codebooks=2, num_codebook_entries=8, num_distractors=5
+        encoder_config=encoder,
+        final_dim=16,
+        quantized_dim=16,
+        num_codebooks=2,
+        num_codebook_entries=8,
+        num_distractors=5,
     )
     return create_wav2vec2_model(config)
 
@@ -97,13 +102,17 @@ def test_masker_in_model_forward(model: Wav2Vec2Model, audio: tuple[torch.Tensor
     assert torch.equal(output.temporal_mask, expected)
 
 
-def test_masker_without_scores_refuses_to_run(model: Wav2Vec2Model, audio: tuple[torch.Tensor, BatchLayout, list[int]]) -> None:
+def test_masker_without_scores_refuses_to_run(
+    model: Wav2Vec2Model, audio: tuple[torch.Tensor, BatchLayout, list[int]]
+) -> None:
     waveforms, layout, _ = audio
     with pytest.raises(TypeError, match="scores"):
         run_model(model, waveforms, layout, None)  # fairseq2's own forward has no scores to give
 
 
-def test_masker_rejects_scores_three_frames_off(model: Wav2Vec2Model, audio: tuple[torch.Tensor, BatchLayout, list[int]]) -> None:
+def test_masker_rejects_scores_three_frames_off(
+    model: Wav2Vec2Model, audio: tuple[torch.Tensor, BatchLayout, list[int]]
+) -> None:
     waveforms, layout, frames = audio
     with pytest.raises(ValueError, match=f"scorer frames {max(frames) + 3} != encoder frames {max(frames)}"):
         run_model(model, waveforms, layout, random_scores(0, (3, max(frames) + 3)))

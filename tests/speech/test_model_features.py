@@ -8,8 +8,8 @@ import torch
 from fairseq2.nn import BatchLayout
 
 from seqmask.speech.archs import ARCHS
-from seqmask.speech.features import Utterance, collate, fbank, length_batches, num_encoder_frames, num_fbank_frames
 from seqmask.speech.config import EncoderConfig
+from seqmask.speech.features import Utterance, collate, fbank, length_batches, num_encoder_frames, num_fbank_frames
 from seqmask.speech.model import build_asr_model, build_pretrain_model, load_asr, load_pretrained, transfer_encoder
 from seqmask.training.checkpoint import save_checkpoint
 
@@ -28,10 +28,14 @@ def test_too_short_audio_has_no_frames():
 
 def test_length_batches_cover_every_index_within_budget():
     lengths = list(np.random.default_rng(1).integers(50, 500, size=40))
-    batches = length_batches(lengths, max_frames=2000, max_size=8, generator=torch.Generator().manual_seed(0), shuffle=True)
+    batches = length_batches(
+        lengths, max_frames=2000, max_size=8, generator=torch.Generator().manual_seed(0), shuffle=True
+    )
     assert sorted(i for b in batches for i in b) == list(range(40))
     assert all(len(b) <= 8 and max(lengths[i] for i in b) * len(b) <= 2000 for b in batches)
-    again = length_batches(lengths, max_frames=2000, max_size=8, generator=torch.Generator().manual_seed(0), shuffle=True)
+    again = length_batches(
+        lengths, max_frames=2000, max_size=8, generator=torch.Generator().manual_seed(0), shuffle=True
+    )
     assert again == batches
 
 
@@ -44,7 +48,9 @@ def test_collate_pads_and_reports_encoder_lengths():
 
 def test_every_arch_is_registered_with_the_fbank_front_end():
     assert set(ARCHS) == {"tiny", "mini", "small", "base"}
-    assert ARCHS["base"].model_dim == 768 and ARCHS["base"].num_layers == 12 and ARCHS["base"].num_codebook_entries == 320
+    assert (
+        ARCHS["base"].model_dim == 768 and ARCHS["base"].num_layers == 12 and ARCHS["base"].num_codebook_entries == 320
+    )
 
 
 def test_pretrain_forward_and_encoder_transfer():
@@ -91,7 +97,9 @@ def test_short_utterances_are_packed_per_speaker_with_aligned_scores():
     packed, packed_scores = pack_short_utterances(utts, scores, min_encoder_frames=35)
     by_id = {u.id: u for u in packed}
     assert set(by_id) == {"long", "a1+1", "a3", "b1"}
-    assert by_id["a1+1"].encoder_frames == 20 + 18 and torch.equal(packed_scores["a1+1"], torch.cat([scores["a1"], scores["a2"]]))
+    assert by_id["a1+1"].encoder_frames == 20 + 18 and torch.equal(
+        packed_scores["a1+1"], torch.cat([scores["a1"], scores["a2"]])
+    )
     assert all(packed_scores[u.id].shape[0] == u.encoder_frames for u in packed)
 
 
@@ -99,7 +107,9 @@ def test_packing_keeps_every_frame_whatever_the_input_order():
     """A pack was flushed at the last utterance of the unsorted group, and the sorted tail after it was dropped."""
     from seqmask.speech.packing import pack_short_utterances
 
-    utts = [Utterance(uid, torch.randn(40, 80).to(torch.float16), "x", "train", "fsdd", "s") for uid in "caebd"]  # 20 frames each
+    utts = [
+        Utterance(uid, torch.randn(40, 80).to(torch.float16), "x", "train", "fsdd", "s") for uid in "caebd"
+    ]  # 20 frames each
     packed, _ = pack_short_utterances(utts, None, min_encoder_frames=50)
     assert sum(u.feats.shape[0] for u in packed) == 200
     assert [u.id for u in packed] == ["a+2", "d+1"]  # a, b, c (60 encoder frames), then the remainder d, e

@@ -28,7 +28,9 @@ from seqmask.training.loop import NanLossError
 CPU = torch.device("cpu")
 ENCODER = EncoderConfig(arch="tiny")
 TINY = PretrainConfig(max_frames=2000, max_batch_size=4)
-TINY = dataclasses.replace(TINY, train=dataclasses.replace(TINY.train, steps=6, warmup_steps=2, checkpoint_every=3, log_every=2))
+TINY = dataclasses.replace(
+    TINY, train=dataclasses.replace(TINY.train, steps=6, warmup_steps=2, checkpoint_every=3, log_every=2)
+)
 
 
 def with_train(config: PretrainConfig, **changes) -> PretrainConfig:
@@ -52,10 +54,27 @@ def scores_of(utts: list[Utterance], *, seed: int = 1) -> dict[str, torch.Tensor
     return {u.id: torch.rand(u.encoder_frames, generator=generator) for u in utts}  # (S,) each
 
 
-def run(tmp_path: Path, config: PretrainConfig, utts: list[Utterance], scores=None, *, variant: str = "ask2mask+utt",
-        name: str = "run", progress=None) -> dict:
-    return pretrain(config, ENCODER, variant, utts, scores, out_dir=tmp_path / name / "out", work_dir=tmp_path / name / "ckpt",
-                    device=CPU, progress=progress)
+def run(
+    tmp_path: Path,
+    config: PretrainConfig,
+    utts: list[Utterance],
+    scores=None,
+    *,
+    variant: str = "ask2mask+utt",
+    name: str = "run",
+    progress=None,
+) -> dict:
+    return pretrain(
+        config,
+        ENCODER,
+        variant,
+        utts,
+        scores,
+        out_dir=tmp_path / name / "out",
+        work_dir=tmp_path / name / "ckpt",
+        device=CPU,
+        progress=progress,
+    )
 
 
 def metrics(tmp_path: Path, name: str = "run") -> list[dict]:
@@ -83,7 +102,13 @@ def test_each_masker_trains_with_a_finite_recorded_loss(tmp_path, masker):
     assert all(math.isfinite(line["loss"]) and math.isfinite(line["contrastive"]) for line in lines)
     assert lines[-1]["lr"] < lines[0]["lr"]  # decaying after warm-up
     checkpoint = read_checkpoint(model_file(tmp_path / "run" / "out"))
-    assert checkpoint["seqmask"] == {"kind": "wav2vec2", "arch": "tiny", "encoder": dataclasses.asdict(ENCODER), "masker": masker, "steps": 6}
+    assert checkpoint["seqmask"] == {
+        "kind": "wav2vec2",
+        "arch": "tiny",
+        "encoder": dataclasses.asdict(ENCODER),
+        "masker": masker,
+        "steps": 6,
+    }
     model = load_pretrained(model_file(tmp_path / "run" / "out"), ENCODER)
     assert int(model.quantizer.num_updates) == 6  # Gumbel temperature advanced once per step
 
@@ -104,7 +129,9 @@ def test_per_utterance_contrastive_loss_sums_to_fairseq2s(masker):
     per_utterance = utterance_contrastive_loss(output.logits)  # (N,)
     assert per_utterance.shape == (len(utts),)
     torch.testing.assert_close(per_utterance.sum(), loss.contrastive)
-    ours = pretrain_loss(model, output, dataclasses.replace(TINY, features_penalty_weight=10.0))  # fairseq2 forward's default
+    ours = pretrain_loss(
+        model, output, dataclasses.replace(TINY, features_penalty_weight=10.0)
+    )  # fairseq2 forward's default
     torch.testing.assert_close(ours.total, loss.aggregate / output.num_targets)
 
 
@@ -129,7 +156,9 @@ def test_a_killed_run_resumes_to_the_weights_of_an_uninterrupted_one(tmp_path):
     for key in straight:
         assert torch.allclose(straight[key], resumed[key]), key
     assert [line["step"] for line in metrics(tmp_path, "killed")] == list(range(1, 9))
-    assert [line["loss"] for line in metrics(tmp_path, "killed")] == [line["loss"] for line in metrics(tmp_path, "straight")]
+    assert [line["loss"] for line in metrics(tmp_path, "killed")] == [
+        line["loss"] for line in metrics(tmp_path, "straight")
+    ]
     with pytest.raises(ValueError, match=r"does not continue this run.*'training.lr'"):
         run(tmp_path, with_train(config, lr=3e-3), utts, scores, name="killed")
 
@@ -190,8 +219,10 @@ def test_only_utterances_too_short_to_mask_are_refused(tmp_path):
 @pytest.mark.parametrize(
     ("config", "field"),
     [
-        (dataclasses.replace(TINY, max_frames=0), "max_frames"), (with_train(TINY, warmup_steps=7), "train.warmup_steps"),
-        (with_train(TINY, lr=0.0), "train.lr"), (dataclasses.replace(TINY, mask=dataclasses.replace(TINY.mask, span_len=0)), "mask.span_len"),
+        (dataclasses.replace(TINY, max_frames=0), "max_frames"),
+        (with_train(TINY, warmup_steps=7), "train.warmup_steps"),
+        (with_train(TINY, lr=0.0), "train.lr"),
+        (dataclasses.replace(TINY, mask=dataclasses.replace(TINY.mask, span_len=0)), "mask.span_len"),
     ],
 )
 def test_invalid_config_names_the_field(config, field):
@@ -212,7 +243,9 @@ def test_pretraining_continues_from_an_initial_checkpoint(tmp_path):
     torch.manual_seed(123)
     initial = build_pretrain_model(ENCODER)
     save_checkpoint(tmp_path / "init.pt", initial, kind="wav2vec2", arch="tiny")
-    config = with_train(dataclasses.replace(TINY, init_checkpoint=str(tmp_path / "init.pt")), steps=2, warmup_steps=1, lr=1e-9)
+    config = with_train(
+        dataclasses.replace(TINY, init_checkpoint=str(tmp_path / "init.pt")), steps=2, warmup_steps=1, lr=1e-9
+    )
     run(tmp_path, config, utterances(4), variant="random")
 
     trained = read_checkpoint(model_file(tmp_path / "run" / "out"))["model"]

@@ -6,8 +6,8 @@ import pytest
 import torch
 from torch import Tensor
 
-from seqmask.speech.features import SpeechBatch, Utterance
 from seqmask.speech.config import EncoderConfig
+from seqmask.speech.features import SpeechBatch, Utterance
 from seqmask.speech.model import build_asr_model
 from seqmask.speech.scorer import CtcScorer, score_utterances
 from seqmask.speech.vocab import Vocabulary
@@ -34,7 +34,9 @@ class OffsetScorer:
     def posteriors(self, batch: SpeechBatch) -> Tensor:
         frames = max(batch.encoder_lens) + self.offset
         steps = torch.arange(frames, dtype=torch.float32)  # (S,)
-        logits = torch.stack([steps, -steps, torch.zeros(frames)], dim=-1).expand(len(batch.ids), -1, -1)  # (S, 3) -> (N, S, 3)
+        logits = torch.stack([steps, -steps, torch.zeros(frames)], dim=-1).expand(
+            len(batch.ids), -1, -1
+        )  # (S, 3) -> (N, S, 3)
         probs = logits.softmax(dim=-1).clone()  # (N, S, 3)
         if self.nan:
             probs[:, 0, 0] = float("nan")
@@ -43,7 +45,14 @@ class OffsetScorer:
 
 def test_ctc_scorer_gives_one_confidence_in_0_1_per_encoder_frame(tmp_path):
     model = build_asr_model(EncoderConfig(arch="tiny"), 4)
-    save_checkpoint(tmp_path / "model.pt", model, kind="wav2vec2_asr", arch="tiny", encoder=vars(EncoderConfig(arch="tiny")), vocab=Vocabulary.chars(["ab"]).to_dict())
+    save_checkpoint(
+        tmp_path / "model.pt",
+        model,
+        kind="wav2vec2_asr",
+        arch="tiny",
+        encoder=vars(EncoderConfig(arch="tiny")),
+        vocab=Vocabulary.chars(["ab"]).to_dict(),
+    )
     scorer = CtcScorer.load(tmp_path / "model.pt", CPU)
     utts = utterances()
     calls = []

@@ -64,12 +64,17 @@ def test_the_stage_names():
     config = load_experiment("tiny")
     [(prep, _)] = speech_prep_plan(config)
     assert prep.stage_names() == [
-        "speech-fsdd", "speech-ljspeech", "speech-espeak-synth", "speech-espeak", "speech-user", "speech-splits",
+        "speech-fsdd",
+        "speech-ljspeech",
+        "speech-espeak-synth",
+        "speech-espeak",
+        "speech-user",
+        "speech-splits",
     ]
     [(compare, _)] = speech_compare_plan(config)
     names = compare.stage_names()
     shared = ["speech-features", "speech-labelled", "speech-scorer", "speech-scores"]
-    assert names[:len(prep.stages)] == prep.stage_names() and names[len(prep.stages):len(prep.stages) + 4] == shared
+    assert names[: len(prep.stages)] == prep.stage_names() and names[len(prep.stages) : len(prep.stages) + 4] == shared
     per_run = {"speech-finetune-reference-fsdd", "speech-evaluate-ask2mask-utt-s0", "speech-pretrain-random-s1"}
     assert per_run <= set(names)
     assert names[-1] == "speech-report"

@@ -40,7 +40,9 @@ def test_stages_read_their_inputs_by_role_and_no_stage_names_reach_a_key():
     pipeline = speech_pipeline(expand(("none", "random"), (0, 1)), name="compare")
     stages = {stage.name: stage for stage in pipeline.stages}
     assert stages["speech-finetune-random-s1"].inputs == {
-        "splits": "speech-splits", "features": "speech-features", "labelled": "speech-labelled",
+        "splits": "speech-splits",
+        "features": "speech-features",
+        "labelled": "speech-labelled",
         "pretrain": "speech-pretrain-random-s1",
     }
     assert "pretrain" not in stages["speech-finetune-none-s0"].inputs
@@ -53,7 +55,10 @@ def test_stages_read_their_inputs_by_role_and_no_stage_names_reach_a_key():
 def test_every_variant_fine_tunes_with_one_recipe_and_references_do_not_freeze():
     pipeline = speech_pipeline(expand(("none", "random"), (0,)), name="compare")
     config = load_experiment("tiny", ["speech.finetune.freeze_encoder_steps=5"])
-    freeze = {stage.name: stage.config_of(config).finetune.freeze_encoder_steps
-              for stage in pipeline.stages if stage.name.startswith("speech-finetune-")}
+    freeze = {
+        stage.name: stage.config_of(config).finetune.freeze_encoder_steps
+        for stage in pipeline.stages
+        if stage.name.startswith("speech-finetune-")
+    }
     assert freeze.pop("speech-finetune-random-s0") == freeze.pop("speech-finetune-none-s0") == 5
     assert set(freeze.values()) == {0} and "speech-finetune-reference-fsdd" in freeze

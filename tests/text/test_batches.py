@@ -31,7 +31,9 @@ def test_tlm_rows_restart_positions_and_carry_both_languages() -> None:
     assert batch.token_type_ids.tolist() == [[0] * 5 + [1] * 6]
     assert batch.token_units.tolist() == [[-1, -1, 0, 1, -1, -1, 2, 2, 3, 4, -1]]  # Sinhala units follow English ones
     assert batch.unit_kinds.tolist() == [[ENTITY, NOUN, ENTITY, OTHER, NOUN]]
-    masked = choose_masked(batch.token_units, batch.unit_kinds, LemParams(mask_prob=0.5), torch.Generator().manual_seed(0))
+    masked = choose_masked(
+        batch.token_units, batch.unit_kinds, LemParams(mask_prob=0.5), torch.Generator().manual_seed(0)
+    )
     assert int(masked.sum()) == 3 and not bool(masked[batch.token_units < 0].any())  # round(0.5 * 6 maskable pieces)
     assert OTHER not in batch.unit_kinds[0][batch.token_units[masked]].tolist()  # 4 priority units cover the budget
 

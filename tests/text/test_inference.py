@@ -28,11 +28,16 @@ def encoder(tmp_path_factory) -> Encoder:
     ("option", "message"),
     [
         ({"k": 0}, r"^--k: expected an integer >= 1 \(neighbours in the ratio margin\), found 0$"),
-        ({"layer": 3}, r"^--layer: expected a hidden layer of this 2-layer model in \[-3, 2\] \(0: the embeddings, 2 or -1: the last layer\), found 3$"),
+        (
+            {"layer": 3},
+            r"^--layer: expected a hidden layer of this 2-layer model in \[-3, 2\] \(0: the embeddings, 2 or -1: the last layer\), found 3$",
+        ),
         ({"layer": -4}, r"^--layer: expected .* in \[-3, 2\] .*found -4$"),
     ],
 )
-def test_bad_options_are_named_with_their_valid_range_before_any_file_is_read(encoder, tmp_path, option, message) -> None:
+def test_bad_options_are_named_with_their_valid_range_before_any_file_is_read(
+    encoder, tmp_path, option, message
+) -> None:
     missing = tmp_path / "not-read.txt"
     with pytest.raises(ValueError, match=message):
         mine_files(encoder, missing, missing, source_language=None, target_language=None, **option)
@@ -42,7 +47,9 @@ def test_the_embedding_of_each_file_shows_a_progress_bar(encoder, tmp_path, caps
     source, target = tmp_path / "a.txt", tmp_path / "b.txt"
     source.write_text("\n".join(SENTENCES) + "\n")
     target.write_text("\n".join(reversed(SENTENCES)) + "\n")
-    pairs, rejects, results = mine_files(encoder, source, target, source_language=None, target_language=None, layer=-3, k=2)
+    pairs, rejects, results = mine_files(
+        encoder, source, target, source_language=None, target_language=None, layer=-3, k=2
+    )
     assert len(pairs) == 5 and not rejects and results["forward"].pairs == 5
     err = capsys.readouterr().err
     assert "embedding a.txt" in err and "embedding b.txt" in err and "batch" in err

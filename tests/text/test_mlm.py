@@ -13,7 +13,6 @@ import torch
 from seqmask.files import read_build_record
 from seqmask.masking.kinds import ENTITY, NOUN, OTHER
 from seqmask.masking.lem import MLM, LemParams
-
 from seqmask.text.artifacts import METRICS, TOKENIZER_MODEL
 from seqmask.text.config import EncoderConfig
 from seqmask.text.mlm import MaskedLMUnit, choose, make_batch, masked_accuracy
@@ -23,7 +22,12 @@ from seqmask.text.units import Word, encode_units
 from seqmask.training.config import TrainingConfig
 from seqmask.training.loop import train
 
-SENTENCES = ["Kamal lives in Colombo", "the children read books", "open the file in Colombo", "save the document now"] * 30
+SENTENCES = [
+    "Kamal lives in Colombo",
+    "the children read books",
+    "open the file in Colombo",
+    "save the document now",
+] * 30
 TINY = EncoderConfig(layers=1, hidden=32, heads=2, ffn=64, max_len=32, dropout=0.0)
 
 
@@ -53,14 +57,18 @@ def rows(vocab, pairs=False):
 def unit_for(vocab, strategy, params=MLM, pairs=False):
     torch.manual_seed(0)
     model = build_encoder(TINY, vocab_size=vocab.size, languages=2, specials=vocab.specials)
-    return MaskedLMUnit(model, rows(vocab, pairs), strategy=strategy, params=params, vocabulary=vocab, batch_size=4, seed=0)
+    return MaskedLMUnit(
+        model, rows(vocab, pairs), strategy=strategy, params=params, vocabulary=vocab, batch_size=4, seed=0
+    )
 
 
 @pytest.mark.parametrize("strategy", ["mlm", "lem"])
 def test_masks_fall_on_pieces_never_on_specials_or_padding(vocab, strategy) -> None:
     batch = make_batch(rows(vocab, pairs=True) * 8, vocab, 64)
     masked = choose(batch, strategy, LemParams(mask_prob=0.5), vocab, torch.Generator().manual_seed(0))  # (N, L)
-    specials = (batch.input_ids == vocab.specials.bos) | (batch.input_ids == vocab.specials.eos) | (batch.attention_mask == 0)
+    specials = (
+        (batch.input_ids == vocab.specials.bos) | (batch.input_ids == vocab.specials.eos) | (batch.attention_mask == 0)
+    )
     assert masked.any() and not (masked & specials).any()
     if strategy == "lem":  # every entity unit (the capitalised word) gives exactly one piece first
         units = batch.token_units.masked_fill(~masked, -1)
@@ -79,7 +87,9 @@ def test_tlm_rows_restart_positions_and_carry_two_languages(vocab) -> None:
 @pytest.mark.parametrize("strategy", ["mlm", "lem"])
 def test_a_repeated_batch_is_learned(vocab, strategy, tmp_path) -> None:
     config = TrainingConfig(steps=150, lr=1e-2, warmup_steps=5, checkpoint_every=1000, log_every=10)
-    unit, summary = train(lambda: unit_for(vocab, strategy), config, out_dir=tmp_path, work_dir=tmp_path / "w", device=torch.device("cpu"))
+    unit, summary = train(
+        lambda: unit_for(vocab, strategy), config, out_dir=tmp_path, work_dir=tmp_path / "w", device=torch.device("cpu")
+    )
     losses = [json.loads(line)["loss"] for line in (tmp_path / METRICS).read_text().splitlines()]
     assert losses[-1] < 0.5 * losses[0]
     assert masked_accuracy(unit.model, rows(vocab), vocab) > 0.3
@@ -92,15 +102,26 @@ class Interrupted(Exception):
 def test_an_interrupted_run_resumes_to_the_same_weights(vocab, tmp_path) -> None:
     config = TrainingConfig(steps=8, lr=1e-3, warmup_steps=2, checkpoint_every=3, log_every=1)
     cpu = torch.device("cpu")
-    whole, _ = train(lambda: unit_for(vocab, "lem", pairs=True), config, out_dir=tmp_path / "a", work_dir=tmp_path / "wa", device=cpu)
+    whole, _ = train(
+        lambda: unit_for(vocab, "lem", pairs=True), config, out_dir=tmp_path / "a", work_dir=tmp_path / "wa", device=cpu
+    )
 
     def stop_at_5(step, steps):
         if step == 5:
             raise Interrupted
 
     with pytest.raises(Interrupted):
-        train(lambda: unit_for(vocab, "lem", pairs=True), config, out_dir=tmp_path / "b", work_dir=tmp_path / "wb", device=cpu, progress=stop_at_5)
-    resumed, summary = train(lambda: unit_for(vocab, "lem", pairs=True), config, out_dir=tmp_path / "b", work_dir=tmp_path / "wb", device=cpu)
+        train(
+            lambda: unit_for(vocab, "lem", pairs=True),
+            config,
+            out_dir=tmp_path / "b",
+            work_dir=tmp_path / "wb",
+            device=cpu,
+            progress=stop_at_5,
+        )
+    resumed, summary = train(
+        lambda: unit_for(vocab, "lem", pairs=True), config, out_dir=tmp_path / "b", work_dir=tmp_path / "wb", device=cpu
+    )
     assert read_build_record(tmp_path / "b")["resumed_from_step"] == 3 and summary["steps"] == 8
     for (name, a), b in zip(whole.model.state_dict().items(), resumed.model.state_dict().values()):
         assert torch.equal(a, b), name  # the mask generator's state came back with the checkpoint
@@ -131,7 +152,11 @@ def test_a_checkpoint_that_is_not_weights_only_is_refused_naming_it(vocab, tmp_p
     checkpoint = tmp_path / "pytorch_model.bin"
     torch.save(model.state_dict(), checkpoint)
     assert load_encoder(tmp_path).config.hidden_size == TINY.hidden  # tensors by name: loaded
-    for content in ({"state": model.state_dict(), "args": argparse.Namespace(lr=1e-3)}, [torch.zeros(1)], b"not a checkpoint"):
+    for content in (
+        {"state": model.state_dict(), "args": argparse.Namespace(lr=1e-3)},
+        [torch.zeros(1)],
+        b"not a checkpoint",
+    ):
         if isinstance(content, bytes):
             checkpoint.write_bytes(content)
         else:
@@ -139,12 +164,19 @@ def test_a_checkpoint_that_is_not_weights_only_is_refused_naming_it(vocab, tmp_p
         with pytest.raises(ValueError) as raised:
             load_encoder(tmp_path)
         message = str(raised.value)
-        assert message.startswith(f"{checkpoint}: expected a weights-only PyTorch checkpoint") and "model.safetensors" in message
-        assert "weights_only=False" not in "".join(traceback.format_exception(raised.value))  # nor torch's advice, chained
+        assert (
+            message.startswith(f"{checkpoint}: expected a weights-only PyTorch checkpoint")
+            and "model.safetensors" in message
+        )
+        assert "weights_only=False" not in "".join(
+            traceback.format_exception(raised.value)
+        )  # nor torch's advice, chained
 
 
 def test_an_unreadable_safetensors_file_is_named(vocab, tmp_path) -> None:
     unit_for(vocab, "mlm").model.config.save_pretrained(tmp_path)
     (tmp_path / "model.safetensors").write_bytes(b"not safetensors")
-    with pytest.raises(ValueError, match=rf"^{re.escape(str(tmp_path / 'model.safetensors'))}: expected a safetensors file"):
+    with pytest.raises(
+        ValueError, match=rf"^{re.escape(str(tmp_path / 'model.safetensors'))}: expected a safetensors file"
+    ):
         load_encoder(tmp_path)

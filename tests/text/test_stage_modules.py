@@ -16,14 +16,20 @@ from seqmask.text.artifacts import CONTINUAL, MINED, MLM_PHASE_MINED, run_role
 from seqmask.text.pipeline import text_compare_plan, text_prep_plan
 from seqmask.text.stages import continual, mine, report
 
-MODULES = [importlib.import_module(f"seqmask.text.stages.{info.name}")
-           for info in pkgutil.iter_modules(seqmask.text.stages.__path__)]
+MODULES = [
+    importlib.import_module(f"seqmask.text.stages.{info.name}")
+    for info in pkgutil.iter_modules(seqmask.text.stages.__path__)
+]
 
 
 def _stages():
     config = load_experiment("tiny")
-    return [(stage, config) for plan in (text_compare_plan, text_prep_plan) for pipeline, _ in plan(config)
-            for stage in pipeline.stages]
+    return [
+        (stage, config)
+        for plan in (text_compare_plan, text_prep_plan)
+        for pipeline, _ in plan(config)
+        for stage in pipeline.stages
+    ]
 
 
 @pytest.mark.parametrize("module", MODULES, ids=lambda module: module.__name__.rsplit(".", 1)[-1])
@@ -52,8 +58,11 @@ def test_the_reports_roles_of_a_run_are_its_stage_names() -> None:
     runs = [name.removeprefix(trained) for name in stage.inputs.values() if name.startswith(trained)]
     assert sorted(runs) == ["lem-s0", "lem-s1", "mlm-s0", "mlm-s1"]
     per_run = {
-        role: name for run in runs for role, name in (
-            (run_role(CONTINUAL, run), stage_name(continual, run)), (run_role(MINED, run), stage_name(mine, run)),
+        role: name
+        for run in runs
+        for role, name in (
+            (run_role(CONTINUAL, run), stage_name(continual, run)),
+            (run_role(MINED, run), stage_name(mine, run)),
             (run_role(MINED, f"{run}-{MLM_PHASE_MINED}"), stage_name(mine, f"{run}-{MLM_PHASE_MINED}")),
         )
     }

@@ -41,13 +41,17 @@ def test_a_tagger_trained_twice_is_the_same_tagger(tmp_path) -> None:
     saved = [files_of(out / MODEL) for out in outs]
     assert "config.cfg" in saved[0] and saved[0].keys() == saved[1].keys()
     assert [name for name in saved[0] if saved[0][name] != saved[1][name]] == []  # weights, vocabulary, meta and config
-    assert [name for name, data in saved[0].items() if str(tmp_path).encode() in data] == []  # no path of where it was built
+    assert [
+        name for name, data in saved[0].items() if str(tmp_path).encode() in data
+    ] == []  # no path of where it was built
 
 
 def test_a_language_with_neither_pipeline_nor_treebank_names_both_fixes() -> None:
     config = TagConfig(taggers=(TaggerSource(language="eng", treebank="data/text/ud/UD_English-EWT"),))
     assert _source(config, "eng") == ("treebank", str(resolve_path("data/text/ud/UD_English-EWT")))
-    with pytest.raises(ValueError, match=r"language 'fra'.*\{language: fra, pipeline: NAME_OR_DIR\}.*\{language: fra, treebank: PATH\}"):
+    with pytest.raises(
+        ValueError, match=r"language 'fra'.*\{language: fra, pipeline: NAME_OR_DIR\}.*\{language: fra, treebank: PATH\}"
+    ):
         _source(config, "fra")
 
 
@@ -77,7 +81,9 @@ def test_a_training_dies_with_the_stage_process_and_writes_nothing_after(tmp_pat
     stage = subprocess.Popen([sys.executable, "-c", STAGE, TREEBANK, str(build / "tam")])
     trainers: list[psutil.Process] = []
     try:
-        wait_for(lambda: list(build.glob("tam/corpus-*/dev.spacy")) and psutil.Process(stage.pid).children(), "the training")
+        wait_for(
+            lambda: list(build.glob("tam/corpus-*/dev.spacy")) and psutil.Process(stage.pid).children(), "the training"
+        )
         trainers = psutil.Process(stage.pid).children(recursive=True)
         group = os.getpgid(trainers[0].pid)
         assert group == trainers[0].pid != os.getpgid(stage.pid)  # its own process group
@@ -98,9 +104,11 @@ def test_a_training_dies_with_the_stage_process_and_writes_nothing_after(tmp_pat
 
 def test_an_interrupted_call_kills_the_whole_process_group(tmp_path) -> None:
     pid_file = tmp_path / "grandchild.pid"
-    caller = ("import signal, sys; from seqmask.processes import run_owned\n"
-              "signal.signal(signal.SIGINT, signal.default_int_handler)  # even where the suite's launcher ignores SIGINT\n"
-              "run_owned(['/bin/sh', '-c', sys.argv[1]], env={})")
+    caller = (
+        "import signal, sys; from seqmask.processes import run_owned\n"
+        "signal.signal(signal.SIGINT, signal.default_int_handler)  # even where the suite's launcher ignores SIGINT\n"
+        "run_owned(['/bin/sh', '-c', sys.argv[1]], env={})"
+    )
     shell = f"sleep 600 & echo $! > {pid_file}; wait"
     process = subprocess.Popen([sys.executable, "-c", caller, shell], stderr=subprocess.DEVNULL)
     try:
@@ -108,7 +116,10 @@ def test_an_interrupted_call_kills_the_whole_process_group(tmp_path) -> None:
         grandchild = psutil.Process(int(pid_file.read_text()))
         process.send_signal(signal.SIGINT)  # KeyboardInterrupt in the calling thread
         assert process.wait(timeout=WAIT_SECONDS) != 0
-        wait_for(lambda: not grandchild.is_running() or grandchild.status() == psutil.STATUS_ZOMBIE, "the grandchild to be killed")
+        wait_for(
+            lambda: not grandchild.is_running() or grandchild.status() == psutil.STATUS_ZOMBIE,
+            "the grandchild to be killed",
+        )
     finally:
         process.kill()
 

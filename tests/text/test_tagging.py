@@ -9,8 +9,8 @@ import pytest
 import spacy
 from spacy.tokens import Doc
 
-from seqmask.files import BUILD_RECORD_FILE, read_build_record
 from seqmask.data.conllu import read_conllu
+from seqmask.files import BUILD_RECORD_FILE, read_build_record
 from seqmask.masking.kinds import ENTITY, NOUN, OTHER, VERB
 from seqmask.text.artifacts import MODEL
 from seqmask.text.tagging import (
@@ -41,7 +41,11 @@ def tamil(tmp_path_factory):
 def test_trained_tagger_beats_the_majority_tag(tamil) -> None:
     summary, out_dir = tamil
     sentences = len(read_conllu(TAMIL))
-    assert summary["language"] == "tam" and summary["treebank"] == "data/text/ud/UD_Tamil-MWTT/ta_mwtt-ud-test.conllu.gz" and summary["steps"] == 150
+    assert (
+        summary["language"] == "tam"
+        and summary["treebank"] == "data/text/ud/UD_Tamil-MWTT/ta_mwtt-ud-test.conllu.gz"
+        and summary["steps"] == 150
+    )
     assert summary["heldout_sentences"] == round(0.1 * sentences)
     assert summary["train_sentences"] + summary["heldout_sentences"] == sentences
     assert 0 < summary["majority_baseline_accuracy"] < 0.5
@@ -58,9 +62,9 @@ def test_loaded_tagger_gives_words_that_slice_the_text(tamil) -> None:
     assert len(tagged) == len(texts)
     for text, words in zip(texts, tagged, strict=True):
         tokens = [token for token in nlp(text) if not (token.is_punct or token.tag_ in ("PUNCT", "SYM"))]
-        assert [text[word.start:word.end] for word in words] == [token.text for token in tokens]
+        assert [text[word.start : word.end] for word in words] == [token.text for token in tokens]
         assert all(word.kind in (OTHER, ENTITY, NOUN, VERB) for word in words)
-        assert not any(text[word.start:word.end] == "." for word in words)
+        assert not any(text[word.start : word.end] == "." for word in words)
     assert any(word.kind == NOUN for words in tagged for word in words)
     assert any(word.kind == VERB for words in tagged for word in words)
 
@@ -69,8 +73,14 @@ def test_propn_runs_are_entity_spans_and_punctuation_is_no_word() -> None:
     doc = Doc(spacy.blank("en").vocab, words=WORDS, spaces=SPACES, tags=TAGS)
     assert doc.text == "Kamal Perera lives in Sri Lanka, near Colombo!"
     assert word_kinds(doc) == [
-        Word(0, 5, ENTITY, 0), Word(6, 12, ENTITY, 0), Word(13, 18, VERB), Word(19, 21, OTHER),
-        Word(22, 25, ENTITY, 1), Word(26, 31, ENTITY, 1), Word(33, 37, OTHER), Word(38, 45, ENTITY, 2),
+        Word(0, 5, ENTITY, 0),
+        Word(6, 12, ENTITY, 0),
+        Word(13, 18, VERB),
+        Word(19, 21, OTHER),
+        Word(22, 25, ENTITY, 1),
+        Word(26, 31, ENTITY, 1),
+        Word(33, 37, OTHER),
+        Word(38, 45, ENTITY, 2),
     ]
 
 
@@ -83,14 +93,27 @@ def test_recognised_entities_replace_propn_runs() -> None:
     ents = ["B-PERSON", "I-PERSON", "O", "O", "B-GPE", "I-GPE", "O", "O", "O", "O"]
     doc = Doc(spacy.blank("en").vocab, words=WORDS, spaces=SPACES, tags=["NOUN", *TAGS[1:]], ents=ents)
     kinds = [(word.kind, word.entity) for word in word_kinds(doc)]
-    assert kinds == [(ENTITY, 0), (ENTITY, 0), (VERB, None), (OTHER, None), (ENTITY, 1), (ENTITY, 1), (OTHER, None), (OTHER, None)]
+    assert kinds == [
+        (ENTITY, 0),
+        (ENTITY, 0),
+        (VERB, None),
+        (OTHER, None),
+        (ENTITY, 1),
+        (ENTITY, 1),
+        (OTHER, None),
+        (OTHER, None),
+    ]
     no_entities = Doc(spacy.blank("en").vocab, words=WORDS, spaces=SPACES, tags=TAGS, ents=["O"] * len(WORDS))
     assert ENTITY not in [word.kind for word in word_kinds(no_entities)]  # a recogniser ran and found none
 
 
 def test_spaces_follow_the_text_or_fall_back_to_single_spaces() -> None:
     assert _spaces("Hello, world.", ["Hello", ",", "world", "."]) == [False, True, False, False]
-    assert _spaces("del mar", ["de", "el", "mar"]) == [True, True, False]  # a multiword token: words do not spell the text
+    assert _spaces("del mar", ["de", "el", "mar"]) == [
+        True,
+        True,
+        False,
+    ]  # a multiword token: words do not spell the text
 
 
 def test_heldout_split_is_seeded_and_disjoint() -> None:
@@ -115,7 +138,9 @@ def test_train_tagger_rejects_bad_arguments(tmp_path) -> None:
 
 def test_train_tagger_never_creates_the_parents_of_its_directory(tmp_path) -> None:
     removed = tmp_path / "removed-build-dir"
-    with pytest.raises(FileNotFoundError, match=rf"^{re.escape(str(removed / 'tam'))}: expected its parent directory to exist"):
+    with pytest.raises(
+        FileNotFoundError, match=rf"^{re.escape(str(removed / 'tam'))}: expected its parent directory to exist"
+    ):
         train_tagger(TAMIL, "tam", removed / "tam", max_steps=1)
     assert not removed.exists()
 
@@ -124,7 +149,11 @@ def test_train_tagger_reads_a_directory_of_treebanks(tmp_path) -> None:
     treebank = tmp_path / "treebank"
     treebank.mkdir()
     rows = [("a", "NOUN", "0", "root"), ("b", "VERB", "1", "dep"), (".", "PUNCT", "1", "punct")]
-    lines = ["# text = a b .", *(f"{i}\t{w}\t{w}\t{t}\t_\t_\t{h}\t{d}\t_\t_" for i, (w, t, h, d) in enumerate(rows, start=1)), ""]
+    lines = [
+        "# text = a b .",
+        *(f"{i}\t{w}\t{w}\t{t}\t_\t_\t{h}\t{d}\t_\t_" for i, (w, t, h, d) in enumerate(rows, start=1)),
+        "",
+    ]
     (treebank / "one.conllu").write_text("\n".join(lines * 6) + "\n")
     (treebank / "two.conllu").write_text("\n".join(lines * 4) + "\n")
     summary = train_tagger(treebank, "eng", tmp_path / "out", heldout_share=0.2, max_steps=20)

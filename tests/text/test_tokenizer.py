@@ -48,30 +48,54 @@ def test_an_uncovered_script_is_measured_and_warned_about(english, caplog) -> No
 
 def test_an_xlmr_sentencepiece_model_gets_fairseqs_offset(tmp_path) -> None:
     model = io.BytesIO()  # XLM-R's own layout: <unk> 0, <s> 1, </s> 2, pieces from 3, no <pad>
-    spm.SentencePieceTrainer.train(sentence_iterator=iter(ENGLISH), model_writer=model, vocab_size=40, model_type="unigram",
-                                   hard_vocab_limit=False, unk_id=0, bos_id=1, eos_id=2, pad_id=-1, minloglevel=2)
+    spm.SentencePieceTrainer.train(
+        sentence_iterator=iter(ENGLISH),
+        model_writer=model,
+        vocab_size=40,
+        model_type="unigram",
+        hard_vocab_limit=False,
+        unk_id=0,
+        bos_id=1,
+        eos_id=2,
+        pad_id=-1,
+        minloglevel=2,
+    )
     (tmp_path / XLMR_MODEL_FILE).write_bytes(model.getvalue())
     vocab = Vocabulary.load(tmp_path / XLMR_MODEL_FILE)
     raw = vocab.processor.encode("open the file")
     assert vocab.ids("open the file") == [i + 1 for i in raw]
     assert vocab.ids("ф")[-1] == vocab.unk == 3  # an unknown piece maps to XLM-R's <unk>, not to <s>+1
     assert vocab.size == vocab.processor.get_piece_size() + 2 and vocab.mask == vocab.size - 1
-    assert vocab.token(vocab.ids("open")[-1]) == vocab.processor.id_to_piece(raw[-1] if (raw := vocab.processor.encode("open")) else 0)
+    assert vocab.token(vocab.ids("open")[-1]) == vocab.processor.id_to_piece(
+        raw[-1] if (raw := vocab.processor.encode("open")) else 0
+    )
 
 
 def test_a_model_without_special_pieces_is_refused(tmp_path) -> None:
     model = io.BytesIO()
-    spm.SentencePieceTrainer.train(sentence_iterator=iter(ENGLISH), model_writer=model, vocab_size=40, hard_vocab_limit=False,
-                                   bos_id=-1, eos_id=-1, minloglevel=2)
+    spm.SentencePieceTrainer.train(
+        sentence_iterator=iter(ENGLISH),
+        model_writer=model,
+        vocab_size=40,
+        hard_vocab_limit=False,
+        bos_id=-1,
+        eos_id=-1,
+        minloglevel=2,
+    )
     (tmp_path / "user.model").write_bytes(model.getvalue())
     expected = r"expected <s>, <pad>, </s> and <unk> pieces, found none for \['bos', 'pad', 'eos'\]"
-    with pytest.raises(ValueError, match=rf"^sentencepiece model {re.escape(str(tmp_path / 'user.model'))}: {expected}"):
+    with pytest.raises(
+        ValueError, match=rf"^sentencepiece model {re.escape(str(tmp_path / 'user.model'))}: {expected}"
+    ):
         Vocabulary.load(tmp_path / "user.model")
 
 
 def test_an_unreadable_model_file_is_named(tmp_path) -> None:
     (tmp_path / "user.model").write_bytes(b"not a sentencepiece model")
-    with pytest.raises(ValueError, match=rf"^{re.escape(str(tmp_path / 'user.model'))}: expected a sentencepiece model, found a file sentencepiece cannot"):
+    with pytest.raises(
+        ValueError,
+        match=rf"^{re.escape(str(tmp_path / 'user.model'))}: expected a sentencepiece model, found a file sentencepiece cannot",
+    ):
         Vocabulary.load(tmp_path / "user.model")
 
 
@@ -82,8 +106,11 @@ def test_the_stage_names_the_users_model_not_the_artifacts_copy(tmp_path) -> Non
     (corpus / MONOLINGUAL).write_text("")
     given.write_bytes(b"not a sentencepiece model")
     ctx = StageContext(
-        config=tokenizer_stage.Config(tokenizer=TokenizerConfig(model=str(given)), init_from=None), out=out,
-        executor=Executor(), stage="text-tokenizer", scratch=tmp_path / "scratch",
+        config=tokenizer_stage.Config(tokenizer=TokenizerConfig(model=str(given)), init_from=None),
+        out=out,
+        executor=Executor(),
+        stage="text-tokenizer",
+        scratch=tmp_path / "scratch",
         inputs={CORPUS: ArtifactRef(key="k", digest="d", stage="text-prep", uri=f"file://{corpus}")},
     )
     with pytest.raises(ValueError, match=rf"^{re.escape(str(given))}: expected a sentencepiece model") as raised:

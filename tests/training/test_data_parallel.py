@@ -72,7 +72,9 @@ def _train(out: Path) -> dict:
 def _rank(rank: int, port: int, out: str) -> None:
     from fairseq2.gang import ProcessGroupGang, create_parallel_gangs, set_default_gangs
 
-    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank), WORLD_SIZE="2", LOCAL_RANK=str(rank))
+    os.environ.update(
+        MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank), WORLD_SIZE="2", LOCAL_RANK=str(rank)
+    )
     torch.set_num_threads(1)
     gangs = create_parallel_gangs(ProcessGroupGang.create_default_process_group(torch.device("cpu")))
     set_default_gangs(gangs)
@@ -104,9 +106,13 @@ def test_two_gloo_processes_take_the_steps_of_one_process_with_the_whole_batch(t
     assert _losses(tmp_path / "rank0") == _losses(tmp_path / "rank1")  # both log the mean over ranks
     for name, weights in alone["weights"].items():
         assert torch.allclose(torch.tensor(ranks[0]["weights"][name]), torch.tensor(weights), atol=1e-6), name
-    assert alone["weights"]["first_example_bias"] != 0.0  # it trained, so the averaging of a one-rank gradient is tested
+    assert (
+        alone["weights"]["first_example_bias"] != 0.0
+    )  # it trained, so the averaging of a one-rank gradient is tested
     assert ranks[0]["weights"]["unused"] == [1.0, 1.0, 1.0]  # no gradient anywhere: not even weight decay touched it
-    assert (tmp_path / "rank0" / "work" / "last.pt").is_file() and not (tmp_path / "rank1" / "work" / "last.pt").exists()
+    assert (tmp_path / "rank0" / "work" / "last.pt").is_file() and not (
+        tmp_path / "rank1" / "work" / "last.pt"
+    ).exists()
 
 
 def test_a_batch_smaller_than_the_number_of_processes_is_refused() -> None:

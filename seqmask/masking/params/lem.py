@@ -30,5 +30,9 @@ class LemParams:
             cap = getattr(self, kind)
             require(cap is None or (isinstance(cap, int) and cap >= 0), kind, "null or an integer >= 0", cap)
         require(self.replace_random >= 0, "replace_random", ">= 0", self.replace_random)
-        require(0 <= self.replace_mask <= 1 - self.replace_random, "replace_mask", f"in [0, 1 - replace_random = {1 - self.replace_random:g}]",
-                self.replace_mask)
+        require(
+            0 <= self.replace_mask <= 1 - self.replace_random,
+            "replace_mask",
+            f"in [0, 1 - replace_random = {1 - self.replace_random:g}]",
+            self.replace_mask,
+        )

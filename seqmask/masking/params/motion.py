@@ -6,7 +6,6 @@ from dataclasses import dataclass
 
 from seqmask.schema import require
 
-
 MOTION_MASKS = ("none", "time", "body")
 """MMDM's masks of the motion embedding: none (MDM), time frames (MMDM-t), body parts in frames (MMDM-b)."""
 

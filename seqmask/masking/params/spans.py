@@ -6,7 +6,6 @@ from dataclasses import dataclass
 
 from seqmask.schema import require
 
-
 SELECTIONS = ("topk", "sample")
 
 

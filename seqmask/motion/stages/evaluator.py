@@ -11,15 +11,14 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
-
-from seqmask.files import write_json
 from seqmask.eval.motion import diversity, matching_distance
+from seqmask.files import write_json
 from seqmask.motion.artifacts import MODEL_DIR, MODEL_WEIGHTS, PREP, REAL, SUMMARY, TRAINING_LOG
-from seqmask.motion.readers import skeleton, windows
 from seqmask.motion.captions import WordVocabulary
 from seqmask.motion.config import EvaluatorConfig, SamplingConfig
 from seqmask.motion.contrastive import ContrastiveUnit, embed_motions, embed_texts
 from seqmask.motion.models import build_evaluator, save_evaluator
+from seqmask.motion.readers import skeleton, windows
 from seqmask.motion.scoring import floors, r_precisions
 from seqmask.training.device import default_device
 from seqmask.training.loop import train
@@ -52,21 +51,39 @@ def build(ctx: StageContext) -> None:
     and ``summary.json``."""
     config, sampling = ctx.config.evaluator, ctx.config.sampling
     skeleton_, train_windows = skeleton(ctx), windows(ctx, "train")
-    vocabulary = WordVocabulary.from_texts(c for i in range(len(train_windows.records)) for c in train_windows.captions(i))
+    vocabulary = WordVocabulary.from_texts(
+        c for i in range(len(train_windows.records)) for c in train_windows.captions(i)
+    )
     device = default_device()
 
     def build_unit() -> ContrastiveUnit:
         model = build_evaluator(config, vocabulary, skeleton_.features).to(device)
-        return ContrastiveUnit(model, train_windows, vocabulary, batch_size=config.batch_size, temperature=config.temperature,
-                               seed=config.train.seed, device=device)
+        return ContrastiveUnit(
+            model,
+            train_windows,
+            vocabulary,
+            batch_size=config.batch_size,
+            temperature=config.temperature,
+            seed=config.train.seed,
+            device=device,
+        )
 
-    unit, summary = train(build_unit, config.train, out_dir=ctx.out, work_dir=ctx.scratch, device=device,
-                          progress=ctx.step_progress("evaluator steps"), desc="evaluator")
+    unit, summary = train(
+        build_unit,
+        config.train,
+        out_dir=ctx.out,
+        work_dir=ctx.scratch,
+        device=device,
+        progress=ctx.step_progress("evaluator steps"),
+        desc="evaluator",
+    )
     model = unit.model.cpu().eval()
     save_evaluator(ctx.out / MODEL_DIR, model, config, vocabulary, skeleton_)
     cpu = torch.device("cpu")
     train_motion = embed_motions(model, train_windows.features, train_windows.lengths, cpu).numpy()  # (N_train, E)
-    static = embed_motions(model, torch.zeros(1, skeleton_.window, skeleton_.features), torch.tensor([skeleton_.window]), cpu).numpy()[0]
+    static = embed_motions(
+        model, torch.zeros(1, skeleton_.window, skeleton_.features), torch.tensor([skeleton_.window]), cpu
+    ).numpy()[0]
     real = {}
     for split in EVAL_SPLITS:
         split_windows = windows(ctx, split)
@@ -76,20 +93,33 @@ def build(ctx: StageContext) -> None:
             "r_precision": r_precisions(texts, motions, sampling.r_precision_batch),
             "mm_dist": matching_distance(texts, motions),
             "diversity": diversity(motions, pairs=min(300, len(motions))),
-            "floors": floors(motions, train_motion, static, split_windows.pairs, train_windows.pairs, copies=len(sampling.sampling_seeds),
-                             resamples=sampling.bootstrap),
-            "windows": len(motions), "seen_pair_windows": int(sum(seen)),
-            "captions": len(set(split_windows.pairs)), "seen_pair_captions": len({p for p, s in zip(split_windows.pairs, seen) if s}),
+            "floors": floors(
+                motions,
+                train_motion,
+                static,
+                split_windows.pairs,
+                train_windows.pairs,
+                copies=len(sampling.sampling_seeds),
+                resamples=sampling.bootstrap,
+            ),
+            "windows": len(motions),
+            "seen_pair_windows": int(sum(seen)),
+            "captions": len(set(split_windows.pairs)),
+            "seen_pair_captions": len({p for p, s in zip(split_windows.pairs, seen) if s}),
         }
     write_json(ctx.out / REAL, real)
     write_json(ctx.out / SUMMARY, {**summary, "test_r_precision": real["test"]["r_precision"]})
 
 
-def embed_real(model: TextMotionModel, vocabulary: WordVocabulary, split_windows: Windows) -> tuple[np.ndarray, np.ndarray]:
+def embed_real(
+    model: TextMotionModel, vocabulary: WordVocabulary, split_windows: Windows
+) -> tuple[np.ndarray, np.ndarray]:
     """Evaluator embeddings of a split's real windows and of their evaluation captions, ``(N, E)`` each."""
     cpu = torch.device("cpu")
     motions = embed_motions(model, split_windows.features, split_windows.lengths, cpu).numpy()
-    texts = embed_texts(model, [split_windows.caption(i) for i in range(len(split_windows.records))], vocabulary, cpu).numpy()
+    texts = embed_texts(
+        model, [split_windows.caption(i) for i in range(len(split_windows.records))], vocabulary, cpu
+    ).numpy()
     return motions, texts
 
 

@@ -10,7 +10,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-
 from seqmask.eval.report import ratio_plot
 from seqmask.experiment.comparison import REPORT_FILES, write_report
 from seqmask.experiment.gates import Gate, all_hold, gates_markdown
@@ -18,8 +17,8 @@ from seqmask.experiment.runs import Run
 from seqmask.experiment.tables import Metric, compare_table
 from seqmask.files import DIGESTS_FILE, LINEAGE_FILE
 from seqmask.motion.artifacts import BVH, EVALUATE, EVALUATOR, FID_BY_RATIO, GIF, PNG, RENDER, RENDERS
-from seqmask.motion.readers import real_scores, render_index, run_metrics, run_renders
 from seqmask.motion.config import MotionGates
+from seqmask.motion.readers import real_scores, render_index, run_metrics, run_renders
 
 if TYPE_CHECKING:
     from seqmask.stage import StageContext
@@ -49,8 +48,12 @@ class Config:
 
 FID = Metric("fid", "FID ↓", scale=1.0, digits=3)
 METRICS = (
-    FID, Metric("r1", "R@1 ↑", scale=1.0, digits=3), Metric("r3", "R@3 ↑", scale=1.0, digits=3), Metric("mm_dist", "MM-Dist ↓", scale=1.0, digits=3),
-    Metric("diversity", "Diversity →", scale=1.0, digits=3), Metric("multimodality", "MModality ↑", scale=1.0, digits=3),
+    FID,
+    Metric("r1", "R@1 ↑", scale=1.0, digits=3),
+    Metric("r3", "R@3 ↑", scale=1.0, digits=3),
+    Metric("mm_dist", "MM-Dist ↓", scale=1.0, digits=3),
+    Metric("diversity", "Diversity →", scale=1.0, digits=3),
+    Metric("multimodality", "MModality ↑", scale=1.0, digits=3),
 )
 GROUPS = ("all", "seen pair", "unseen pair")
 
@@ -77,36 +80,73 @@ def build(ctx: StageContext) -> None:
     meaningful = all_hold(gates)
     seeds = sorted({run.seed for run in main})
     lines = [
-        f"# MMDM vs MDM on Bandai-Namco-Research-Motiondataset-1 (test; seeds {', '.join(map(str, seeds))})", "",
-        (f"Sampling: {metrics[runs[0].name]['sampler']}, guidance {metrics[runs[0].name]['guidance']}; every generated set holds one motion per test "
-         f"window and sampling seed. Test: {real['test']['windows']} windows of {real['test']['captions']} captions, "
-         f"{real['test']['seen_pair_captions']} of them (content, style) pairs seen in training ({real['test']['seen_pair_windows']} windows)."), "",
-        "Gates:", "", gates_markdown(gates),
+        f"# MMDM vs MDM on Bandai-Namco-Research-Motiondataset-1 (test; seeds {', '.join(map(str, seeds))})",
+        "",
+        (
+            f"Sampling: {metrics[runs[0].name]['sampler']}, guidance {metrics[runs[0].name]['guidance']}; every generated set holds one motion per test "
+            f"window and sampling seed. Test: {real['test']['windows']} windows of {real['test']['captions']} captions, "
+            f"{real['test']['seen_pair_captions']} of them (content, style) pairs seen in training ({real['test']['seen_pair_windows']} windows)."
+        ),
+        "",
+        "Gates:",
+        "",
+        gates_markdown(gates),
     ]
-    references = {"real motion": flat({"all": real["test"]}), **{name: {"all": floor} for name, floor in real["test"]["floors"].items()}}
+    references = {
+        "real motion": flat({"all": real["test"]}),
+        **{name: {"all": floor} for name, floor in real["test"]["floors"].items()},
+    }
     for metric in METRICS:
-        results = [{"variant": run.variant, "seed": run.seed, "results": flat(metrics[run.name]["test"])} for run in main]
+        results = [
+            {"variant": run.variant, "seed": run.seed, "results": flat(metrics[run.name]["test"])} for run in main
+        ]
         refs = {name: found for name, found in references.items() if metric is FID or name == "real motion"}
-        lines += [f"## {metric.label} (test)", "", compare_table(
-            results, metric, baseline=baseline, count="windows", references=refs, meaningful=meaningful), ""]
+        lines += [
+            f"## {metric.label} (test)",
+            "",
+            compare_table(results, metric, baseline=baseline, count="windows", references=refs, meaningful=meaningful),
+            "",
+        ]
     valid = [{"variant": run.variant, "seed": run.seed, "results": flat(metrics[run.name]["valid"])} for run in runs]
     valid_floors = {name: {"all": floor} for name, floor in real["valid"]["floors"].items()}
-    lines += ["## FID on valid (settings are chosen here)", "", compare_table(
-        valid, FID, baseline=baseline, count="windows", references=valid_floors, meaningful=meaningful), ""]
-    lines += ["## Every FID with its 95% bootstrap interval (test, all windows)", "", "| run | FID | interval | R@3 |",
-              "|:---|---:|---:|---:|"]
+    lines += [
+        "## FID on valid (settings are chosen here)",
+        "",
+        compare_table(valid, FID, baseline=baseline, count="windows", references=valid_floors, meaningful=meaningful),
+        "",
+    ]
+    lines += [
+        "## Every FID with its 95% bootstrap interval (test, all windows)",
+        "",
+        "| run | FID | interval | R@3 |",
+        "|:---|---:|---:|---:|",
+    ]
     for run in runs:
         scored = metrics[run.name]["test"]["all"]
-        lines.append(f"| {run.name} | {scored['fid']:.3f} | [{scored['fid_low']:.3f}, {scored['fid_high']:.3f}] | "
-                     f"{_r3(scored):s} |")
+        lines.append(
+            f"| {run.name} | {scored['fid']:.3f} | [{scored['fid_low']:.3f}, {scored['fid_high']:.3f}] | "
+            f"{_r3(scored):s} |"
+        )
     for name, floor in real["test"]["floors"].items():
         lines.append(f"| floor: {name} | {floor['fid']:.3f} | [{floor['fid_low']:.3f}, {floor['fid_high']:.3f}] | – |")
     lines += ["", f"![FID by mask ratio]({FID_BY_RATIO})", "", "## Generated beside real (seed 0)", ""]
     lines += _renders(ctx, runs)
-    write_report(ctx.out, "\n".join(lines) + "\n", gates, [
-        {"run": run.name, "split": split, "group": group, **{m.label: flat(metrics[run.name][split]).get(group, {}).get(m.key) for m in METRICS}}
-        for run in runs for split in ("valid", "test") for group in GROUPS
-    ])
+    write_report(
+        ctx.out,
+        "\n".join(lines) + "\n",
+        gates,
+        [
+            {
+                "run": run.name,
+                "split": split,
+                "group": group,
+                **{m.label: flat(metrics[run.name][split]).get(group, {}).get(m.key) for m in METRICS},
+            }
+            for run in runs
+            for split in ("valid", "test")
+            for group in GROUPS
+        ],
+    )
     _plot(runs, ratios, metrics, baseline, ctx)
 
 
@@ -114,8 +154,9 @@ def _r3(scored: Mapping[str, Any]) -> str:
     return f"{scored['r_precision'][2]:.3f}" if scored.get("r_precision") else "–"
 
 
-def _gates(main: Sequence[Run], metrics: Mapping[str, Any], real: Mapping[str, Any], config: MotionGates,
-           baseline: str) -> list[Gate]:
+def _gates(
+    main: Sequence[Run], metrics: Mapping[str, Any], real: Mapping[str, Any], config: MotionGates, baseline: str
+) -> list[Gate]:
     """The evaluator separates real test windows; the baseline's FID beats the floors by the configured shares; its R@3 holds."""
     names = [run.name for run in main if run.variant == baseline]
     fid = statistics.mean(metrics[name]["test"]["all"]["fid"] for name in names)
@@ -123,13 +164,21 @@ def _gates(main: Sequence[Run], metrics: Mapping[str, Any], real: Mapping[str, A
     floors = real["test"]["floors"]
     real_r3 = real["test"]["r_precision"][2] if real["test"]["r_precision"] else 0.0
     return [
-        Gate(f"evaluator R@3 on real test windows >= {config.evaluator_r3:g}", real_r3 >= config.evaluator_r3, f"{real_r3:.3f}"),
-        Gate(f"{baseline} FID <= {config.static_floor_share:g} x static-pose floor",
-             fid <= config.static_floor_share * floors["static pose"]["fid"],
-             f"{fid:.3f} vs {config.static_floor_share * floors['static pose']['fid']:.3f}"),
-        Gate(f"{baseline} FID <= {config.other_caption_share:g} x other-caption floor",
-             fid <= config.other_caption_share * floors["other caption"]["fid"],
-             f"{fid:.3f} vs {config.other_caption_share * floors['other caption']['fid']:.3f}"),
+        Gate(
+            f"evaluator R@3 on real test windows >= {config.evaluator_r3:g}",
+            real_r3 >= config.evaluator_r3,
+            f"{real_r3:.3f}",
+        ),
+        Gate(
+            f"{baseline} FID <= {config.static_floor_share:g} x static-pose floor",
+            fid <= config.static_floor_share * floors["static pose"]["fid"],
+            f"{fid:.3f} vs {config.static_floor_share * floors['static pose']['fid']:.3f}",
+        ),
+        Gate(
+            f"{baseline} FID <= {config.other_caption_share:g} x other-caption floor",
+            fid <= config.other_caption_share * floors["other caption"]["fid"],
+            f"{fid:.3f} vs {config.other_caption_share * floors['other caption']['fid']:.3f}",
+        ),
         Gate(f"{baseline} generated R@3 >= {config.generated_r3:g}", r3 >= config.generated_r3, f"{r3:.3f}"),
     ]
 
@@ -144,13 +193,20 @@ def _renders(ctx: StageContext, runs: Sequence[Run]) -> list[str]:
         folder = f"{RENDERS}/{run.name}"
         shutil.copytree(renders, ctx.out / folder, ignore=shutil.ignore_patterns(LINEAGE_FILE, DIGESTS_FILE))
         for item in render_index(renders):
-            lines.append(f"- {run.name}, “{item['caption']}” (real: {item['clip']}): [GIF]({folder}/{item[GIF]})"
-                         f" · [frames]({folder}/{item[PNG]}) · [BVH]({folder}/{item[BVH]})")
+            lines.append(
+                f"- {run.name}, “{item['caption']}” (real: {item['clip']}): [GIF]({folder}/{item[GIF]})"
+                f" · [frames]({folder}/{item[PNG]}) · [BVH]({folder}/{item[BVH]})"
+            )
     return lines
 
 
-def _plot(runs: Sequence[Run], ratios: Mapping[str, tuple[str, float]], metrics: Mapping[str, Any], baseline: str,
-          ctx: StageContext) -> None:
+def _plot(
+    runs: Sequence[Run],
+    ratios: Mapping[str, tuple[str, float]],
+    metrics: Mapping[str, Any],
+    baseline: str,
+    ctx: StageContext,
+) -> None:
     """Valid FID against the mask ratio, per masked kind (mean ± std over the seeds at each ratio), and the baseline."""
     series: dict[str, dict[float, list[float]]] = {}
     baselines = []

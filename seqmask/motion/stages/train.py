@@ -10,17 +10,26 @@ from typing import TYPE_CHECKING
 
 import torch
 
-
 from seqmask.files import record_build, write_json
 from seqmask.masking.params.motion import MotionMaskParams
-from seqmask.motion.artifacts import MODEL_DIR, MODEL_FILE, MODEL_WEIGHTS, PREP, PREP_COPIES, PREP_DIR, SUMMARY, TEXT, TEXT_ENCODER_DIR, TRAINING_LOG
-from seqmask.motion.readers import prep_file, skeleton, text_encoder, text_encoder_folder, windows
+from seqmask.motion.artifacts import (
+    MODEL_DIR,
+    MODEL_FILE,
+    MODEL_WEIGHTS,
+    PREP,
+    PREP_COPIES,
+    PREP_DIR,
+    SUMMARY,
+    TEXT,
+    TEXT_ENCODER_DIR,
+    TRAINING_LOG,
+)
 from seqmask.motion.config import DenoiserConfig, DiffusionConfig
 from seqmask.motion.diffusion import cosine_alphas_cumprod
 from seqmask.motion.diffusion_unit import DiffusionUnit
 from seqmask.motion.models import build_denoiser, save_denoiser
+from seqmask.motion.readers import prep_file, skeleton, text_encoder, text_encoder_folder, windows
 from seqmask.motion.windows import TEMPLATE_COUNT
-
 from seqmask.training.device import default_device
 from seqmask.training.loop import train
 
@@ -30,7 +39,10 @@ if TYPE_CHECKING:
 VERSION = 1
 ROLES = (PREP, TEXT)
 WRITES = (
-    MODEL_WEIGHTS, f"{TEXT_ENCODER_DIR}/{MODEL_FILE}", *(f"{PREP_DIR}/{name}" for name in PREP_COPIES), TRAINING_LOG,
+    MODEL_WEIGHTS,
+    f"{TEXT_ENCODER_DIR}/{MODEL_FILE}",
+    *(f"{PREP_DIR}/{name}" for name in PREP_COPIES),
+    TRAINING_LOG,
     SUMMARY,
 )
 
@@ -59,13 +71,37 @@ def build(ctx: StageContext) -> None:
 
     def build_unit() -> DiffusionUnit:
         model = build_denoiser(ctx.config.denoiser, skeleton_, texts.size(-1)).to(device)
-        return DiffusionUnit(model, train_windows, texts, mask=mask, alphas_cumprod=alphas_cumprod, condition_dropout=config.condition_dropout,
-                             batch_size=config.batch_size, seed=config.train.seed, device=device)
+        return DiffusionUnit(
+            model,
+            train_windows,
+            texts,
+            mask=mask,
+            alphas_cumprod=alphas_cumprod,
+            condition_dropout=config.condition_dropout,
+            batch_size=config.batch_size,
+            seed=config.train.seed,
+            device=device,
+        )
 
-    unit, summary = train(build_unit, config.train, out_dir=ctx.out, work_dir=ctx.scratch, device=device,
-                          progress=ctx.step_progress("denoiser steps"), desc=f"MDM mask={mask.kind}")
-    save_denoiser(ctx.out / MODEL_DIR, unit.model.cpu(), config=ctx.config.denoiser, mask=mask, skeleton=skeleton_,
-                  diffusion_steps=config.steps, text=encoder.identity, text_dim=texts.size(-1))
+    unit, summary = train(
+        build_unit,
+        config.train,
+        out_dir=ctx.out,
+        work_dir=ctx.scratch,
+        device=device,
+        progress=ctx.step_progress("denoiser steps"),
+        desc=f"MDM mask={mask.kind}",
+    )
+    save_denoiser(
+        ctx.out / MODEL_DIR,
+        unit.model.cpu(),
+        config=ctx.config.denoiser,
+        mask=mask,
+        skeleton=skeleton_,
+        diffusion_steps=config.steps,
+        text=encoder.identity,
+        text_dim=texts.size(-1),
+    )
     shutil.copytree(text_encoder_folder(ctx), ctx.out / TEXT_ENCODER_DIR)
     (ctx.out / PREP_DIR).mkdir()
     for name in PREP_COPIES:

@@ -50,7 +50,12 @@ def build(ctx: StageContext) -> None:
     write_json(ctx.out / artifacts.WER, results)
     with (ctx.out / artifacts.HYPOTHESES).open("w", encoding="utf-8") as f:
         for u in [*tests, *valid]:
-            f.write(json.dumps({"id": u.id, "group": f"{u.split}/{u.source}", "ref": u.text, "hyp": hyps[u.id]}, ensure_ascii=False) + "\n")
+            f.write(
+                json.dumps(
+                    {"id": u.id, "group": f"{u.split}/{u.source}", "ref": u.text, "hyp": hyps[u.id]}, ensure_ascii=False
+                )
+                + "\n"
+            )
     (ctx.out / artifacts.WER_TABLE).write_text(results_table({ctx.config.variant: results}, WER), encoding="utf-8")
     write_json(ctx.out / artifacts.SUMMARY_JSON, {"wer_all": round(results[ALL]["wer"] * 100, 2)})
 

@@ -57,7 +57,15 @@ def build(ctx: StageContext) -> None:
     if "pretrain" in ctx.inputs:
         encoder = load_pretrained(readers.model_file(ctx.input_path("pretrain")), encoder_config)
     summary = train_ctc(
-        config, encoder_config, train, vocab, out_dir=ctx.out, work_dir=ctx.scratch, init_encoder=encoder,
-        freeze_encoder_steps=config.freeze_encoder_steps, device=default_device(), progress=ctx.step_progress("steps"),
+        config,
+        encoder_config,
+        train,
+        vocab,
+        out_dir=ctx.out,
+        work_dir=ctx.scratch,
+        init_encoder=encoder,
+        freeze_encoder_steps=config.freeze_encoder_steps,
+        device=default_device(),
+        progress=ctx.step_progress("steps"),
     )
     write_json(ctx.out / artifacts.SUMMARY_JSON, {**summary, "train_utterances": len(train)})

@@ -51,8 +51,17 @@ def build(ctx: StageContext) -> None:
         kept += found
     with (ctx.out / artifacts.LABELLED).open("w", encoding="utf-8") as out:
         for r in kept:
-            out.write(json.dumps({"id": r.id, "speaker": r.speaker, "source": r.source, "seconds": r.duration, "text": r.text}) + "\n")
-    write_json(ctx.out / artifacts.SUMMARY_JSON, {
-        "utterances": len(kept), "minutes": round(sum(r.duration for r in kept) / 60, 2),
-        "per_speaker": dict(sorted(Counter(f"{r.source}/{r.speaker}" for r in kept).items())),
-    })
+            out.write(
+                json.dumps(
+                    {"id": r.id, "speaker": r.speaker, "source": r.source, "seconds": r.duration, "text": r.text}
+                )
+                + "\n"
+            )
+    write_json(
+        ctx.out / artifacts.SUMMARY_JSON,
+        {
+            "utterances": len(kept),
+            "minutes": round(sum(r.duration for r in kept) / 60, 2),
+            "per_speaker": dict(sorted(Counter(f"{r.source}/{r.speaker}" for r in kept).items())),
+        },
+    )

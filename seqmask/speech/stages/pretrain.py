@@ -50,7 +50,14 @@ def build(ctx: StageContext) -> None:
         scores = {k: v.float() for k, v in load_file(str(readers.scores_file(ctx.input_path("scores")))).items()}
     found, scores = pack_short_utterances(found, scores, min_encoder_frames=encoder_frames_in(ctx.config.pack_seconds))
     summary = pretrain(
-        config, ctx.config.encoder, variant, found, scores, out_dir=ctx.out, work_dir=ctx.scratch,
-        device=default_device(), progress=ctx.step_progress("steps"),
+        config,
+        ctx.config.encoder,
+        variant,
+        found,
+        scores,
+        out_dir=ctx.out,
+        work_dir=ctx.scratch,
+        device=default_device(),
+        progress=ctx.step_progress("steps"),
     )
     write_json(ctx.out / artifacts.SUMMARY_JSON, summary)

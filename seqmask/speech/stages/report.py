@@ -68,13 +68,19 @@ def build(ctx: StageContext) -> None:
     }
     gates = _gates(results, reference_results, ctx.config.references, baseline)
     # beside the variants: each reference on its own corpus's groups (a pooled row is the target's, not theirs)
-    references = {name: {group: rates for group, rates in found.items() if "/" in group} for name, found in reference_results.items()}
+    references = {
+        name: {group: rates for group, rates in found.items() if "/" in group}
+        for name, found in reference_results.items()
+    }
     seeds = sorted({run.seed for run in runs})
     data = ctx.config.data
     lines = [
         f"# Ask2Mask (seeds {', '.join(map(str, seeds))}; target {', '.join(data.target)}, pretraining audio "
         f"{', '.join(data.pretrain)}; espeak = synthetic speech)",
-        "", "Gates:", "", gates_markdown(gates),
+        "",
+        "Gates:",
+        "",
+        gates_markdown(gates),
     ]
     for metric in METRICS:
         if len(seeds) > 1:
@@ -84,14 +90,20 @@ def build(ctx: StageContext) -> None:
         lines += [f"{metric.label}:", "", table]
     named = [*((f"{r['variant']} s{r['seed']}", r["results"]) for r in results), *reference_results.items()]
     rows = [
-        {"model": name, "group": group, **{m.label: round(m.scale * rates[m.key], 2) for m in METRICS if rates[m.key] is not None}}
-        for name, found in named for group, rates in found.items()
+        {
+            "model": name,
+            "group": group,
+            **{m.label: round(m.scale * rates[m.key], 2) for m in METRICS if rates[m.key] is not None},
+        }
+        for name, found in named
+        for group, rates in found.items()
     ]
     write_report(ctx.out, "\n".join(lines), gates, rows)
     write_json(ctx.out / artifacts.RUNS, results)
     curves = {
         run.name: readers.metrics_file(ctx.input_path(artifacts.run_role(artifacts.PRETRAIN, run.name)))
-        for run in runs if run.variant != NO_PRETRAINING
+        for run in runs
+        if run.variant != NO_PRETRAINING
     }
     if curves:
         loss_curves_plot(curves, ctx.out / artifacts.LOSS_PLOT)
@@ -104,7 +116,9 @@ def _error_rates(ctx: StageContext, name: str) -> dict[str, Any]:
 
 
 def _gates(
-    results: list[dict[str, Any]], references: dict[str, dict[str, Any]], config: tuple[ReferenceConfig, ...],
+    results: list[dict[str, Any]],
+    references: dict[str, dict[str, Any]],
+    config: tuple[ReferenceConfig, ...],
     baseline: str,
 ) -> list[Gate]:
     """Each reference under its ceiling on its own ``valid``; baseline pretraining below no pretraining on the target's
@@ -120,10 +134,13 @@ def _gates(
         if wer is not None:
             by_variant.setdefault(result["variant"], []).append(100 * wer)
     if NO_PRETRAINING in by_variant or baseline in by_variant:
-        gates.append(lower_by_a_std(
-            f"{baseline} pretraining beats {NO_PRETRAINING}: valid WER % lower by more than one std",
-            by_variant.get(baseline, []), by_variant.get(NO_PRETRAINING, []),
-        ))
+        gates.append(
+            lower_by_a_std(
+                f"{baseline} pretraining beats {NO_PRETRAINING}: valid WER % lower by more than one std",
+                by_variant.get(baseline, []),
+                by_variant.get(NO_PRETRAINING, []),
+            )
+        )
     return gates
 
 
@@ -135,8 +152,14 @@ def _plot_masks(ctx: StageContext, path: Path) -> None:
     params = ctx.config.mask
     lengths = torch.tensor([utterance.encoder_frames])  # (1,)
     generator = torch.Generator().manual_seed(0)
-    random = random_span_mask(lengths, utterance.encoder_frames, span_len=params.span_len, max_mask_prob=params.max_mask_prob,
-                              min_num_spans=params.min_num_spans, generator=generator)[0]  # (S,)
+    random = random_span_mask(
+        lengths,
+        utterance.encoder_frames,
+        span_len=params.span_len,
+        max_mask_prob=params.max_mask_prob,
+        min_num_spans=params.min_num_spans,
+        generator=generator,
+    )[0]  # (S,)
     guided = ask2mask_mask(lengths, confidence[None, : utterance.encoder_frames], params, generator)[0]  # (S,)
     title = f"{utterance.id}: {utterance.text}" if utterance.text else utterance.id
     mask_plot(utterance.feats.float(), confidence, {"random": random, "ask2mask": guided}, path, title=title)

@@ -50,7 +50,13 @@ def build(ctx: StageContext) -> None:
     train = labelled_subset(ctx)
     vocab = Vocabulary.chars(u.text for u in train)
     summary = train_ctc(
-        config, config.encoder, train, vocab, out_dir=ctx.out, work_dir=ctx.scratch, device=default_device(),
+        config,
+        config.encoder,
+        train,
+        vocab,
+        out_dir=ctx.out,
+        work_dir=ctx.scratch,
+        device=default_device(),
         progress=ctx.step_progress("steps"),
     )
     valid = labelled(utterances(ctx, ("valid",), ctx.config.target))

@@ -25,8 +25,11 @@ VERSION = 1
 ROLES = ("fsdd", "ljspeech", "espeak", "user")
 """The corpus stages' artifacts, by corpus (``seqmask.speech.config.CORPORA``)."""
 WRITES = (
-    artifacts.MANIFESTS, *(artifacts.split_manifest(split) for split in SPLITS), artifacts.REJECTS,
-    artifacts.SUMMARY_JSON, artifacts.SPLITS_TABLE,
+    artifacts.MANIFESTS,
+    *(artifacts.split_manifest(split) for split in SPLITS),
+    artifacts.REJECTS,
+    artifacts.SUMMARY_JSON,
+    artifacts.SPLITS_TABLE,
 )
 
 
@@ -51,7 +54,11 @@ def build(ctx: StageContext) -> None:
         for record in readers.read_manifest(ref.path):
             if record.id in first_source:
                 detail = f"id already used by corpus {first_source[record.id]!r}"
-                rejects.append(Reject(origin=record.audio, id=record.id, reason="duplicate_id", detail=detail, source=record.source))
+                rejects.append(
+                    Reject(
+                        origin=record.audio, id=record.id, reason="duplicate_id", detail=detail, source=record.source
+                    )
+                )
                 continue
             first_source[record.id] = name
             shard = f"{artifacts.SHARDS}/{name}/{Path(record.shard).name}"
@@ -91,7 +98,10 @@ def split_table(records: Sequence[AudioRecord], rejects: Sequence[Reject]) -> st
     sources = sorted({source for source, _ in cells})
     lines = ["| source | " + " | ".join(SPLITS) + " |", "|---" * (len(SPLITS) + 1) + "|"]
     for source in sources:
-        row = [f"{int(cells[(source, s)][0])} / {cells[(source, s)][1]:.2f} h" if (source, s) in cells else "-" for s in SPLITS]
+        row = [
+            f"{int(cells[(source, s)][0])} / {cells[(source, s)][1]:.2f} h" if (source, s) in cells else "-"
+            for s in SPLITS
+        ]
         lines.append(f"| {source} | " + " | ".join(row) + " |")
     reasons = collections.Counter(r.reason for r in rejects)
     lines += ["", "Rejected records: " + (", ".join(f"{k}: {v}" for k, v in sorted(reasons.items())) or "none")]

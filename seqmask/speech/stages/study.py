@@ -42,7 +42,9 @@ def build(ctx: StageContext) -> None:
         "scorer valid CER %": {p: _cell(s.get("valid_cer")) for p, s in scorers.items()},
     }
     seeds = ", ".join(map(str, plan.seeds))
-    lines = [f"# Ask2Mask study on `{plan.split}` (seeds {seeds}; mean ± std over seeds, rel. = change against {BASELINE})"]
+    lines = [
+        f"# Ask2Mask study on `{plan.split}` (seeds {seeds}; mean ± std over seeds, rel. = change against {BASELINE})"
+    ]
     for metric in METRICS:
         table = study_table(runs, metric, group=plan.split, baseline=BASELINE, columns=columns)
         lines += ["", f"{metric.label}:", "", table]

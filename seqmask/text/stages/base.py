@@ -10,9 +10,9 @@ from seqmask.files import write_json
 from seqmask.masking.lem import MLM
 from seqmask.paths import resolve_path
 from seqmask.text.artifacts import CORPUS, MODEL, SUMMARY_JSON, TOKENIZER, UNTRAINED_MODEL
-from seqmask.text.readers import encode, heldout_rows, languages, mlm_rows, monolingual, vocabulary
 from seqmask.text.mlm import MaskedLMUnit, masked_accuracy
 from seqmask.text.model import build_encoder, load_encoder, save_encoder
+from seqmask.text.readers import encode, heldout_rows, languages, mlm_rows, monolingual, vocabulary
 from seqmask.training.device import default_device
 from seqmask.training.loop import train
 
@@ -53,11 +53,25 @@ def build(ctx: StageContext) -> None:
             model = build_encoder(encoder, vocab_size=vocab.size, languages=len(language_ids), specials=vocab.specials)
             save_encoder(model, ctx.out / UNTRAINED_MODEL, vocab=vocab, languages=list(language_ids))
             rows = mlm_rows(sentences, encoded, language_ids)
-            return MaskedLMUnit(model.to(device), rows, strategy="mlm", params=MLM, vocabulary=vocab, batch_size=config.batch_size,
-                                seed=config.train.seed)
+            return MaskedLMUnit(
+                model.to(device),
+                rows,
+                strategy="mlm",
+                params=MLM,
+                vocabulary=vocab,
+                batch_size=config.batch_size,
+                seed=config.train.seed,
+            )
 
-        unit, summary = train(build_unit, config.train, out_dir=ctx.out, work_dir=ctx.scratch, device=device,
-                              progress=ctx.step_progress("MLM steps"), desc="base MLM")
+        unit, summary = train(
+            build_unit,
+            config.train,
+            out_dir=ctx.out,
+            work_dir=ctx.scratch,
+            device=device,
+            progress=ctx.step_progress("MLM steps"),
+            desc="base MLM",
+        )
         model = unit.model
         summary["truncated"] = unit.truncated
     save_encoder(model, ctx.out / MODEL, vocab=vocab, languages=list(language_ids))

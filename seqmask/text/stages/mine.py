@@ -12,9 +12,9 @@ import numpy as np
 from seqmask.data.bitext import Pair
 from seqmask.files import write_json
 from seqmask.text.artifacts import CORPUS, ENCODER, MINING, MINING_SPLITS, TOKENIZER
-from seqmask.text.readers import encode, encoder_folder, languages, mining_sets, pair_texts, vocabulary
 from seqmask.text.mining import mine_sets
 from seqmask.text.model import embed, load_encoder
+from seqmask.text.readers import encode, encoder_folder, languages, mining_sets, pair_texts, vocabulary
 from seqmask.training.device import default_device
 
 if TYPE_CHECKING:
@@ -45,8 +45,12 @@ def build(ctx: StageContext) -> None:
     def embedder(pairs: Sequence[Pair]) -> tuple[np.ndarray, np.ndarray]:
         encoded = encode(pair_texts(pairs), vocab, None, "word")
         first, second = pairs[0].source_language, pairs[0].target_language
-        sources = embed(model, [encoded[(first, p.source)] for p in pairs], language_ids[first], vocab.specials, layer=layer)
-        targets = embed(model, [encoded[(second, p.target)] for p in pairs], language_ids[second], vocab.specials, layer=layer)
+        sources = embed(
+            model, [encoded[(first, p.source)] for p in pairs], language_ids[first], vocab.specials, layer=layer
+        )
+        targets = embed(
+            model, [encoded[(second, p.target)] for p in pairs], language_ids[second], vocab.specials, layer=layer
+        )
         return sources, targets  # (N, H), (N, H)
 
     sets = {split: mining_sets(ctx, split) for split in MINING_SPLITS}

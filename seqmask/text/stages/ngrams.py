@@ -12,9 +12,9 @@ import numpy as np
 from seqmask.data.bitext import Pair
 from seqmask.files import write_json
 from seqmask.text.artifacts import CORPUS, MINING, MINING_SPLITS
-from seqmask.text.readers import mining_sets
 from seqmask.text.mining import mine_sets
 from seqmask.text.ngrams import tfidf_vectors
+from seqmask.text.readers import mining_sets
 
 if TYPE_CHECKING:
     from seqmask.stage import StageContext

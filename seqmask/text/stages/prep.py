@@ -27,7 +27,9 @@ def build(ctx: StageContext) -> None:
     """``monolingual.jsonl``, ``parallel.jsonl`` (training text), ``mining/{valid,test}/<pair>.jsonl``, ``rejects.jsonl``,
     ``summary.json`` and ``summary.md``."""
     config: Config = ctx.config
-    limits = Limits(min_chars=config.min_chars, max_chars=config.max_chars, max_inflated_bytes=config.max_inflated_bytes)
+    limits = Limits(
+        min_chars=config.min_chars, max_chars=config.max_chars, max_inflated_bytes=config.max_inflated_bytes
+    )
     found = ctx.executor.map(partial(read_source, limits=limits), sources_of(config), desc="text sources")
     corpus = split_corpus(found, test_pairs=config.test_pairs, valid_pairs=config.valid_pairs, seed=config.seed)
     write_jsonl(ctx.out / MONOLINGUAL, corpus.monolingual)
@@ -39,7 +41,9 @@ def build(ctx: StageContext) -> None:
     write_jsonl(ctx.out / REJECTS, corpus.rejects)
     summary = {
         "monolingual": dict(sorted(collections.Counter(s.language for s in corpus.monolingual).items())),
-        "parallel": dict(sorted(collections.Counter(f"{p.source_language}-{p.target_language}" for p in corpus.parallel).items())),
+        "parallel": dict(
+            sorted(collections.Counter(f"{p.source_language}-{p.target_language}" for p in corpus.parallel).items())
+        ),
         "mining": {split: {name: len(pairs) for name, pairs in sets.items()} for split, sets in corpus.mining.items()},
         "rejects": dict(sorted(collections.Counter(r.reason for r in corpus.rejects).items())),
     }
@@ -51,6 +55,8 @@ def _table(summary: dict) -> str:
     lines = ["| text | count |", "|:---|---:|"]
     lines += [f"| monolingual {language} | {n} |" for language, n in summary["monolingual"].items()]
     lines += [f"| training pairs {pair} | {n} |" for pair, n in summary["parallel"].items()]
-    lines += [f"| {split} pairs {name} | {n} |" for split, sets in summary["mining"].items() for name, n in sets.items()]
+    lines += [
+        f"| {split} pairs {name} | {n} |" for split, sets in summary["mining"].items() for name, n in sets.items()
+    ]
     reasons = ", ".join(f"{reason}: {n}" for reason, n in summary["rejects"].items()) or "none"
     return "\n".join(lines) + f"\n\nRejected lines: {reasons}\n"

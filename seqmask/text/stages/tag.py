@@ -40,7 +40,8 @@ def build(ctx: StageContext) -> None:
     size, tagger_of = ctx.config.sentences_per_task, taggers(ctx)
     shards = [
         (tagger_of[language], language, texts[start : start + size])
-        for language, texts in sorted(by_language.items()) for start in range(0, len(texts), size)
+        for language, texts in sorted(by_language.items())
+        for start in range(0, len(texts), size)
     ]
     started = time.perf_counter()
     tagged = ctx.executor.map(tag_shard, shards, desc="tagging")
@@ -49,7 +50,9 @@ def build(ctx: StageContext) -> None:
     with (ctx.out / TAGS).open("w", encoding="utf-8") as stream:
         for (_, language, texts), words in zip(shards, tagged):
             for text, sentence_words in zip(texts, words):
-                stream.write(json.dumps({"language": language, "text": text, "words": sentence_words}, ensure_ascii=False) + "\n")
+                stream.write(
+                    json.dumps({"language": language, "text": text, "words": sentence_words}, ensure_ascii=False) + "\n"
+                )
                 counts[language].update(KINDS[kind] for _, _, kind, _ in sentence_words)
                 counts[language]["entity spans"] += len({entity for *_, entity in sentence_words if entity is not None})
                 counts[language]["sentences"] += 1

@@ -12,8 +12,8 @@ from seqmask.files import write_json
 from seqmask.paths import resolve_path
 from seqmask.processes import run_owned
 from seqmask.text.artifacts import CORPUS, MODEL, SUMMARY_JSON, TAGGER_SOURCES
-from seqmask.text.readers import monolingual
 from seqmask.text.config import TagConfig
+from seqmask.text.readers import monolingual
 from seqmask.text.tagging import load_tagger
 
 if TYPE_CHECKING:
@@ -30,7 +30,10 @@ def build(ctx: StageContext) -> None:
     """``<language>/model`` per trained tagger, ``taggers.json`` and ``summary.json`` (per language: accuracy or pipeline)."""
     config: Config = ctx.config
     languages = sorted({sentence.language for sentence in monolingual(ctx)})
-    jobs = [(language, *_source(config, language), str(ctx.out / language), config.tagger_steps, config.heldout_share) for language in languages]
+    jobs = [
+        (language, *_source(config, language), str(ctx.out / language), config.tagger_steps, config.heldout_share)
+        for language in languages
+    ]
     summaries = ctx.executor.map(_prepare, jobs, desc="taggers")
     sources = {language: summary.pop("source") for language, summary in zip(languages, summaries)}
     write_json(ctx.out / TAGGER_SOURCES, sources)
@@ -70,4 +73,3 @@ def _train_in_fresh_process(treebank: str, language: str, out: str, steps: int, 
     if done.returncode != 0:
         raise RuntimeError(f"training the {language} tagger on {treebank} failed: {done.stderr.strip()[-2000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
-

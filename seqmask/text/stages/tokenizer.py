@@ -54,20 +54,24 @@ def build(ctx: StageContext) -> None:
             heldout.setdefault(pair.source_language, []).append(pair.source)
             heldout.setdefault(pair.target_language, []).append(pair.target)
     mined = {
-        lang for split in MINING_SPLITS for pairs in mining_sets(ctx, split).values() for p in pairs
+        lang
+        for split in MINING_SPLITS
+        for pairs in mining_sets(ctx, split).values()
+        for p in pairs
         for lang in (p.source_language, p.target_language)
     }
     languages = sorted(set(texts) | mined)
     write_json(ctx.out / LANGUAGES, languages)
     warn = config.max_unknown_rate
     summary = {
-        "model": str(given) if given else "trained here", "pieces": vocabulary.size,
+        "model": str(given) if given else "trained here",
+        "pieces": vocabulary.size,
         "unknown_rate_train": unknown_rates(vocabulary, texts, warn_above=warn),
         "unknown_rate_test": unknown_rates(vocabulary, heldout, warn_above=warn),
     }
-    summary["uncovered"] = sorted({
-        lang for key in ("unknown_rate_train", "unknown_rate_test") for lang, r in summary[key].items() if r > warn
-    })
+    summary["uncovered"] = sorted(
+        {lang for key in ("unknown_rate_train", "unknown_rate_test") for lang, r in summary[key].items() if r > warn}
+    )
     write_json(ctx.out / SUMMARY_JSON, summary)
 
 
@@ -78,6 +82,8 @@ def _given_model(model: str | None, init_from: str | None) -> Path | None:
     if init_from is not None:
         path = resolve_path(init_from) / XLMR_MODEL_FILE
         if not path.is_file():
-            raise FileNotFoundError(f"text.base.init_from {resolve_path(init_from)}: no {XLMR_MODEL_FILE}; set text.tokenizer.model to its sentencepiece model")
+            raise FileNotFoundError(
+                f"text.base.init_from {resolve_path(init_from)}: no {XLMR_MODEL_FILE}; set text.tokenizer.model to its sentencepiece model"
+            )
         return path
     return None
