@@ -6,7 +6,7 @@ SEQMASK := $(VENV)/bin/seqmask
 PRESET ?= small
 SYSTEM_PACKAGES := espeak-ng libsndfile1 postgresql
 
-.PHONY: setup system run test bench clean-venv
+.PHONY: setup system run test lint bench clean-venv
 
 setup: system $(STAMP)
 
@@ -38,8 +38,13 @@ run: setup
 	$(SEQMASK) run text --preset $(PRESET)
 	$(SEQMASK) run motion --preset $(PRESET)
 
-test: setup
+test: setup lint
 	$(VENV)/bin/python -m pytest -q
+
+lint: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
 
 bench: setup
 	$(VENV)/bin/python bench/prep_throughput.py
