@@ -1,4 +1,5 @@
-"""``seqmask run|rerun|train|deploy|status|artifacts|eval|transcribe|mine|generate|server``: the command line over flows and the artifact store."""
+"""``seqmask run|rerun|train|deploy|status|artifacts|eval|transcribe|mine|generate|server``: the command line over flows
+and the artifact store."""
 
 from __future__ import annotations
 
@@ -205,7 +206,8 @@ def _print_dry_run(plan: Plan, from_stage: str | None) -> int:
     module_width = max(len(row.module) for row in rows)
     for row in rows:
         print(
-            f"{row.pipeline + '/' + row.stage:<{width}}  {row.module:<{module_width}}  {(row.key or '?')[:12]:<12}  {row.action}"
+            f"{row.pipeline + '/' + row.stage:<{width}}  {row.module:<{module_width}}  {(row.key or '?')[:12]:<12}  "
+            f"{row.action}"
         )
     computed = sum(row.action != "reuse" for row in rows)
     print(f"{len(rows) - computed} of {len(rows)} stages would be reused, {computed} computed")
@@ -255,7 +257,8 @@ def _artifacts(args: argparse.Namespace) -> int:
                 print(f"{item['key'][:12]}  CORRUPT: " + "; ".join(item["problems"]))
             else:
                 print(
-                    f"{item['key'][:12]}  {item['stage']:<14} {item['created']}  {item['files']:>6} files  {item['bytes'] / 1e6:9.1f} MB"
+                    f"{item['key'][:12]}  {item['stage']:<14} {item['created']}  {item['files']:>6} files  "
+                    f"{item['bytes'] / 1e6:9.1f} MB"
                 )
         return 0
     if args.verb == "show":

@@ -1,4 +1,5 @@
-"""The config loader: a root config class (the composition root's, :mod:`seqmask.app.root`) from YAML presets and overrides.
+"""The config loader: a root config class (the composition root's, :mod:`seqmask.app.root`) from YAML presets and
+overrides.
 
 A preset (``configs/<name>.yaml``) holds overrides only; everything else is the
 sections' defaults. Each section lives beside the code that reads it (a frozen,
@@ -55,7 +56,8 @@ def read_yaml_file(path: Path, what: str) -> Any:
 
 
 def _yaml_problem(err: yaml.YAMLError) -> str:
-    """``line L, column C: PROBLEM (CONTEXT at line L, column C)``, 1-based, of a YAML error; its text when it has no mark."""
+    """``line L, column C: PROBLEM (CONTEXT at line L, column C)``, 1-based, of a YAML error; its text when it has no
+    mark."""
     if not isinstance(err, yaml.MarkedYAMLError) or err.problem_mark is None:
         return str(err)
     problem = f"{_position(err.problem_mark)}: {err.problem}"
@@ -273,7 +275,8 @@ def from_dict(
     """Dataclass ``cls`` with the values of ``data`` over ``base`` (default: ``cls()``), checking every key and type.
 
     A nested section given in ``data`` is merged the same way onto ``base``'s value for it, so a preset that sets
-    one field of a section keeps that section's own defaults for the others. ``origin(key)`` names where a key was given.
+    one field of a section keeps that section's own defaults for the others. ``origin(key)`` names where a key was
+    given.
     """
     if not isinstance(data, Mapping):
         key = prefix.rstrip(".") or "config"

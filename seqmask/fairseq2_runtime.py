@@ -20,7 +20,8 @@ from distributed.diagnostics.plugin import WorkerPlugin
 
 _SETUP = threading.Lock()
 _initialised: Any = None
-"""The resolver whose singletons were made (a test or a library that replaces fairseq2's resolver gets a fresh set-up)."""
+"""The resolver whose singletons were made (a test or a library that replaces fairseq2's resolver gets a fresh
+set-up)."""
 
 
 def init_fairseq2_runtime() -> None:

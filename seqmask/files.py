@@ -86,7 +86,8 @@ def json_default(obj: Any) -> str:
 
 @contextmanager
 def exclusive(path: Path) -> Iterator[None]:
-    """Hold an exclusive flock on ``path`` (created when missing), waiting for it; the kernel releases it if the process dies."""
+    """Hold an exclusive flock on ``path`` (created when missing), waiting for it; the kernel releases it if the process
+    dies."""
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)

@@ -37,8 +37,8 @@ def with_parent_death_signal(command: Sequence[str]) -> list[str]:
 
 
 def run_owned(command: Sequence[str], *, env: Mapping[str, str]) -> subprocess.CompletedProcess[str]:
-    """``subprocess.run(command, capture_output=True, text=True, env=env)``, the child in a process group of its own that
-    is killed whole if this call is interrupted, and sent SIGTERM if this process dies."""
+    """``subprocess.run(command, capture_output=True, text=True, env=env)``, the child in a process group of its own
+    that is killed whole if this call is interrupted, and sent SIGTERM if this process dies."""
     with subprocess.Popen(
         with_parent_death_signal(command),
         stdout=subprocess.PIPE,

@@ -63,7 +63,8 @@ class RunLog:
 
     def _update_stage(self, name: str, **fields: Any) -> None:
         """Set ``fields`` of a stage's entry (started now, no key, when new) and rewrite the record. Once the run is
-        over, a stage that ends later (in another thread of an interrupted run) keeps the state the run's end gave it."""
+        over, a stage that ends later (in another thread of an interrupted run) keeps the state the run's end gave
+        it."""
         with self._lock:
             if self.record["finished"] is not None:
                 return

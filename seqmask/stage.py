@@ -103,10 +103,12 @@ class Stage:
     """Build in a worker process of the run's Dask cluster when it has one (one thread): long single-process work
     such as training, so that two such stages run side by side on two cores. Such a stage does not map."""
     priority: int = 0
-    """Among ``worker`` stages waiting for a worker, the higher goes first: those that others wait for, the long ones."""
+    """Among ``worker`` stages waiting for a worker, the higher goes first: those that others wait for, the long
+    ones."""
     gpu: bool = False
     """Wants a GPU (training, sampling): a deployment of a flow with such a stage goes to the ``gpu`` work pool, and on
-    a Dask cluster where some workers advertise a ``GPU`` resource it builds on one of those. Runs anywhere otherwise."""
+    a Dask cluster where some workers advertise a ``GPU`` resource it builds on one of those. Runs anywhere
+    otherwise."""
     writes: tuple[str, ...] = ()
     """Files the build must leave in its output (its module's ``WRITES``): a build that leaves one out fails."""
 
@@ -193,7 +195,8 @@ class Pipeline:
 
 
 Plan = Sequence[tuple[Pipeline, Any]]
-"""What a flow runs: pipelines, each with its experiment config, in order; a later one may read an earlier one's stages."""
+"""What a flow runs: pipelines, each with its experiment config, in order; a later one may read an earlier one's
+stages."""
 
 
 @dataclass(frozen=True)
@@ -360,7 +363,8 @@ class Runner:
                 missing = [name for name in stage.writes if not (out / name).exists()]
                 if missing:
                     raise RuntimeError(
-                        f"{stage.module}.build wrote no {', '.join(missing)} (its WRITES), found {sorted(p.name for p in out.iterdir())}"
+                        f"{stage.module}.build wrote no {', '.join(missing)} (its WRITES), found "
+                        f"{sorted(p.name for p in out.iterdir())}"
                     )
 
             ref, reused = self.store.get_or_build(

@@ -165,7 +165,8 @@ def _sha256_file(path: Path) -> str:
 
 
 def _take_build_records(root: Path) -> dict[str, dict[str, Any]]:
-    """Remove every build record under ``root``; their contents by directory (relative posix path, ``.`` for ``root``)."""
+    """Remove every build record under ``root``; their contents by directory (relative posix path, ``.`` for
+    ``root``)."""
     records = {}
     for path in sorted(root.rglob(BUILD_RECORD_FILE)):
         if path.is_file() and not path.is_symlink():
@@ -393,7 +394,8 @@ class ArtifactStore:
             raise ValueError("empty key prefix: expected at least one character of an artifact key")
         if not _KEY_RE.fullmatch(key_prefix):  # never a path: "../x" or "/etc" must not reach the file system
             raise ValueError(
-                f"invalid key prefix {key_prefix!r}: expected the first characters of an artifact key (letters, digits, '-', '_')"
+                f"invalid key prefix {key_prefix!r}: expected the first characters of an artifact key (letters, "
+                "digits, '-', '_')"
             )
         matches = [key for key in self._published_keys() if key.startswith(key_prefix)]
         if not matches:

@@ -159,7 +159,8 @@ COMMANDS: dict[str, PipelineCommand] = {
     **{name: (text.add_commands, text.run_command) for name in text.COMMANDS},
     **{name: (motion.add_commands, motion.run_command) for name in motion.COMMANDS},
 }
-"""Each pipeline's inference commands by name: ``eval`` and ``transcribe`` (speech), ``mine`` (text), ``generate`` (motion)."""
+"""Each pipeline's inference commands by name: ``eval`` and ``transcribe`` (speech), ``mine`` (text), ``generate``
+(motion)."""
 
 
 def load(target: str) -> Any:

@@ -1,4 +1,5 @@
-"""The text pipeline's command line: ``seqmask mine``, bitext mining of two line-aligned files with a trained encoder."""
+"""The text pipeline's command line: ``seqmask mine``, bitext mining of two line-aligned files with a trained
+encoder."""
 
 from __future__ import annotations
 

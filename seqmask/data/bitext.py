@@ -91,8 +91,8 @@ def control_character(text: str) -> str | None:
 def read_lines(
     path: Path, limits: Limits, rejects: list[Reject], *, sentences: int = 1
 ) -> Iterator[tuple[str, str | None]]:
-    """``(file:line, text)`` for each line of a UTF-8 text file (compressed when its name ends in ``.gz`` or ``.xz``), read
-    one at a time.
+    """``(file:line, text)`` for each line of a UTF-8 text file (compressed when its name ends in ``.gz`` or ``.xz``),
+    read one at a time.
 
     A leading BOM is dropped. A line that is not UTF-8 (``bad_utf8``), holds a control character other than tab
     (``bad_text``) or has more bytes than ``sentences`` tab-separated sentences of ``limits.max_chars`` can take
@@ -104,8 +104,8 @@ def read_lines(
     too_long = (
         "too_long",
         (
-            f"more than {max_bytes} bytes, so more than the {line_chars} characters a line may hold (max_chars = {limits.max_chars}): "
-            "skipped unread"
+            f"more than {max_bytes} bytes, so more than the {line_chars} characters a line may hold (max_chars = "
+            f"{limits.max_chars}): skipped unread"
         ),
     )
     with open_capped(Path(path), limits.max_inflated_bytes) as binary:
@@ -157,8 +157,8 @@ def _aligned_rows(
     source_path: Path,
     target_path: Path,
 ) -> Iterator[tuple[str, str | None, str | None]]:
-    """``(origin, source, target)`` of each line pair (origin: the source file's line); once both files are read, different
-    line counts raise ``ValueError``."""
+    """``(origin, source, target)`` of each line pair (origin: the source file's line); once both files are read,
+    different line counts raise ``ValueError``."""
     counts = [0, 0]
     for source, target in itertools.zip_longest(source_lines, target_lines):
         counts[0] += source is not None
@@ -167,7 +167,8 @@ def _aligned_rows(
             yield source[0], source[1], target[1]
     if counts[0] != counts[1]:
         raise ValueError(
-            f"{source_path} has {counts[0]} lines but {target_path} has {counts[1]}: parallel files must be line-aligned"
+            f"{source_path} has {counts[0]} lines but {target_path} has {counts[1]}: parallel files must be "
+            "line-aligned"
         )
 
 

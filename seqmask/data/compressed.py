@@ -54,8 +54,9 @@ class NotCompressedAsNamed(ValueError):
 
 
 class CappedLines:
-    """The (inflated) bytes of a file, line by line: ``readline`` never reads past ``cap`` bytes (one byte past it raises
-    :class:`TooLarge`), so a line read just before the cap is whole and the one that crosses it is the one named."""
+    """The (inflated) bytes of a file, line by line: ``readline`` never reads past ``cap`` bytes (one byte past it
+    raises :class:`TooLarge`), so a line read just before the cap is whole and the one that crosses it is the one
+    named."""
 
     def __init__(self, path: Path, cap: int) -> None:
         self.path, self.cap, self.read = Path(path), cap, 0
@@ -70,8 +71,8 @@ class CappedLines:
             line = self._file.readline(most)
         except self._compression.errors as err:
             raise NotCompressedAsNamed(
-                f"{self.path}: expected {self._compression.name} text (the name ends in {self.path.suffix}), found a stream "
-                f"that cannot be read as such ({err})"
+                f"{self.path}: expected {self._compression.name} text (the name ends in {self.path.suffix}), found a "
+                f"stream that cannot be read as such ({err})"
             ) from None
         self.read += len(line)
         if self.read > self.cap:

@@ -72,7 +72,8 @@ def read_split(root: str | Path, split: str) -> list[str]:
 
 
 def read_captions(path: Path) -> list[tuple[str, float, float]]:
-    """``(caption, start, end)`` for each line of a HumanML3D text file; a malformed line raises ValueError naming it."""
+    """``(caption, start, end)`` for each line of a HumanML3D text file; a malformed line raises ValueError naming
+    it."""
     captions = []
     for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
         if not line.strip():
@@ -165,7 +166,8 @@ def read_humanml3d(root: str | Path, split: str, *, min_frames: int = 40) -> tup
 
 
 def read_statistics(root: str | Path) -> tuple[np.ndarray, np.ndarray]:
-    """``Mean.npy`` and ``Std.npy`` as float32 ``(263,)``; a wrong shape, a non-finite value or a std <= 0 raises ValueError."""
+    """``Mean.npy`` and ``Std.npy`` as float32 ``(263,)``; a wrong shape, a non-finite value or a std <= 0 raises
+    ValueError."""
     root = _existing(Path(root), "root directory")
     arrays = []
     for name in ("Mean.npy", "Std.npy"):

@@ -154,7 +154,8 @@ def _check_fid_inputs(real: np.ndarray, generated: np.ndarray) -> None:
             raise ValueError(f"expected at least 2 {name} embeddings to fit a covariance, found {rows}")
     if real.shape[1] != generated.shape[1]:
         raise ValueError(
-            f"expected real and generated embeddings of the same dimension, found {real.shape[1]} and {generated.shape[1]}"
+            f"expected real and generated embeddings of the same dimension, found {real.shape[1]} and "
+            f"{generated.shape[1]}"
         )
 
 

@@ -83,7 +83,8 @@ def ratio_plot(
     ylabel: str,
     baseline_label: str,
 ) -> None:
-    """A metric against a ratio: per series the mean over its values at each ratio (std as error bars), the baseline as a band."""
+    """A metric against a ratio: per series the mean over its values at each ratio (std as error bars), the baseline as
+    a band."""
     import numpy as np
 
     fig, ax = plt.subplots(figsize=(5, 3.5))

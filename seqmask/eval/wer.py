@@ -51,7 +51,8 @@ def _check_same_ids(refs: Mapping[str, str], hyps: Mapping[str, str]) -> None:
 def evaluate_groups(
     refs: Mapping[str, str], hyps: Mapping[str, str], groups: Mapping[str, str]
 ) -> dict[str, dict[str, Any]]:
-    """:func:`error_rates` of every group (``groups`` maps utterance id -> group, e.g. ``"test_matched/fsdd"``) and of ``"all"``."""
+    """:func:`error_rates` of every group (``groups`` maps utterance id -> group, e.g. ``"test_matched/fsdd"``) and of
+    ``"all"``."""
     _check_same_ids(refs, hyps)
     ungrouped = sorted(set(refs) - set(groups))
     if ungrouped:

@@ -96,7 +96,8 @@ def plan_from_dict(
     chosen = data.get("variants", list(default_variants))
     if not isinstance(chosen, list) or baseline not in chosen or not set(chosen) <= set(variants):
         raise ConfigError(
-            f"{where}: variants: expected variants among {tuple(variants)} including the baseline {baseline!r}, found {chosen!r}"
+            f"{where}: variants: expected variants among {tuple(variants)} including the baseline {baseline!r}, found "
+            f"{chosen!r}"
         )
     split = data.get("split", "valid")
     if not isinstance(split, str) or split.startswith("test"):

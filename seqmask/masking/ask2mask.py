@@ -1,8 +1,8 @@
 """Ask2Mask (Baskar et al. 2022, arXiv 2202.12719): mask the frames an ASR scorer is most confident on.
 
 Frame level. A scorer gives each encoder frame a confidence ``c_t = max_v p_t(v)``
-(:func:`frame_confidence`; optionally with the CTC blank left out of the max). :func:`ask2mask_mask` builds a span mask that keeps
-the baseline's budget (:mod:`seqmask.masking.spans`, fairseq2's
+(:func:`frame_confidence`; optionally with the CTC blank left out of the max). :func:`ask2mask_mask` builds a span mask
+that keeps the baseline's budget (:mod:`seqmask.masking.spans`, fairseq2's
 ``compute_row_mask``) and places the spans on confident frames:
 
 1. Span count: ``K`` spans per row, fairseq2's count rule
@@ -78,7 +78,8 @@ def speech_probability(posteriors: Tensor, blank: int) -> Tensor:
     """Frame confidence that the frame is speech, ``1 - p_t(blank)``: ``(N, S, V)`` probabilities -> ``(N, S)``."""
     if posteriors.ndim != 3 or not 0 <= blank < posteriors.size(-1):
         raise ValueError(
-            f"posteriors must have shape (N, S, V) with the blank in [0, V), got shape {tuple(posteriors.shape)}, blank {blank}"
+            f"posteriors must have shape (N, S, V) with the blank in [0, V), got shape {tuple(posteriors.shape)}, "
+            f"blank {blank}"
         )
     return 1.0 - posteriors[..., blank]  # (N, S, V) -> (N, S)
 

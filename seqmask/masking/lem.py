@@ -35,7 +35,8 @@ MLM = LemParams(entity=0, noun=0, verb=0)
 
 
 def subtoken_units(lengths: Tensor, seq_len: int) -> tuple[Tensor, Tensor]:
-    """Plain MLM's units: every sub-token its own ``OTHER`` unit. ``lengths (N,)`` -> token units and unit kinds ``(N, L)``."""
+    """Plain MLM's units: every sub-token its own ``OTHER`` unit. ``lengths (N,)`` -> token units and unit kinds
+    ``(N, L)``."""
     return piece_units(torch.arange(seq_len).expand(lengths.numel(), seq_len) < lengths[:, None])
 
 
@@ -56,7 +57,8 @@ def choose_masked(
     params.validate()
     if token_units.ndim != 2 or unit_kinds.ndim != 2 or token_units.size(0) != unit_kinds.size(0):
         raise ValueError(
-            f"expected token_units (N, L) and unit_kinds (N, U), found {tuple(token_units.shape)} and {tuple(unit_kinds.shape)}"
+            f"expected token_units (N, L) and unit_kinds (N, U), found {tuple(token_units.shape)} and "
+            f"{tuple(unit_kinds.shape)}"
         )
     num_rows, seq_len = token_units.shape
     num_units = unit_kinds.size(1)
@@ -127,7 +129,8 @@ def _ranks(values: Tensor) -> Tensor:
 
 
 def _rank_within_kind(kinds: Tensor, shuffle: Tensor) -> Tensor:
-    """Each unit's rank among the units of its kind in its row, in ``shuffle`` order: ``(N, U)``, ``(N, U)`` -> ``(N, U)``."""
+    """Each unit's rank among the units of its kind in its row, in ``shuffle`` order: ``(N, U)``, ``(N, U)`` ->
+    ``(N, U)``."""
     width = shuffle.size(1)
     order = torch.argsort(kinds * width + shuffle, dim=1)  # (N, U): by kind, then shuffled
     sorted_kinds = kinds.gather(1, order).contiguous()  # (N, U) ascending per row

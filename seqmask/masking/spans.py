@@ -135,7 +135,8 @@ def lenient_row_mask(
 ) -> Tensor:
     """fairseq2's row mask factory, but a batch too short to mask gets an all-False mask instead of an error.
 
-    ``(N, S)`` bool, drawn by :func:`random_span_mask`. Used as the CTC model's mask factory (``seqmask.speech.model``): spoken digits are shorter than a span.
+    ``(N, S)`` bool, drawn by :func:`random_span_mask`. Used as the CTC model's mask factory (``seqmask.speech.model``):
+    spoken digits are shorter than a span.
     """
     lengths = row_lens if row_lens is not None else torch.full((shape[0],), shape[1], device=device)  # (N,)
     return random_span_mask(

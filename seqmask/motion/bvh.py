@@ -62,7 +62,8 @@ class Skeleton:
         for field in ("parents", "channels", "end_sites"):
             if len(getattr(self, field)) != joints:
                 raise ValueError(
-                    f"skeleton {field}: expected one entry for each of {joints} joints, found {len(getattr(self, field))}"
+                    f"skeleton {field}: expected one entry for each of {joints} joints, found "
+                    f"{len(getattr(self, field))}"
                 )
         index = {name: j for j, name in enumerate(self.names)}
         if len(index) != joints:
@@ -176,7 +177,8 @@ def _lines(path: Path, stream: CappedLines, max_bytes: int) -> Iterator[tuple[in
             raw = stream.readline()
         except TooLarge:
             raise BvhTooLarge(
-                f"{path}:{number}: expected at most {max_bytes} bytes of BVH text (the size cap), found more by this line"
+                f"{path}:{number}: expected at most {max_bytes} bytes of BVH text (the size cap), found more by this "
+                "line"
             ) from None
         except NotCompressedAsNamed as err:
             raise BvhError(str(err)) from None
@@ -395,8 +397,8 @@ def _header_value(path: Path, entry: tuple[int, list[str]] | None, label: list[s
 
 
 def read_bvh(path: str | Path, *, max_bytes: int = MAX_BVH_BYTES) -> Motion:
-    """Read a BVH file line by line (compressed when its name ends in ``.gz`` or ``.xz``): more than ``max_bytes`` bytes of
-    text raises :class:`BvhTooLarge`, anything malformed :class:`BvhError`."""
+    """Read a BVH file line by line (compressed when its name ends in ``.gz`` or ``.xz``): more than ``max_bytes`` bytes
+    of text raises :class:`BvhTooLarge`, anything malformed :class:`BvhError`."""
     path = Path(path)
     with open_capped(path, max_bytes) as stream:
         lines = _lines(path, stream, max_bytes)
@@ -449,7 +451,8 @@ def _frame_values(
     for number, fields in rows:
         if len(fields) != channels:
             raise BvhError(
-                f"{path}:{number}: frame row {found + 1} has {len(fields)} values, expected {channels} (one per channel)"
+                f"{path}:{number}: frame row {found + 1} has {len(fields)} values, expected {channels} (one per "
+                "channel)"
             )
         if found < frames:
             _parse_row(path, skeleton, number, fields, values[found])
@@ -524,7 +527,8 @@ def _closing_lines(skeleton: Skeleton, j: int, indent: str) -> Iterator[str]:
 
 
 def write_bvh(path: str | Path, motion: Motion) -> None:
-    """Write ``motion`` as BVH (gzipped for a ``.gz`` name, values as :data:`VALUE_FORMAT`) that :func:`read_bvh` reads back."""
+    """Write ``motion`` as BVH (gzipped for a ``.gz`` name, values as :data:`VALUE_FORMAT`) that :func:`read_bvh` reads
+    back."""
     skeleton = motion.skeleton
     roots = [j for j, parent in enumerate(skeleton.parents) if parent == -1]
     if len(roots) != 1:

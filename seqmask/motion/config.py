@@ -20,7 +20,8 @@ MAX_BVH_BYTES = 64 * 2**20
 
 @dataclass(frozen=True, kw_only=True)
 class BodyPart:
-    """One body part of MMDM-b's mask: its name and its skeleton joints (the root's height and velocity go with the root's part)."""
+    """One body part of MMDM-b's mask: its name and its skeleton joints (the root's height and velocity go with the
+    root's part)."""
 
     name: str = ""
     joints: tuple[str, ...] = ()
@@ -44,7 +45,8 @@ class MotionPrepConfig:
     """BVH clips to fixed-length windows of root-relative joint positions, with captions and clip-level splits."""
 
     bandai_dir: str = field(default="data/motion/bandai-1", metadata=PATH)
-    """Bandai-Namco-Research-Motiondataset-1: ``data/*.bvh`` with a ``{content, style}`` JSON each, label names in ``cfg/``."""
+    """Bandai-Namco-Research-Motiondataset-1: ``data/*.bvh`` with a ``{content, style}`` JSON each, label names in
+    ``cfg/``."""
     drop_joints: tuple[str, ...] = ("joint_Root",)
     """Joints left out of the features (Bandai's ground-projection helper joint); the first kept joint is the root."""
     scale: float = 0.01
@@ -70,7 +72,8 @@ class MotionPrepConfig:
     max_bvh_bytes: int = MAX_BVH_BYTES
     """Largest text a clip's BVH may hold, in bytes (after decompression); a larger clip is rejected (``too_large``)."""
     max_position: float = 1000.0
-    """Largest absolute joint coordinate (x, y or z) in any frame, in metres; a clip beyond it is rejected (``implausible``)."""
+    """Largest absolute joint coordinate (x, y or z) in any frame, in metres; a clip beyond it is rejected
+    (``implausible``)."""
 
     def validate(self) -> None:
         require(all(self.drop_joints), "drop_joints", "joint names", list(self.drop_joints))
@@ -109,8 +112,8 @@ class TextEncoderConfig:
 
 @dataclass(frozen=True, kw_only=True)
 class DenoiserConfig:
-    """The MDM transformer encoder (MDM: 8 x 512). On 2 cores, valid FID after the same ~200 s of training: 3 x 96 for 1,500
-    steps 0.365, 4 x 128 for 800 steps 0.408, 2 x 96 for 2,200 steps 0.433 (lr 1e-3)."""
+    """The MDM transformer encoder (MDM: 8 x 512). On 2 cores, valid FID after the same ~200 s of training: 3 x 96 for
+    1,500 steps 0.365, 4 x 128 for 800 steps 0.408, 2 x 96 for 2,200 steps 0.433 (lr 1e-3)."""
 
     hidden: int = 96
     layers: int = 3
@@ -142,8 +145,8 @@ class DiffusionConfig:
     """Share of training examples whose text is dropped."""
     batch_size: int = 32
     train: TrainingConfig = field(default_factory=lambda: TrainingConfig(steps=1500, lr=2e-3, warmup_steps=100))
-    """Valid FID of the 3 x 96 denoiser by peak lr: 1e-3 0.365, 2e-3 0.286, 3e-3 0.307, 4e-3 0.290 (EMA of the weights, 0.995:
-    0.377 at 1e-3; an x0 velocity loss: 0.492; 2,500 steps at 1e-3: 0.335 but over the time budget)."""
+    """Valid FID of the 3 x 96 denoiser by peak lr: 1e-3 0.365, 2e-3 0.286, 3e-3 0.307, 4e-3 0.290 (EMA of the weights,
+    0.995: 0.377 at 1e-3; an x0 velocity loss: 0.492; 2,500 steps at 1e-3: 0.335 but over the time budget)."""
 
     def validate(self) -> None:
         require(self.steps >= 2, "steps", ">= 2", self.steps)
@@ -153,7 +156,8 @@ class DiffusionConfig:
 
 @dataclass(frozen=True, kw_only=True)
 class EvaluatorConfig:
-    """The text-motion contrastive evaluator (Guo et al. style: conv + GRU motion encoder, GRU text encoder), metrics only."""
+    """The text-motion contrastive evaluator (Guo et al. style: conv + GRU motion encoder, GRU text encoder), metrics
+    only."""
 
     hidden: int = 128
     dim: int = 128

@@ -20,7 +20,8 @@ from seqmask.training.loop import shuffled_batches
 
 
 def info_nce(text: Tensor, motion: Tensor, positives: Tensor, temperature: float) -> Tensor:
-    """Mean multi-positive InfoNCE over text->motion and motion->text: ``(N, E)``, ``(N, E)``, ``(N, N)`` bool -> ``()``."""
+    """Mean multi-positive InfoNCE over text->motion and motion->text: ``(N, E)``, ``(N, E)``, ``(N, N)`` bool ->
+    ``()``."""
     logits = text @ motion.T / temperature  # (N, N)
     loss = 0.0
     for scores in (logits, logits.T):

@@ -34,7 +34,8 @@ def sinusoidal(positions: Tensor, dim: int) -> Tensor:
 
 
 class PartEmbedding(nn.Module):
-    """Frame features ``(N, T, D)`` -> per-part embeddings ``(N, T, P, H)`` (each part's columns through its own map)."""
+    """Frame features ``(N, T, D)`` -> per-part embeddings ``(N, T, P, H)`` (each part's columns through its own
+    map)."""
 
     def __init__(self, part_columns: Sequence[Sequence[int]], hidden: int) -> None:
         super().__init__()
@@ -75,7 +76,8 @@ class MotionDenoiser(nn.Module):
         columns = sorted(c for part in part_columns for c in part)
         if columns != list(range(features)):
             raise ValueError(
-                f"part_columns must cover each of the {features} feature columns exactly once, found {len(columns)} columns"
+                f"part_columns must cover each of the {features} feature columns exactly once, found {len(columns)} "
+                "columns"
             )
         self.hidden = hidden
         self.parts = PartEmbedding(part_columns, hidden)
@@ -101,8 +103,8 @@ class MotionDenoiser(nn.Module):
         padding: Tensor | None = None,
         mask: Tensor | None = None,
     ) -> Tensor:
-        """``x_t`` (N, T, D), ``t`` (N,), ``text`` (N, E), ``keep_text`` (N,) bool, ``padding`` (N, T) True at padded frames,
-        ``mask`` (N, T) time or (N, T, P) body -> x0 (N, T, D)."""
+        """``x_t`` (N, T, D), ``t`` (N,), ``text`` (N, E), ``keep_text`` (N,) bool, ``padding`` (N, T) True at padded
+        frames, ``mask`` (N, T) time or (N, T, P) body -> x0 (N, T, D)."""
         parts = self.parts(x_t)  # (N, T, P, H)
         if mask is not None and mask.dim() == 3:
             parts = torch.where(mask[..., None], self.part_mask_tokens.to(parts.dtype), parts)

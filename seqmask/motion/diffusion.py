@@ -51,7 +51,8 @@ def sample(
     generator: torch.Generator,
     device: torch.device,
 ) -> Tensor:
-    """Draw ``shape`` = (N, T, D) samples from noise; ``steps`` = T and ``eta`` = 1 is DDPM, fewer steps and ``eta`` = 0 DDIM."""
+    """Draw ``shape`` = (N, T, D) samples from noise; ``steps`` = T and ``eta`` = 1 is DDPM, fewer steps and ``eta`` = 0
+    DDIM."""
     x = torch.randn(shape, generator=generator).to(device)  # (N, T, D)
     visited = timesteps(len(alphas_cumprod), steps)
     for i, t in enumerate(visited):

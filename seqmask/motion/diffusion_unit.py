@@ -28,7 +28,8 @@ if TYPE_CHECKING:
 
 
 class DiffusionUnit:
-    """Train ``model`` to denoise ``windows`` given ``texts`` ``(N, K, E)``: each window's caption embeddings, one per template."""
+    """Train ``model`` to denoise ``windows`` given ``texts`` ``(N, K, E)``: each window's caption embeddings, one per
+    template."""
 
     def __init__(
         self,

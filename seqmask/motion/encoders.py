@@ -78,7 +78,8 @@ class ConvMotionEncoder(nn.Module):
 
 
 class ConvGruMotionEncoder(nn.Module):
-    """Guo et al.'s movement encoder (strided convolutions) and a bidirectional GRU over it (the evaluator's motion side)."""
+    """Guo et al.'s movement encoder (strided convolutions) and a bidirectional GRU over it (the evaluator's motion
+    side)."""
 
     def __init__(self, features: int, hidden: int, dim: int) -> None:
         super().__init__()

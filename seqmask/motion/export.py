@@ -23,8 +23,9 @@ def positions_of(features: Tensor, normalizer: Normalizer) -> np.ndarray:
 def export_bvh(
     path: Path, positions: np.ndarray, joints: Sequence[str], template: Path, *, fps: int, scale: float
 ) -> Path:
-    """Write ``positions`` ``(T, J, 3)`` of the feature joints ``joints`` as a BVH on ``template``'s hierarchy; joints the
-    features leave out (Bandai's ground helper ``joint_Root``) stay at the origin. The file is read back to check it."""
+    """Write ``positions`` ``(T, J, 3)`` of the feature joints ``joints`` as a BVH on ``template``'s hierarchy; joints
+    the features leave out (Bandai's ground helper ``joint_Root``) stay at the origin. The file is read back to check
+    it."""
     skeleton = read_bvh(template).skeleton
     full = np.zeros((len(positions), len(skeleton.names), 3))  # (T, J_bvh, 3)
     for j, name in enumerate(joints):

@@ -22,7 +22,8 @@ def feature_count(joints: int) -> int:
 
 
 def feature_names(joint_names: Sequence[str]) -> list[str]:
-    """A name for each feature column: ``<root>.y``, ``<root>.vx``, ``<root>.vz``, then ``<joint>.x``, ``.y``, ``.z``."""
+    """A name for each feature column: ``<root>.y``, ``<root>.vx``, ``<root>.vz``, then ``<joint>.x``, ``.y``,
+    ``.z``."""
     root = joint_names[0]
     return [f"{root}.y", f"{root}.vx", f"{root}.vz"] + [f"{name}.{axis}" for name in joint_names[1:] for axis in "xyz"]
 
@@ -50,7 +51,8 @@ def to_positions(features: np.ndarray) -> np.ndarray:
 
 
 def part_columns(joint_names: Sequence[str], parts: Mapping[str, Sequence[str]]) -> list[list[int]]:
-    """The feature columns of each part (``parts``: part -> joint names; the root's columns go to the part holding joint 0).
+    """The feature columns of each part (``parts``: part -> joint names; the root's columns go to the part holding joint
+    0).
 
     Every joint must belong to exactly one part: an error names the joints that do not.
     """
@@ -66,7 +68,8 @@ def part_columns(joint_names: Sequence[str], parts: Mapping[str, Sequence[str]])
     unknown = sorted(set(owner) - set(joint_names))
     if missing or unknown:
         raise ValueError(
-            f"motion.body_parts must hold each skeleton joint once: joints in no part {missing}, unknown joints {unknown}"
+            f"motion.body_parts must hold each skeleton joint once: joints in no part {missing}, unknown joints "
+            f"{unknown}"
         )
     columns: dict[str, list[int]] = {part: [] for part in parts}
     columns[owner[joint_names[0]]] += list(range(ROOT_COLUMNS))

@@ -1,4 +1,5 @@
-"""Text to motion with a trained denoiser (``seqmask generate``): a BVH on the clips' hierarchy and a stick-figure GIF."""
+"""Text to motion with a trained denoiser (``seqmask generate``): a BVH on the clips' hierarchy and a stick-figure
+GIF."""
 
 from __future__ import annotations
 
@@ -83,8 +84,8 @@ def generate_files(
     steps: int | None = None,
     scale: float = 0.01,
 ) -> list[Path]:
-    """``<out>.bvh`` and ``<out>.gif`` of one motion for ``text`` (DDIM with ``steps`` steps, see :func:`sampling_steps`,
-    classifier-free guided); the request is checked first (:func:`check_request`)."""
+    """``<out>.bvh`` and ``<out>.gif`` of one motion for ``text`` (DDIM with ``steps`` steps, see
+    :func:`sampling_steps`, classifier-free guided); the request is checked first (:func:`check_request`)."""
     check_request(text, guidance, out, store)
     skeleton = read_skeleton(folder / PREP_DIR)
     encoder = load_text_encoder(folder / TEXT_ENCODER_DIR, skeleton.features)
@@ -92,7 +93,8 @@ def generate_files(
     steps = sampling_steps(steps, trained.diffusion_steps)
     if encoder.vocabulary is not None and encoder.vocabulary.unknown([text]):
         print(
-            f"seqmask: words the text encoder never saw (read as unknown): {', '.join(encoder.vocabulary.unknown([text]))}"
+            "seqmask: words the text encoder never saw (read as unknown): "
+            f"{', '.join(encoder.vocabulary.unknown([text]))}"
         )
     device = default_device()
     motion = sample_motions(

@@ -35,7 +35,8 @@ def axis_rotations(axis: int, degrees: np.ndarray) -> np.ndarray:
 
 
 def euler_to_matrix(degrees: np.ndarray, order: str) -> np.ndarray:
-    """Rotation matrices ``(..., 3, 3)`` of intrinsic Euler angles ``(..., len(order))`` in degrees, ``order`` like ``"ZXY"``."""
+    """Rotation matrices ``(..., 3, 3)`` of intrinsic Euler angles ``(..., len(order))`` in degrees, ``order`` like
+    ``"ZXY"``."""
     out = np.broadcast_to(np.eye(3), degrees.shape[:-1] + (3, 3))  # (..., 3, 3)
     for n, axis in enumerate(order):
         out = out @ axis_rotations(_AXIS[axis], degrees[..., n])
@@ -181,7 +182,8 @@ def _kabsch_rotations(rest: np.ndarray, current: np.ndarray) -> np.ndarray:
 
 
 def _swing_rotations(rest: np.ndarray, current: np.ndarray, parent: np.ndarray) -> np.ndarray:
-    """Global rotations ``(F, 3, 3)`` turning one rest child vector ``(3,)`` onto the directions of ``current`` ``(F, 3)``.
+    """Global rotations ``(F, 3, 3)`` turning one rest child vector ``(3,)`` onto the directions of ``current``
+    ``(F, 3)``.
 
     The local rotation (in the ``parent`` ``(F, 3, 3)`` frame) starts as the minimal rotation from the rest direction
     to the first frame's, by way of the clip's mean direction (the rest pose may point a bone where it never goes:
@@ -220,7 +222,8 @@ def positions_to_motion(
     scale: float = 0.01,
     translated: Sequence[str] | None = None,
 ) -> Motion:
-    """Channel values for ``skeleton`` whose forward kinematics come close to joint ``positions`` ``(F, J, 3)`` (metres).
+    """Channel values for ``skeleton`` whose forward kinematics come close to joint ``positions`` ``(F, J, 3)``
+    (metres).
 
     Joints in ``translated`` (default :func:`translated_joints`: the root and a placement chain below it) are placed
     exactly by their position channels; every other joint keeps its skeleton offset, so bone lengths are the
@@ -239,7 +242,8 @@ def positions_to_motion(
         )
     if not np.isfinite(positions).all():
         raise ValueError(
-            f"positions_to_motion: expected finite positions, found {int((~np.isfinite(positions)).sum())} NaN or infinite"
+            f"positions_to_motion: expected finite positions, found {int((~np.isfinite(positions)).sum())} NaN or "
+            "infinite"
         )
     translated = translated_joints(skeleton) if translated is None else tuple(translated)
     free = {skeleton.index(name) for name in translated}

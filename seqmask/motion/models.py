@@ -49,8 +49,8 @@ def check_skeleton(path: Path, trained_on: dict[str, Any], skeleton: Skeleton) -
     if trained_on != expected:
         changed = [key for key in expected if trained_on.get(key) != expected[key]]
         raise ValueError(
-            f"{path} was trained on another skeleton or feature layout (differs in {changed}): expected {expected}, found "
-            f"{trained_on}"
+            f"{path} was trained on another skeleton or feature layout (differs in {changed}): expected {expected}, "
+            f"found {trained_on}"
         )
 
 
@@ -217,7 +217,8 @@ def save_denoiser(
 def load_denoiser(
     folder: Path, skeleton: Skeleton, *, text: dict[str, Any] | None = None, mask: MotionMaskParams | None = None
 ) -> TrainedDenoiser:
-    """The denoiser in ``folder``; refused when it was trained on another skeleton, or (when given) another text encoder or mask."""
+    """The denoiser in ``folder``; refused when it was trained on another skeleton, or (when given) another text encoder
+    or mask."""
     path = folder / MODEL_FILE
     checkpoint = _read(path, DENOISER)
     meta = checkpoint["seqmask"]

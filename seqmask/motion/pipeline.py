@@ -31,7 +31,8 @@ def variant_name(mask: MotionMaskParams, default: bool) -> str:
 
 
 def variants(config: ExperimentConfig, *, study: bool) -> dict[str, MotionMaskParams]:
-    """Variant name -> mask: the configured masks, and with ``study`` every masked kind at every ``ratio_study`` ratio."""
+    """Variant name -> mask: the configured masks, and with ``study`` every masked kind at every ``ratio_study``
+    ratio."""
     masks = [mask for kind in config.motion.comparison.variants for mask in config.motion.masks if mask.kind == kind]
     found = {variant_name(mask, True): mask for mask in masks}
     if study:
@@ -50,7 +51,8 @@ PREP_STAGES = (
 
 
 def motion_pipeline(runs: Sequence[Run], masks: dict[str, MotionMaskParams], *, name: str) -> Pipeline:
-    """Prep, the text encoder and the evaluator, a denoiser per run with its evaluation (and seed-0 renders), the report."""
+    """Prep, the text encoder and the evaluator, a denoiser per run with its evaluation (and seed-0 renders), the
+    report."""
     on_prep = {PREP: stage_name(prep)}
     models = {**on_prep, TEXT: stage_name(text_encoder)}
     stages = [

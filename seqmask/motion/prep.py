@@ -110,7 +110,8 @@ def read_clip(
     """One clip's joint positions at ``fps`` in metres, without ``drop_joints``; or a reject with the reason.
 
     The BVH may hold at most ``max_bytes`` bytes of text (``too_large``), and every joint coordinate must be finite as
-    float32 (``not_finite``) and no farther than ``max_position`` metres from the origin along any axis (``implausible``)."""
+    float32 (``not_finite``) and no farther than ``max_position`` metres from the origin along any axis
+    (``implausible``)."""
 
     def reject(reason: str, detail: str) -> ClipResult:
         return ClipResult(None, None, (), (), Reject(origin=source.bvh, reason=reason, detail=detail))
@@ -151,13 +152,15 @@ def read_clip(
 def _position_problem(
     positions: np.ndarray, joints: Sequence[str], fps: int, max_position: float
 ) -> tuple[str, str] | None:
-    """``(reason, detail)`` when float32 positions ``(F, J, 3)`` in metres are not finite or beyond ``max_position``; else None."""
+    """``(reason, detail)`` when float32 positions ``(F, J, 3)`` in metres are not finite or beyond ``max_position``;
+    else None."""
     bad = ~np.isfinite(positions)  # (F, J, 3)
     if bad.any():
         first = np.argwhere(bad)[0]  # (3,): frame, joint, axis
         return (
             "not_finite",
-            f"{int(bad.sum())} joint coordinates are NaN or infinite in float32 metres, the first {_place(first, joints, fps)}",
+            f"{int(bad.sum())} joint coordinates are NaN or infinite in float32 metres, the first "
+            f"{_place(first, joints, fps)}",
         )
     far = np.abs(positions) > max_position  # (F, J, 3)
     if far.any():
@@ -218,7 +221,8 @@ def assign_splits(records: Sequence[ClipRecord], *, test_clips: int, valid_clips
 
 
 def window_starts(frames: int, window: int, stride: int, most: int) -> list[int]:
-    """Starts of a clip's windows: every ``stride`` frames, at most ``most`` evenly spaced; one at 0 when shorter than a window."""
+    """Starts of a clip's windows: every ``stride`` frames, at most ``most`` evenly spaced; one at 0 when shorter than a
+    window."""
     starts = list(range(0, max(1, frames - window + 1), stride))
     if len(starts) > most:
         starts = [starts[i] for i in np.linspace(0, len(starts) - 1, most).round().astype(int)]

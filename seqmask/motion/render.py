@@ -118,7 +118,8 @@ def _checked(
             raise ValueError(f"expected motion {index} of shape (frames, joints, 3), found shape {array.shape}")
         if array.shape[1] != len(parents):
             raise ValueError(
-                f"expected parents to have one entry per joint ({array.shape[1]} in motion {index}), found {len(parents)}"
+                f"expected parents to have one entry per joint ({array.shape[1]} in motion {index}), found "
+                f"{len(parents)}"
             )
         if not np.isfinite(array).all():
             raise ValueError(f"expected finite joint positions, found NaN or infinity in motion {index}")
@@ -164,7 +165,8 @@ def _limits(points: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _figure(rows: int, columns: int, inches: float, dpi: int, *, title_inches: float) -> Figure:
-    """A white figure of ``rows`` x ``columns`` panels of ``inches`` square, each with ``title_inches`` on top for its title."""
+    """A white figure of ``rows`` x ``columns`` panels of ``inches`` square, each with ``title_inches`` on top for its
+    title."""
     fig = Figure(figsize=(inches * columns, inches * rows), dpi=dpi, facecolor="white")
     FigureCanvasAgg(fig)
     fig.subplots_adjust(

@@ -36,8 +36,8 @@ def r_precisions(texts: np.ndarray, motions: np.ndarray, batch_size: int) -> lis
 def score_set(
     real: np.ndarray, texts: np.ndarray, generated: np.ndarray, *, copies: int, batch_size: int, resamples: int
 ) -> dict:
-    """Metrics of ``generated`` ``(copies N, E)`` (copy ``c`` of window ``i`` at row ``c N + i``) against ``real`` ``(N, E)`` whose
-    captions embed to ``texts`` ``(N, E)``; R-precision and MM-Dist per copy, averaged."""
+    """Metrics of ``generated`` ``(copies N, E)`` (copy ``c`` of window ``i`` at row ``c N + i``) against ``real``
+    ``(N, E)`` whose captions embed to ``texts`` ``(N, E)``; R-precision and MM-Dist per copy, averaged."""
     n = len(real)
     per_copy = [generated[c * n : (c + 1) * n] for c in range(copies)]
     r = [r_precisions(texts, motions, batch_size) for motions in per_copy]
@@ -84,8 +84,9 @@ def floors(
     resamples: int,
     seed: int = 0,
 ) -> dict[str, dict[str, float]]:
-    """FID of reference sets of ``copies N`` motions against ``real`` ``(N, E)``: the static mean pose, a random training window of
-    another caption, of any caption, and (the noise level) one half of the real windows against the other."""
+    """FID of reference sets of ``copies N`` motions against ``real`` ``(N, E)``: the static mean pose, a random
+    training window of another caption, of any caption, and (the noise level) one half of the real windows against the
+    other."""
     rng = np.random.default_rng(seed)
     size = copies * len(real)
     other = [rng.choice([j for j, pair in enumerate(train_pairs) if pair != pairs[i % len(real)]]) for i in range(size)]

@@ -23,7 +23,8 @@ VARIANTS = (NO_PRETRAINING, *MASKERS)
 BASELINE = "random"
 """The variant every masker is compared against."""
 CONFIDENCES = ("max", "nonblank", "speech")
-"""Frame confidences: ``max_v p_t(v)`` (the paper's), the max over every class but the CTC blank, or ``1 - p_t(blank)``."""
+"""Frame confidences: ``max_v p_t(v)`` (the paper's), the max over every class but the CTC blank, or
+``1 - p_t(blank)``."""
 UNITS = ("char", "sentencepiece")
 """CTC output units."""
 NORM_ORDERS = ("pre", "post")
@@ -225,7 +226,8 @@ class ScorerConfig(CtcConfig):
     """The external ASR model whose frame confidences guide Ask2Mask: a CTC model on characters."""
 
     checkpoint: str | None = field(default=None, metadata=PATH)
-    """A seqmask wav2vec2 CTC checkpoint to use as the scorer; None trains one from scratch on the labelled target subset."""
+    """A seqmask wav2vec2 CTC checkpoint to use as the scorer; None trains one from scratch on the labelled target
+    subset."""
     encoder: EncoderConfig = field(default_factory=EncoderConfig)
     """The scorer's own encoder (it need not match the pretrained one)."""
 
@@ -259,7 +261,8 @@ class PretrainConfig(SpeechModelConfig):
     num_distractors: int | None = None
     """Negatives per masked frame in the contrastive loss; None: the architecture's."""
     gumbel_temperature: tuple[float, float] = (2.0, 0.5)
-    """The quantizer's Gumbel-softmax temperature, decayed geometrically from the first to the second over ``train.steps``."""
+    """The quantizer's Gumbel-softmax temperature, decayed geometrically from the first to the second over
+    ``train.steps``."""
     diversity_weight: float = 0.1
     """Weight of fairseq2's codebook diversity loss."""
     features_penalty_weight: float = 0.0
@@ -292,7 +295,8 @@ class FinetuneConfig(CtcConfig):
     """Sentencepiece pieces (at most) when ``units`` is ``"sentencepiece"``."""
     freeze_encoder_steps: int = 200
     """First steps during which only the CTC head trains (front end and Transformer frozen), so that a random head
-    does not wash out a pretrained encoder; one recipe for every variant, ``none`` included; a reference does not freeze."""
+    does not wash out a pretrained encoder; one recipe for every variant, ``none`` included; a reference does not
+    freeze."""
 
     def validate(self) -> None:
         super().validate()
@@ -312,12 +316,14 @@ class SpeechDataConfig:
     """Who reads what: the target domain's labelled subset, valid and tests, and the audio pretraining reads."""
 
     target: tuple[str, ...] = ("fsdd",)
-    """Corpora of the target domain: the scorer and fine-tuning train on their labelled subset; valid and tests are theirs."""
+    """Corpora of the target domain: the scorer and fine-tuning train on their labelled subset; valid and tests are
+    theirs."""
     pretrain: tuple[str, ...] = ("espeak",)
     """Corpora whose audio pretraining reads (train and unlabelled splits, text ignored). Another domain than
     ``target`` is the paper's mismatched setting; the target's own corpora, the matched one."""
     labelled_per_speaker: int | None = 50
-    """Labelled target utterances per speaker (drawn with ``labelled_seed``, kept by the ``labelled`` stage); None: all."""
+    """Labelled target utterances per speaker (drawn with ``labelled_seed``, kept by the ``labelled`` stage); None:
+    all."""
     labelled_seed: int = 0
     """Seed of that draw; the same subset serves every variant and seed."""
 

@@ -175,13 +175,15 @@ def _ctc_examples(train: Sequence[Utterance], vocab: Vocabulary) -> tuple[list[U
     missing = [u.id for u, target in zip(train, encoded) if not target]
     if missing:
         raise ValueError(
-            f"expected a transcript with letters or digits for every training utterance, {len(missing)} have none: {missing[:10]}"
+            f"expected a transcript with letters or digits for every training utterance, {len(missing)} have none: "
+            f"{missing[:10]}"
         )
     kept = [(u, target) for u, target in zip(train, encoded) if ctc_frames_needed(target) <= u.encoder_frames]
     skipped = len(train) - len(kept)
     if not kept:
         raise ValueError(
-            f"all {len(train)} training utterances have more target units than encoder frames, expected some CTC can align"
+            f"all {len(train)} training utterances have more target units than encoder frames, expected some CTC can "
+            "align"
         )
     if skipped:
         log.warning("skipping %d of %d utterances: more target units than encoder frames", skipped, len(train))

@@ -24,7 +24,8 @@ def inference_batches(utterances: Sequence[Utterance], max_frames: int) -> Itera
 
 
 def ctc_logits(model: Wav2Vec2AsrModel, batch: SpeechBatch) -> Tensor:
-    """float32 logits of an eval-mode CTC model, without gradients: ``(N, F, 80) -> (N, S, V)``, S = max encoder frames."""
+    """float32 logits of an eval-mode CTC model, without gradients: ``(N, F, 80) -> (N, S, V)``, S = max encoder
+    frames."""
     with torch.no_grad(), autocast(batch.feats.device):
         logits, _ = model(batch.feats, BatchLayout.of(batch.feats, batch.feat_lens))  # (N, F, 80) -> (N, S, V)
     return logits.float()  # (N, S, V)

@@ -95,7 +95,8 @@ class Utterance:
 def load_utterances(
     features_dir: Path, records: Sequence[AudioRecord], feature_shards: dict[str, str]
 ) -> list[Utterance]:
-    """Utterances for ``records``; ``feature_shards`` maps record id -> feature shard path relative to ``features_dir``."""
+    """Utterances for ``records``; ``feature_shards`` maps record id -> feature shard path relative to
+    ``features_dir``."""
     by_shard: dict[str, list[AudioRecord]] = {}
     for record in records:
         if record.id not in feature_shards:

@@ -59,7 +59,8 @@ def load_model(model_path: Path) -> tuple[Wav2Vec2AsrModel, Vocabulary]:
 
 
 def decode_utterances(items: Sequence[tuple[str, Path, str | None]]) -> tuple[list[Utterance], dict[str, AudioError]]:
-    """``(id, audio, text)`` items as model-ready filterbanks; the ones that cannot be decoded, by id, with their error."""
+    """``(id, audio, text)`` items as model-ready filterbanks; the ones that cannot be decoded, by id, with their
+    error."""
     utterances, failures = [], {}
     for uid, audio, text in items:
         try:

@@ -54,7 +54,8 @@ class Ask2MaskMasker(Wav2Vec2Masker):
         nn.init.uniform_(self.temporal_mask_embed)
 
     def forward(self, seqs: Tensor, seqs_layout: BatchLayout, scores: Tensor) -> tuple[Tensor, Tensor]:  # type: ignore[override]
-        """Mask ``seqs`` ``(N, S, M)`` where ``scores`` ``(N, S)`` are most confident; return them and the mask ``(N, S)``."""
+        """Mask ``seqs`` ``(N, S, M)`` where ``scores`` ``(N, S)`` are most confident; return them and the mask
+        ``(N, S)``."""
         if seqs_layout.packed:
             raise ValueError("seqs must not be a packed batch, got a packed layout")
         batch_size, seq_len, _ = seqs.shape

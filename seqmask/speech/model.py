@@ -133,7 +133,8 @@ def load_state(model: nn.Module, state: dict[str, Any], *, path: Path, what: str
     if result.missing_keys or result.unexpected_keys:
         raise ValueError(
             f"{path} is not a {what} checkpoint: {len(result.missing_keys)} missing keys "
-            f"(e.g. {result.missing_keys[:3]}), {len(result.unexpected_keys)} unexpected keys (e.g. {result.unexpected_keys[:3]})"
+            f"(e.g. {result.missing_keys[:3]}), {len(result.unexpected_keys)} unexpected keys (e.g. "
+            f"{result.unexpected_keys[:3]})"
         )
 
 
@@ -157,7 +158,8 @@ def load_asr(path: Path) -> tuple[Wav2Vec2AsrModel, dict[str, Any]]:
     meta = checkpoint.get("seqmask", {})
     if meta.get("kind") != "wav2vec2_asr" or "vocab" not in meta or not isinstance(meta.get("encoder"), dict):
         raise ValueError(
-            f"{path} is not a seqmask wav2vec2 CTC checkpoint (expected seqmask.kind 'wav2vec2_asr', an encoder and a vocab)"
+            f"{path} is not a seqmask wav2vec2 CTC checkpoint (expected seqmask.kind 'wav2vec2_asr', an encoder and a "
+            "vocab)"
         )
     encoder = EncoderConfig(**meta["encoder"])
     model = build_asr_model(encoder, len(meta["vocab"]["tokens"]))

@@ -252,7 +252,8 @@ def _corpus_enabled(config: ExperimentConfig, corpus: str) -> bool:
 
 
 def _training(config: ExperimentConfig, seed: int, reference: str | None) -> Any:
-    """Fine-tuning's training config for a run's seed; a reference's own steps (warm-up scaled with them) when it has them."""
+    """Fine-tuning's training config for a run's seed; a reference's own steps (warm-up scaled with them) when it has
+    them."""
     train = offset_seed(config.speech.finetune.train, seed)
     steps = next((ref.steps for ref in config.speech.references if ref.corpus == reference), None)
     if steps is None:

@@ -95,7 +95,8 @@ def pretrain_loss(
 
 
 def _maskable(utterances: Sequence[Utterance], params: Ask2MaskParams) -> tuple[list[Utterance], int]:
-    """The utterances fairseq2 can mask (longer than a span, room for ``min_num_spans`` spans), and the number dropped."""
+    """The utterances fairseq2 can mask (longer than a span, room for ``min_num_spans`` spans), and the number
+    dropped."""
     span_args = {
         "span_len": params.span_len,
         "max_mask_prob": params.max_mask_prob,
@@ -116,7 +117,8 @@ def _maskable(utterances: Sequence[Utterance], params: Ask2MaskParams) -> tuple[
 def _fitted_scores(
     utterances: Sequence[Utterance], scores: Mapping[str, Tensor] | None, masker: str
 ) -> dict[str, Tensor] | None:
-    """Per-utterance frame confidences ``(S,)`` brought to exactly the utterance's encoder frames; ``None`` for ``"random"``."""
+    """Per-utterance frame confidences ``(S,)`` brought to exactly the utterance's encoder frames; ``None`` for
+    ``"random"``."""
     if masker == "random":
         return None
     if scores is None:

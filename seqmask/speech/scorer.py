@@ -128,5 +128,6 @@ def _check_finite(confidence: Tensor, uid: str) -> None:
     num_nan = int(confidence.isnan().sum())
     if num_nan:
         raise ValueError(
-            f"scorer gave NaN posteriors for utterance {uid!r} at {num_nan} of its {confidence.numel()} frames, expected probabilities"
+            f"scorer gave NaN posteriors for utterance {uid!r} at {num_nan} of its {confidence.numel()} frames, "
+            "expected probabilities"
         )

@@ -87,7 +87,8 @@ class TextPrepConfig:
     max_chars: int = 400
     """Longer sentences, as read or once cleaned, are rejected (``too_long``); a longer line is never read whole."""
     max_inflated_bytes: int = 1 << 30
-    """A ``.gz`` text file inflating to more bytes is left out whole (``too_large``): a gzip bomb is refused, not inflated."""
+    """A ``.gz`` text file inflating to more bytes is left out whole (``too_large``): a gzip bomb is refused, not
+    inflated."""
     seed: int = 0
     """Seed of the held-out selection."""
 
@@ -204,8 +205,8 @@ class BaseConfig:
     Hugging Face XLM-R directory (the paper's setting)."""
 
     init_from: str | None = field(default=None, metadata=PATH)
-    """A local directory of ``XLMRobertaForMaskedLM`` (``config.json`` and weights, with its ``sentencepiece.bpe.model``);
-    None trains ``encoder`` from scratch."""
+    """A local directory of ``XLMRobertaForMaskedLM`` (``config.json`` and weights, with its
+    ``sentencepiece.bpe.model``); None trains ``encoder`` from scratch."""
     batch_size: int = 64
     """Sentences per batch."""
     train: TrainingConfig = field(default_factory=lambda: TrainingConfig(steps=1000, lr=1e-3, warmup_steps=100))

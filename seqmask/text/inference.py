@@ -32,7 +32,8 @@ class Encoder:
             return 0
         if language not in self.languages:
             raise ValueError(
-                f"{option}: this model has a language embedding per language; expected one of {sorted(self.languages)}, found {language!r}"
+                f"{option}: this model has a language embedding per language; expected one of "
+                f"{sorted(self.languages)}, found {language!r}"
             )
         return self.languages[language]
 
@@ -60,7 +61,8 @@ def resolve_encoder(spec: str, store: ArtifactStore) -> Path:
 
 
 def load_for_mining(directory: Path) -> Encoder:
-    """The encoder of a model directory with its sentencepiece model (``spm.model`` or XLM-R's) and ``languages.json``."""
+    """The encoder of a model directory with its sentencepiece model (``spm.model`` or XLM-R's) and
+    ``languages.json``."""
     vocab_path = next(
         (directory / name for name in (TOKENIZER_MODEL, XLMR_MODEL_FILE) if (directory / name).is_file()), None
     )
@@ -85,7 +87,8 @@ def mine_files(
     centre: bool = False,
 ) -> tuple[list[Pair], list[Reject], dict[str, MiningResult]]:
     """Pairs kept from two line-aligned files, the lines rejected, and mining both ways (``forward``: source -> target);
-    ``layer`` and ``k`` are checked first, their errors naming ``--layer`` and ``--k``. A progress bar shows the embedding."""
+    ``layer`` and ``k`` are checked first, their errors naming ``--layer`` and ``--k``. A progress bar shows the
+    embedding."""
     check_layer(encoder.model, layer, "--layer")
     check_k(k, "--k")
     pairs, rejects = read_aligned(

@@ -47,7 +47,8 @@ class MiningResult:
 
 
 def normalise(embeddings: np.ndarray, *, centre: np.ndarray | None = None) -> np.ndarray:
-    """Rows as float32 unit vectors ``(N, D)``, after subtracting ``centre`` ``(D,)`` when given (per-language centring)."""
+    """Rows as float32 unit vectors ``(N, D)``, after subtracting ``centre`` ``(D,)`` when given (per-language
+    centring)."""
     if embeddings.ndim != 2:
         raise ValueError(f"embeddings must have shape (N, D), got {embeddings.shape}")
     rows = embeddings.astype(np.float32, copy=True)
@@ -58,7 +59,8 @@ def normalise(embeddings: np.ndarray, *, centre: np.ndarray | None = None) -> np
 
 
 def nearest(queries: np.ndarray, base: np.ndarray, k: int, *, backend: str = "faiss") -> tuple[np.ndarray, np.ndarray]:
-    """Cosine similarities and indices of each query's ``k`` nearest base rows (unit vectors): ``(Q, k)``, ``(Q, k)``."""
+    """Cosine similarities and indices of each query's ``k`` nearest base rows (unit vectors): ``(Q, k)``,
+    ``(Q, k)``."""
     k = min(k, len(base))
     if backend == "faiss":
         import faiss
@@ -92,7 +94,8 @@ def mine(source: np.ndarray, target: np.ndarray, *, k: int = 4, backend: str = "
     check_k(k)
     if source.shape != target.shape:
         raise ValueError(
-            f"source and target embeddings must have the same shape (aligned lines), got {source.shape} and {target.shape}"
+            f"source and target embeddings must have the same shape (aligned lines), got {source.shape} and "
+            f"{target.shape}"
         )
     pairs = len(source)
     forward_sim, forward_idx = nearest(source, target, k, backend=backend)  # (N, k): targets near each source

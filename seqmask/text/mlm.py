@@ -126,8 +126,8 @@ class MaskedLMUnit:
 def masked_accuracy(
     model: XLMRobertaForMaskedLM, rows: Sequence[Row], vocabulary: Vocabulary, *, batch_size: int = 64, seed: int = 0
 ) -> float:
-    """Share of masked pieces predicted right on ``rows`` with plain MLM masking drawn from ``seed`` (the same pieces for
-    every model)."""
+    """Share of masked pieces predicted right on ``rows`` with plain MLM masking drawn from ``seed`` (the same pieces
+    for every model)."""
     was_training = model.training
     model.eval()
     generator = torch.Generator().manual_seed(seed)

@@ -104,7 +104,8 @@ def _safetensors_weights(path: Path) -> dict[str, Tensor]:
 
 
 def _checkpoint_weights(path: Path) -> dict[str, Tensor]:
-    """A ``pytorch_model.bin`` read weights-only: tensors by name, never other pickled objects (which could run code)."""
+    """A ``pytorch_model.bin`` read weights-only: tensors by name, never other pickled objects (which could run
+    code)."""
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except (pickle.UnpicklingError, EOFError, RuntimeError):
@@ -118,8 +119,8 @@ def _checkpoint_weights(path: Path) -> dict[str, Tensor]:
 
 def _not_weights_only(path: Path, found: str) -> ValueError:
     return ValueError(
-        f"{path}: expected a weights-only PyTorch checkpoint (a dict of tensors by name), found {found}; only such checkpoints "
-        "and model.safetensors are loaded: save the model's state_dict, or convert it to model.safetensors"
+        f"{path}: expected a weights-only PyTorch checkpoint (a dict of tensors by name), found {found}; only such "
+        "checkpoints and model.safetensors are loaded: save the model's state_dict, or convert it to model.safetensors"
     )
 
 
@@ -163,8 +164,8 @@ def masked_lm_loss(
 
 
 def check_layer(model: XLMRobertaForMaskedLM, layer: int, name: str = "layer") -> None:
-    """``ValueError`` naming ``name`` unless ``layer`` indexes the model's hidden states (0: the embeddings, then one per
-    layer; negative from the end, as Python indexes)."""
+    """``ValueError`` naming ``name`` unless ``layer`` indexes the model's hidden states (0: the embeddings, then one
+    per layer; negative from the end, as Python indexes)."""
     layers = model.config.num_hidden_layers
     if not -(layers + 1) <= layer <= layers:
         raise ValueError(
@@ -183,8 +184,8 @@ def embed(
     layer: int = -1,
     desc: str | None = None,
 ) -> np.ndarray:
-    """Mean over each sentence's pieces (not ``<s>``/``</s>``) of hidden layer ``layer``: ``(N, H)`` float32; with ``desc``, a
-    progress bar over the batches on stderr."""
+    """Mean over each sentence's pieces (not ``<s>``/``</s>``) of hidden layer ``layer``: ``(N, H)`` float32; with
+    ``desc``, a progress bar over the batches on stderr."""
     check_layer(model, layer)
     was_training = model.training
     model.eval()

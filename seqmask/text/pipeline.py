@@ -86,8 +86,12 @@ def _mine_stage(instance: str, encoder_stage: str, folder: str) -> Stage:
 
 
 def text_pipeline(runs: Sequence[Run], *, name: str) -> Pipeline:
-    """Prep, tokenizer, taggers and tags, the base encoder, continual pretraining and mining per run, then the report."""
-    from_scratch = lambda c: c.text.base.init_from is None
+    """Prep, tokenizer, taggers and tags, the base encoder, continual pretraining and mining per run, then the
+    report."""
+
+    def from_scratch(c):
+        return c.text.base.init_from is None
+
     tagged = {TAG: stage_name(tag)}
     stages = [
         *PREP_STAGES,

@@ -97,8 +97,8 @@ def read_source(source: Source, limits: Limits) -> SourceText:
                     str(err.path),
                     "too_large",
                     (
-                        f"holds (inflated) more than text_prep.max_inflated_bytes = {err.cap} bytes: the whole source is left out, lines "
-                        "read before the cap too (raise the cap for a file you trust)"
+                        f"holds (inflated) more than text_prep.max_inflated_bytes = {err.cap} bytes: the whole source "
+                        "is left out, lines read before the cap too (raise the cap for a file you trust)"
                     ),
                 )
             ],
@@ -126,7 +126,8 @@ def _read_source(source: Source, limits: Limits) -> SourceText:
 
 
 def _treebank_sentences(source: Source, limits: Limits) -> tuple[list[Sentence], list[Reject]]:
-    """The cleaned sentences of a language's UD files; one holding a control character other than tab is ``bad_text``."""
+    """The cleaned sentences of a language's UD files; one holding a control character other than tab is
+    ``bad_text``."""
     sentences, rejects = [], []
     for path in source.paths:
         for sentence in read_conllu(Path(path), max_bytes=limits.max_inflated_bytes):
@@ -139,7 +140,8 @@ def _treebank_sentences(source: Source, limits: Limits) -> tuple[list[Sentence],
 
 
 def split_corpus(found: Sequence[SourceText], *, test_pairs: int, valid_pairs: int, seed: int) -> Corpus:
-    """Held-out English strings -> valid and test mining sets; everything else that shares no sentence with them trains."""
+    """Held-out English strings -> valid and test mining sets; everything else that shares no sentence with them
+    trains."""
     rejects = [reject for source in found for reject in source.rejects]
     libreoffice = [source.pairs for source in found if source.source.kind == "libreoffice"]
     heldout = _heldout_english(libreoffice, test_pairs + valid_pairs, seed)
@@ -192,8 +194,8 @@ def _heldout_english(libreoffice: Sequence[Sequence[Pair]], count: int, seed: in
     ordered = sorted(shared, key=lambda english: hashlib.sha256(f"{seed}\0{english}".encode()).hexdigest())
     if len(ordered) < count:
         raise ValueError(
-            f"expected at least {count} English strings translated once on every LibreOffice side (test_pairs + valid_pairs), "
-            f"found {len(ordered)}: lower text_prep.test_pairs or text_prep.valid_pairs"
+            f"expected at least {count} English strings translated once on every LibreOffice side (test_pairs + "
+            f"valid_pairs), found {len(ordered)}: lower text_prep.test_pairs or text_prep.valid_pairs"
         )
     return ordered[:count]
 

@@ -25,7 +25,8 @@ from seqmask.training.config import TrainingConfig
 
 @dataclass(frozen=True, kw_only=True)
 class ContinualConfig:
-    """Continual pretraining: MLM on monolingual text, then TLM on translation pairs, both with the strategy's masking."""
+    """Continual pretraining: MLM on monolingual text, then TLM on translation pairs, both with the strategy's
+    masking."""
 
     batch_size: int = 64
     """Rows per batch (a sentence, or a pair for TLM)."""

@@ -57,8 +57,8 @@ def load_tagger(name_or_path: str) -> Any:
     if spacy.util.is_package(name_or_path):
         return spacy.load(name_or_path)
     raise ValueError(
-        f"spaCy pipeline {name_or_path!r} not found: expected an installed pipeline package name or a local pipeline directory "
-        f"holding config.cfg (pipelines are never downloaded)"
+        f"spaCy pipeline {name_or_path!r} not found: expected an installed pipeline package name or a local pipeline "
+        "directory holding config.cfg (pipelines are never downloaded)"
     )
 
 
@@ -191,7 +191,8 @@ def _docs(vocab: Any, sentences: Iterable[TaggedSentence], *, tagged: bool = Tru
 
 
 def _spaces(text: str, words: Sequence[str]) -> list[bool]:
-    """Whether a space follows each word in ``text``; single spaces when the words do not spell the text (multiword tokens)."""
+    """Whether a space follows each word in ``text``; single spaces when the words do not spell the text (multiword
+    tokens)."""
     spaces, cursor = [], 0
     for word in words:
         at = text.find(word, cursor)

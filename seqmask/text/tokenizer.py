@@ -62,7 +62,8 @@ class Vocabulary:
             missing = [name for name, value in ids.items() if value < 0]
             if missing:
                 raise ValueError(
-                    f"sentencepiece model {self.path}: expected <s>, <pad>, </s> and <unk> pieces, found none for {missing}"
+                    f"sentencepiece model {self.path}: expected <s>, <pad>, </s> and <unk> pieces, found none for "
+                    f"{missing}"
                 )
             self.specials = Specials(bos=ids["bos"], pad=ids["pad"], eos=ids["eos"], first_position=ids["pad"] + 1)
             self.unk = ids["unk"]
@@ -156,8 +157,8 @@ def unknown_rates(
     for language, rate in rates.items():
         if rate > warn_above:
             log.warning(
-                "tokenizer: %.1f%% of the pieces of %s text are <unk> (above %.1f%%): the sentencepiece model does not cover "
-                "its script; train the tokenizer on text of this language or use a model that covers it",
+                "tokenizer: %.1f%% of the pieces of %s text are <unk> (above %.1f%%): the sentencepiece model does not "
+                "cover its script; train the tokenizer on text of this language or use a model that covers it",
                 100 * rate,
                 language,
                 100 * warn_above,

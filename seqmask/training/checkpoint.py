@@ -53,7 +53,8 @@ def read_checkpoint(path: Path) -> dict[str, Any]:
             else f"{type(err).__name__}: {str(err)[:200]}"
         )
         raise ValueError(
-            f"checkpoint {path} is not a PyTorch checkpoint: expected a file written by torch.save, reading it failed ({detail})"
+            f"checkpoint {path} is not a PyTorch checkpoint: expected a file written by torch.save, reading it failed "
+            f"({detail})"
         ) from None
     if not isinstance(checkpoint, dict):
         raise ValueError(f"checkpoint {path}: expected a dict at the top level, found {type(checkpoint).__name__}")

@@ -70,7 +70,8 @@ def mean_over_ranks(values: Sequence[float], gang: Gang, device: torch.device) -
 
 
 def all_ranks_agree(flag: bool, gang: Gang, device: torch.device) -> bool:
-    """True only when ``flag`` is true on every rank (a step is skipped everywhere if one rank saw a non-finite loss)."""
+    """True only when ``flag`` is true on every rank (a step is skipped everywhere if one rank saw a non-finite
+    loss)."""
     tensor = torch.tensor([1.0 if flag else 0.0], device=device)
     gang.all_reduce(tensor, ReduceOperation.MIN)
     return bool(tensor.item() == 1.0)

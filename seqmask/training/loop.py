@@ -81,7 +81,8 @@ class TrainingUnit(Protocol):
         ...
 
     def loss(self, batch: Sequence[int], step: int) -> tuple[Tensor, Mapping[str, float]]:
-        """``()`` loss to minimise for the examples ``batch`` at optimizer step ``step`` (1-based), and values to log."""
+        """``()`` loss to minimise for the examples ``batch`` at optimizer step ``step`` (1-based), and values to
+        log."""
         ...
 
     def identity(self) -> dict[str, Any]:
@@ -189,7 +190,8 @@ def train(
 
 
 def shuffled_batches(count: int, batch_size: int, generator: torch.Generator) -> list[list[int]]:
-    """One epoch of ``count`` examples in a random order cut into full batches of ``batch_size`` (the rest is dropped)."""
+    """One epoch of ``count`` examples in a random order cut into full batches of ``batch_size`` (the rest is
+    dropped)."""
     order = torch.randperm(count, generator=generator).tolist()
     return [order[i : i + batch_size] for i in range(0, count - batch_size + 1, batch_size)]
 
@@ -256,8 +258,8 @@ def _count_skipped(done: Progress, max_nan_steps: int) -> None:
     )
     if done.skipped_nan > max_nan_steps:
         raise NanLossError(
-            f"{done.skipped_nan} steps had a non-finite loss or gradient norm, more than max_nan_steps={max_nan_steps}; "
-            f"the last at step {done.step + 1}"
+            f"{done.skipped_nan} steps had a non-finite loss or gradient norm, more than "
+            f"max_nan_steps={max_nan_steps}; the last at step {done.step + 1}"
         )
 
 
@@ -303,8 +305,8 @@ def _resume(
             if found.get(part, {}).get(key) != expected[part][key]
         ]
         raise ValueError(
-            f"{path} does not continue this run: expected a {STATE_KIND!r} checkpoint of the same training config and unit, "
-            f"found kind {meta.get('kind')!r} with other {changed or 'contents'}; delete it to start over"
+            f"{path} does not continue this run: expected a {STATE_KIND!r} checkpoint of the same training config and "
+            f"unit, found kind {meta.get('kind')!r} with other {changed or 'contents'}; delete it to start over"
         )
     unit.model.load_state_dict(checkpoint["model"])
     optimizer.load_state_dict(meta["optimizer"])

@@ -14,7 +14,8 @@ class LemParams:
     mask_prob: float = 0.15
     """Share of a row's maskable sub-tokens that are masked (rounded)."""
     entity: int | None = None
-    """Named-entity units per sentence that come first: None for all, 0 switches the kind off (it is then an other word)."""
+    """Named-entity units per sentence that come first: None for all, 0 switches the kind off (it is then an other
+    word)."""
     noun: int | None = None
     """Noun units per sentence that come first (as ``entity``)."""
     verb: int | None = None

@@ -145,8 +145,8 @@ def _seen_pairs(records: Sequence[ClipRecord]) -> dict[str, int]:
 
 
 def one_skeleton(clips: Sequence[tuple[str, ClipResult]]) -> tuple[list[ClipResult], list[Reject]]:
-    """The clips (``(bvh file, result)`` in file order) of the reference skeleton, and an ``other_skeleton`` reject naming
-    the file and the difference for each other clip.
+    """The clips (``(bvh file, result)`` in file order) of the reference skeleton, and an ``other_skeleton`` reject
+    naming the file and the difference for each other clip.
 
     The reference is the skeleton (joint names and parents) that most clips share; of skeletons shared by as many clips,
     the one of the first clip in file order.
@@ -164,8 +164,8 @@ def one_skeleton(clips: Sequence[tuple[str, ClipResult]]) -> tuple[list[ClipResu
                     origin=file,
                     reason="other_skeleton",
                     detail=(
-                        f"{file}: expected the skeleton that {counts[reference]} of {len(clips)} clips share (the first {first}), found "
-                        f"{_skeleton_difference((result.joints, result.parents), reference)}"
+                        f"{file}: expected the skeleton that {counts[reference]} of {len(clips)} clips share (the "
+                        f"first {first}), found {_skeleton_difference((result.joints, result.parents), reference)}"
                     ),
                 )
             )
@@ -175,7 +175,8 @@ def one_skeleton(clips: Sequence[tuple[str, ClipResult]]) -> tuple[list[ClipResu
 def _skeleton_difference(
     skeleton: tuple[tuple[str, ...], tuple[int, ...]], reference: tuple[tuple[str, ...], tuple[int, ...]]
 ) -> str:
-    """How ``(joints, parents)`` differs from the reference: joints only in one, or joints with another parent, or order."""
+    """How ``(joints, parents)`` differs from the reference: joints only in one, or joints with another parent, or
+    order."""
     parents, reference_parents = _parent_names(*skeleton), _parent_names(*reference)
     extra = [name for name in parents if name not in reference_parents]
     missing = [name for name in reference_parents if name not in parents]

@@ -68,7 +68,8 @@ def flat(groups: Mapping[str, Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
 
 
 def build(ctx: StageContext) -> None:
-    """``report.md`` (also ``summary.md``), ``gates.json``, ``table.json``, ``fid_by_ratio.png`` and the seed-0 renders."""
+    """``report.md`` (also ``summary.md``), ``gates.json``, ``table.json``, ``fid_by_ratio.png`` and the seed-0
+    renders."""
     config: Config = ctx.config
     baseline = config.baseline
     runs = [Run(variant, seed) for variant, seed in config.runs]
@@ -83,9 +84,10 @@ def build(ctx: StageContext) -> None:
         f"# MMDM vs MDM on Bandai-Namco-Research-Motiondataset-1 (test; seeds {', '.join(map(str, seeds))})",
         "",
         (
-            f"Sampling: {metrics[runs[0].name]['sampler']}, guidance {metrics[runs[0].name]['guidance']}; every generated set holds one motion per test "
-            f"window and sampling seed. Test: {real['test']['windows']} windows of {real['test']['captions']} captions, "
-            f"{real['test']['seen_pair_captions']} of them (content, style) pairs seen in training ({real['test']['seen_pair_windows']} windows)."
+            f"Sampling: {metrics[runs[0].name]['sampler']}, guidance {metrics[runs[0].name]['guidance']}; every "
+            f"generated set holds one motion per test window and sampling seed. Test: {real['test']['windows']} "
+            f"windows of {real['test']['captions']} captions, {real['test']['seen_pair_captions']} of them (content, "
+            f"style) pairs seen in training ({real['test']['seen_pair_windows']} windows)."
         ),
         "",
         "Gates:",
@@ -157,7 +159,8 @@ def _r3(scored: Mapping[str, Any]) -> str:
 def _gates(
     main: Sequence[Run], metrics: Mapping[str, Any], real: Mapping[str, Any], config: MotionGates, baseline: str
 ) -> list[Gate]:
-    """The evaluator separates real test windows; the baseline's FID beats the floors by the configured shares; its R@3 holds."""
+    """The evaluator separates real test windows; the baseline's FID beats the floors by the configured shares; its R@3
+    holds."""
     names = [run.name for run in main if run.variant == baseline]
     fid = statistics.mean(metrics[name]["test"]["all"]["fid"] for name in names)
     r3 = statistics.mean(metrics[name]["test"]["all"]["r_precision"][2] for name in names)

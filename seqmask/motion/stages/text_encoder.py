@@ -31,7 +31,8 @@ Config = TextEncoderConfig
 
 
 def build(ctx: StageContext) -> None:
-    """``model/model.pt``, ``metrics.jsonl`` (trained here) and ``summary.json`` (R-precision of its own embeddings on valid)."""
+    """``model/model.pt``, ``metrics.jsonl`` (trained here) and ``summary.json`` (R-precision of its own embeddings on
+    valid)."""
     config: Config = ctx.config
     valid = windows(ctx, "valid")
     if config.clip is not None:

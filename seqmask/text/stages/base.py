@@ -82,6 +82,7 @@ def build(ctx: StageContext) -> None:
 def _check_vocabulary(model_vocab: int, tokenizer_vocab: int, where: str) -> None:
     if model_vocab != tokenizer_vocab:
         raise ValueError(
-            f"text.base.init_from {where}: the model has {model_vocab} token embeddings but its sentencepiece model gives "
-            f"{tokenizer_vocab} ids (pieces, specials and <mask>): expected the XLM-R directory's own sentencepiece.bpe.model"
+            f"text.base.init_from {where}: the model has {model_vocab} token embeddings but its sentencepiece model "
+            f"gives {tokenizer_vocab} ids (pieces, specials and <mask>): expected the XLM-R directory's own "
+            "sentencepiece.bpe.model"
         )

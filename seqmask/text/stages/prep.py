@@ -1,4 +1,5 @@
-"""Stage ``text-prep``: every text source read on Dask, split so that no mining pair reaches pretraining, rejects kept."""
+"""Stage ``text-prep``: every text source read on Dask, split so that no mining pair reaches pretraining, rejects
+kept."""
 
 from __future__ import annotations
 
@@ -24,8 +25,8 @@ Config = TextPrepConfig
 
 
 def build(ctx: StageContext) -> None:
-    """``monolingual.jsonl``, ``parallel.jsonl`` (training text), ``mining/{valid,test}/<pair>.jsonl``, ``rejects.jsonl``,
-    ``summary.json`` and ``summary.md``."""
+    """``monolingual.jsonl``, ``parallel.jsonl`` (training text), ``mining/{valid,test}/<pair>.jsonl``,
+    ``rejects.jsonl``, ``summary.json`` and ``summary.md``."""
     config: Config = ctx.config
     limits = Limits(
         min_chars=config.min_chars, max_chars=config.max_chars, max_inflated_bytes=config.max_inflated_bytes

@@ -1,5 +1,6 @@
-"""Stage ``text-report``: the gates, xSIM error tables over the runs (mean ± std over seeds, change against MLM+TLM) with
-the untrained encoder, the n-gram floor and the base beside them, a plot, and a page of what each strategy masks."""
+"""Stage ``text-report``: the gates, xSIM error tables over the runs (mean ± std over seeds, change against MLM+TLM)
+with the untrained encoder, the n-gram floor and the base beside them, a plot, and a page of what each strategy
+masks."""
 
 from __future__ import annotations
 
@@ -100,7 +101,8 @@ def build(ctx: StageContext) -> None:
     lines = [
         f"# LEM vs MLM+TLM: bitext mining (xSIM error, margin k={config.k}; seeds {', '.join(map(str, seeds))})",
         "",
-        f"Scoring: **{scoring}**{' (each language’s mean embedding subtracted before scoring)' if scoring == 'centred' else ''}; "
+        f"Scoring: **{scoring}**"
+        f"{' (each language’s mean embedding subtracted before scoring)' if scoring == 'centred' else ''}; "
         f"the gates read it. Held-out masked-token accuracy (plain MLM on the validation sentences): "
         + ", ".join(f"{name} {100 * value:.1f}%" for name, value in accuracy.items())
         + ".",
@@ -189,8 +191,8 @@ def _gates(
     config: TextGates,
     baseline_variant: str,
 ) -> list[Gate]:
-    """MLM+TLM below its untrained init by ``min_gain`` in every gated direction; below the n-gram floor in both directions
-    of at least one gated pair; held-out masked-token accuracy above ``min_mlm_accuracy``."""
+    """MLM+TLM below its untrained init by ``min_gain`` in every gated direction; below the n-gram floor in both
+    directions of at least one gated pair; held-out masked-token accuracy above ``min_mlm_accuracy``."""
     baseline = [run.name for run in runs if run.variant == baseline_variant]
     reference = UNTRAINED if UNTRAINED in fixed else BASE_ONLY
     gates = []
@@ -206,7 +208,8 @@ def _gates(
             start = fixed[reference]["test"][pair][scoring][direction]["xsim_error"]
             gates.append(
                 Gate(
-                    f"MLM+TLM beats its {reference} init by >= {config.min_gain:g} points: {pair} {direction} ({scoring})",
+                    f"MLM+TLM beats its {reference} init by >= {config.min_gain:g} points: {pair} {direction} "
+                    f"({scoring})",
                     start - mean >= config.min_gain,
                     f"{mean:.1f} vs {start:.1f}",
                 )

@@ -27,7 +27,8 @@ Config = TagConfig
 
 
 def build(ctx: StageContext) -> None:
-    """``<language>/model`` per trained tagger, ``taggers.json`` and ``summary.json`` (per language: accuracy or pipeline)."""
+    """``<language>/model`` per trained tagger, ``taggers.json`` and ``summary.json`` (per language: accuracy or
+    pipeline)."""
     config: Config = ctx.config
     languages = sorted({sentence.language for sentence in monolingual(ctx)})
     jobs = [
@@ -41,7 +42,8 @@ def build(ctx: StageContext) -> None:
 
 
 def _source(config: Config, language: str) -> tuple[str, str]:
-    """``("pipeline", name_or_dir)`` or ``("treebank", path)``; a language with neither is an error naming both fixes."""
+    """``("pipeline", name_or_dir)`` or ``("treebank", path)``; a language with neither is an error naming both
+    fixes."""
     source = config.source(language)
     if source is not None and source.pipeline:
         return "pipeline", source.pipeline
@@ -49,8 +51,9 @@ def _source(config: Config, language: str) -> tuple[str, str]:
         return "treebank", str(resolve_path(source.treebank))
     raise ValueError(
         f"no spaCy pipeline and no UD treebank for language {language!r} of the training text: add "
-        f"{{language: {language}, pipeline: NAME_OR_DIR}} (an installed spaCy pipeline or a local pipeline directory) or "
-        f"{{language: {language}, treebank: PATH}} (a UD .conllu treebank to train a tagger from) to text.tag.taggers"
+        f"{{language: {language}, pipeline: NAME_OR_DIR}} (an installed spaCy pipeline or a local pipeline directory) "
+        f"or {{language: {language}, treebank: PATH}} (a UD .conllu treebank to train a tagger from) to "
+        "text.tag.taggers"
     )
 
 
@@ -64,9 +67,9 @@ def _prepare(job: tuple[str, str, str, str, int, float]) -> dict[str, Any]:
 
 
 def _train_in_fresh_process(treebank: str, language: str, out: str, steps: int, heldout_share: float) -> dict[str, Any]:
-    """:func:`~seqmask.text.tagging.train_tagger` in a new Python process (one thread): a tagger trained in a process that
-    had trained another one came out different, so each training starts from a fresh process and repeats exactly. The
-    process dies with this call (:func:`~seqmask.processes.run_owned`): a cancelled task or a lost worker leaves no
+    """:func:`~seqmask.text.tagging.train_tagger` in a new Python process (one thread): a tagger trained in a process
+    that had trained another one came out different, so each training starts from a fresh process and repeats exactly.
+    The process dies with this call (:func:`~seqmask.processes.run_owned`): a cancelled task or a lost worker leaves no
     training behind to write into the artifact's build directory."""
     command = [sys.executable, "-m", "seqmask.text.tagging", treebank, language, out, str(steps), str(heldout_share)]
     done = run_owned(command, env={**os.environ, "OMP_NUM_THREADS": "1"})

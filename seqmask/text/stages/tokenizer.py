@@ -83,7 +83,8 @@ def _given_model(model: str | None, init_from: str | None) -> Path | None:
         path = resolve_path(init_from) / XLMR_MODEL_FILE
         if not path.is_file():
             raise FileNotFoundError(
-                f"text.base.init_from {resolve_path(init_from)}: no {XLMR_MODEL_FILE}; set text.tokenizer.model to its sentencepiece model"
+                f"text.base.init_from {resolve_path(init_from)}: no {XLMR_MODEL_FILE}; set text.tokenizer.model to its "
+                "sentencepiece model"
             )
         return path
     return None
