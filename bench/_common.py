@@ -99,7 +99,10 @@ def order_note(names: Sequence[str], rounds: int) -> str:
     shown = min(rounds, len(names))
     orders = "; ".join(f"round {r + 1}: {' > '.join(map(str, rotated(names, r)))}" for r in range(shown))
     more = "; ..." if rounds > shown else ""
-    return f"{counted}, the order of the sides rotating every round ({orders}{more}); ratios: median of the per-round paired ratios"
+    return (
+        f"{counted}, the order of the sides rotating every round ({orders}{more});"
+        " ratios: median of the per-round paired ratios"
+    )
 
 
 def print_table(header: Sequence[str], align: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:

@@ -67,8 +67,10 @@ def main() -> None:
         )
         seconds = round_seconds(tasks, args.repeat, Path(tmp))
     print(
-        f"{utterances} utterances in {len(tasks)} shards of {args.shard_seconds:g} s, {args.synth_hours:g} h of espeak-ng speech"
-        f" (synthesis seed 0, shard seed 0), seconds: best of {args.repeat}{' (--quick: numbers mean nothing)' if args.quick else ''}"
+        f"{utterances} utterances in {len(tasks)} shards of {args.shard_seconds:g} s,"
+        f" {args.synth_hours:g} h of espeak-ng speech"
+        f" (synthesis seed 0, shard seed 0), seconds: best of {args.repeat}"
+        f"{' (--quick: numbers mean nothing)' if args.quick else ''}"
     )
     print()
     print_results(

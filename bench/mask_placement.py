@@ -1,6 +1,7 @@
 """Where do the masks fall? Share of masked frames the scorer labels blank (silence, pauses), per masker.
 
-    SEQMASK_HOME=... .venv/bin/python bench/mask_placement.py --scorer KEY_PREFIX [--corpora espeak] [--utterances 400] [--pack-seconds 3]
+    SEQMASK_HOME=... .venv/bin/python bench/mask_placement.py --scorer KEY_PREFIX [--corpora espeak]
+                                                              [--utterances 400] [--pack-seconds 3]
     .venv/bin/python bench/mask_placement.py --quick
 
 Reads a ``scorer`` artifact and, through its lineage, the ``features`` and ``splits``
@@ -125,7 +126,7 @@ def placement_table(scorer: CtcScorer, utterances: list, pack_seconds: float, de
         lengths = torch.tensor([lengths_by_id[uid] for uid in batch_ids])  # (N,)
         width = int(lengths.max())
 
-        def stacked(name: str) -> torch.Tensor:
+        def stacked(name: str, width: int = width, batch_ids: list[str] = batch_ids) -> torch.Tensor:
             return torch.stack(
                 [F.pad(packed[name][uid], (0, width - len(packed[name][uid]))) for uid in batch_ids]
             )  # (N, S)

@@ -1,7 +1,8 @@
 """Pretraining step throughput with the Ask2Mask masker vs fairseq2's StandardWav2Vec2Masker (target >= 0.97),
 and scoring throughput (seconds of audio per second), measured in one run.
 
-    .venv/bin/python bench/masking_step.py [--preset small] [--steps 20] [--rounds 8] [--batch 8] [--seconds 4] [--threads 1] [--quick]
+    .venv/bin/python bench/masking_step.py [--preset small] [--steps 20] [--rounds 8] [--batch 8] [--seconds 4]
+                                           [--threads 1] [--quick]
 
 The model is what ``--preset`` pretrains: its ``speech.encoder`` (``small``: the ``mini`` arch, pre-LN) and its
 ``speech.pretrain`` section (mask, distractors, optimiser), with the schedule stretched (warm-up 10 steps, no end)
@@ -108,8 +109,11 @@ def main() -> None:
             {name: lambda s=stepper: s.steps_per_second(args.steps) for name, stepper in steppers.items()}, args.rounds
         )
     print(
-        f"\ndevice {device}, preset {args.preset}: arch {encoder.arch} (norm {encoder.norm_order}), batch {args.batch} x {args.seconds:g} s,"
-        f" {args.steps} steps per round, {torch.get_num_threads()} torch thread{'s' if torch.get_num_threads() > 1 else ''}{' (--quick: numbers mean nothing)' if args.quick else ''}"
+        f"\ndevice {device}, preset {args.preset}: arch {encoder.arch} (norm {encoder.norm_order}),"
+        f" batch {args.batch} x {args.seconds:g} s,"
+        f" {args.steps} steps per round, {torch.get_num_threads()} torch thread"
+        f"{'s' if torch.get_num_threads() > 1 else ''}"
+        f"{' (--quick: numbers mean nothing)' if args.quick else ''}"
     )
     print(order_note(list(steppers), args.rounds))
     print_table(

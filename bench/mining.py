@@ -1,7 +1,7 @@
 """Bitext mining N x N: dense torch, chunked torch and faiss flat, time and peak memory.
 
-    .venv/bin/python bench/mining.py [--sizes 10000 100000] [--dim 128] [--k 4] [--noise 2.25] [--seed 0] [--threads 2] [--dense-max-gib 4]
-                                     [--rounds 1] [--quick]
+    .venv/bin/python bench/mining.py [--sizes 10000 100000] [--dim 128] [--k 4] [--noise 2.25] [--seed 0] [--threads 2]
+                                     [--dense-max-gib 4] [--rounds 1] [--quick]
 
 Synthetic aligned embeddings: ``source`` is ``N`` random unit vectors, ``target`` is
 ``normalise(source + noise)`` with Gaussian noise of expected norm ``--noise`` (the
@@ -184,7 +184,8 @@ def main() -> None:
             dense_bytes = n * n * 4
             if dense_bytes > args.dense_max_gib * GIB:
                 skipped[n] = (
-                    f"needs N*N*4 B = {dense_bytes / GIB:.1f} GiB for the similarity matrix (> --dense-max-gib {args.dense_max_gib:g})"
+                    f"needs N*N*4 B = {dense_bytes / GIB:.1f} GiB for the similarity matrix"
+                    f" (> --dense-max-gib {args.dense_max_gib:g})"
                 )
                 backends.remove("torch dense")
             for _ in range(args.rounds):
@@ -202,8 +203,10 @@ def main() -> None:
     rows = {key: summary(found, measured[key[0], "faiss"]) for key, found in measured.items()}
 
     print(
-        f"dim {args.dim}, k {args.k}, noise norm {args.noise:g}, seed {args.seed}, {args.threads} threads (torch and faiss OpenMP), "
-        f"one fresh process per measurement, {args.rounds} round{'s' if args.rounds > 1 else ''} (order of the backends rotating every round);"
+        f"dim {args.dim}, k {args.k}, noise norm {args.noise:g}, seed {args.seed}, {args.threads} threads"
+        " (torch and faiss OpenMP), "
+        f"one fresh process per measurement, {args.rounds} round{'s' if args.rounds > 1 else ''}"
+        " (order of the backends rotating every round);"
         f" ratios against faiss at the same N{' (--quick: numbers mean nothing)' if args.quick else ''}"
     )
     if not all(m["peak_reset"] for found in measured.values() for m in found):
@@ -231,9 +234,8 @@ def main() -> None:
         print("|---|---:|---:|")
         for backend in ("torch chunked", "faiss"):
             low, high = rows[small, backend], rows[large, backend]
-            print(
-                f"| {backend} | x{high['extra_mib'] / max(low['extra_mib'], 1e-9):.1f} | x{high['seconds'] / low['seconds']:.1f} |"
-            )
+            memory_growth = high["extra_mib"] / max(low["extra_mib"], 1e-9)
+            print(f"| {backend} | x{memory_growth:.1f} | x{high['seconds'] / low['seconds']:.1f} |")
     print(f"\ntotal bench wall time {total:.0f} s")
 
 

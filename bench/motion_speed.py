@@ -110,10 +110,11 @@ def training(motion: MotionConfig, rounds: int, steps: int, warm_steps: int, qui
     describe = {
         "none": "none",
         "time": "time ({ratio:.0%} of the frames)",
-        "body": "body ({parts_per_frame} of %d parts in {ratio:.0%%} of the frames)" % parts,
+        "body": f"body ({{parts_per_frame}} of {parts} parts in {{ratio:.0%}} of the frames)",
     }
     print(
-        f"denoiser {motion.denoiser.layers} x {motion.denoiser.hidden}, batches of {motion.diffusion.batch_size} windows of 60 x 63,"
+        f"denoiser {motion.denoiser.layers} x {motion.denoiser.hidden},"
+        f" batches of {motion.diffusion.batch_size} windows of 60 x 63,"
         f" 1 thread, {steps} steps per round{' (--quick: numbers mean nothing)' if quick else ''}"
     )
     print(order_note(list(steppers), rounds))
@@ -178,7 +179,8 @@ def sampling(store: Path) -> None:
         ).numpy()
         scored = fid_with_interval(real, np.asarray(generated), resamples=200)
         print(
-            f"| {name} | {steps} | {rate:.2f} | {scored['fid']:.3f} [{scored['fid_low']:.3f}, {scored['fid_high']:.3f}] |"
+            f"| {name} | {steps} | {rate:.2f} | {scored['fid']:.3f}"
+            f" [{scored['fid_low']:.3f}, {scored['fid_high']:.3f}] |"
         )
 
 

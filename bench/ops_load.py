@@ -90,7 +90,8 @@ _jitter = random.Random(JITTER_SEED)
 
 
 def stop_tree(pid: int) -> None:
-    """SIGTERM ``pid`` and every process under it (collected first, so orphans are not missed); SIGKILL what is left after 20 s."""
+    """SIGTERM ``pid`` and every process under it (collected first, so orphans are not missed); SIGKILL what is left
+    after 20 s."""
     _, alive = psutil.wait_procs(signal_tree(pid, signal.SIGTERM), timeout=20)
     for process in alive:
         with contextlib.suppress(psutil.NoSuchProcess):
@@ -100,7 +101,8 @@ def stop_tree(pid: int) -> None:
 
 @contextlib.contextmanager
 def started(argv: list[str], env: dict[str, str], log: Path) -> Iterator[subprocess.Popen]:
-    """``argv`` running in the project root, in a session of its own, output to ``log``; stopped with every process under it on exit."""
+    """``argv`` running in the project root, in a session of its own, output to ``log``; stopped with every process
+    under it on exit."""
     with open(log, "w") as out:
         process = subprocess.Popen(
             argv, env=env, cwd=PROJECT_ROOT, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
@@ -114,8 +116,9 @@ def started(argv: list[str], env: dict[str, str], log: Path) -> Iterator[subproc
 
 @contextlib.contextmanager
 def database(postgres: bool) -> Iterator[tuple[dict[str, str], int | None]]:
-    """The server's extra environment and the postmaster's pid: a throw-away Postgres cluster (tests/ops/postgres_cluster.py)
-    when ``postgres``, else nothing (SQLite in PREFECT_HOME, inside the server process)."""
+    """The server's extra environment and the postmaster's pid: a throw-away Postgres cluster
+    (tests/ops/postgres_cluster.py) when ``postgres``, else nothing (SQLite in PREFECT_HOME, inside the server
+    process)."""
     if not postgres:
         yield {}, None
         return
@@ -132,8 +135,8 @@ def backoff(retry: int) -> float:
 
 
 def api(client: httpx.Client, method: str, path: str, body: dict | None = None, retried: Counter | None = None) -> Any:
-    """The JSON answer of one REST call to the server, retried as Prefect's client retries (each retry's cause counted in
-    ``retried``); raises on an error status or error that is left after the last retry."""
+    """The JSON answer of one REST call to the server, retried as Prefect's client retries (each retry's cause counted
+    in ``retried``); raises on an error status or error that is left after the last retry."""
     for retry in range(1, CLIENT_RETRIES + 2):
         try:
             response = client.request(method, path, json=body)
@@ -165,7 +168,8 @@ def wait_healthy(client: httpx.Client, server: subprocess.Popen, log: Path) -> N
 
 
 def register(env: dict[str, str], tmp: Path, client: httpx.Client, concurrency: int) -> str:
-    """Deploy ``speech-prep/tiny`` with ``seqmask deploy``, limit the ``cpu`` pool to ``concurrency`` runs; the deployment's id."""
+    """Deploy ``speech-prep/tiny`` with ``seqmask deploy``, limit the ``cpu`` pool to ``concurrency`` runs; the
+    deployment's id."""
     path = tmp / "deployments.yaml"
     path.write_text(DEPLOYMENTS_YAML)
     done = subprocess.run(
@@ -214,7 +218,8 @@ def submit(client: httpx.Client, deployment_id: str, runs: int) -> Submission:
 
 
 def wait_idle(pid: int, timeout_s: float = 60) -> None:
-    """Wait until the process ``pid`` has no child left (a flow-run process exits a few seconds after its final state)."""
+    """Wait until the process ``pid`` has no child left (a flow-run process exits a few seconds after its final
+    state)."""
     deadline = time.monotonic() + timeout_s
     while psutil.Process(pid).children() and time.monotonic() < deadline:
         time.sleep(POLL_S)
@@ -235,7 +240,8 @@ def wait_final(client: httpx.Client, ids: list[str], timeout_s: float) -> list[d
 
 
 class PeakRss(threading.Thread):
-    """Samples the summed RSS of named process trees every ``SAMPLE_S`` while running; the first sample and the peak of each."""
+    """Samples the summed RSS of named process trees every ``SAMPLE_S`` while running; the first sample and the peak
+    of each."""
 
     def __init__(self, roots: dict[str, tuple[int, bool]]) -> None:
         super().__init__(daemon=True)
@@ -321,17 +327,21 @@ def load_row(args: argparse.Namespace, submission: Submission, runs: list[dict],
     completed = sum(run["state_type"] == "COMPLETED" for run in runs)
     retries = ", ".join(f"{count} x {cause}" for cause, count in submission.retried.most_common()) or "0"
     return (
-        f"| {args.runs} | {args.concurrency} | {'Postgres' if args.postgres else 'SQLite'} | {retries} | {len(submission.errors)} | "
+        f"| {args.runs} | {args.concurrency} | {'Postgres' if args.postgres else 'SQLite'} | {retries}"
+        f" | {len(submission.errors)} | "
         f"{untracked} | {completed} | {len(runs) - completed} | {reused} | {wall:.1f} | {60 * len(runs) / wall:.1f} | "
-        f"{statistics.median(latency):.1f} | {p95(latency):.1f} | {statistics.median(execution) if execution else float('nan'):.1f} |"
+        f"{statistics.median(latency):.1f} | {p95(latency):.1f}"
+        f" | {statistics.median(execution) if execution else float('nan'):.1f} |"
     )
 
 
 def print_report(row: str, rss: PeakRss, failed: list[str], submit_errors: list[str]) -> None:
     """The load table, the memory table, then every submission that failed and every run that did not complete."""
     print(
-        "\n| runs asked | concurrency | database | create calls retried | creates failed | untracked runs | completed | failed/crashed "
-        "| every stage reused | wall s | runs/min | creation→final median s | creation→final p95 s | start→end median s |"
+        "\n| runs asked | concurrency | database | create calls retried | creates failed | untracked runs | completed"
+        " | failed/crashed "
+        "| every stage reused | wall s | runs/min | creation→final median s | creation→final p95 s"
+        " | start→end median s |"
     )
     print("|---:|---:|:---|:---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     print(row)
@@ -407,13 +417,19 @@ def run_load(args: argparse.Namespace, tmp: Path) -> None:
 
 def print_settings(args: argparse.Namespace) -> None:
     """The settings of this run, one a line."""
-    retries = f"answers {', '.join(map(str, RETRY_CODES))} and connection errors, up to {CLIENT_RETRIES} times after 2**n s +- {JITTER:.0%}"
+    retries = (
+        f"answers {', '.join(map(str, RETRY_CODES))} and connection errors,"
+        f" up to {CLIENT_RETRIES} times after 2**n s +- {JITTER:.0%}"
+    )
     for line in (
-        f"load: {args.runs} flow runs of {DEPLOYMENT} (config resolved by seqmask deploy, on demand) created at once, a thread per call",
+        f"load: {args.runs} flow runs of {DEPLOYMENT} (config resolved by seqmask deploy, on demand) created at once,"
+        " a thread per call",
         f"work pool {POOL}: concurrency limit {args.concurrency}; 1 process worker, PREFECT_WORKER_QUERY_SECONDS=1",
-        f"database: {'throw-away Postgres' if args.postgres else 'SQLite in PREFECT_HOME'}; Prefect {prefect.__version__}",
+        f"database: {'throw-away Postgres' if args.postgres else 'SQLite in PREFECT_HOME'};"
+        f" Prefect {prefect.__version__}",
         "warm-up: 1 flow run of the same deployment through the same worker, before the load",
-        f"machine: {os.cpu_count()} CPUs, 1-min load average before: {os.getloadavg()[0]:.2f}; RSS sampled every {SAMPLE_S:g} s",
+        f"machine: {os.cpu_count()} CPUs, 1-min load average before: {os.getloadavg()[0]:.2f};"
+        f" RSS sampled every {SAMPLE_S:g} s",
         f"API calls retried as Prefect's client does: {retries} (jitter seed {JITTER_SEED})",
     ):
         print(line)

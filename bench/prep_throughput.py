@@ -63,7 +63,8 @@ def add_work_options(parser) -> None:
 
 
 def synthesize_corpus(out: Path, hours: float, workers: int = 2) -> list[RawAudio]:
-    """The small preset's espeak-ng corpus, cut to ``hours``, synthesized on a ``workers``-worker cluster (0: a plain loop)."""
+    """The small preset's espeak-ng corpus, cut to ``hours``, synthesized on a ``workers``-worker cluster (0: a plain
+    loop)."""
     synth = load_experiment("small").speech_prep.synth
     sentences = tatoeba_sentences(resolve_path("data/text/tatoeba"), synth.tatoeba_language)
     jobs = plan_synthesis(
@@ -116,7 +117,8 @@ def timed(executor: Executor, tasks: list[tuple]) -> float:
 def print_results(
     seconds: dict[str, list[float]], utterances: int, base: str, header: tuple[str, ...], align: tuple[str, ...]
 ) -> None:
-    """How the settings took turns, then each one's best seconds, utterances/s and median paired speed-up against ``base``."""
+    """How the settings took turns, then each one's best seconds, utterances/s and median paired speed-up against
+    ``base``."""
     print(order_note(list(seconds), len(seconds[base])))
     print_table(
         header,

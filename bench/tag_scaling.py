@@ -43,8 +43,8 @@ from seqmask.text.tagging import train_tagger
 def shards(
     out: Path, copies: int, steps: int, size: int = 0, per_language: int = 0
 ) -> list[tuple[str, str, list[str]]]:
-    """``(tagger, language, texts)`` shards of ``size`` sentences (0: the small preset's ``sentences_per_task``), at most
-    ``per_language`` of each language (0: all)."""
+    """``(tagger, language, texts)`` shards of ``size`` sentences (0: the small preset's ``sentences_per_task``), at
+    most ``per_language`` of each language (0: all)."""
     config = load_experiment("small")
     prep = config.text_prep
     found = [
@@ -98,7 +98,8 @@ def main() -> None:
             {str(workers): lambda e=executor: timed(e, work) for workers, executor in executors.items()}, args.repeat
         )
     print(
-        f"{sentences} sentences in {len(work)} shards, seconds: best of {args.repeat}{' (--quick: numbers mean nothing)' if args.quick else ''}"
+        f"{sentences} sentences in {len(work)} shards, seconds: best of {args.repeat}"
+        f"{' (--quick: numbers mean nothing)' if args.quick else ''}"
     )
     print(order_note(list(seconds), args.repeat))
     print_table(

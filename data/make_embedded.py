@@ -23,7 +23,8 @@ and this script writes, under ``DATA_DIR`` (default: the folder of this script):
   or time stamp in the gzip header) and ``LICENSE.md``;
 * ``text/libreoffice/``: the English-Sinhala and English-Tamil pairs gzipped, and ``LICENSE.md``;
 * ``text/ud/UD_*/``: every treebank's ``.conllu`` files gzipped, its ``LICENSE.txt`` and ``README.md`` unchanged.
-* ``motion/bandai-1/``: every BVH clip gzipped (40 MB -> 11 MB), its JSON label, ``cfg/``, ``LICENSE`` and ``README.md`` unchanged.
+* ``motion/bandai-1/``: every BVH clip gzipped (40 MB -> 11 MB), its JSON label, ``cfg/``, ``LICENSE`` and
+  ``README.md`` unchanged.
 
 The WAV -> FLAC conversion is checked to be lossless (same rate, channels and
 samples) before each file is kept. The run is deterministic: rerunning it on

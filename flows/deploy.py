@@ -36,7 +36,8 @@ ENTRY_TYPES: dict[str, tuple[type, bool]] = {
     "pool": (str, True),
     "overrides": (dict, True),
 }
-"""Each key of an entry: the type of its value, and whether it may be null (``cron``: on demand; ``pool``: by the stages)."""
+"""Each key of an entry: the type of its value, and whether it may be null (``cron``: on demand; ``pool``: by the
+stages)."""
 ENTRY_KEYS = set(ENTRY_TYPES)
 
 

@@ -30,7 +30,8 @@ from seqmask.files import exclusive
 from seqmask.processes import stop, with_parent_death_signal
 
 STARTUP_TIMEOUT_SECONDS = 120.0
-"""From the moment this command's server may start (the startup lock held) until it answers; generous for loaded machines."""
+"""From the moment this command's server may start (the startup lock held) until it answers; generous for loaded
+machines."""
 STARTUP_LOCK = "seqmask-server-startup.lock"
 """File under ``PREFECT_HOME`` that a temporary server holds while it migrates the database and starts."""
 
@@ -62,7 +63,8 @@ def prefect_api() -> Iterator[str]:
 
 
 def _start_server() -> tuple[subprocess.Popen, str]:
-    """A temporary server on a free port of 127.0.0.1, once it answers, and its API URL (stopped again if it does not)."""
+    """A temporary server on a free port of 127.0.0.1, once it answers, and its API URL (stopped again if it does
+    not)."""
     port = _free_port()
     url = f"http://127.0.0.1:{port}/api"
     uvicorn = [

@@ -18,17 +18,20 @@ from seqmask.motion.pipeline import motion_compare_plan, motion_plan, motion_pre
 
 @flow(name="motion-prep", log_prints=True, task_runner=ThreadPoolTaskRunner(max_workers=STAGE_THREADS))
 def motion_prep(config: dict[str, Any], from_stage: str | None = None) -> dict:
-    """BVH clips read on Dask: joint positions at 20 fps, clip-level splits, windows, statistics; rejects with reasons."""
+    """BVH clips read on Dask: joint positions at 20 fps, clip-level splits, windows, statistics; rejects with
+    reasons."""
     return final_refs(run_plan_flow(motion_prep_plan(experiment_from_dict(config)), from_stage=from_stage))
 
 
 @flow(name="motion", log_prints=True, task_runner=ThreadPoolTaskRunner(max_workers=STAGE_THREADS))
 def motion(config: dict[str, Any], from_stage: str | None = None) -> dict:
-    """motion-prep, text encoder, evaluator, a denoiser per mask (seed 0), FID / R-precision / diversity, renders, report."""
+    """motion-prep, text encoder, evaluator, a denoiser per mask (seed 0), FID / R-precision / diversity, renders,
+    report."""
     return final_refs(run_plan_flow(motion_plan(experiment_from_dict(config)), from_stage=from_stage))
 
 
 @flow(name="motion-compare", log_prints=True, task_runner=ThreadPoolTaskRunner(max_workers=STAGE_THREADS))
 def motion_compare(config: dict[str, Any], from_stage: str | None = None) -> dict:
-    """none / time / body over N seeds and the masked kinds at the study ratios: mean ± std tables, FID by mask ratio."""
+    """none / time / body over N seeds and the masked kinds at the study ratios: mean ± std tables, FID by mask
+    ratio."""
     return final_refs(run_plan_flow(motion_compare_plan(experiment_from_dict(config)), from_stage=from_stage))

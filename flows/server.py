@@ -1,6 +1,7 @@
 """``seqmask server start``: Prefect's own server (``prefect server start``) with seqmask's defaults: bound to
-127.0.0.1, SQLite under ``PREFECT_HOME`` unless ``SEQMASK_DB_URL`` (or Prefect's ``PREFECT_API_DATABASE_CONNECTION_URL``)
-names another database such as Postgres, and Prefect's API auth string when ``PREFECT_SERVER_API_AUTH_STRING`` is set."""
+127.0.0.1, SQLite under ``PREFECT_HOME`` unless ``SEQMASK_DB_URL`` (or Prefect's
+``PREFECT_API_DATABASE_CONNECTION_URL``) names another database such as Postgres, and Prefect's API auth string when
+``PREFECT_SERVER_API_AUTH_STRING`` is set."""
 
 from __future__ import annotations
 
@@ -27,7 +28,8 @@ def server_command(host: str, port: int, environ: Mapping[str, str]) -> tuple[li
         env["PREFECT_API_DATABASE_CONNECTION_URL"] = env[DB_URL_ENV]
     if host not in LOOPBACK and not env.get("PREFECT_SERVER_API_AUTH_STRING"):
         raise ValueError(
-            f"--host {host}: a server reachable beyond this machine needs PREFECT_SERVER_API_AUTH_STRING (user:password); "
+            f"--host {host}: a server reachable beyond this machine needs PREFECT_SERVER_API_AUTH_STRING"
+            " (user:password); "
             "set it, or keep the default 127.0.0.1"
         )
     return [prefect, "server", "start", "--host", host, "--port", str(port), "--analytics-off"], env
@@ -43,7 +45,8 @@ def start(host: str, port: int) -> NoReturn:
     )
     auth = "on" if env.get("PREFECT_SERVER_API_AUTH_STRING") else "off"
     print(
-        f"seqmask: Prefect UI and API on http://{host}:{port} (database: {database.split('@')[-1]}; API auth string: {auth})",
+        f"seqmask: Prefect UI and API on http://{host}:{port}"
+        f" (database: {database.split('@')[-1]}; API auth string: {auth})",
         flush=True,
     )
     os.execve(argv[0], argv, env)

@@ -30,5 +30,6 @@ def text(config: dict[str, Any], from_stage: str | None = None) -> dict:
 
 @flow(name="text-compare", log_prints=True, task_runner=ThreadPoolTaskRunner(max_workers=STAGE_THREADS))
 def text_compare(config: dict[str, Any], from_stage: str | None = None) -> dict:
-    """Base only / MLM+TLM / LEM over N seeds at equal steps: one table per scoring and split, a plot, the masking page."""
+    """Base only / MLM+TLM / LEM over N seeds at equal steps: one table per scoring and split, a plot, the masking
+    page."""
     return final_refs(run_plan_flow(text_compare_plan(experiment_from_dict(config)), from_stage=from_stage))

@@ -46,7 +46,8 @@ def train_stage(plan: Plan, stage_name: str, *, preset: str) -> ArtifactRef:
     stage = next(s for s in pipeline.stages if s.name == stage_name)
     if not stage.worker:
         raise ValueError(
-            f"stage {stage_name!r} does not train; `seqmask train` runs the training stages of a flow (see `seqmask run --dry-run`)"
+            f"stage {stage_name!r} does not train; `seqmask train` runs the training stages of a flow"
+            " (see `seqmask run --dry-run`)"
         )
     init_fairseq2_runtime()
     with _gang() as gang:

@@ -203,12 +203,11 @@ def _train(args: argparse.Namespace) -> int:
 def _print_dry_run(plan: Plan, from_stage: str | None) -> int:
     rows = dry_run(plan, Runner(ArtifactStore()), from_stage=from_stage)
     width = max(len(f"{row.pipeline}/{row.stage}") for row in rows)
-    module_width = max(len(row.module) for row in rows)
+    paths = {row.module: row.module.replace(".", "/") + ".py" for row in rows}  # the file that builds the stage
+    module_width = max(len(path) for path in paths.values())
     for row in rows:
-        print(
-            f"{row.pipeline + '/' + row.stage:<{width}}  {row.module:<{module_width}}  {(row.key or '?')[:12]:<12}  "
-            f"{row.action}"
-        )
+        name, key = f"{row.pipeline}/{row.stage}", (row.key or "?")[:12]
+        print(f"{name:<{width}}  {paths[row.module]:<{module_width}}  {key:<12}  {row.action}")
     computed = sum(row.action != "reuse" for row in rows)
     print(f"{len(rows) - computed} of {len(rows)} stages would be reused, {computed} computed")
     return 0

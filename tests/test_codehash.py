@@ -17,7 +17,8 @@ def _forget() -> None:
 
 @pytest.fixture
 def probe(tmp_path, monkeypatch):
-    """A throw-away project package: ``a`` imports ``b`` inside a function, ``b`` imports ``c`` only for type checking."""
+    """A throw-away project package: ``a`` imports ``b`` inside a function, ``b`` imports ``c`` only for type
+    checking."""
     package = tmp_path / "keyprobe"
     package.mkdir()
     (package / "__init__.py").write_text("")

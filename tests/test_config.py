@@ -26,7 +26,10 @@ def test_every_preset_loads_and_documents_its_command(preset):
 
 
 def test_loading_a_config_imports_neither_torch_nor_fairseq2():
-    code = "import sys; from seqmask.app.root import load_experiment; load_experiment('small'); print(sorted({'torch', 'fairseq2'} & set(sys.modules)))"
+    code = (
+        "import sys; from seqmask.app.root import load_experiment; load_experiment('small');"
+        " print(sorted({'torch', 'fairseq2'} & set(sys.modules)))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
 

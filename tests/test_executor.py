@@ -37,7 +37,7 @@ def _order_behind_a_held_slot(gate: PriorityGate, waiters: list[tuple[str, int]]
     for queued, (name, priority) in enumerate(waiters, start=1):
         threads.append(threading.Thread(target=waiter, args=(name, priority)))
         threads[-1].start()
-        _wait_until(lambda: gate.waiting == queued)
+        _wait_until(lambda queued=queued: gate.waiting == queued)
     gate.release()
     for thread in threads:
         thread.join(timeout=WAIT_SECONDS)

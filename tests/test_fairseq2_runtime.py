@@ -9,7 +9,8 @@ from distributed import Client
 
 ROUNDS = 30
 THREADS = 8
-BUILD_FROM_THREADS = f"""
+BUILD_FROM_THREADS = (
+    f"""
 import sys, threading
 import fairseq2.runtime.dependency as dependency
 import torch
@@ -26,7 +27,8 @@ for round_ in range({ROUNDS}):
     def build(i):
         barrier.wait()
         try:
-            build_asr_model(EncoderConfig(arch="tiny"), 12) if i % 2 else build_pretrain_model(EncoderConfig(arch="tiny"))
+            build_asr_model(EncoderConfig(arch="tiny"), 12) if i % 2 """
+    f"""else build_pretrain_model(EncoderConfig(arch="tiny"))
         except Exception as err:
             failures.append(f"round {{round_}}: {{type(err).__name__}}: {{err}}")
 
@@ -37,6 +39,7 @@ for round_ in range({ROUNDS}):
         thread.join()
 print("\\n".join(failures) or "no failure")
 """
+)
 
 
 def test_models_built_from_eight_threads_at_once_in_a_fresh_process_never_race_fairseq2():

@@ -16,7 +16,12 @@ def test_the_readme_map_names_every_stage_and_its_module() -> None:
 
     config = load_experiment("tiny")
     study = {"seeds": [0], "variants": ["random"], "split": "valid", "points": {"a": {}}}
-    plans = [*speech_compare_plan(config), *speech_study_plan(config, study), *text_compare_plan(config), *motion_compare_plan(config)]
+    plans = [
+        *speech_compare_plan(config),
+        *speech_study_plan(config, study),
+        *text_compare_plan(config),
+        *motion_compare_plan(config),
+    ]
     modules = {stage.module for pipeline, _ in plans for stage in pipeline.stages}
     rows = re.findall(r"^\| (`[^|]+`) \| `([^`]+)` \|", resolve_path("README.md").read_text(encoding="utf-8"), re.M)
     mapped = {path: names for names, path in rows}
@@ -24,4 +29,6 @@ def test_the_readme_map_names_every_stage_and_its_module() -> None:
         path = module.replace(".", "/") + ".py"
         assert path in mapped, f"README.md's map has no row for {path}"
         assert f"`{stage_name(__import__(module, fromlist=['build']))}" in mapped[path], (path, mapped[path])
-    assert all(resolve_path(path).is_file() for path in mapped), [path for path in mapped if not resolve_path(path).is_file()]
+    assert all(resolve_path(path).is_file() for path in mapped), [
+        path for path in mapped if not resolve_path(path).is_file()
+    ]

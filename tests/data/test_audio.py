@@ -46,7 +46,10 @@ def raw(path: Path | str, *, id: str | None = None, text: str | None = "hello", 
     return RawAudio(id=id or Path(path).stem, audio=str(path), text=text, **fields)
 
 
-def prepare(records, tmp_path: Path, checks: AudioChecks = AudioChecks(), seed: int = 0, require_text: bool = False):
+DEFAULT_CHECKS = AudioChecks()
+
+
+def prepare(records, tmp_path: Path, checks: AudioChecks = DEFAULT_CHECKS, seed: int = 0, require_text: bool = False):
     return prepare_shard(
         records,
         tmp_path / "shards" / "00000.safetensors",

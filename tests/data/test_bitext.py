@@ -1,4 +1,5 @@
-"""Text corpora for the text pipeline: the shipped files read cleanly; bad lines are rejected with file, line, reason."""
+"""Text corpora for the text pipeline: the shipped files read cleanly; bad lines are rejected with file, line,
+reason."""
 
 from __future__ import annotations
 
@@ -199,6 +200,9 @@ def test_a_corrupt_gzip_file_is_named(tmp_path) -> None:
     path.write_bytes(gzip.compress(b"A sentence.\n" * 100)[:-20])
     with pytest.raises(
         ValueError,
-        match=rf"^{re.escape(str(path))}: expected gzip-compressed text \(the name ends in \.gz\), found a stream that cannot be read",
+        match=(
+            rf"^{re.escape(str(path))}: expected gzip-compressed text \(the name ends in \.gz\),"
+            r" found a stream that cannot be read"
+        ),
     ):
         read_monolingual(path, "eng", LIMITS)

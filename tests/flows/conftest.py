@@ -15,8 +15,8 @@ import pytest
 def _kill_then_rerun(
     cmd: Sequence[str], env: dict[str, str], ready: Callable[[], Any], *, wait_s: float = 240
 ) -> subprocess.CompletedProcess:
-    """Start ``cmd`` in its own session, SIGKILL its whole group once ``ready()`` is truthy (a checkpoint exists), then run
-    it again to the end; the rerun's result, which must have succeeded."""
+    """Start ``cmd`` in its own session, SIGKILL its whole group once ``ready()`` is truthy (a checkpoint exists), then
+    run it again to the end; the rerun's result, which must have succeeded."""
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     deadline = time.monotonic() + wait_s
     while not ready():

@@ -1,4 +1,5 @@
-"""The flow registry's study plan: a malformed plan file is an error naming the file, line and column, not a traceback."""
+"""The flow registry's study plan: a malformed plan file is an error naming the file, line and column, not a
+traceback."""
 
 from __future__ import annotations
 

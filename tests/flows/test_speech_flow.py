@@ -248,7 +248,8 @@ def test_study_cli_refuses_a_plan_on_a_test_split(tmp_path, capsys):
 
 
 def _dry_run(tree, home, edit=None):
-    """``seqmask run speech --dry-run`` from a copy of the project, with ``edit`` (a module path) changed by a comment."""
+    """``seqmask run speech --dry-run`` from a copy of the project, with ``edit`` (a module path) changed by a
+    comment."""
     path = tree / edit if edit else None
     original = path.read_text() if path else None
     if path:
@@ -265,8 +266,10 @@ def _dry_run(tree, home, edit=None):
         if path:
             path.write_text(original)
     assert out.returncode == 0, out.stderr[-3000:]
+    # stage, the file that builds it, key, action
     rows = [line.split(maxsplit=3) for line in out.stdout.splitlines() if line.startswith("speech/")]
-    assert all(stage.startswith(f"speech/{stage_name(import_module(module))}") for stage, module, _, _ in rows)
+    modules = {path: import_module(path.removesuffix(".py").replace("/", ".")) for _, path, _, _ in rows}
+    assert all(stage.startswith(f"speech/{stage_name(modules[path])}") for stage, path, _, _ in rows)
     return {stage.removeprefix("speech/"): (key, action) for stage, _, key, action in rows}
 
 
@@ -302,7 +305,8 @@ def test_dry_run_shows_what_a_code_edit_recomputes(speech_run, store_home, tmp_p
 
 
 def test_the_labelled_subset_is_seeded_disjoint_and_recorded(speech_run, tmp_path):
-    """N labelled target utterances per speaker, drawn from train only, the same for the same seed, kept in the artifact."""
+    """N labelled target utterances per speaker, drawn from train only, the same for the same seed, kept in the
+    artifact."""
     from seqmask.executor import Executor
     from seqmask.speech.stages import labelled
     from seqmask.stage import StageContext

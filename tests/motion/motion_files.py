@@ -97,8 +97,9 @@ def build_prep(folder: Path, work: Path) -> Path:
 
 
 def run_measured(setup: str, body: str, *, timeout: float) -> dict:
-    """Run ``setup`` then ``body`` (which sets ``result``, JSON-able) in a fresh Python; ``result`` with ``peak_mb``, how
-    far ``body`` raised the peak resident set size over the peak after ``setup`` (in MiB). Fails on a timeout (a hang)."""
+    """Run ``setup`` then ``body`` (which sets ``result``, JSON-able) in a fresh Python; ``result`` with ``peak_mb``,
+    how far ``body`` raised the peak resident set size over the peak after ``setup`` (in MiB). Fails on a timeout (a
+    hang)."""
     script = "\n".join(
         [
             "import json",

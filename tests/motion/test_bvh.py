@@ -267,7 +267,8 @@ def test_a_flat_skeleton_of_50000_joints_parses_and_writes_back_in_linear_time(t
         motion = read_bvh({str(path)!r})
         write_bvh({str(tmp_path / "again.bvh")!r}, motion)
         skeleton = read_bvh({str(tmp_path / "again.bvh")!r}).skeleton
-        result = [len(skeleton.children(0)), skeleton.channel_slice(7).start, skeleton.index('j49999'), skeleton.channel_count]
+        result = [len(skeleton.children(0)), skeleton.channel_slice(7).start, """
+        """skeleton.index('j49999'), skeleton.channel_count]
     """,
         timeout=60,
     )

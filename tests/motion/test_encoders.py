@@ -115,7 +115,8 @@ def test_a_local_clip_conditions_the_denoiser_and_round_trips(tmp_path: Path) ->
 def test_a_clip_that_is_not_a_local_directory_is_refused_without_a_download(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A checkpoint may record a hub id (``openai/clip-vit-base-patch32``): it is refused before transformers could fetch it."""
+    """A checkpoint may record a hub id (``openai/clip-vit-base-patch32``): it is refused before transformers could
+    fetch it."""
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.chdir(tmp_path)  # no folder of that name here
     with pytest.raises(

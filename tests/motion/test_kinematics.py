@@ -1,4 +1,5 @@
-"""Forward kinematics on the real Bandai-Namco clips, Euler conversions, resampling, and inverse kinematics for export."""
+"""Forward kinematics on the real Bandai-Namco clips, Euler conversions, resampling, and inverse kinematics for
+export."""
 
 from __future__ import annotations
 

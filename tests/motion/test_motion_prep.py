@@ -259,7 +259,8 @@ def test_the_reference_skeleton_is_the_one_most_clips_share_ties_going_to_the_fi
     kept, rejects = one_skeleton([_result("1.bvh", *b), _result("2.bvh", *a), _result("3.bvh", *a)])
     assert [r.record.file for r in kept] == ["2.bvh", "3.bvh"] and [r.origin for r in rejects] == ["1.bvh"]
     assert rejects[0].reason == "other_skeleton" and rejects[0].detail == (
-        "1.bvh: expected the skeleton that 2 of 3 clips share (the first 2.bvh), found joints ['Neck'] the reference lacks and "
+        "1.bvh: expected the skeleton that 2 of 3 clips share (the first 2.bvh),"
+        " found joints ['Neck'] the reference lacks and "
         "lacking its joints ['Head']"
     )
     kept, rejects = one_skeleton([_result("1.bvh", *b), _result("2.bvh", *a)])

@@ -71,7 +71,8 @@ def _start(args: list[str], log: Path, env: Mapping[str, str]) -> subprocess.Pop
 
 
 def _stop(processes: list[subprocess.Popen]) -> None:
-    """SIGTERM the process group of every live process, then SIGKILL those still alive after ``STOP_TIMEOUT_SECONDS``."""
+    """SIGTERM the process group of every live process, then SIGKILL those still alive after
+    ``STOP_TIMEOUT_SECONDS``."""
     for process in processes:
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGTERM)
@@ -99,8 +100,8 @@ def _wait_for_workers(address: str, n_workers: int, logs: Path) -> None:
 
 @contextlib.contextmanager
 def external_dask(n_workers: int, tmp: Path, *, gpu_workers: Collection[str] = ()) -> Iterator[ExternalDask]:
-    """A scheduler and ``n_workers`` single-threaded workers (``w0``, ``w1``, ...), logs under ``tmp``; all ended at exit.
-    The workers named in ``gpu_workers`` advertise a ``GPU`` resource (``--resources GPU=1``)."""
+    """A scheduler and ``n_workers`` single-threaded workers (``w0``, ``w1``, ...), logs under ``tmp``; all ended at
+    exit. The workers named in ``gpu_workers`` advertise a ``GPU`` resource (``--resources GPU=1``)."""
     tmp.mkdir(parents=True, exist_ok=True)
     address = f"tcp://127.0.0.1:{open_port('127.0.0.1')}"
     env = worker_env()

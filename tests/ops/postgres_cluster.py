@@ -74,7 +74,8 @@ def _service_user() -> pwd.struct_passwd:
 
 
 class ThrowawayPostgres:
-    """A PostgreSQL cluster in a temp dir on a free port of 127.0.0.1, with database ``prefect`` owned by role ``prefect``.
+    """A PostgreSQL cluster in a temp dir on a free port of 127.0.0.1, with database ``prefect`` owned by role
+    ``prefect``.
 
     A context manager: entering creates and starts it, exiting stops it and removes its directory."""
 
@@ -185,7 +186,8 @@ class ThrowawayPostgres:
         return asyncio.run(fetch())
 
     def _initdb(self) -> None:
-        """Create the cluster: superuser ``prefect`` with :attr:`password`, loopback-only, unsafe-but-fast durability."""
+        """Create the cluster: superuser ``prefect`` with :attr:`password`, loopback-only, unsafe-but-fast
+        durability."""
         password_file = self.root / "password"
         password_file.write_text(self.password)
         try:
@@ -211,7 +213,8 @@ class ThrowawayPostgres:
         (self.data_dir / "pg_hba.conf").write_text("local all all trust\nhost all all 127.0.0.1/32 scram-sha-256\n")
 
     def _run(self, program: str, *args: str) -> None:
-        """Run one of PostgreSQL's programs (as the ``postgres`` user when root); a failure raises with its output and the log."""
+        """Run one of PostgreSQL's programs (as the ``postgres`` user when root); a failure raises with its output and
+        the log."""
         argv = [str(self.bin_dir / program), *args]
         if self.owner is not None:
             argv = ["runuser", "-u", self.owner.pw_name, "--", *argv]
@@ -222,14 +225,16 @@ class ThrowawayPostgres:
         if done.returncode != 0:
             log = self.log.read_text(errors="replace")[-2000:] if self.log.exists() else ""
             raise RuntimeError(
-                f"{program} {' '.join(args)} failed ({done.returncode}):\n{done.stdout}{done.stderr}\npostgres log:\n{log}"
+                f"{program} {' '.join(args)} failed ({done.returncode}):\n{done.stdout}{done.stderr}"
+                f"\npostgres log:\n{log}"
             )
 
 
 def wait_for_health(
     api_url: str, server: subprocess.Popen, log: Path, timeout_s: float = SERVER_START_TIMEOUT_S
 ) -> None:
-    """Wait until the Prefect API at ``api_url`` answers /health; raises with the server's log if it exits or never does."""
+    """Wait until the Prefect API at ``api_url`` answers /health; raises with the server's log if it exits or never
+    does."""
     deadline = time.monotonic() + timeout_s
     while True:
         if server.poll() is not None:

@@ -24,9 +24,9 @@ EXEC_WITH_DEFAULT_SIGINT = (
 
 
 def with_default_sigint(command: list[str]) -> list[str]:
-    """``command`` (its program an absolute path) run with SIGINT at its default action, whatever this process inherited:
-    a suite started as a background job of a non-interactive shell ignores SIGINT, and so would every child, which then
-    never stops on the SIGINT a Prefect worker sends itself on SIGTERM."""
+    """``command`` (its program an absolute path) run with SIGINT at its default action, whatever this process
+    inherited: a suite started as a background job of a non-interactive shell ignores SIGINT, and so would every child,
+    which then never stops on the SIGINT a Prefect worker sends itself on SIGTERM."""
     return [sys.executable, "-c", EXEC_WITH_DEFAULT_SIGINT, *command]
 
 

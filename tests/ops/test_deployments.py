@@ -85,7 +85,8 @@ def test_a_deployments_file_is_checked_entry_by_entry(tmp_path) -> None:
         ("{flow: [speech, text]}", "entry 1: flow: expected a string, found list ['speech', 'text']"),
         (
             "{flow: text, overrides: [text.base.train.steps=10]}",
-            "entry 1: overrides: expected a mapping of config KEY: VALUE or null, found list ['text.base.train.steps=10']",
+            "entry 1: overrides: expected a mapping of config KEY: VALUE or null,"
+            " found list ['text.base.train.steps=10']",
         ),
         ("{flow: text, preset: [tiny]}", "entry 1: preset: expected a string, found list ['tiny']"),
         ("{flow: text, cron: 5}", "entry 1: cron: expected a string or null, found int 5"),

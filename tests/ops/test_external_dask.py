@@ -33,7 +33,8 @@ RUN_TIMEOUT_SECONDS = 120
 
 
 def start_prep(address: str, home: Path, prefect_api: str) -> subprocess.Popen:
-    """``seqmask run speech-prep --preset tiny --dask-address ADDRESS`` with its store at ``home``; output in ``home.log``."""
+    """``seqmask run speech-prep --preset tiny --dask-address ADDRESS`` with its store at ``home``; output in
+    ``home.log``."""
     env = {**os.environ, "SEQMASK_HOME": str(home), "PREFECT_API_URL": prefect_api}
     with open(home.with_suffix(".log"), "wb") as log:
         return subprocess.Popen(
@@ -148,7 +149,7 @@ def test_prep_maps_on_both_workers_of_the_external_cluster(clean_run, client):
 # Runs last in this module: the cluster keeps one worker afterwards.
 def test_a_worker_killed_mid_map_fails_nothing_and_leaves_no_duplicate_or_partial_artifact(
     clean_run,
-    external_dask_cluster,
+    external_dask_cluster,  # noqa: F811
     client,
     tmp_path,
     prefect_api,  # noqa: F811

@@ -89,8 +89,8 @@ def recorded_state(cluster: ThrowawayPostgres, api_url: str, run_id: str) -> str
 
 
 def completed_task_runs(cluster: ThrowawayPostgres, run_id: str) -> int:
-    """How many of the flow run's task runs Postgres holds as COMPLETED, once the server's task run recorder (which writes
-    them from events, and retries those a restart interrupts) has caught up or 30 s have passed."""
+    """How many of the flow run's task runs Postgres holds as COMPLETED, once the server's task run recorder (which
+    writes them from events, and retries those a restart interrupts) has caught up or 30 s have passed."""
     deadline = time.monotonic() + 30
     while True:
         rows = cluster.query(
@@ -129,8 +129,10 @@ def test_prefect_keeps_its_tables_and_flow_runs_in_postgres(postgres, postgres_p
 
 
 def test_a_postgres_restart_mid_run_leaves_server_and_stores_consistent(
-    postgres, postgres_prefect_server, tmp_path
-) -> None:  # noqa: F811
+    postgres,  # noqa: F811
+    postgres_prefect_server,  # noqa: F811
+    tmp_path,
+) -> None:
     run, output = start_flow(postgres_prefect_server, tmp_path, "restarted", count=STEPS, sleep=1)
     wait_until_published(tmp_path / "store", "step-0", run, output)
     postgres.restart()

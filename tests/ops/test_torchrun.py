@@ -39,7 +39,8 @@ JOBS = {
 
 
 def train(home: Path, flow: str, processes: int) -> dict:
-    """Run ``seqmask train`` (under ``torchrun`` for more than one process); the published artifact's summary and lineage."""
+    """Run ``seqmask train`` (under ``torchrun`` for more than one process); the published artifact's summary and
+    lineage."""
     stage, overrides = JOBS[flow]
     prefix = (
         [str(BIN / "torchrun"), "--nproc-per-node", str(processes), "-m", "seqmask.cli"]

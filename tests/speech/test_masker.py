@@ -1,4 +1,5 @@
-"""The fairseq2 adapters of the pure masks: Ask2Mask inside a tiny wav2vec 2.0 model, and the lenient span-mask factory."""
+"""The fairseq2 adapters of the pure masks: Ask2Mask inside a tiny wav2vec 2.0 model, and the lenient span-mask
+factory."""
 
 from __future__ import annotations
 

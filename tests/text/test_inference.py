@@ -30,7 +30,8 @@ def encoder(tmp_path_factory) -> Encoder:
         ({"k": 0}, r"^--k: expected an integer >= 1 \(neighbours in the ratio margin\), found 0$"),
         (
             {"layer": 3},
-            r"^--layer: expected a hidden layer of this 2-layer model in \[-3, 2\] \(0: the embeddings, 2 or -1: the last layer\), found 3$",
+            r"^--layer: expected a hidden layer of this 2-layer model in \[-3, 2\]"
+            r" \(0: the embeddings, 2 or -1: the last layer\), found 3$",
         ),
         ({"layer": -4}, r"^--layer: expected .* in \[-3, 2\] .*found -4$"),
     ],

@@ -1,4 +1,5 @@
-"""The masked-LM unit on a tiny XLM-R: masks only pieces, learns a repeated batch, resumes exactly; models round-trip."""
+"""The masked-LM unit on a tiny XLM-R: masks only pieces, learns a repeated batch, resumes exactly; models
+round-trip."""
 
 from __future__ import annotations
 

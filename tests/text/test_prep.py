@@ -107,7 +107,8 @@ def test_control_characters_and_a_bom_never_reach_the_pretraining_text(tmp_path)
     mono.write_bytes("\ufeffA first sentence.\nA NUL\x00 sentence.\nA last sentence.\n".encode())
     ud.mkdir()
     rows = "1\tGood\tgood\tADJ\t_\t_\t0\troot\t_\t_\n2\ttext\ttext\tNOUN\t_\t_\t1\tdep\t_\t_\n"
-    treebank = f"\ufeff# sent_id = a\n# text = Good text\n{rows}\n# sent_id = b\n# text = Good\x00text\n{rows}\n"  # a BOM, and a NUL in a sentence
+    # a BOM, and a NUL in a sentence
+    treebank = f"\ufeff# sent_id = a\n# text = Good text\n{rows}\n# sent_id = b\n# text = Good\x00text\n{rows}\n"
     (ud / "en_x-ud-test.conllu").write_text(treebank, encoding="utf-8")
     config = TextPrepConfig(
         libreoffice_languages=("sin",),

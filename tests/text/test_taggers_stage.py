@@ -25,7 +25,10 @@ WAIT_SECONDS = 120.0
 """Bound on waiting for a process to start or end: generous, for a loaded machine (it takes seconds)."""
 AFTERWARDS_SECONDS = 1.0
 """How long the killed stage's build directory is watched for writes (a survivor used to write within seconds)."""
-STAGE = "import sys; from seqmask.text.stages.taggers import _prepare; _prepare(('tam', 'treebank', sys.argv[1], sys.argv[2], 10**6, 0.1))"
+STAGE = (
+    "import sys; from seqmask.text.stages.taggers import _prepare;"
+    " _prepare(('tam', 'treebank', sys.argv[1], sys.argv[2], 10**6, 0.1))"
+)
 """The stage's task for one language, training far longer than any test waits."""
 
 

@@ -1,4 +1,5 @@
-"""Word kinds for LEM: a UPOS tagger trained on a real treebank, words of tagged Docs, and how a language finds its tagger."""
+"""Word kinds for LEM: a UPOS tagger trained on a real treebank, words of tagged Docs, and how a language finds its
+tagger."""
 
 from __future__ import annotations
 

@@ -94,7 +94,10 @@ def test_an_unreadable_model_file_is_named(tmp_path) -> None:
     (tmp_path / "user.model").write_bytes(b"not a sentencepiece model")
     with pytest.raises(
         ValueError,
-        match=rf"^{re.escape(str(tmp_path / 'user.model'))}: expected a sentencepiece model, found a file sentencepiece cannot",
+        match=(
+            rf"^{re.escape(str(tmp_path / 'user.model'))}: expected a sentencepiece model,"
+            r" found a file sentencepiece cannot"
+        ),
     ):
         Vocabulary.load(tmp_path / "user.model")
 
