@@ -17,7 +17,7 @@ from seqmask.store import ArtifactStore
 COMMANDS = ("eval", "transcribe")
 
 DEFAULT_STUDY_PLAN = "configs/studies/ask2mask.yaml"
-"""The plan ``seqmask run study`` runs without ``--plan`` (relative to the project root)."""
+"""The plan ``seqmask run speech-study`` runs without ``--plan`` (relative to the project root)."""
 
 
 def add_corpus_options(parser: argparse.ArgumentParser) -> None:
