@@ -56,7 +56,10 @@ def test_a_deployments_file_is_checked_entry_by_entry(tmp_path) -> None:
         ("deployments: [{flow: speech, cron: 'every day'}]", r"entry 1 \(speech/small\): cron 'every day'"),
         ("deployments: [{flow: text, pool: tpu}]", "pool 'tpu' is not one of"),
         ("deployments: [{flow: text, when: daily}]", r"entry 1: unknown key 'when' \(keys: cron, flow, "),
-        ("deployments: [{preset: tiny}]", "entry 1: no `flow` \\(one of motion, motion-compare, motion-prep, pipeline, speech, speech-compare, "),
+        (
+            "deployments: [{preset: tiny}]",
+            "entry 1: no `flow` \\(one of motion, motion-compare, motion-prep, pipeline, speech, speech-compare, ",
+        ),
         ("deployments: [speech]", "entry 1: expected a mapping of keys among .*, found str 'speech'"),
         (
             "deployments: [{flow: text}, {flow: text, preset: small}]",
