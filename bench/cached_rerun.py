@@ -34,7 +34,8 @@ def main() -> None:
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
     from flows.speech import speech_prep
-    from seqmask.config import load_config, to_dict
+    from seqmask.app.root import load_experiment
+    from seqmask.config import to_dict
 
     started = time.perf_counter()
     server = SubprocessASGIServer()
@@ -43,10 +44,10 @@ def main() -> None:
     try:
         with temporary_settings({PREFECT_API_URL: server.api_url}):
             started = time.perf_counter()
-            speech_prep(config=to_dict(load_config(args.preset)))
+            speech_prep(config=to_dict(load_experiment(args.preset)))
             cold = time.perf_counter() - started
             started = time.perf_counter()
-            speech_prep(config=to_dict(load_config(args.preset)))
+            speech_prep(config=to_dict(load_experiment(args.preset)))
             cached = time.perf_counter() - started
     finally:
         for worker in (APILogWorker, EventsWorker):  # logs and events still queued go out before the server stops

@@ -77,13 +77,13 @@ def store_inputs(args) -> tuple[CtcScorer, list, str]:
 def quick_inputs(count: int) -> tuple[CtcScorer, list, str]:
     """An untrained scorer (the ``tiny`` preset's scorer encoder, FSDD characters) and ``count`` random utterances of
     0.5-1.5 s from two speakers."""
-    from seqmask.config import load_config
+    from seqmask.app.root import load_experiment
     from seqmask.data.fsdd import DIGIT_WORDS
     from seqmask.speech.features import Utterance
     from seqmask.speech.model import build_asr_model
     from seqmask.speech.vocab import Vocabulary
 
-    config = load_config("tiny").speech.scorer
+    config = load_experiment("tiny").speech.scorer
     generator = torch.Generator().manual_seed(0)
     scorer = CtcScorer(
         build_asr_model(config.encoder, len(Vocabulary.chars(DIGIT_WORDS).tokens), config), torch.device("cpu")
