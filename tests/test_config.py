@@ -10,8 +10,8 @@ import sys
 
 import pytest
 
-from seqmask.app.root import ExperimentConfig, experiment_from_dict, experiment_with_overrides, load_experiment
-from seqmask.config import to_dict
+from seqmask.app.root import ExperimentConfig, experiment_from_dict, load_experiment
+from seqmask.config import to_dict, with_overrides
 from seqmask.paths import PRESETS_DIR
 from seqmask.schema import ConfigError
 
@@ -414,7 +414,7 @@ def test_every_field_is_read_by_some_stage(key):
         "motion.denoiser.heads",
     ):  # the width must stay a multiple of the heads
         overrides = {key: value * 2}
-    changed = experiment_with_overrides(base, overrides, origin="test")
+    changed = with_overrides(base, overrides, origin="test")
 
     def slices(config):
         pipelines = [

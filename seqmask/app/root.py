@@ -15,7 +15,7 @@ from typing import Any
 
 from seqmask.app import motion, speech, text
 from seqmask.app.speech import add_corpus_options, add_study_options, corpus_overrides, study_extra
-from seqmask.config import config_from_dict, load_config, with_overrides
+from seqmask.config import config_from_dict, load_config
 from seqmask.executor import OrchestrationConfig
 from seqmask.motion.config import MotionConfig, MotionPrepConfig
 from seqmask.speech.config import SpeechConfig, SpeechPrepConfig
@@ -55,13 +55,6 @@ def load_experiment(
 def experiment_from_dict(data: Mapping[str, Any]) -> ExperimentConfig:
     """The experiment config :func:`seqmask.config.to_dict` wrote (a flow's parameter), checked again."""
     return config_from_dict(ExperimentConfig, data)
-
-
-def experiment_with_overrides(
-    config: ExperimentConfig, overrides: Mapping[str, Any], *, origin: str
-) -> ExperimentConfig:
-    """``config`` with ``{"a.b": value}`` overrides applied and checked; errors are blamed on ``origin``."""
-    return with_overrides(config, overrides, origin=origin)
 
 
 @dataclass(frozen=True)
